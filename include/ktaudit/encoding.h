@@ -1,0 +1,72 @@
+/*
+ * ktaudit: strict encodings shared by every parser (pure, no I/O).
+ *
+ * One spelling only: base64 is the standard alphabet with '=' padding, exact
+ * length and zero pad bits; hex is lowercase or uppercase digits, even
+ * length; decimals are ASCII digits with no sign, space or leading zero
+ * (except "0" itself) and are overflow-checked. Inputs are (pointer, length)
+ * and never need a terminating NUL. Outputs go to caller-provided buffers
+ * unless a function says it allocates.
+ */
+#ifndef KTAUDIT_ENCODING_H
+#define KTAUDIT_ENCODING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ktaudit/error.h"
+
+/* Length of the base64 encoding of n bytes, without the NUL. */
+#define KTA_B64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+
+/*
+ * Decodes canonical base64 from (in, in_len) into out (capacity out_cap).
+ * Sets *out_len. Fails with KTA_ERR_MALFORMED on any non-canonical input
+ * (bad character, wrong padding, non-zero pad bits, whitespace) and with
+ * KTA_ERR_LIMIT when the result would not fit out_cap. "" decodes to 0 bytes.
+ */
+KTA_API enum kta_status kta_b64_decode(const char *in, size_t in_len, uint8_t *out,
+				       size_t out_cap, size_t *out_len) KTA_WUR;
+
+/*
+ * Encodes (in, in_len) as padded base64 into out, which must hold
+ * KTA_B64_ENCODED_LEN(in_len) + 1 bytes; writes a terminating NUL.
+ * Returns the length written (without the NUL).
+ */
+KTA_API size_t kta_b64_encode(const uint8_t *in, size_t in_len, char *out);
+
+/* Decodes hex of exactly 2*out_len digits. KTA_ERR_MALFORMED otherwise. */
+KTA_API enum kta_status kta_hex_decode(const char *in, size_t in_len, uint8_t *out,
+				       size_t out_len) KTA_WUR;
+
+/* Encodes in as lowercase hex into out (2*in_len + 1 bytes, NUL-terminated). */
+KTA_API void kta_hex_encode(const uint8_t *in, size_t in_len, char *out);
+
+/*
+ * Parses a canonical decimal uint64_t: [1-9][0-9]* or "0", at most
+ * UINT64_MAX. KTA_ERR_MALFORMED on anything else, with a message in err.
+ */
+KTA_API enum kta_status kta_parse_u64(const char *in, size_t in_len, uint64_t *out,
+				      struct kta_error *err) KTA_WUR;
+
+/*
+ * Parses a 32-byte hash given as standard base64 (44 characters) or hex
+ * (64 characters), told apart by length. `what` names the value in errors.
+ */
+KTA_API enum kta_status kta_parse_hash(const char *in, size_t in_len, uint8_t out[static 32],
+				       const char *what, struct kta_error *err) KTA_WUR;
+
+/* Returns 1 if (s, len) is well-formed UTF-8 (no overlongs, no surrogates). */
+KTA_API int kta_utf8_valid(const uint8_t *s, size_t len);
+
+/* Constant-time comparison of n bytes: 1 if equal, 0 otherwise. */
+KTA_API int kta_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
+
+/*
+ * Formats at most `max` bytes of (s, len) for an error message: printable
+ * ASCII is copied, other bytes are written as \xNN, and "..." is appended when
+ * cut. out must hold 4*max + 4 bytes; returns out.
+ */
+KTA_API char *kta_quote(const uint8_t *s, size_t len, size_t max, char *out);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * ktaudit: bounded file reads and durable file writes (I/O).
+ */
+#ifndef KTAUDIT_FILE_H
+#define KTAUDIT_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ktaudit/error.h"
+
+/*
+ * Reads all of `path` ("-" means standard input) into a new buffer of at
+ * most `max` bytes. On success *buf is malloc'd (caller frees with free();
+ * one extra NUL byte follows the data, not counted in *len). Errors:
+ * KTA_ERR_IO (cannot open/read), KTA_ERR_LIMIT (larger than max).
+ */
+KTA_API enum kta_status kta_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
+				      struct kta_error *err) KTA_WUR;
+
+/*
+ * Writes (data, len) to `path` durably and atomically: a temporary file in the
+ * same directory opened O_CREAT|O_EXCL|O_NOFOLLOW with `mode`, a full write
+ * loop, fsync, rename over path, fsync of the directory. On failure the old
+ * file (if any) is untouched and the temporary file is removed.
+ */
+KTA_API enum kta_status kta_file_write_atomic(const char *path, const uint8_t *data, size_t len,
+					      mode_t mode, struct kta_error *err) KTA_WUR;
+
+/* Creates directory `path` and its parents with `mode` (like mkdir -p). */
+KTA_API enum kta_status kta_file_mkdirs(const char *path, mode_t mode,
+					struct kta_error *err) KTA_WUR;
+
+#endif

@@ -1,0 +1,29 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ktaudit/file.h"
+
+uint8_t *tu_read_testdata(const char *rel, size_t *len)
+{
+	char path[4096];
+	uint8_t *buf = NULL;
+	struct kta_error err;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", KTA_TESTDATA, rel);
+	if (kta_file_read(path, 64u << 20, &buf, len, &err) != KTA_OK)
+		fail_msg("cannot read test data %s: %s", path, err.msg);
+	return buf;
+}
+
+uint64_t tu_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}

@@ -1,0 +1,17 @@
+/* Shared helpers for the cmocka unit tests. */
+#ifndef KTA_TESTUTIL_H
+#define KTA_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Reads KTA_TESTDATA "/" rel into a malloc'd NUL-terminated buffer; fails the test on error. */
+uint8_t *tu_read_testdata(const char *rel, size_t *len);
+
+/* Deterministic xorshift PRNG for property tests (state is the caller's). */
+uint64_t tu_rand(uint64_t *state);
+
+#endif
