@@ -110,12 +110,28 @@ static enum kta_status fsync_dir_of(const char *path, struct kta_error *err)
 	return KTA_OK;
 }
 
+/* Writes all of (data, len) to fd; returns 0 or an errno value. */
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
 enum kta_status kta_file_write_atomic(const char *path, const uint8_t *data, size_t len,
 				      mode_t mode, struct kta_error *err)
 {
 	char tmp[PATH_MAX];
-	int fd, n;
-	size_t off = 0;
+	int fd, n, e;
 	unsigned attempt;
 
 	for (attempt = 0;; attempt++) {
@@ -128,38 +144,36 @@ enum kta_status kta_file_write_atomic(const char *path, const uint8_t *data, siz
 		if (errno != EEXIST || attempt >= 100)
 			return kta_error_set(err, KTA_ERR_IO, "%s: %s", tmp, strerror(errno));
 	}
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-
-			(void)close(fd);
-			(void)unlink(tmp);
-			return kta_error_set(err, KTA_ERR_IO, "write %s: %s", tmp, strerror(e));
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		int e = errno;
-
-		(void)close(fd);
+	e = write_all(fd, data, len);
+	if (e == 0 && fsync(fd) != 0)
+		e = errno;
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, path) != 0)
+		e = errno;
+	if (e != 0) {
 		(void)unlink(tmp);
-		return kta_error_set(err, KTA_ERR_IO, "fsync %s: %s", tmp, strerror(e));
+		return kta_error_set(err, KTA_ERR_IO, "writing %s: %s", path, strerror(e));
 	}
-	if (close(fd) != 0) {
-		int e = errno;
+	return fsync_dir_of(path, err);
+}
 
-		(void)unlink(tmp);
-		return kta_error_set(err, KTA_ERR_IO, "close %s: %s", tmp, strerror(e));
-	}
-	if (rename(tmp, path) != 0) {
-		int e = errno;
+enum kta_status kta_file_create_excl(const char *path, const uint8_t *data, size_t len,
+				     mode_t mode, struct kta_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	int e;
 
-		(void)unlink(tmp);
-		return kta_error_set(err, KTA_ERR_IO, "rename %s: %s", path, strerror(e));
+	if (fd < 0)
+		return kta_error_set(err, KTA_ERR_IO, "%s: %s", path, strerror(errno));
+	e = write_all(fd, data, len);
+	if (e == 0 && fsync(fd) != 0)
+		e = errno;
+	if (close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		(void)unlink(path);
+		return kta_error_set(err, KTA_ERR_IO, "write %s: %s", path, strerror(e));
 	}
 	return fsync_dir_of(path, err);
 }

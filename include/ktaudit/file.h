@@ -28,6 +28,15 @@ KTA_API enum kta_status kta_file_read(const char *path, size_t max, uint8_t **bu
 KTA_API enum kta_status kta_file_write_atomic(const char *path, const uint8_t *data, size_t len,
 					      mode_t mode, struct kta_error *err) KTA_WUR;
 
+/*
+ * Creates `path`, which must not exist (O_CREAT|O_EXCL|O_NOFOLLOW, `mode`),
+ * writes (data, len) and fsyncs it. For secrets such as private keys: never
+ * overwrites, never follows a planted symlink. On a failed write the partial
+ * file is removed.
+ */
+KTA_API enum kta_status kta_file_create_excl(const char *path, const uint8_t *data, size_t len,
+					     mode_t mode, struct kta_error *err) KTA_WUR;
+
 /* Creates directory `path` and its parents with `mode` (like mkdir -p). */
 KTA_API enum kta_status kta_file_mkdirs(const char *path, mode_t mode,
 					struct kta_error *err) KTA_WUR;
