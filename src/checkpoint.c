@@ -306,7 +306,9 @@ enum kta_status kta_checkpoint_verify(const uint8_t *note, size_t len,
                                 newest = w->timestamp;
                         has_time = 1;
                 }
-                /* A witness listed twice counts once. */
+                /* A witness listed twice counts once; the log is not its own witness. */
+                if (same_key(p->witnesses[i], p->log_key))
+                        dup = 1;
                 for (j = 0; j < i; j++)
                         if (chk[1 + j].valid && same_key(p->witnesses[j], p->witnesses[i]))
                                 dup = 1;

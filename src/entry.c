@@ -34,16 +34,65 @@ const char *kta_entry_alg_name(enum kta_entry_alg alg)
 }
 
 /*
+ * Decodes one UTF-8 sequence at s[i] (i < len) strictly: no overlongs, no
+ * surrogates, nothing above U+10FFFF. Returns its length, or 0 if invalid.
+ */
+static size_t utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp)
+{
+        uint8_t c = s[i];
+        size_t n, k;
+        uint32_t v;
+
+        if (c < 0x80) {
+                *cp = c;
+                return 1;
+        }
+        if ((c & 0xe0) == 0xc0) {
+                n = 1;
+                v = c & 0x1fu;
+        } else if ((c & 0xf0) == 0xe0) {
+                n = 2;
+                v = c & 0x0fu;
+        } else if ((c & 0xf8) == 0xf0) {
+                n = 3;
+                v = c & 0x07u;
+        } else {
+                return 0;
+        }
+        if (len - i <= n)
+                return 0;
+        for (k = 1; k <= n; k++) {
+                if ((s[i + k] & 0xc0) != 0x80)
+                        return 0;
+                v = (v << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
+            v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+                return 0;
+        *cp = v;
+        return n + 1;
+}
+
+/* The code points a name must not contain (entry.h, "Names"): controls,
+ * space, the Unicode White_Space characters and U+FEFF, as a fixed list. */
+static int banned_code_point(uint32_t cp)
+{
+        return cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xa0 || cp == 0x1680 ||
+               (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
+               cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+}
+
+/*
  * Checks a label or device name (entry.h, "Names"). `line` is the 1-based
- * line for the message (0: no line), `st` the status to fail with. Decodes
- * UTF-8 itself so that it can name the offending code point.
+ * line for the message (0: no line), `st` the status to fail with.
  */
 static enum kta_status check_name(const uint8_t *s, size_t len, size_t max, const char *what,
                                   size_t line, enum kta_status st, struct kta_error *err)
 {
         char where[32] = "";
         char q[QBUF];
-        size_t i = 0;
+        size_t i, n;
+        uint32_t cp = 0;
 
         if (line > 0)
                 (void)snprintf(where, sizeof(where), "line %zu: ", line);
@@ -52,57 +101,27 @@ static enum kta_status check_name(const uint8_t *s, size_t len, size_t max, cons
         if (len > max)
                 return kta_error_set(err, st, "%s%s \"%s\" is %zu bytes, more than %zu", where,
                                      what, kta_quote(s, len, QUOTE_MAX, q), len, max);
-        while (i < len) {
-                uint8_t c = s[i];
-                uint32_t cp;
-                size_t n, k;
-
-                if (c < 0x80) {
-                        if (c == 0x20)
-                                return kta_error_set(err, st, "%s%s contains a space at byte %zu",
-                                                     where, what, i);
-                        if (c < 0x20 || c == 0x7f)
-                                return kta_error_set(
-                                    err, st, "%s%s contains control character 0x%02x at byte %zu",
-                                    where, what, (unsigned)c, i);
-                        i++;
+        for (i = 0; i < len; i += n) {
+                if ((n = utf8_next(s, len, i, &cp)) == 0)
+                        return kta_error_set(err, st, "%s%s is not valid UTF-8 at byte %zu", where,
+                                             what, i);
+                if (!banned_code_point(cp))
                         continue;
-                }
-                if ((c & 0xe0) == 0xc0) {
-                        n = 1;
-                        cp = c & 0x1fu;
-                } else if ((c & 0xf0) == 0xe0) {
-                        n = 2;
-                        cp = c & 0x0fu;
-                } else if ((c & 0xf8) == 0xf0) {
-                        n = 3;
-                        cp = c & 0x07u;
-                } else {
-                        goto bad_utf8;
-                }
-                if (len - i <= n)
-                        goto bad_utf8;
-                for (k = 1; k <= n; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                goto bad_utf8;
-                        cp = (cp << 6) | (s[i + k] & 0x3fu);
-                }
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        goto bad_utf8;
+                if (cp == 0x20)
+                        return kta_error_set(err, st, "%s%s contains a space at byte %zu", where,
+                                             what, i);
+                if (cp < 0x80)
+                        return kta_error_set(err, st,
+                                             "%s%s contains control character 0x%02x at byte %zu",
+                                             where, what, (unsigned)cp, i);
                 if (cp <= 0x9f)
                         return kta_error_set(err, st,
                                              "%s%s contains control character U+%04X at byte %zu",
                                              where, what, (unsigned)cp, i);
-                if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
-                    cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff)
-                        return kta_error_set(err, st, "%s%s contains U+%04X (a space) at byte %zu",
-                                             where, what, (unsigned)cp, i);
-                i += n + 1;
+                return kta_error_set(err, st, "%s%s contains U+%04X (a space) at byte %zu", where,
+                                     what, (unsigned)cp, i);
         }
         return KTA_OK;
-bad_utf8:
-        return kta_error_set(err, st, "%s%s is not valid UTF-8 at byte %zu", where, what, i);
 }
 
 enum kta_status kta_entry_label_check(const char *s, size_t len, struct kta_error *err)
@@ -1118,56 +1137,69 @@ enum kta_status kta_entry_label_decode(const char *in, size_t in_len,
                                        struct kta_error *err)
 {
         const uint8_t *p = (const uint8_t *)in;
-        enum kta_status r;
+        enum kta_status r = KTA_ERR_MALFORMED;
         size_t i = 0, o = 0;
         char q[QBUF];
 
         *out_len = 0;
-        out[0] = '\0';
-        if (in_len == 0)
-                return kta_error_set(err, KTA_ERR_MALFORMED, "empty lookup name");
+        if (in_len == 0) {
+                r = kta_error_set(err, KTA_ERR_MALFORMED, "empty lookup name");
+                goto out;
+        }
         while (i < in_len) {
                 uint8_t c = p[i];
 
-                if (o >= KTA_LABEL_MAX_LEN)
-                        return kta_error_set(err, KTA_ERR_MALFORMED,
-                                             "lookup name \"%s\" decodes to more than %d bytes",
-                                             kta_quote(p, in_len, QUOTE_MAX, q), KTA_LABEL_MAX_LEN);
+                if (o >= KTA_LABEL_MAX_LEN) {
+                        r = kta_error_set(err, KTA_ERR_MALFORMED,
+                                          "lookup name \"%s\" decodes to more than %d bytes",
+                                          kta_quote(p, in_len, QUOTE_MAX, q), KTA_LABEL_MAX_LEN);
+                        goto out;
+                }
                 if (c == '%') {
                         int hi = i + 2 < in_len ? upper_hex(p[i + 1]) : -1;
                         int lo = i + 2 < in_len ? upper_hex(p[i + 2]) : -1;
                         uint8_t b;
 
-                        if (hi < 0 || lo < 0)
-                                return kta_error_set(
+                        if (hi < 0 || lo < 0) {
+                                r = kta_error_set(
                                     err, KTA_ERR_MALFORMED,
-                                    "lookup name: '%%' at offset %zu is not followed "
-                                    "by two uppercase hex digits",
+                                    "lookup name: '%%' at offset %zu is not followed by "
+                                    "two uppercase hex digits",
                                     i);
+                                goto out;
+                        }
                         b = (uint8_t)(hi << 4 | lo);
-                        if (literal(b, o))
-                                return kta_error_set(
-                                    err, KTA_ERR_MALFORMED,
-                                    "lookup name: \"%%%c%c\" at offset %zu encodes a "
-                                    "byte that must be written literally",
-                                    (char)p[i + 1], (char)p[i + 2], i);
+                        /* One spelling: a byte the encoder writes literally must not
+                         * arrive percent-encoded. */
+                        if (literal(b, o)) {
+                                r = kta_error_set(err, KTA_ERR_MALFORMED,
+                                                  "lookup name: \"%%%c%c\" at offset %zu encodes a "
+                                                  "byte that must be written literally",
+                                                  (char)p[i + 1], (char)p[i + 2], i);
+                                goto out;
+                        }
                         out[o++] = (char)b;
                         i += 3;
                 } else if (literal(c, o)) {
                         out[o++] = (char)c;
                         i++;
                 } else {
-                        return kta_error_set(err, KTA_ERR_MALFORMED,
-                                             "lookup name: byte 0x%02x at offset %zu must be "
-                                             "percent-encoded",
-                                             (unsigned)c, i);
+                        r = kta_error_set(err, KTA_ERR_MALFORMED,
+                                          "lookup name: byte 0x%02x at offset %zu must be "
+                                          "percent-encoded",
+                                          (unsigned)c, i);
+                        goto out;
                 }
         }
-        out[o] = '\0';
-        if ((r = kta_entry_label_check(out, o, err)) != KTA_OK) {
-                out[0] = '\0';
-                return kta_error_prefix(err, "lookup name");
+        if (kta_entry_label_check(out, o, err) != KTA_OK) {
+                r = kta_error_prefix(err, "lookup name");
+                goto out;
         }
+        out[o] = '\0';
         *out_len = o;
-        return KTA_OK;
+        r = KTA_OK;
+out:
+        if (r != KTA_OK)
+                out[0] = '\0';
+        return r;
 }

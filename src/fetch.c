@@ -591,11 +591,22 @@ static void attempt_done(struct xfer *x, CURLcode rc)
                 }
         } else {
                 const char *detail = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
+                long hops = 0;
+                char *where = NULL;
 
-                if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-                        /* The URL's own scheme was checked, so this was a redirect. */
+                (void)curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &hops);
+                (void)curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &where);
+                if (rc == CURLE_UNSUPPORTED_PROTOCOL && hops > 0 && code / 100 == 3) {
+                        /* CURLOPT_REDIR_PROTOCOLS_STR refused the Location's scheme. */
+                        char q[4 * 80 + 4];
+
                         (void)snprintf(what, sizeof(what),
-                                       "redirect to another scheme refused (%s)", detail);
+                                       "redirect to another scheme refused (to \"%s\"; only "
+                                       "%s:// may be followed)",
+                                       where != NULL
+                                           ? kta_quote((const uint8_t *)where, strlen(where), 80, q)
+                                           : "?",
+                                       x->scheme_name);
                 } else if (rc == CURLE_FILE_COULDNT_READ_FILE) {
                         info->not_found = 1;
                         (void)snprintf(what, sizeof(what), "file missing or unreadable (%s)",
@@ -706,11 +717,13 @@ static void run(struct kta_fetcher *f, struct xfer *xs, size_t n)
                 }
                 mc = curl_multi_perform(f->multi, &still);
                 while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
-                        struct xfer *x = NULL;
+                        struct xfer *x;
+                        char *priv = NULL;
 
                         if (msg->msg != CURLMSG_DONE)
                                 continue;
-                        (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+                        (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+                        x = (struct xfer *)(void *)priv;
                         if (x == NULL || x->easy != msg->easy_handle)
                                 continue;
                         attempt_done(x, msg->data.result);

@@ -170,9 +170,11 @@ enum kta_status kta_note_parse(const uint8_t *buf, size_t len, struct kta_note *
         if (len > KTA_NOTE_MAX_SIZE)
                 return kta_error_set(err, KTA_ERR_LIMIT, "note: %zu bytes, larger than %d", len,
                                      KTA_NOTE_MAX_SIZE);
+        if (len == 0)
+                return kta_error_set(err, KTA_ERR_MALFORMED, "note: empty");
         if ((r = check_chars(buf, len, "note", err)) != KTA_OK)
                 return r;
-        if (len == 0 || buf[len - 1] != '\n')
+        if (buf[len - 1] != '\n')
                 return kta_error_set(err, KTA_ERR_MALFORMED,
                                      "note: line %zu: does not end in a newline",
                                      count_lines(buf, len) + 1);

@@ -33,13 +33,14 @@
  *      p->origin is NULL (VERIFY); an override is needed where the key name
  *      differs from the origin (sum.golang.org signs "go.sum database tree");
  *   4. valid cosignatures are counted once per distinct witness (name, key
- *      ID); a witness listed twice counts once. 0x04 witnesses give a time;
+ *      ID); a witness listed twice counts once, and a witness equal to the
+ *      log key never counts (a log cannot witness itself). 0x04 witnesses give a time;
  *      0x01/0x02 witnesses count but give no time. A cosignature time later
  *      than now + max_skew is VERIFY ("in the future");
  *   5. fewer than p->quorum distinct witnesses is VERIFY
  *      ("witness quorum not met: 1 of 2");
  *   6. when p->max_age > 0, the age is now - (newest valid cosignature
- *      time); age > max_age is VERIFY ("checkpoint too old"), and no valid
+ *      time); age > max_age is VERIFY ("too old"), and no valid
  *      timestamped cosignature at all is VERIFY ("cannot establish age"):
  *      a log's own signature carries no time, so freshness can only come
  *      from witnesses.
@@ -72,8 +73,8 @@ struct kta_checkpoint {
 };
 
 struct kta_checkpoint_policy {
-        const struct kta_vkey *log_key;          /* required: the log's key (0x01 or 0x02) */
-        const char *origin;                      /* expected origin; NULL = log_key->name */
+        const struct kta_vkey *log_key; /* required: the log's key (usually 0x01 or 0x02) */
+        const char *origin;             /* expected origin; NULL = log_key->name */
         const struct kta_vkey *const *witnesses; /* nwitnesses witness keys (may be NULL if 0) */
         size_t nwitnesses;
         size_t quorum;     /* distinct valid witness cosignatures required (0 = none) */
@@ -127,7 +128,7 @@ KTA_API enum kta_status kta_checkpoint_cosign(const uint8_t *note, size_t len,
  * above). On KTA_OK, *res is filled and res->cp is owned by the caller; on
  * failure *res is zeroed (cp NULL, newest_cosig_time -1). Errors:
  * KTA_ERR_VERIFY, KTA_ERR_MALFORMED, KTA_ERR_LIMIT, KTA_ERR_USAGE (no log
- * key, negative now), KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
+ * key, negative now, quorum > nwitnesses), KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_checkpoint_verify(const uint8_t *note, size_t len,
                                               const struct kta_checkpoint_policy *p,

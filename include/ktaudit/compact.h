@@ -31,15 +31,15 @@ struct kta_compact_range; /* opaque */
 
 /* Allocates an empty range (size 0) into *out. KTA_ERR_NOMEM on failure. */
 KTA_API enum kta_status kta_compact_range_new(struct kta_compact_range **out,
-                                              struct kta_error *err);
+					      struct kta_error *err);
 
 /*
  * Allocates a range from saved state (see the table above). n must equal
  * popcount(size); otherwise KTA_ERR_MALFORMED. The hashes are copied.
  */
 KTA_API enum kta_status kta_compact_range_restore(uint64_t size, const uint8_t (*hashes)[32],
-                                                  size_t n, struct kta_compact_range **out,
-                                                  struct kta_error *err);
+						  size_t n, struct kta_compact_range **out,
+						  struct kta_error *err);
 
 /* Frees cr; NULL does nothing. */
 KTA_API void kta_compact_range_free(struct kta_compact_range *cr);
@@ -53,16 +53,16 @@ KTA_API uint64_t kta_compact_range_size(const struct kta_compact_range *cr);
  * hasher failed (the range is then left unchanged).
  */
 KTA_API enum kta_status kta_compact_range_append(struct kta_compact_range *cr, struct kta_hasher *h,
-                                                 const uint8_t leaf_hash[static 32],
-                                                 struct kta_error *err);
+						 const uint8_t leaf_hash[static 32],
+						 struct kta_error *err);
 
 /*
  * root = MTH of the leaves appended so far (SHA-256("") when empty).
  * KTA_ERR_INTERNAL if the hasher failed.
  */
 KTA_API enum kta_status kta_compact_range_root(const struct kta_compact_range *cr,
-                                               struct kta_hasher *h, uint8_t root[static 32],
-                                               struct kta_error *err);
+					       struct kta_hasher *h, uint8_t root[static 32],
+					       struct kta_error *err);
 
 /*
  * The saved state: sets *n = popcount(size) and returns the hashes, largest
@@ -70,6 +70,6 @@ KTA_API enum kta_status kta_compact_range_root(const struct kta_compact_range *c
  * NULL when *n is 0.
  */
 KTA_API const uint8_t (*kta_compact_range_hashes(const struct kta_compact_range *cr,
-                                                 size_t *n))[32];
+						 size_t *n))[32];
 
 #endif

@@ -81,8 +81,8 @@
 #define KTA_DEVICE_MAX_LEN 255
 /* Largest version and time: fits a signed 64-bit integer (SQLite, Java) and
  * version + 1 never overflows. */
-#define KTA_ENTRY_MAX_VERSION INT64_MAX
-#define KTA_ENTRY_MAX_TIME INT64_MAX
+#define KTA_ENTRY_MAX_VERSION ((uint64_t)INT64_MAX)
+#define KTA_ENTRY_MAX_TIME ((uint64_t)INT64_MAX)
 /* Longest percent-encoded label, without the NUL (every byte as "%XX"). */
 #define KTA_LABEL_ENCODED_MAX (3 * KTA_LABEL_MAX_LEN)
 /* The first line, without its "\n". */

@@ -8,8 +8,10 @@
  * one fetcher per thread.
  *
  * Security policy (not configurable):
- *   - TLS peer and host name verification are always on; opts.ca_file only
- *     replaces the trust store (for logs behind a private CA).
+ *   - TLS peer and host name verification are always on
+ *     (CURLOPT_SSL_VERIFYPEER 1, CURLOPT_SSL_VERIFYHOST 2); opts.ca_file
+ *     replaces the trust store (for logs behind a private CA) rather than
+ *     adding to it.
  *   - libcurl may only speak the schemes in opts.schemes; a URL with another
  *     scheme fails with KTA_ERR_USAGE before any I/O.
  *   - Redirects are followed at most opts.max_redirects hops and only to the
@@ -54,8 +56,12 @@
  * these and, since 7.84 (CURL_VERSION_THREADSAFE), makes them thread-safe;
  * ktaudit itself keeps no global state.
  *
+ * Proxies: libcurl's usual environment variables (https_proxy, http_proxy,
+ * no_proxy, ...) apply; TLS is still verified end to end.
+ *
  * Ownership: kta_fetcher_new allocates the fetcher, kta_fetcher_free frees
- * it (NULL is fine). The strings in opts are copied. Bodies returned by
+ * it (NULL is fine). The strings in opts are copied; the hook contexts
+ * (delay_ctx, cancel_ctx) are borrowed and must outlive the fetcher. Bodies returned by
  * kta_fetch_get and in kta_fetch_result are malloc'd, followed by one NUL
  * byte not counted in the length, and freed by the caller with free() (or
  * kta_fetch_results_free).
@@ -159,9 +165,10 @@ KTA_API enum kta_status kta_fetch_get(struct kta_fetcher *f, const char *url, ui
  * Fetches n objects in parallel over at most opts.max_connections
  * connections, retrying each on its own as above. results[i] (the caller's
  * array of n) receives the outcome of urls[i]; every entry is filled, on
- * success and failure. Returns KTA_OK when every object was fetched;
- * otherwise the status of the first failed object (lowest i), with its
- * message in err. Free the bodies with kta_fetch_results_free.
+ * success and failure (except when f, urls or results is NULL: then
+ * KTA_ERR_USAGE and nothing is touched). n = 0 does nothing. Returns KTA_OK when every object was
+ * fetched; otherwise the status of the first failed object (lowest i), with its message in err.
+ * Free the bodies with kta_fetch_results_free.
  */
 KTA_API enum kta_status kta_fetch_many(struct kta_fetcher *f, const char *const *urls, size_t n,
                                        struct kta_fetch_result *results,

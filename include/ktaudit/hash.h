@@ -43,15 +43,15 @@ KTA_API void kta_hasher_free(struct kta_hasher *h);
 
 /* out = SHA-256(data[0..len)). data may be NULL when len is 0. */
 KTA_API void kta_sha256(struct kta_hasher *h, const uint8_t *data, size_t len,
-                        uint8_t out[static 32]);
+			uint8_t out[static 32]);
 
 /* out = SHA-256(0x00 || data): the leaf hash (RFC 9162 2.1.1). */
 KTA_API void kta_hash_leaf(struct kta_hasher *h, const uint8_t *data, size_t len,
-                           uint8_t out[static 32]);
+			   uint8_t out[static 32]);
 
 /* out = SHA-256(0x01 || left || right): an interior node. out may alias left or right. */
 KTA_API void kta_hash_node(struct kta_hasher *h, const uint8_t left[static 32],
-                           const uint8_t right[static 32], uint8_t out[static 32]);
+			   const uint8_t right[static 32], uint8_t out[static 32]);
 
 /* out = SHA-256("") = e3b0c442...b855: the root of the empty tree (a constant). */
 KTA_API void kta_hash_empty(uint8_t out[static 32]);

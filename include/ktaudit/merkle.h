@@ -49,7 +49,7 @@
  * SHA-256(""). Iterative, O(log n) stack; leaves must hold n hashes.
  */
 KTA_API enum kta_status kta_merkle_root(struct kta_hasher *h, const uint8_t (*leaves)[32],
-                                        uint64_t n, uint8_t root[static 32], struct kta_error *err);
+					uint64_t n, uint8_t root[static 32], struct kta_error *err);
 
 /*
  * Writes the inclusion proof PATH(index, D[n]) (RFC 9162 2.1.3.1) for leaf
@@ -58,10 +58,10 @@ KTA_API enum kta_status kta_merkle_root(struct kta_hasher *h, const uint8_t (*le
  * kta_merkle_inclusion_proof_len(index, n).
  */
 KTA_API enum kta_status kta_merkle_inclusion_proof(struct kta_hasher *h,
-                                                   const uint8_t (*leaves)[32], uint64_t n,
-                                                   uint64_t index, uint8_t (*proof)[32],
-                                                   size_t proof_cap, size_t *proof_len,
-                                                   struct kta_error *err);
+						   const uint8_t (*leaves)[32], uint64_t n,
+						   uint64_t index, uint8_t (*proof)[32],
+						   size_t proof_cap, size_t *proof_len,
+						   struct kta_error *err);
 
 /*
  * Writes the consistency proof PROOF(old_size, D[n]) (RFC 9162 2.1.4.1)
@@ -71,10 +71,10 @@ KTA_API enum kta_status kta_merkle_inclusion_proof(struct kta_hasher *h,
  * old_size > n or proof_cap is too small.
  */
 KTA_API enum kta_status kta_merkle_consistency_proof(struct kta_hasher *h,
-                                                     const uint8_t (*leaves)[32], uint64_t n,
-                                                     uint64_t old_size, uint8_t (*proof)[32],
-                                                     size_t proof_cap, size_t *proof_len,
-                                                     struct kta_error *err);
+						     const uint8_t (*leaves)[32], uint64_t n,
+						     uint64_t old_size, uint8_t (*proof)[32],
+						     size_t proof_cap, size_t *proof_len,
+						     struct kta_error *err);
 
 /*
  * Computes the root implied by an inclusion proof (RFC 9162 2.1.3.2 steps
@@ -83,19 +83,19 @@ KTA_API enum kta_status kta_merkle_consistency_proof(struct kta_hasher *h,
  */
 KTA_API enum kta_status
 kta_merkle_root_from_inclusion(struct kta_hasher *h, uint64_t index, uint64_t size,
-                               const uint8_t leaf_hash[static 32], const uint8_t (*proof)[32],
-                               size_t proof_len, uint8_t root[static 32], struct kta_error *err);
+			       const uint8_t leaf_hash[static 32], const uint8_t (*proof)[32],
+			       size_t proof_len, uint8_t root[static 32], struct kta_error *err);
 
 /*
  * Verifies that leaf_hash is leaf `index` of the tree of `size` leaves with
  * root `root` (RFC 9162 2.1.3.2). KTA_OK or KTA_ERR_VERIFY with the reason.
  */
 KTA_API enum kta_status kta_merkle_verify_inclusion(struct kta_hasher *h, uint64_t index,
-                                                    uint64_t size,
-                                                    const uint8_t leaf_hash[static 32],
-                                                    const uint8_t (*proof)[32], size_t proof_len,
-                                                    const uint8_t root[static 32],
-                                                    struct kta_error *err) KTA_WUR;
+						    uint64_t size,
+						    const uint8_t leaf_hash[static 32],
+						    const uint8_t (*proof)[32], size_t proof_len,
+						    const uint8_t root[static 32],
+						    struct kta_error *err) KTA_WUR;
 
 /*
  * Verifies that the tree (size2, root2) extends the tree (size1, root1)
@@ -110,11 +110,11 @@ KTA_API enum kta_status kta_merkle_verify_inclusion(struct kta_hasher *h, uint64
  *                          (skip the call instead)
  */
 KTA_API enum kta_status kta_merkle_verify_consistency(struct kta_hasher *h, uint64_t size1,
-                                                      uint64_t size2,
-                                                      const uint8_t root1[static 32],
-                                                      const uint8_t root2[static 32],
-                                                      const uint8_t (*proof)[32], size_t proof_len,
-                                                      struct kta_error *err) KTA_WUR;
+						      uint64_t size2,
+						      const uint8_t root1[static 32],
+						      const uint8_t root2[static 32],
+						      const uint8_t (*proof)[32], size_t proof_len,
+						      struct kta_error *err) KTA_WUR;
 
 /*
  * The number of hashes in PATH(index, D[size]) (RFC 9162 2.1.3.1), for
@@ -131,8 +131,8 @@ KTA_API size_t kta_merkle_consistency_proof_len(uint64_t size1, uint64_t size2);
 
 /* A range of leaves [begin, end) of the log: proof element i is MTH(D[begin:end]). */
 struct kta_merkle_leaf_range {
-        uint64_t begin; /* first leaf index */
-        uint64_t end;   /* one past the last leaf index; end > begin */
+	uint64_t begin; /* first leaf index */
+	uint64_t end;   /* one past the last leaf index; end > begin */
 };
 
 /*
@@ -147,9 +147,9 @@ struct kta_merkle_leaf_range {
  * cap is too small. Pure: no hashing.
  */
 KTA_API enum kta_status kta_merkle_inclusion_proof_ranges(uint64_t index, uint64_t size,
-                                                          struct kta_merkle_leaf_range *ranges,
-                                                          size_t cap, size_t *len,
-                                                          struct kta_error *err);
+							  struct kta_merkle_leaf_range *ranges,
+							  size_t cap, size_t *len,
+							  struct kta_error *err);
 
 /*
  * The same for PROOF(size1, D[size2]) (RFC 9162 2.1.4.1): writes
@@ -157,8 +157,8 @@ KTA_API enum kta_status kta_merkle_inclusion_proof_ranges(uint64_t index, uint64
  * or size1 = size2). KTA_ERR_USAGE if size1 > size2 or cap is too small.
  */
 KTA_API enum kta_status kta_merkle_consistency_proof_ranges(uint64_t size1, uint64_t size2,
-                                                            struct kta_merkle_leaf_range *ranges,
-                                                            size_t cap, size_t *len,
-                                                            struct kta_error *err);
+							    struct kta_merkle_leaf_range *ranges,
+							    size_t cap, size_t *len,
+							    struct kta_error *err);
 
 #endif

@@ -113,9 +113,11 @@ int cmd_sign(const struct cli_args *a)
 	if ((r = cli_read_file("input", a->pos[0], KTA_NOTE_MAX_SIZE, &in, &inlen, &err)) !=
 	    KTA_OK)
 		goto out;
-	if (sk->type == KTA_KEY_COSIGNATURE_V1 || looks_signed(in, inlen)) {
-		/* A witness cosigns an already signed checkpoint; a log key adds its
-		 * signature to a signed note. */
+	if (sk->type == KTA_KEY_COSIGNATURE_V1) {
+		/* A witness cosigns only a signed checkpoint (c2sp tlog-cosignature). */
+		r = kta_checkpoint_cosign(in, inlen, sk, t, &signedn, &outlen, &err);
+	} else if (looks_signed(in, inlen)) {
+		/* A log key adds its signature to an already signed note. */
 		r = kta_note_add_sig(in, inlen, sk, t, &signedn, &outlen, &err);
 	} else {
 		r = kta_note_sign(in, inlen, sk, &signedn, &outlen, &err);

@@ -8,6 +8,8 @@ test vectors (RFC 8032 section 7.1, RFC 7748 section 6.1); nothing is
 random. Run from anywhere: python3 testdata/entry/make_fixtures.py
 """
 import base64
+import hashlib
+import json
 import os
 import sys
 
@@ -77,6 +79,28 @@ v2 = sign(v2_signed, [SEED_PHONE, SEED_LAPTOP])
 write("example_v1.entry", v1)
 write("example_signed.entry", v2)
 
+# A complete two-leaf tlog-tiles log holding v1 and v2 (docs/protocol.md,
+# "Worked example"): checkpoint signed by RFC 8032 7.1 "TEST SHA(abc)"'s key.
+SEED_LOG = bytes.fromhex("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42")
+ORIGIN = "example.org/keydir"
+h0 = hashlib.sha256(b"\x00" + v1).digest()
+h1 = hashlib.sha256(b"\x00" + v2).digest()
+root = hashlib.sha256(b"\x01" + h0 + h1).digest()
+text = ("%s\n2\n%s\n" % (ORIGIN, b64(root))).encode()
+key_id = hashlib.sha256(ORIGIN.encode() + b"\n\x01" + pub(SEED_LOG)).digest()[:4]
+note_sig = Ed25519PrivateKey.from_private_bytes(SEED_LOG).sign(text)
+checkpoint = text + b"\n" + ("\u2014 %s %s\n" % (ORIGIN, b64(key_id + note_sig))).encode()
+write("example_log/checkpoint", checkpoint)
+write("example_log/tile/0/000.p/2", h0 + h1)
+write("example_log/tile/entries/000.p/2",
+      len(v1).to_bytes(2, "big") + v1 + len(v2).to_bytes(2, "big") + v2)
+write("example_log/log.vkey",
+      ("%s+%s+%s\n" % (ORIGIN, key_id.hex(), b64(b"\x01" + pub(SEED_LOG)))).encode())
+answer = {"checkpoint": checkpoint.decode(), "leaf_index": 1, "entry": b64(v2),
+          "audit_path": [b64(h0)]}
+write("example_log/lookup/alice%40example.org",
+      (json.dumps(answer, ensure_ascii=False) + "\n").encode())
+
 # Authorization cases (expected results are in tests/unit/test_entry.c).
 write("auth/v3_ghost_unauthorized.entry",
       body(ALICE, 3, 1764150000, V2_KEYS + [("ed25519", P_GHOST, "backup")]))
@@ -92,6 +116,9 @@ write("auth/v3_replace_phone.entry",
                  ("ed25519", P_LAPTOP, "laptop"), ("x25519", X_LAPTOP, "laptop")]),
            [SEED_PHONE, SEED_NEWPHONE]))
 write("auth/v3_deleted_by_owner.entry", sign(body(ALICE, 3, 1764150000, []), [SEED_LAPTOP]))
+# After a deletion no key can authorize: a re-creation is always reported.
+write("auth/v4_recreated_after_delete.entry",
+      sign(body(ALICE, 4, 1764160000, V1_KEYS), [SEED_PHONE]))
 # An x25519 key of the previous version whose bytes are an ed25519 key: the
 # matching auth line must not count as the owner's.
 write("auth/x25519_trick_v1.entry", body("bob@example.org", 1, 1764140000,

@@ -167,6 +167,10 @@ expect 1 "no cosignature: age unknown" -- $K verify checkpoint "$T/cp.signed" --
 $K sign --key "$T/w1.key" --time "$((NOW + 86400))" "$T/cp.signed" >"$T/cp.future"
 expect 1 "cosignature from the future" -- $K verify checkpoint "$T/cp.future" --log-key "$LOGVK" --witness "$W1"
 has err "future" "says future"
+printf 'not a checkpoint\n' >"$T/text.txt"
+$K sign --key "$T/log.key" "$T/text.txt" >"$T/text.signed"
+expect 2 "a witness refuses to cosign a note that is not a checkpoint" -- $K sign --key "$T/w1.key" "$T/text.signed"
+expect 2 "a witness refuses to cosign unsigned text" -- $K sign --key "$T/w1.key" "$T/cp.txt"
 # a witness line whose signature was made over another checkpoint
 printf 'example.com/log\n19\n%s\n' "$($MERKLE root $(ls "$T"/leaves/* | head -n 19))" >"$T/cp19.txt"
 $K sign --key "$T/log.key" "$T/cp19.txt" >"$T/cp19.signed"

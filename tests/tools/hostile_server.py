@@ -13,7 +13,9 @@ Paths (every counter is per exact path, so each test uses its own path):
                                     counts distinct connections, N delays
   /stats?g=GROUP                    "conns=C inflight_max=M" for GROUP
   /status/CODE                      reply CODE with a short body
+  /ua                               reply with the request's User-Agent
   /refuse                           close the connection without a reply
+  /garbage                          reply with bytes that are not HTTP
   /hang                             read the request, never answer
   /trickle                          Content-Length 100000, 1 byte / 200 ms
   /truncated                        Content-Length 1000, 10 bytes, close
@@ -117,12 +119,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = "conns=%d inflight_max=%d" % (len(g["conns"]), g["max"])
         self.reply(200, body.encode())
 
+    def h_ua(self, parts, query):
+        self.reply(200, (self.headers.get("User-Agent") or "").encode())
+
     def h_status(self, parts, query):
-        self.reply(int(parts[1]), b"status body\n")
+        code = int(parts[1])
+        # 1xx, 204 and 304 have no body (RFC 9110 6.4.1).
+        self.reply(code, b"" if code in (204, 304) or code < 200 else b"status body\n")
 
     def h_refuse(self, parts, query):
         self.close_connection = True
         self.request.shutdown(socket.SHUT_RDWR)
+
+    def h_garbage(self, parts, query):
+        self.close_connection = True
+        self.wfile.write(b"\x00\xffnot http at all\r\n\r\n")
 
     def h_hang(self, parts, query):
         time.sleep(3600)

@@ -317,13 +317,15 @@ static struct kta_fetcher *new_fetcher(const struct kta_fetch_opts *o)
 
 static const char *http_url(const struct env *e, const char *path, char *buf, size_t cap)
 {
-        (void)snprintf(buf, cap, "http://127.0.0.1:%u%s", e->http_port, path);
+        if ((size_t)snprintf(buf, cap, "http://127.0.0.1:%u%s", e->http_port, path) >= cap)
+                fail_msg("URL too long for its buffer");
         return buf;
 }
 
 static const char *https_url(const struct env *e, const char *path, char *buf, size_t cap)
 {
-        (void)snprintf(buf, cap, "https://127.0.0.1:%u%s", e->https_port, path);
+        if ((size_t)snprintf(buf, cap, "https://127.0.0.1:%u%s", e->https_port, path) >= cap)
+                fail_msg("URL too long for its buffer");
         return buf;
 }
 
@@ -397,6 +399,9 @@ static void http_ok(void **state)
         struct kta_fetch_info info;
         struct kta_fetcher *f;
         char url[256];
+        struct kta_error err;
+        uint8_t *ua = NULL;
+        size_t ualen = 0;
 
         test_opts(&o, NULL);
         f = new_fetcher(&o);
@@ -405,8 +410,17 @@ static void http_ok(void **state)
         assert_int_equal(info.attempts, 1);
         assert_int_equal(info.not_found, 0);
         get_ok(f, http_url(e, "/files/empty", url, sizeof(url)), "", 0, NULL);
+        assert_int_equal(
+            kta_fetch_get(f, http_url(e, "/ua", url, sizeof(url)), &ua, &ualen, NULL, &err),
+            KTA_OK);
+        assert_true(ualen > 8 && memcmp(ua, "ktaudit/", 8) == 0);
+        free(ua);
         kta_fetcher_free(f);
         kta_fetcher_free(NULL);
+        o.user_agent = "probe/1";
+        f = new_fetcher(&o);
+        get_ok(f, http_url(e, "/ua", url, sizeof(url)), "probe/1", 7, NULL);
+        kta_fetcher_free(f);
 }
 
 static void http_errors_not_retried(void **state)
@@ -437,6 +451,11 @@ static void http_errors_not_retried(void **state)
         assert_int_equal(info.attempts, 1);
         info = get_fail(f, http_url(e, "/status/501", url, sizeof(url)), KTA_ERR_IO, &err);
         assert_int_equal(info.attempts, 1);
+        assert_non_null(strstr(err.msg, "HTTP 501"));
+        /* a reply that is not HTTP at all */
+        info = get_fail(f, http_url(e, "/garbage", url, sizeof(url)), KTA_ERR_IO, &err);
+        assert_int_equal(info.attempts, 1);
+        assert_null(strstr(err.msg, "redirect"));
         assert_int_equal(d.n, 0);
         kta_fetcher_free(f);
 }
@@ -662,6 +681,8 @@ static void redirects(void **state)
                         KTA_ERR_IO, &err);
         assert_int_equal(info.attempts, 1);
         assert_non_null(strstr(err.msg, "redirect to another scheme refused"));
+        assert_non_null(strstr(err.msg, "to \"file:///etc/passwd\"; only http:// may be followed"));
+        assert_int_equal(info.http_status, 302);
         /* https -> http: refused (no downgrade) */
         (void)snprintf(path, sizeof(path), "/redirect?to=%s",
                        http_url(e, "/files/obj1", target, sizeof(target)));
@@ -1004,5 +1025,11 @@ int main(void)
 
         /* A server killed mid-reply must not kill us with SIGPIPE. */
         (void)signal(SIGPIPE, SIG_IGN);
+        /* Talk to the loopback server directly, whatever the environment says. */
+        (void)unsetenv("http_proxy");
+        (void)unsetenv("https_proxy");
+        (void)unsetenv("HTTPS_PROXY");
+        (void)unsetenv("all_proxy");
+        (void)unsetenv("ALL_PROXY");
         return cmocka_run_group_tests(tests, setup_env, teardown_env);
 }

@@ -1,0 +1,234 @@
+/*
+ * ktaudit: the monitor, one audit cycle per log (I/O: fetching, SQLite
+ * state, evidence files; issue 4 "Each cycle, per log").
+ *
+ * A struct kta_monitor is built from a parsed configuration (config.h). It
+ * opens the state database in cfg->state_dir, registers the configured
+ * sinks, applies the configuration's `watch` lines, and keeps one fetcher
+ * and one tlog-tiles client per configured URL. kta_monitor_cycle audits one
+ * log:
+ *
+ *   1. fetch `checkpoint` from the url and every mirror; verify each:
+ *        does not parse / no valid log signature / wrong origin
+ *                                     -> bad_signature (critical, no evidence:
+ *                                        an unsigned text proves nothing)
+ *        fewer than quorum witnesses  -> quorum (warning; not adopted)
+ *        max_age exceeded, or no timestamped cosignature to tell the age
+ *                                     -> stale (warning; not adopted)
+ *        fetch failure                -> unreachable (warning)
+ *   2. every checkpoint with a valid log signature (adopted or not) is
+ *      checked against the last verified checkpoint V and the other URLs'
+ *      checkpoints, because a log-signed head proves misbehaviour whatever
+ *      the witnesses say:
+ *        url's size < V.size          -> rollback (critical, evidence)
+ *        a mirror's size < V.size     -> consistency proof to V from the
+ *                                        url's tiles (a lagging mirror is not
+ *                                        a rollback; an inconsistent one is a fork)
+ *        same size, other root        -> fork (critical, evidence)
+ *        larger, consistency proof from the tiles fails
+ *                                     -> fork (critical, evidence)
+ *        tiles that do not lead to the signed root
+ *                                     -> root_mismatch (critical)
+ *      With no V (first run) the first checkpoint is trusted and a log line
+ *      says so.
+ *   3. the largest adopted checkpoint T (policy met, consistent) is replayed:
+ *      entries [V.size, T.size) from the entry bundles, each bundle
+ *      authenticated against T's tiles before replay.h sees it, the compact
+ *      range continued from V's and its root required to equal T's root
+ *      (root_mismatch, critical, evidence otherwise). Findings of replay.h
+ *      (equivocation, skips, unauthorized updates, key changes...) go to the
+ *      outbox.
+ *   4. T, its compact range, the label index and history changes and every
+ *      alert of the step are committed in ONE SQLite transaction. A crash
+ *      before the commit leaves V in place: the next cycle redoes the same
+ *      step and, since alert ids are deterministic (alert.h) and the outbox
+ *      keeps each id once, stores exactly the same alerts.
+ *
+ * Alerts that repeat every cycle while a condition lasts get ids that repeat
+ * too, so the outbox (and the sinks) see each once: unreachable carries the
+ * URL, an error class (http_404, not_found, network, limit, ...) and the UTC
+ * day in its details, so a lasting outage gives one warning per URL, class
+ * and day; stale, quorum, rollback and fork carry the checkpoint(s) involved.
+ *
+ * The library never prints: log lines and replay progress go to the
+ * callbacks in struct kta_monitor_opts.
+ *
+ * Ownership: kta_monitor_open allocates the monitor; kta_monitor_close frees
+ * it. The configuration is BORROWED and must outlive the monitor. Result
+ * structs are the caller's. A monitor is not thread-safe.
+ */
+#ifndef KTAUDIT_MONITOR_H
+#define KTAUDIT_MONITOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ktaudit/alert.h"
+#include "ktaudit/config.h"
+#include "ktaudit/entry.h"
+#include "ktaudit/error.h"
+#include "ktaudit/replay.h"
+
+/* Entries between two progress callbacks during a replay (one bundle). */
+#define KTA_MONITOR_PROGRESS_STEP 256u
+/* Cosignature times this far in the future are accepted (clock skew). */
+#define KTA_MONITOR_MAX_SKEW 300u
+/* Longest error class in an unreachable alert and in metrics. */
+#define KTA_MONITOR_ERROR_CLASS_MAX 32
+
+enum kta_monitor_level {
+	KTA_MONITOR_INFO = 1,  /* progress of the audit, first-run trust */
+	KTA_MONITOR_WARN = 2,  /* a source or step failed; the cycle goes on or ends */
+	KTA_MONITOR_ALERT = 3, /* a finding was made (its JSON goes to the sinks) */
+};
+
+struct kta_monitor_opts {
+	/* A log line (one line, no "\n"; valid during the call). log_name is
+	 * the log's section name or NULL for monitor-wide lines. NULL = none. */
+	void (*log)(void *ctx, enum kta_monitor_level level, const char *log_name,
+		    const char *msg);
+	/* Replay progress: `done` of `total` entries of this catch-up (called
+	 * every KTA_MONITOR_PROGRESS_STEP entries and at the end). NULL = none. */
+	void (*progress)(void *ctx, const char *log_name, uint64_t done, uint64_t total);
+	/* Nonzero asks the cycle to stop: transfers are cut and an open
+	 * transaction is rolled back (never half-committed). NULL = never. */
+	int (*cancel)(void *ctx);
+	/* The wall clock (Unix seconds) for checkpoint ages and alert times.
+	 * NULL = time(NULL). */
+	int64_t (*now)(void *ctx);
+	void *ctx;
+	/* Fetch retries per object (fetch.h max_retries); the CLI keeps the
+	 * default, tests lower it. */
+	unsigned fetch_retries;
+	/* Open without fetchers (watch/history commands): cycles fail with
+	 * KTA_ERR_USAGE. */
+	int offline;
+};
+
+/* What one cycle of one log did. */
+struct kta_monitor_result {
+	int audited;         /* 1: the log was audited up to a checkpoint meeting its policy */
+	int first_run;       /* 1: there was no stored checkpoint; the first was trusted */
+	uint64_t old_size;   /* verified size before the cycle (0 on a first run) */
+	uint64_t size;       /* verified size after the cycle */
+	uint64_t entries;    /* entries replayed and committed */
+	size_t findings[4];  /* findings made, by enum kta_severity (new or already stored) */
+	size_t new_alerts;   /* alerts added to the outbox (ids not stored before) */
+	char error_class[KTA_MONITOR_ERROR_CLASS_MAX]; /* why not audited ("" when audited) */
+};
+
+/* Per-log numbers for metrics (kta_monitor_metrics). */
+struct kta_monitor_log_status {
+	const char *name;         /* borrowed from the configuration */
+	int has_checkpoint;       /* 0 until a checkpoint was verified */
+	uint64_t size;            /* verified size */
+	int64_t checkpoint_time;  /* newest cosignature time, else when first verified; -1 if none */
+	uint64_t entries_replayed; /* entries replayed by this process */
+	int64_t last_success;     /* Unix time of the last audited cycle, 0 if none */
+	char last_error[KTA_MONITOR_ERROR_CLASS_MAX]; /* "" after a good cycle */
+};
+
+struct kta_monitor; /* opaque */
+
+/* Fills *o with the defaults (no callbacks, default retries). */
+KTA_API void kta_monitor_opts_init(struct kta_monitor_opts *o);
+
+/*
+ * Opens the monitor for cfg (borrowed): opens/creates the state database in
+ * cfg->state_dir, registers every configured sink (a sink receives alerts
+ * stored from its registration on), applies the configuration's watches
+ * (below) and, unless opts->offline, creates the fetchers and clients.
+ * opts may be NULL (defaults). Errors: those of kta_state_open, KTA_ERR_IO,
+ * KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
+ *
+ * Configuration watches: a label not watched in the state gets the
+ * configured watch; a configured pin replaces a different stored watch of
+ * the label (the file is authoritative for the pins it lists); a configured
+ * `tofu` leaves an existing stored watch alone (it may already have
+ * approved a set). Watches added with kta_monitor_watch_add are kept. When a
+ * new or changed pin differs from the label's current key set, a
+ * key_changed alert is stored at once (no rescan).
+ */
+KTA_API enum kta_status kta_monitor_open(const struct kta_config *cfg,
+					 const struct kta_monitor_opts *opts,
+					 struct kta_monitor **out, struct kta_error *err) KTA_WUR;
+
+/* Closes m (rolls back an open transaction); NULL does nothing. */
+KTA_API void kta_monitor_close(struct kta_monitor *m);
+
+/*
+ * Runs one cycle of log number `log` (index into cfg->logs), steps above.
+ * Findings are not errors: KTA_OK means the cycle ran to its end (res says
+ * whether the log was audited and what was found). KTA_ERR_IO/NOMEM/
+ * INTERNAL mean the state database failed or the cycle was cancelled; the
+ * state is then unchanged by the failed step. res is filled in both cases.
+ */
+KTA_API enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log,
+					  struct kta_monitor_result *res,
+					  struct kta_error *err) KTA_WUR;
+
+/*
+ * Delivers pending alerts to every configured sink (deliver.h): each sink
+ * gets the alerts it has not accepted, with retries and backoff; a failing
+ * sink does not stop the others. *pending (may be NULL) is set to the
+ * alerts still undelivered to some sink, *next_due (may be NULL) to the Unix
+ * time of the earliest scheduled retry (0 when none).
+ */
+KTA_API enum kta_status kta_monitor_deliver(struct kta_monitor *m, uint64_t *pending,
+					    int64_t *next_due, struct kta_error *err) KTA_WUR;
+
+/* Fills *out with log number `log`'s numbers (borrowing from m). */
+KTA_API void kta_monitor_log_status(const struct kta_monitor *m, size_t log,
+				    struct kta_monitor_log_status *out);
+
+/*
+ * Formats the Prometheus text exposition (version 0.0.4) of every log's
+ * status and the pending alert count, for node_exporter's textfile
+ * collector:
+ *
+ *   ktaudit_checkpoint_size{log="NAME"}            gauge, verified tree size
+ *   ktaudit_checkpoint_age_seconds{log="NAME"}     gauge, now - checkpoint_time
+ *   ktaudit_entries_replayed_total{log="NAME"}     counter, this process
+ *   ktaudit_last_success_timestamp{log="NAME"}     gauge, Unix seconds
+ *   ktaudit_last_error{log="NAME",error="CLASS"}   gauge, 1 while the last
+ *                                                  cycle failed with CLASS
+ *   ktaudit_alerts_pending                         gauge
+ *
+ * Label values are escaped (\\, \", \n). *out is malloc'd, NUL-terminated
+ * (caller frees).
+ */
+KTA_API enum kta_status kta_monitor_metrics(struct kta_monitor *m, uint64_t pending, char **out,
+					    struct kta_error *err) KTA_WUR;
+
+/*
+ * Finds a log by section name (name may be NULL when the configuration has
+ * exactly one log). KTA_ERR_USAGE naming the choices otherwise.
+ */
+KTA_API enum kta_status kta_monitor_find_log(const struct kta_monitor *m, const char *name,
+					     size_t *out, struct kta_error *err) KTA_WUR;
+
+/*
+ * Watches `label` of log number `log` (PINNED with keys[0..n), in any order:
+ * canonicalized here; or TOFU with keys NULL/0). Takes effect at the next
+ * cycle without a restart or rescan; when the label is already in the index
+ * and its key set differs from the pin, a key_changed alert is stored now.
+ * *alerted (may be NULL) is 1 when an alert was stored.
+ */
+KTA_API enum kta_status kta_monitor_watch_add(struct kta_monitor *m, size_t log, const char *label,
+					      enum kta_watch_mode mode, struct kta_entry_key *keys,
+					      size_t n, int *alerted,
+					      struct kta_error *err) KTA_WUR;
+
+/*
+ * The owner approves version `version` of a watched label: its key set
+ * becomes the approved set (kta_state_watch_approve). KTA_ERR_USAGE when the
+ * label is not watched or that version was not replayed.
+ */
+KTA_API enum kta_status kta_monitor_watch_approve(struct kta_monitor *m, size_t log,
+						  const char *label, uint64_t version,
+						  struct kta_error *err) KTA_WUR;
+
+/* The state handle (borrowed), for listing watches and history. */
+KTA_API struct kta_state *kta_monitor_state(struct kta_monitor *m);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * ktaudit: the monitor's durable state (SQLite).
+ *
+ * One database file DIR/state.db; DIR is created mode 0700 and the database
+ * and its -wal/-shm files mode 0600 whatever the umask. WAL journal,
+ * synchronous=FULL, a busy timeout, foreign keys off (no cascades needed).
+ * The schema version is PRAGMA user_version (KTA_STATE_SCHEMA_VERSION); a
+ * database from a newer ktaudit is refused with a message saying so.
+ *
+ *   table         | columns (key first)                   | holds
+ *   --------------+---------------------------------------+------------------------------
+ *   logs          | origin PK, checkpoint, size, root,    | the last verified checkpoint
+ *                 | range, first_seen, updated            | (signed note text), its
+ *                 |                                       | compact range (concatenated
+ *                 |                                       | 32-byte hashes, largest first)
+ *   labels        | (origin, label) PK, version,          | the replay index: each
+ *                 | leaf_index, entry_hash, keys          | label's latest state; keys is
+ *                 |                                       | a blob (below)
+ *   label_history | (origin, leaf_index) PK, label,       | every entry replayed, for
+ *                 | version, entry, auth                  | `ktaudit history`; auth is
+ *                 |                                       | kta_replay_auth_name()
+ *   watches       | (origin, label) PK, mode, keys,       | watched labels; keys: the
+ *                 | approved_version, added_at            | approved set (NULL: tofu with
+ *                 |                                       | no set yet); approved_version 0
+ *                 |                                       | for a pin
+ *   alerts        | id PK, seq UNIQUE, json, severity,    | the outbox (alert JSON text);
+ *                 | created                               | seq orders them
+ *   sinks         | name PK, after_seq, added_at          | registered sinks; a sink gets
+ *                 |                                       | alerts with seq > after_seq
+ *   deliveries    | (alert_id, sink) PK, delivered_at,    | one row per delivery attempt
+ *                 | attempts, next_attempt, last_error    | history of an (alert, sink)
+ *
+ * Key-set blob (labels.keys, watches.keys), for each key in canonical order:
+ *   1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device length
+ *   (1..255) | device bytes. An empty set is a zero-length blob.
+ *
+ * Delivery semantics (docs/alerts.md): every alert is stored once (its id is
+ * the primary key; re-adding a known id changes nothing). A sink must be
+ * registered (kta_state_sink_register, idempotent) and then receives every
+ * alert stored AFTER its registration, until it accepts it; a sink added to
+ * the configuration later does not receive the old alerts. Delivery rows are
+ * created on the first attempt. A failed attempt schedules the next one at
+ * the caller's next_attempt (the delivery loop owns the backoff policy).
+ *
+ * Transactions: kta_state_begin / _commit / _rollback bracket one cycle step
+ * (checkpoint, compact range, index, history, alerts). Calls that change
+ * state outside a transaction run in their own implicit one. Nested begin is
+ * KTA_ERR_USAGE.
+ *
+ * Errors: SQLite failures are KTA_ERR_IO ("state.db: <sqlite message>"), a
+ * database whose content does not decode is KTA_ERR_MALFORMED, NOMEM as usual.
+ *
+ * Ownership: kta_state_open allocates the handle (kta_state_close frees it).
+ * Every _get/_list/_history output is malloc'd and freed with the matching
+ * _free function. Index and watch adapters borrow the state handle, which
+ * must outlive them. A handle is not thread-safe; several processes may open
+ * one database (SQLite locking; busy timeout KTA_STATE_BUSY_TIMEOUT_MS).
+ */
+#ifndef KTAUDIT_STATE_H
+#define KTAUDIT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ktaudit/alert.h"
+#include "ktaudit/compact.h"
+#include "ktaudit/entry.h"
+#include "ktaudit/error.h"
+#include "ktaudit/replay.h"
+
+#define KTA_STATE_SCHEMA_VERSION 1
+#define KTA_STATE_DB_NAME "state.db"
+#define KTA_STATE_BUSY_TIMEOUT_MS 10000
+/* Largest stored checkpoint note text (matches the note parser's limit). */
+#define KTA_STATE_NOTE_MAX (1024 * 1024)
+/* Longest sink name. */
+#define KTA_STATE_SINK_NAME_MAX 256
+/* Longest stored delivery error text (longer ones are cut). */
+#define KTA_STATE_ERROR_TEXT_MAX 1024
+
+struct kta_state; /* opaque */
+
+/*
+ * Opens (creating if needed) dir/state.db. dir is created 0700 if missing
+ * (an existing dir is left as is, but must be a directory); the database file
+ * is forced to 0600. Errors: KTA_ERR_IO (cannot create/open, SQLite error),
+ * KTA_ERR_MALFORMED (not a ktaudit database, or schema newer than
+ * KTA_STATE_SCHEMA_VERSION: "written by a newer ktaudit"), KTA_ERR_NOMEM.
+ */
+KTA_API enum kta_status kta_state_open(const char *dir, struct kta_state **out,
+                                       struct kta_error *err) KTA_WUR;
+/* Closes st (rolls back an open transaction); NULL does nothing. */
+KTA_API void kta_state_close(struct kta_state *st);
+
+KTA_API enum kta_status kta_state_begin(struct kta_state *st, struct kta_error *err) KTA_WUR;
+KTA_API enum kta_status kta_state_commit(struct kta_state *st, struct kta_error *err) KTA_WUR;
+/* Rolls back the open transaction; does nothing without one. */
+KTA_API enum kta_status kta_state_rollback(struct kta_state *st, struct kta_error *err);
+/* 1 while a transaction is open. */
+KTA_API int kta_state_in_transaction(const struct kta_state *st);
+
+/* --- logs: the last verified checkpoint per origin ----------------------- */
+
+struct kta_state_log {
+        char *origin;                    /* NUL-terminated */
+        char *checkpoint;                /* signed note text, NUL-terminated */
+        size_t checkpoint_len;           /* bytes, without the NUL */
+        uint64_t size;                   /* tree size of the checkpoint */
+        uint8_t root[32];                /* its root hash */
+        struct kta_compact_range *range; /* compact range over [0, size) */
+        int64_t first_seen;              /* when the origin was first stored */
+        int64_t updated;                 /* when this checkpoint was stored */
+};
+
+/*
+ * Gets the stored checkpoint of origin: *found = 0 (and *out = NULL) when
+ * there is none yet, else *out (free with kta_state_log_free). A stored range
+ * whose size differs from the checkpoint size is KTA_ERR_MALFORMED.
+ */
+KTA_API enum kta_status kta_state_log_get(struct kta_state *st, const char *origin, int *found,
+                                          struct kta_state_log **out,
+                                          struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_log_free(struct kta_state_log *l);
+
+/*
+ * Stores the verified checkpoint (note, note_len) of origin with its size,
+ * root and compact range (kta_compact_range_size(range) must equal size:
+ * KTA_ERR_USAGE otherwise). first_seen is set on the first put.
+ */
+KTA_API enum kta_status kta_state_log_put(struct kta_state *st, const char *origin,
+                                          const char *note, size_t note_len, uint64_t size,
+                                          const uint8_t root[static 32],
+                                          const struct kta_compact_range *range, int64_t now,
+                                          struct kta_error *err) KTA_WUR;
+
+/* --- the replay index over the labels and label_history tables ----------- */
+
+struct kta_state_index; /* opaque: prepared statements and a key buffer */
+
+/*
+ * An index for origin backed by the labels table; put() also inserts the
+ * entry into label_history (so the caller must pass the replay's states with
+ * entry bytes: the replay always does). Use inside a transaction.
+ */
+KTA_API enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
+                                            struct kta_state_index **out,
+                                            struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_index_free(struct kta_state_index *ix);
+KTA_API struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix);
+
+/* Number of labels of origin in the index. */
+KTA_API enum kta_status kta_state_label_count(struct kta_state *st, const char *origin,
+                                              uint64_t *out, struct kta_error *err) KTA_WUR;
+
+/* --- watches ------------------------------------------------------------ */
+
+struct kta_state_watch {
+        char *origin;
+        char *label;
+        enum kta_watch_mode mode;
+        int has_approved;           /* 0: tofu, nothing seen yet */
+        uint64_t approved_version;  /* 0: the set is a pin (or none yet) */
+        struct kta_entry_key *keys; /* approved set, canonical order; NULL when nkeys == 0 */
+        size_t nkeys;
+        int64_t added_at;
+};
+
+/*
+ * Watches label of origin, replacing an existing watch of it. PINNED: keys
+ * is the pinned set (canonical: kta_replay_keys_canonicalize; KTA_ERR_USAGE
+ * otherwise; may be empty = "must have no keys"). TOFU: keys must be NULL/0;
+ * when the label is already in the index, its current key set and version
+ * become the approved set at once (no rescan); otherwise the first key set
+ * replayed does. The label must be valid (kta_entry_label_check).
+ */
+KTA_API enum kta_status kta_state_watch_add(struct kta_state *st, const char *origin,
+                                            const char *label, enum kta_watch_mode mode,
+                                            const struct kta_entry_key *keys, size_t nkeys,
+                                            int64_t now, struct kta_error *err) KTA_WUR;
+
+/*
+ * The owner confirms version `version` of a watched label: that version's
+ * key set (from label_history) becomes the approved set. KTA_ERR_USAGE when
+ * the label is not watched or that version was never replayed (with several
+ * entries of that version, equivocation, the latest one is taken).
+ */
+KTA_API enum kta_status kta_state_watch_approve(struct kta_state *st, const char *origin,
+                                                const char *label, uint64_t version,
+                                                struct kta_error *err) KTA_WUR;
+
+/* Stops watching; KTA_ERR_USAGE when the label is not watched. */
+KTA_API enum kta_status kta_state_watch_remove(struct kta_state *st, const char *origin,
+                                               const char *label, struct kta_error *err) KTA_WUR;
+
+/* One watch: *found = 0 and *out = NULL when not watched. */
+KTA_API enum kta_status kta_state_watch_get(struct kta_state *st, const char *origin,
+                                            const char *label, int *found,
+                                            struct kta_state_watch **out,
+                                            struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_watch_free(struct kta_state_watch *w);
+
+/* Every watch of origin (every origin when origin is NULL), by origin and label. */
+KTA_API enum kta_status kta_state_watch_list(struct kta_state *st, const char *origin,
+                                             struct kta_state_watch **out, size_t *n,
+                                             struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_watch_list_free(struct kta_state_watch *w, size_t n);
+
+struct kta_state_watches; /* opaque: origin's watches loaded into memory */
+
+/*
+ * The replay watch interface for origin: loads the watches once (call at the
+ * start of each cycle step so changes made by `watch add` apply without a
+ * restart); tofu() updates the watches table in the current transaction.
+ */
+KTA_API enum kta_status kta_state_watches_new(struct kta_state *st, const char *origin,
+                                              struct kta_state_watches **out,
+                                              struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_watches_free(struct kta_state_watches *w);
+KTA_API struct kta_replay_watches kta_state_watches_ops(struct kta_state_watches *w);
+
+/* --- history ------------------------------------------------------------ */
+
+struct kta_state_history_item {
+        uint64_t version;
+        uint64_t leaf_index;
+        uint8_t *entry; /* raw entry bytes (parse with kta_entry_parse for the keys) */
+        size_t entry_len;
+        enum kta_auth_result auth; /* authorization result at replay */
+};
+
+/* Every replayed entry of label in origin, by leaf index (*n = 0 if none). */
+KTA_API enum kta_status kta_state_history(struct kta_state *st, const char *origin,
+                                          const char *label, struct kta_state_history_item **out,
+                                          size_t *n, struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_history_free(struct kta_state_history_item *h, size_t n);
+
+/* --- alerts outbox ------------------------------------------------------- */
+
+/*
+ * Stores alert a (its id must be set: kta_alert_set_id) in the outbox, in the
+ * current transaction. An id already stored is left alone: *added (may be
+ * NULL) is 1 when stored now, 0 when it was already there.
+ */
+KTA_API enum kta_status kta_state_alert_add(struct kta_state *st, const struct kta_alert *a,
+                                            int *added, struct kta_error *err) KTA_WUR;
+
+/*
+ * Registers sink `name` (idempotent): it will receive alerts stored from
+ * now on. *added (may be NULL) is 1 when newly registered.
+ */
+KTA_API enum kta_status kta_state_sink_register(struct kta_state *st, const char *name, int64_t now,
+                                                int *added, struct kta_error *err) KTA_WUR;
+
+struct kta_state_outbox_item {
+        char id[33]; /* alert id */
+        char *json;  /* alert JSON text (kta_alert_to_json, compact) */
+        enum kta_severity severity;
+        int64_t created;   /* when stored */
+        uint32_t attempts; /* failed attempts so far for this sink */
+};
+
+/*
+ * Up to `limit` alerts not yet delivered to registered sink `name` whose next
+ * attempt is due (next_attempt <= now, or never tried), oldest first.
+ * KTA_ERR_USAGE when the sink is not registered. Free with
+ * kta_state_outbox_free.
+ */
+KTA_API enum kta_status kta_state_outbox_next(struct kta_state *st, const char *name, int64_t now,
+                                              size_t limit, struct kta_state_outbox_item **out,
+                                              size_t *n, struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_outbox_free(struct kta_state_outbox_item *items, size_t n);
+
+/*
+ * Records an attempt to deliver alert id to sink name: ok = 1 marks it
+ * delivered (it is never returned again for that sink); ok = 0 adds a failed
+ * attempt, stores error_text (may be NULL; cut at KTA_STATE_ERROR_TEXT_MAX)
+ * and schedules the next attempt at next_attempt. KTA_ERR_USAGE for an
+ * unknown alert or sink.
+ */
+KTA_API enum kta_status kta_state_outbox_mark(struct kta_state *st, const char *alert_id,
+                                              const char *name, int ok, int64_t next_attempt,
+                                              const char *error_text, int64_t now,
+                                              struct kta_error *err) KTA_WUR;
+
+/*
+ * Alerts not yet delivered to at least one of the sinks names[0..nnames)
+ * (each counted once; unregistered names count as registered now).
+ */
+KTA_API enum kta_status kta_state_alerts_pending_count(struct kta_state *st,
+                                                       const char *const *names, size_t nnames,
+                                                       uint64_t *out,
+                                                       struct kta_error *err) KTA_WUR;
+
+/* Total number of stored alerts. */
+KTA_API enum kta_status kta_state_alert_count(struct kta_state *st, uint64_t *out,
+                                              struct kta_error *err) KTA_WUR;
+
+#endif
