@@ -28,9 +28,9 @@ static const char *const alg_names[] = {NULL, "ed25519", "x25519"};
 
 const char *kta_entry_alg_name(enum kta_entry_alg alg)
 {
-        if (alg != KTA_ENTRY_ALG_ED25519 && alg != KTA_ENTRY_ALG_X25519)
-                return NULL;
-        return alg_names[alg];
+	if (alg != KTA_ENTRY_ALG_ED25519 && alg != KTA_ENTRY_ALG_X25519)
+		return NULL;
+	return alg_names[alg];
 }
 
 /*
@@ -39,47 +39,47 @@ const char *kta_entry_alg_name(enum kta_entry_alg alg)
  */
 static size_t utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp)
 {
-        uint8_t c = s[i];
-        size_t n, k;
-        uint32_t v;
+	uint8_t c = s[i];
+	size_t n, k;
+	uint32_t v;
 
-        if (c < 0x80) {
-                *cp = c;
-                return 1;
-        }
-        if ((c & 0xe0) == 0xc0) {
-                n = 1;
-                v = c & 0x1fu;
-        } else if ((c & 0xf0) == 0xe0) {
-                n = 2;
-                v = c & 0x0fu;
-        } else if ((c & 0xf8) == 0xf0) {
-                n = 3;
-                v = c & 0x07u;
-        } else {
-                return 0;
-        }
-        if (len - i <= n)
-                return 0;
-        for (k = 1; k <= n; k++) {
-                if ((s[i + k] & 0xc0) != 0x80)
-                        return 0;
-                v = (v << 6) | (s[i + k] & 0x3fu);
-        }
-        if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
-            v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-                return 0;
-        *cp = v;
-        return n + 1;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		n = 1;
+		v = c & 0x1fu;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2;
+		v = c & 0x0fu;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3;
+		v = c & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len - i <= n)
+		return 0;
+	for (k = 1; k <= n; k++) {
+		if ((s[i + k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i + k] & 0x3fu);
+	}
+	if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
+	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n + 1;
 }
 
 /* The code points a name must not contain (entry.h, "Names"): controls,
  * space, the Unicode White_Space characters and U+FEFF, as a fixed list. */
 static int banned_code_point(uint32_t cp)
 {
-        return cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xa0 || cp == 0x1680 ||
-               (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
-               cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+	return cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xa0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
+	       cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
 }
 
 /*
@@ -87,66 +87,66 @@ static int banned_code_point(uint32_t cp)
  * line for the message (0: no line), `st` the status to fail with.
  */
 static enum kta_status check_name(const uint8_t *s, size_t len, size_t max, const char *what,
-                                  size_t line, enum kta_status st, struct kta_error *err)
+				  size_t line, enum kta_status st, struct kta_error *err)
 {
-        char where[32] = "";
-        char q[QBUF];
-        size_t i, n;
-        uint32_t cp = 0;
+	char where[32] = "";
+	char q[QBUF];
+	size_t i, n;
+	uint32_t cp = 0;
 
-        if (line > 0)
-                (void)snprintf(where, sizeof(where), "line %zu: ", line);
-        if (len == 0)
-                return kta_error_set(err, st, "%s%s is empty", where, what);
-        if (len > max)
-                return kta_error_set(err, st, "%s%s \"%s\" is %zu bytes, more than %zu", where,
-                                     what, kta_quote(s, len, QUOTE_MAX, q), len, max);
-        for (i = 0; i < len; i += n) {
-                if ((n = utf8_next(s, len, i, &cp)) == 0)
-                        return kta_error_set(err, st, "%s%s is not valid UTF-8 at byte %zu", where,
-                                             what, i);
-                if (!banned_code_point(cp))
-                        continue;
-                if (cp == 0x20)
-                        return kta_error_set(err, st, "%s%s contains a space at byte %zu", where,
-                                             what, i);
-                if (cp < 0x80)
-                        return kta_error_set(err, st,
-                                             "%s%s contains control character 0x%02x at byte %zu",
-                                             where, what, (unsigned)cp, i);
-                if (cp <= 0x9f)
-                        return kta_error_set(err, st,
-                                             "%s%s contains control character U+%04X at byte %zu",
-                                             where, what, (unsigned)cp, i);
-                return kta_error_set(err, st, "%s%s contains U+%04X (a space) at byte %zu", where,
-                                     what, (unsigned)cp, i);
-        }
-        return KTA_OK;
+	if (line > 0)
+		(void)snprintf(where, sizeof(where), "line %zu: ", line);
+	if (len == 0)
+		return kta_error_set(err, st, "%s%s is empty", where, what);
+	if (len > max)
+		return kta_error_set(err, st, "%s%s \"%s\" is %zu bytes, more than %zu", where,
+				     what, kta_quote(s, len, QUOTE_MAX, q), len, max);
+	for (i = 0; i < len; i += n) {
+		if ((n = utf8_next(s, len, i, &cp)) == 0)
+			return kta_error_set(err, st, "%s%s is not valid UTF-8 at byte %zu", where,
+					     what, i);
+		if (!banned_code_point(cp))
+			continue;
+		if (cp == 0x20)
+			return kta_error_set(err, st, "%s%s contains a space at byte %zu", where,
+					     what, i);
+		if (cp < 0x80)
+			return kta_error_set(err, st,
+					     "%s%s contains control character 0x%02x at byte %zu",
+					     where, what, (unsigned)cp, i);
+		if (cp <= 0x9f)
+			return kta_error_set(err, st,
+					     "%s%s contains control character U+%04X at byte %zu",
+					     where, what, (unsigned)cp, i);
+		return kta_error_set(err, st, "%s%s contains U+%04X (a space) at byte %zu", where,
+				     what, (unsigned)cp, i);
+	}
+	return KTA_OK;
 }
 
 enum kta_status kta_entry_label_check(const char *s, size_t len, struct kta_error *err)
 {
-        return check_name((const uint8_t *)s, len, KTA_LABEL_MAX_LEN, "label", 0, KTA_ERR_MALFORMED,
-                          err);
+	return check_name((const uint8_t *)s, len, KTA_LABEL_MAX_LEN, "label", 0, KTA_ERR_MALFORMED,
+			  err);
 }
 
 /* Canonical key order: algorithm (enum order = name byte order), then pub. */
 static int key_cmp(const struct kta_entry_key *a, const struct kta_entry_key *b)
 {
-        if (a->alg != b->alg)
-                return a->alg < b->alg ? -1 : 1;
-        return memcmp(a->pub, b->pub, 32);
+	if (a->alg != b->alg)
+		return a->alg < b->alg ? -1 : 1;
+	return memcmp(a->pub, b->pub, 32);
 }
 
 /* qsort comparator over key pointers: (alg, device). */
 static int key_dev_cmp(const void *pa, const void *pb)
 {
-        const struct kta_entry_key *a = *(const struct kta_entry_key *const *)pa;
-        const struct kta_entry_key *b = *(const struct kta_entry_key *const *)pb;
+	const struct kta_entry_key *a = *(const struct kta_entry_key *const *)pa;
+	const struct kta_entry_key *b = *(const struct kta_entry_key *const *)pb;
 
-        if (a->alg != b->alg)
-                return a->alg < b->alg ? -1 : 1;
-        return strcmp(a->device, b->device);
+	if (a->alg != b->alg)
+		return a->alg < b->alg ? -1 : 1;
+	return strcmp(a->device, b->device);
 }
 
 /*
@@ -154,62 +154,62 @@ static int key_dev_cmp(const void *pa, const void *pb)
  * Sorting keeps this O(n log n) for the largest entries.
  */
 static enum kta_status check_devices(const struct kta_entry_key *keys, size_t n, enum kta_status st,
-                                     struct kta_error *err)
+				     struct kta_error *err)
 {
-        const struct kta_entry_key **p = NULL;
-        enum kta_status r = KTA_ERR_NOMEM;
-        size_t i;
-        char q[QBUF];
+	const struct kta_entry_key **p = NULL;
+	enum kta_status r = KTA_ERR_NOMEM;
+	size_t i;
+	char q[QBUF];
 
-        if (n < 2)
-                return KTA_OK;
-        if ((p = malloc(n * sizeof(*p))) == NULL) {
-                r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        for (i = 0; i < n; i++)
-                p[i] = &keys[i];
-        qsort(p, n, sizeof(*p), key_dev_cmp);
-        for (i = 1; i < n; i++) {
-                if (key_dev_cmp(&p[i - 1], &p[i]) == 0) {
-                        size_t a = (size_t)(p[i - 1] - keys), b = (size_t)(p[i] - keys);
-                        size_t lo = a < b ? a : b, hi = a < b ? b : a;
-                        const char *dev = p[i]->device;
+	if (n < 2)
+		return KTA_OK;
+	if ((p = malloc(n * sizeof(*p))) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		p[i] = &keys[i];
+	qsort(p, n, sizeof(*p), key_dev_cmp);
+	for (i = 1; i < n; i++) {
+		if (key_dev_cmp(&p[i - 1], &p[i]) == 0) {
+			size_t a = (size_t)(p[i - 1] - keys), b = (size_t)(p[i] - keys);
+			size_t lo = a < b ? a : b, hi = a < b ? b : a;
+			const char *dev = p[i]->device;
 
-                        r = kta_error_set(
-                            err, st, "line %zu: device \"%s\" already has an %s key (line %zu)",
-                            FIXED_LINES + 1 + hi,
-                            kta_quote((const uint8_t *)dev, strlen(dev), QUOTE_MAX, q),
-                            alg_names[p[i]->alg], FIXED_LINES + 1 + lo);
-                        goto out;
-                }
-        }
-        r = KTA_OK;
+			r = kta_error_set(
+			    err, st, "line %zu: device \"%s\" already has an %s key (line %zu)",
+			    FIXED_LINES + 1 + hi,
+			    kta_quote((const uint8_t *)dev, strlen(dev), QUOTE_MAX, q),
+			    alg_names[p[i]->alg], FIXED_LINES + 1 + lo);
+			goto out;
+		}
+	}
+	r = KTA_OK;
 out:
-        free(p);
-        return r;
+	free(p);
+	return r;
 }
 
 /* Writes v in decimal to out (at least 21 bytes); returns the length. */
 static size_t u64_to_dec(uint64_t v, char *out)
 {
-        char tmp[20];
-        size_t n = 0, i;
+	char tmp[20];
+	size_t n = 0, i;
 
-        do {
-                tmp[n++] = (char)('0' + (int)(v % 10));
-                v /= 10;
-        } while (v > 0);
-        for (i = 0; i < n; i++)
-                out[i] = tmp[n - 1 - i];
-        out[n] = '\0';
-        return n;
+	do {
+		tmp[n++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return n;
 }
 
 /* One space-separated field of a line. */
 struct field {
-        const uint8_t *p;
-        size_t n;
+	const uint8_t *p;
+	size_t n;
 };
 
 /*
@@ -217,30 +217,30 @@ struct field {
  * tab or other control character, valid UTF-8.
  */
 static enum kta_status check_line_bytes(const uint8_t *line, size_t len, size_t lineno,
-                                        struct kta_error *err)
+					struct kta_error *err)
 {
-        size_t i;
+	size_t i;
 
-        for (i = 0; i < len; i++) {
-                uint8_t c = line[i];
+	for (i = 0; i < len; i++) {
+		uint8_t c = line[i];
 
-                if (c == '\r')
-                        return kta_error_set(err, KTA_ERR_MALFORMED,
-                                             "line %zu: carriage return (\\r) at column %zu",
-                                             lineno, i + 1);
-                if (c == '\t')
-                        return kta_error_set(err, KTA_ERR_MALFORMED,
-                                             "line %zu: tab at column %zu (fields are separated by "
-                                             "one space)",
-                                             lineno, i + 1);
-                if (c < 0x20 || c == 0x7f)
-                        return kta_error_set(err, KTA_ERR_MALFORMED,
-                                             "line %zu: control character 0x%02x at column %zu",
-                                             lineno, (unsigned)c, i + 1);
-        }
-        if (!kta_utf8_valid(line, len))
-                return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: invalid UTF-8", lineno);
-        return KTA_OK;
+		if (c == '\r')
+			return kta_error_set(err, KTA_ERR_MALFORMED,
+					     "line %zu: carriage return (\\r) at column %zu",
+					     lineno, i + 1);
+		if (c == '\t')
+			return kta_error_set(err, KTA_ERR_MALFORMED,
+					     "line %zu: tab at column %zu (fields are separated by "
+					     "one space)",
+					     lineno, i + 1);
+		if (c < 0x20 || c == 0x7f)
+			return kta_error_set(err, KTA_ERR_MALFORMED,
+					     "line %zu: control character 0x%02x at column %zu",
+					     lineno, (unsigned)c, i + 1);
+	}
+	if (!kta_utf8_valid(line, len))
+		return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: invalid UTF-8", lineno);
+	return KTA_OK;
 }
 
 /*
@@ -249,118 +249,118 @@ static enum kta_status check_line_bytes(const uint8_t *line, size_t len, size_t 
  * field (leading, trailing or double space) is an error.
  */
 static enum kta_status split_fields(const uint8_t *line, size_t len, size_t lineno,
-                                    struct field f[FIELDS_MAX], size_t *nf, struct kta_error *err)
+				    struct field f[FIELDS_MAX], size_t *nf, struct kta_error *err)
 {
-        size_t i, start = 0, n = 0;
+	size_t i, start = 0, n = 0;
 
-        for (i = 0; i <= len; i++) {
-                if (i < len && line[i] != ' ')
-                        continue;
-                if (i == start)
-                        return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s at column %zu",
-                                             lineno,
-                                             start == 0 ? "leading space"
-                                             : i == len ? "trailing space"
-                                                        : "double space",
-                                             i == len ? i : i + 1);
-                if (n < FIELDS_MAX) {
-                        f[n].p = line + start;
-                        f[n].n = i - start;
-                }
-                n++;
-                start = i + 1;
-        }
-        *nf = n;
-        return KTA_OK;
+	for (i = 0; i <= len; i++) {
+		if (i < len && line[i] != ' ')
+			continue;
+		if (i == start)
+			return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s at column %zu",
+					     lineno,
+					     start == 0 ? "leading space"
+					     : i == len ? "trailing space"
+							: "double space",
+					     i == len ? i : i + 1);
+		if (n < FIELDS_MAX) {
+			f[n].p = line + start;
+			f[n].n = i - start;
+		}
+		n++;
+		start = i + 1;
+	}
+	*nf = n;
+	return KTA_OK;
 }
 
 static int field_is(const struct field *f, const char *s)
 {
-        size_t n = strlen(s);
+	size_t n = strlen(s);
 
-        return f->n == n && memcmp(f->p, s, n) == 0;
+	return f->n == n && memcmp(f->p, s, n) == 0;
 }
 
 /* Parses a canonical decimal in 0..max (and >= min) for the line's field. */
 static enum kta_status parse_number(const struct field *f, const char *what, uint64_t min,
-                                    uint64_t max, size_t lineno, uint64_t *v, struct kta_error *err)
+				    uint64_t max, size_t lineno, uint64_t *v, struct kta_error *err)
 {
-        struct kta_error e2;
-        char q[QBUF];
+	struct kta_error e2;
+	char q[QBUF];
 
-        if (kta_parse_u64((const char *)f->p, f->n, v, &e2) != KTA_OK)
-                return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s: %s", lineno, what,
-                                     e2.msg);
-        if (*v < min)
-                return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s %s is less than %llu",
-                                     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q),
-                                     (unsigned long long)min);
-        if (*v > max)
-                return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s %s is more than %llu",
-                                     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q),
-                                     (unsigned long long)max);
-        return KTA_OK;
+	if (kta_parse_u64((const char *)f->p, f->n, v, &e2) != KTA_OK)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s: %s", lineno, what,
+				     e2.msg);
+	if (*v < min)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s %s is less than %llu",
+				     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q),
+				     (unsigned long long)min);
+	if (*v > max)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: %s %s is more than %llu",
+				     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q),
+				     (unsigned long long)max);
+	return KTA_OK;
 }
 
 /* Decodes canonical base64 of exactly n bytes from a field. */
 static enum kta_status parse_b64(const struct field *f, uint8_t *out, size_t n, const char *what,
-                                 size_t lineno, struct kta_error *err)
+				 size_t lineno, struct kta_error *err)
 {
-        size_t got = 0;
-        char q[QBUF];
+	size_t got = 0;
+	char q[QBUF];
 
-        if (f->n != KTA_B64_ENCODED_LEN(n))
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: %s \"%s\" is %zu characters, expected %zu (base64 "
-                                     "of %zu bytes)",
-                                     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q), f->n,
-                                     (size_t)KTA_B64_ENCODED_LEN(n), n);
-        if (kta_b64_decode((const char *)f->p, f->n, out, n, &got) != KTA_OK || got != n)
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: %s \"%s\" is not canonical base64 of %zu bytes",
-                                     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q), n);
-        return KTA_OK;
+	if (f->n != KTA_B64_ENCODED_LEN(n))
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: %s \"%s\" is %zu characters, expected %zu (base64 "
+				     "of %zu bytes)",
+				     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q), f->n,
+				     (size_t)KTA_B64_ENCODED_LEN(n), n);
+	if (kta_b64_decode((const char *)f->p, f->n, out, n, &got) != KTA_OK || got != n)
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: %s \"%s\" is not canonical base64 of %zu bytes",
+				     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q), n);
+	return KTA_OK;
 }
 
 /* Parse stages, in their fixed order; `st` is the last one seen. */
 enum stage { ST_NONE, ST_HEADER, ST_LABEL, ST_VERSION, ST_TIME, ST_KEYS, ST_AUTHS };
 static const char *const stage_names[] = {"",     "keydir/v1", "label", "version",
-                                          "time", "key",       "auth"};
+					  "time", "key",       "auth"};
 
 /* Parses the fields of a key line into k (device left unset). */
 static enum kta_status parse_key_line(const struct field f[FIELDS_MAX], size_t lineno,
-                                      struct kta_entry_key *k, struct kta_error *err)
+				      struct kta_entry_key *k, struct kta_error *err)
 {
-        char q[QBUF];
+	char q[QBUF];
 
-        if (field_is(&f[1], "ed25519"))
-                k->alg = KTA_ENTRY_ALG_ED25519;
-        else if (field_is(&f[1], "x25519"))
-                k->alg = KTA_ENTRY_ALG_X25519;
-        else
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: unknown key algorithm \"%s\" (expected ed25519 or "
-                                     "x25519)",
-                                     lineno, kta_quote(f[1].p, f[1].n, QUOTE_MAX, q));
-        if (parse_b64(&f[2], k->pub, 32, "public key", lineno, err) != KTA_OK)
-                return KTA_ERR_MALFORMED;
-        return check_name(f[3].p, f[3].n, KTA_DEVICE_MAX_LEN, "device name", lineno,
-                          KTA_ERR_MALFORMED, err);
+	if (field_is(&f[1], "ed25519"))
+		k->alg = KTA_ENTRY_ALG_ED25519;
+	else if (field_is(&f[1], "x25519"))
+		k->alg = KTA_ENTRY_ALG_X25519;
+	else
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: unknown key algorithm \"%s\" (expected ed25519 or "
+				     "x25519)",
+				     lineno, kta_quote(f[1].p, f[1].n, QUOTE_MAX, q));
+	if (parse_b64(&f[2], k->pub, 32, "public key", lineno, err) != KTA_OK)
+		return KTA_ERR_MALFORMED;
+	return check_name(f[3].p, f[3].n, KTA_DEVICE_MAX_LEN, "device name", lineno,
+			  KTA_ERR_MALFORMED, err);
 }
 
 /* Parses the fields of an auth line into a. */
 static enum kta_status parse_auth_line(const struct field f[FIELDS_MAX], size_t lineno,
-                                       struct kta_entry_auth *a, struct kta_error *err)
+				       struct kta_entry_auth *a, struct kta_error *err)
 {
-        char q[QBUF];
+	char q[QBUF];
 
-        if (!field_is(&f[1], "ed25519"))
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: unknown auth algorithm \"%s\" (expected ed25519)",
-                                     lineno, kta_quote(f[1].p, f[1].n, QUOTE_MAX, q));
-        if (parse_b64(&f[2], a->pub, 32, "auth public key", lineno, err) != KTA_OK)
-                return KTA_ERR_MALFORMED;
-        return parse_b64(&f[3], a->sig, 64, "auth signature", lineno, err);
+	if (!field_is(&f[1], "ed25519"))
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: unknown auth algorithm \"%s\" (expected ed25519)",
+				     lineno, kta_quote(f[1].p, f[1].n, QUOTE_MAX, q));
+	if (parse_b64(&f[2], a->pub, 32, "auth public key", lineno, err) != KTA_OK)
+		return KTA_ERR_MALFORMED;
+	return parse_b64(&f[3], a->sig, 64, "auth signature", lineno, err);
 }
 
 /*
@@ -368,218 +368,218 @@ static enum kta_status parse_auth_line(const struct field f[FIELDS_MAX], size_t 
  * *strpos are where names are copied (NUL-terminated).
  */
 static enum kta_status parse_line(struct kta_entry *e, const uint8_t *line, size_t llen, size_t pos,
-                                  size_t lineno, enum stage *st, size_t nk_max, size_t na_max,
-                                  char *str, size_t *strpos, struct kta_error *err)
+				  size_t lineno, enum stage *st, size_t nk_max, size_t na_max,
+				  char *str, size_t *strpos, struct kta_error *err)
 {
-        struct field f[FIELDS_MAX];
-        size_t nf = 0, want;
-        enum stage kw;
-        char q[QBUF];
-        enum kta_status r;
+	struct field f[FIELDS_MAX];
+	size_t nf = 0, want;
+	enum stage kw;
+	char q[QBUF];
+	enum kta_status r;
 
-        if ((r = split_fields(line, llen, lineno, f, &nf, err)) != KTA_OK)
-                return r;
-        if (field_is(&f[0], "label"))
-                kw = ST_LABEL;
-        else if (field_is(&f[0], "version"))
-                kw = ST_VERSION;
-        else if (field_is(&f[0], "time"))
-                kw = ST_TIME;
-        else if (field_is(&f[0], "key"))
-                kw = ST_KEYS;
-        else if (field_is(&f[0], "auth"))
-                kw = ST_AUTHS;
-        else
-                return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: unknown line type \"%s\"",
-                                     lineno, kta_quote(f[0].p, f[0].n, QUOTE_MAX, q));
-        /* Fixed order, no duplicates, auth lines last (DESIGN.md keydir/v1). */
-        if (kw <= ST_TIME && kw <= *st)
-                return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: duplicate \"%s\" line",
-                                     lineno, stage_names[kw]);
-        if (*st < ST_TIME && kw != *st + 1)
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: expected a \"%s\" line, found \"%s\"", lineno,
-                                     stage_names[*st + 1], stage_names[kw]);
-        if (kw == ST_KEYS && *st == ST_AUTHS)
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: key line after an auth line", lineno);
-        want = kw >= ST_KEYS ? 4 : 2;
-        if (nf != want)
-                return kta_error_set(err, KTA_ERR_MALFORMED,
-                                     "line %zu: \"%s\" line has %zu fields, expected %zu (values "
-                                     "contain no spaces)",
-                                     lineno, stage_names[kw], nf, want);
-        switch (kw) {
-        case ST_LABEL:
-                if ((r = check_name(f[1].p, f[1].n, KTA_LABEL_MAX_LEN, "label", lineno,
-                                    KTA_ERR_MALFORMED, err)) != KTA_OK)
-                        return r;
-                e->label = str + *strpos;
-                memcpy(e->label, f[1].p, f[1].n);
-                *strpos += f[1].n + 1;
-                break;
-        case ST_VERSION:
-                if ((r = parse_number(&f[1], "version", 1, KTA_ENTRY_MAX_VERSION, lineno,
-                                      &e->version, err)) != KTA_OK)
-                        return r;
-                break;
-        case ST_TIME:
-                if ((r = parse_number(&f[1], "time", 0, KTA_ENTRY_MAX_TIME, lineno, &e->time,
-                                      err)) != KTA_OK)
-                        return r;
-                break;
-        case ST_KEYS: {
-                struct kta_entry_key k;
-                int c;
+	if ((r = split_fields(line, llen, lineno, f, &nf, err)) != KTA_OK)
+		return r;
+	if (field_is(&f[0], "label"))
+		kw = ST_LABEL;
+	else if (field_is(&f[0], "version"))
+		kw = ST_VERSION;
+	else if (field_is(&f[0], "time"))
+		kw = ST_TIME;
+	else if (field_is(&f[0], "key"))
+		kw = ST_KEYS;
+	else if (field_is(&f[0], "auth"))
+		kw = ST_AUTHS;
+	else
+		return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: unknown line type \"%s\"",
+				     lineno, kta_quote(f[0].p, f[0].n, QUOTE_MAX, q));
+	/* Fixed order, no duplicates, auth lines last (DESIGN.md keydir/v1). */
+	if (kw <= ST_TIME && kw <= *st)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: duplicate \"%s\" line",
+				     lineno, stage_names[kw]);
+	if (*st < ST_TIME && kw != *st + 1)
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: expected a \"%s\" line, found \"%s\"", lineno,
+				     stage_names[*st + 1], stage_names[kw]);
+	if (kw == ST_KEYS && *st == ST_AUTHS)
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: key line after an auth line", lineno);
+	want = kw >= ST_KEYS ? 4 : 2;
+	if (nf != want)
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "line %zu: \"%s\" line has %zu fields, expected %zu (values "
+				     "contain no spaces)",
+				     lineno, stage_names[kw], nf, want);
+	switch (kw) {
+	case ST_LABEL:
+		if ((r = check_name(f[1].p, f[1].n, KTA_LABEL_MAX_LEN, "label", lineno,
+				    KTA_ERR_MALFORMED, err)) != KTA_OK)
+			return r;
+		e->label = str + *strpos;
+		memcpy(e->label, f[1].p, f[1].n);
+		*strpos += f[1].n + 1;
+		break;
+	case ST_VERSION:
+		if ((r = parse_number(&f[1], "version", 1, KTA_ENTRY_MAX_VERSION, lineno,
+				      &e->version, err)) != KTA_OK)
+			return r;
+		break;
+	case ST_TIME:
+		if ((r = parse_number(&f[1], "time", 0, KTA_ENTRY_MAX_TIME, lineno, &e->time,
+				      err)) != KTA_OK)
+			return r;
+		break;
+	case ST_KEYS: {
+		struct kta_entry_key k;
+		int c;
 
-                if ((r = parse_key_line(f, lineno, &k, err)) != KTA_OK)
-                        return r;
-                if (e->nkeys > 0 && (c = key_cmp(&e->keys[e->nkeys - 1], &k)) >= 0)
-                        return kta_error_set(err, KTA_ERR_MALFORMED,
-                                             c == 0 ? "line %zu: duplicate key (same as line %zu)"
-                                                    : "line %zu: key lines out of order (sorted by "
-                                                      "algorithm, then public key; line %zu)",
-                                             lineno, lineno - 1);
-                if (e->nkeys >= nk_max) /* the pre-scan counts every valid key line */
-                        return kta_error_set(err, KTA_ERR_INTERNAL, "line %zu: key not counted",
-                                             lineno);
-                k.device = str + *strpos;
-                memcpy(k.device, f[3].p, f[3].n);
-                *strpos += f[3].n + 1;
-                e->keys[e->nkeys++] = k;
-                break;
-        }
-        case ST_AUTHS: {
-                struct kta_entry_auth a;
-                int c;
+		if ((r = parse_key_line(f, lineno, &k, err)) != KTA_OK)
+			return r;
+		if (e->nkeys > 0 && (c = key_cmp(&e->keys[e->nkeys - 1], &k)) >= 0)
+			return kta_error_set(err, KTA_ERR_MALFORMED,
+					     c == 0 ? "line %zu: duplicate key (same as line %zu)"
+						    : "line %zu: key lines out of order (sorted by "
+						      "algorithm, then public key; line %zu)",
+					     lineno, lineno - 1);
+		if (e->nkeys >= nk_max) /* the pre-scan counts every valid key line */
+			return kta_error_set(err, KTA_ERR_INTERNAL, "line %zu: key not counted",
+					     lineno);
+		k.device = str + *strpos;
+		memcpy(k.device, f[3].p, f[3].n);
+		*strpos += f[3].n + 1;
+		e->keys[e->nkeys++] = k;
+		break;
+	}
+	case ST_AUTHS: {
+		struct kta_entry_auth a;
+		int c;
 
-                if ((r = parse_auth_line(f, lineno, &a, err)) != KTA_OK)
-                        return r;
-                if (e->nauths > 0 && (c = memcmp(e->auths[e->nauths - 1].pub, a.pub, 32)) >= 0)
-                        return kta_error_set(
-                            err, KTA_ERR_MALFORMED,
-                            c == 0 ? "line %zu: duplicate auth key (same as line %zu)"
-                                   : "line %zu: auth lines out of order (sorted by public key; "
-                                     "line %zu)",
-                            lineno, lineno - 1);
-                if (e->nauths >= na_max) /* the pre-scan counts every valid auth line */
-                        return kta_error_set(err, KTA_ERR_INTERNAL, "line %zu: auth not counted",
-                                             lineno);
-                if (e->nauths == 0)
-                        e->signed_len = pos;
-                e->auths[e->nauths++] = a;
-                break;
-        }
-        case ST_NONE:
-        case ST_HEADER:
-                return kta_error_set(err, KTA_ERR_INTERNAL, "line %zu: bad stage", lineno);
-        }
-        if (kw > *st)
-                *st = kw;
-        return KTA_OK;
+		if ((r = parse_auth_line(f, lineno, &a, err)) != KTA_OK)
+			return r;
+		if (e->nauths > 0 && (c = memcmp(e->auths[e->nauths - 1].pub, a.pub, 32)) >= 0)
+			return kta_error_set(
+			    err, KTA_ERR_MALFORMED,
+			    c == 0 ? "line %zu: duplicate auth key (same as line %zu)"
+				   : "line %zu: auth lines out of order (sorted by public key; "
+				     "line %zu)",
+			    lineno, lineno - 1);
+		if (e->nauths >= na_max) /* the pre-scan counts every valid auth line */
+			return kta_error_set(err, KTA_ERR_INTERNAL, "line %zu: auth not counted",
+					     lineno);
+		if (e->nauths == 0)
+			e->signed_len = pos;
+		e->auths[e->nauths++] = a;
+		break;
+	}
+	case ST_NONE:
+	case ST_HEADER:
+		return kta_error_set(err, KTA_ERR_INTERNAL, "line %zu: bad stage", lineno);
+	}
+	if (kw > *st)
+		*st = kw;
+	return KTA_OK;
 }
 
 enum kta_status kta_entry_parse(const uint8_t *buf, size_t len, struct kta_entry **out,
-                                struct kta_error *err)
+				struct kta_error *err)
 {
-        enum kta_status r = KTA_ERR_MALFORMED;
-        struct kta_entry *e = NULL;
-        size_t pos, lineno = 0, nk_max = 0, na_max = 0, nlines = 0, off_keys, off_auths, off_str;
-        size_t strpos = 0;
-        enum stage st = ST_NONE;
-        char *str;
-        char q[QBUF];
+	enum kta_status r = KTA_ERR_MALFORMED;
+	struct kta_entry *e = NULL;
+	size_t pos, lineno = 0, nk_max = 0, na_max = 0, nlines = 0, off_keys, off_auths, off_str;
+	size_t strpos = 0;
+	enum stage st = ST_NONE;
+	char *str;
+	char q[QBUF];
 
-        *out = NULL;
-        if (len > KTA_ENTRY_MAX_SIZE) {
-                r = kta_error_set(err, KTA_ERR_MALFORMED, "entry is %zu bytes, more than %d", len,
-                                  KTA_ENTRY_MAX_SIZE);
-                goto out;
-        }
-        if (len == 0) {
-                r = kta_error_set(err, KTA_ERR_MALFORMED, "line 1: empty entry");
-                goto out;
-        }
-        /* Pre-scan: count lines and the lines that could be key or auth lines,
-         * so that one allocation holds everything. */
-        for (pos = 0; pos < len;) {
-                const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
-                size_t llen = nl != NULL ? (size_t)(nl - (buf + pos)) : len - pos;
+	*out = NULL;
+	if (len > KTA_ENTRY_MAX_SIZE) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "entry is %zu bytes, more than %d", len,
+				  KTA_ENTRY_MAX_SIZE);
+		goto out;
+	}
+	if (len == 0) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "line 1: empty entry");
+		goto out;
+	}
+	/* Pre-scan: count lines and the lines that could be key or auth lines,
+	 * so that one allocation holds everything. */
+	for (pos = 0; pos < len;) {
+		const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
+		size_t llen = nl != NULL ? (size_t)(nl - (buf + pos)) : len - pos;
 
-                nlines++;
-                if (llen >= KEY_LINE_MIN && memcmp(buf + pos, "key ", 4) == 0)
-                        nk_max++;
-                else if (llen == AUTH_LINE_LEN && memcmp(buf + pos, "auth ", 5) == 0)
-                        na_max++;
-                pos += llen + 1;
-        }
-        if (buf[len - 1] != '\n') {
-                r = kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: missing final newline",
-                                  nlines);
-                goto out;
-        }
-        off_keys = (sizeof(struct kta_entry) + _Alignof(struct kta_entry_key) - 1) /
-                   _Alignof(struct kta_entry_key) * _Alignof(struct kta_entry_key);
-        off_auths = off_keys + nk_max * sizeof(struct kta_entry_key);
-        off_str = off_auths + na_max * sizeof(struct kta_entry_auth);
-        /* Every count is bounded by KTA_ENTRY_MAX_SIZE: no overflow possible. */
-        if ((e = calloc(1, off_str + len + 1)) == NULL) {
-                r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        e->keys = (struct kta_entry_key *)(void *)((char *)e + off_keys);
-        e->auths = (struct kta_entry_auth *)(void *)((char *)e + off_auths);
-        str = (char *)e + off_str;
-        e->signed_len = len;
+		nlines++;
+		if (llen >= KEY_LINE_MIN && memcmp(buf + pos, "key ", 4) == 0)
+			nk_max++;
+		else if (llen == AUTH_LINE_LEN && memcmp(buf + pos, "auth ", 5) == 0)
+			na_max++;
+		pos += llen + 1;
+	}
+	if (buf[len - 1] != '\n') {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: missing final newline",
+				  nlines);
+		goto out;
+	}
+	off_keys = (sizeof(struct kta_entry) + _Alignof(struct kta_entry_key) - 1) /
+		   _Alignof(struct kta_entry_key) * _Alignof(struct kta_entry_key);
+	off_auths = off_keys + nk_max * sizeof(struct kta_entry_key);
+	off_str = off_auths + na_max * sizeof(struct kta_entry_auth);
+	/* Every count is bounded by KTA_ENTRY_MAX_SIZE: no overflow possible. */
+	if ((e = calloc(1, off_str + len + 1)) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	e->keys = (struct kta_entry_key *)(void *)((char *)e + off_keys);
+	e->auths = (struct kta_entry_auth *)(void *)((char *)e + off_auths);
+	str = (char *)e + off_str;
+	e->signed_len = len;
 
-        for (pos = 0; pos < len;) {
-                const uint8_t *line = buf + pos;
-                size_t llen = (size_t)((const uint8_t *)memchr(line, '\n', len - pos) - line);
+	for (pos = 0; pos < len;) {
+		const uint8_t *line = buf + pos;
+		size_t llen = (size_t)((const uint8_t *)memchr(line, '\n', len - pos) - line);
 
-                lineno++;
-                if (llen == 0) {
-                        r = kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: empty line", lineno);
-                        goto out;
-                }
-                if ((r = check_line_bytes(line, llen, lineno, err)) != KTA_OK)
-                        goto out;
-                if (st == ST_NONE) {
-                        if (llen != HEADER_LEN || memcmp(line, KTA_ENTRY_HEADER, HEADER_LEN) != 0) {
-                                r = kta_error_set(err, KTA_ERR_MALFORMED,
-                                                  "line 1: expected header \"keydir/v1\", found "
-                                                  "\"%s\"",
-                                                  kta_quote(line, llen, QUOTE_MAX, q));
-                                goto out;
-                        }
-                        st = ST_HEADER;
-                } else if ((r = parse_line(e, line, llen, pos, lineno, &st, nk_max, na_max, str,
-                                           &strpos, err)) != KTA_OK) {
-                        goto out;
-                }
-                pos += llen + 1;
-        }
-        if (st < ST_TIME) {
-                r = kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: missing \"%s\" line",
-                                  lineno + 1, stage_names[st + 1]);
-                goto out;
-        }
-        if ((r = check_devices(e->keys, e->nkeys, KTA_ERR_MALFORMED, err)) != KTA_OK)
-                goto out;
-        if (e->nkeys == 0)
-                e->keys = NULL;
-        if (e->nauths == 0)
-                e->auths = NULL;
-        *out = e;
-        e = NULL;
-        r = KTA_OK;
+		lineno++;
+		if (llen == 0) {
+			r = kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: empty line", lineno);
+			goto out;
+		}
+		if ((r = check_line_bytes(line, llen, lineno, err)) != KTA_OK)
+			goto out;
+		if (st == ST_NONE) {
+			if (llen != HEADER_LEN || memcmp(line, KTA_ENTRY_HEADER, HEADER_LEN) != 0) {
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "line 1: expected header \"keydir/v1\", found "
+						  "\"%s\"",
+						  kta_quote(line, llen, QUOTE_MAX, q));
+				goto out;
+			}
+			st = ST_HEADER;
+		} else if ((r = parse_line(e, line, llen, pos, lineno, &st, nk_max, na_max, str,
+					   &strpos, err)) != KTA_OK) {
+			goto out;
+		}
+		pos += llen + 1;
+	}
+	if (st < ST_TIME) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: missing \"%s\" line",
+				  lineno + 1, stage_names[st + 1]);
+		goto out;
+	}
+	if ((r = check_devices(e->keys, e->nkeys, KTA_ERR_MALFORMED, err)) != KTA_OK)
+		goto out;
+	if (e->nkeys == 0)
+		e->keys = NULL;
+	if (e->nauths == 0)
+		e->auths = NULL;
+	*out = e;
+	e = NULL;
+	r = KTA_OK;
 out:
-        free(e);
-        return r;
+	free(e);
+	return r;
 }
 
 void kta_entry_free(struct kta_entry *e)
 {
-        free(e);
+	free(e);
 }
 
 /*
@@ -588,208 +588,208 @@ void kta_entry_free(struct kta_entry *e)
  * would-be line, or KTA_ERR_LIMIT when too large.
  */
 static enum kta_status entry_measure(const struct kta_entry *e, size_t *total, size_t *signed_len,
-                                     struct kta_error *err)
+				     struct kta_error *err)
 {
-        char dec[21];
-        size_t n, i, line;
-        enum kta_status r;
+	char dec[21];
+	size_t n, i, line;
+	enum kta_status r;
 
-        if (e->label == NULL)
-                return kta_error_set(err, KTA_ERR_USAGE, "line 2: label is NULL");
-        if ((r = check_name((const uint8_t *)e->label, strlen(e->label), KTA_LABEL_MAX_LEN, "label",
-                            2, KTA_ERR_USAGE, err)) != KTA_OK)
-                return r;
-        if (e->version < 1 || e->version > KTA_ENTRY_MAX_VERSION)
-                return kta_error_set(err, KTA_ERR_USAGE, "line 3: version %llu is not in 1..%lld",
-                                     (unsigned long long)e->version, (long long)INT64_MAX);
-        if (e->time > KTA_ENTRY_MAX_TIME)
-                return kta_error_set(err, KTA_ERR_USAGE, "line 4: time %llu is more than %lld",
-                                     (unsigned long long)e->time, (long long)INT64_MAX);
-        if ((e->nkeys > 0 && e->keys == NULL) || (e->nauths > 0 && e->auths == NULL))
-                return kta_error_set(err, KTA_ERR_USAGE, "keys or auths is NULL");
-        /* label is <= 1024 bytes and decimals <= 19 digits: no overflow here. */
-        n = HEADER_LEN + 1 + 6 + strlen(e->label) + 1 + 8 + u64_to_dec(e->version, dec) + 1 + 5 +
-            u64_to_dec(e->time, dec) + 1;
-        for (i = 0; i < e->nkeys; i++) {
-                const struct kta_entry_key *k = &e->keys[i];
+	if (e->label == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "line 2: label is NULL");
+	if ((r = check_name((const uint8_t *)e->label, strlen(e->label), KTA_LABEL_MAX_LEN, "label",
+			    2, KTA_ERR_USAGE, err)) != KTA_OK)
+		return r;
+	if (e->version < 1 || e->version > KTA_ENTRY_MAX_VERSION)
+		return kta_error_set(err, KTA_ERR_USAGE, "line 3: version %llu is not in 1..%lld",
+				     (unsigned long long)e->version, (long long)INT64_MAX);
+	if (e->time > KTA_ENTRY_MAX_TIME)
+		return kta_error_set(err, KTA_ERR_USAGE, "line 4: time %llu is more than %lld",
+				     (unsigned long long)e->time, (long long)INT64_MAX);
+	if ((e->nkeys > 0 && e->keys == NULL) || (e->nauths > 0 && e->auths == NULL))
+		return kta_error_set(err, KTA_ERR_USAGE, "keys or auths is NULL");
+	/* label is <= 1024 bytes and decimals <= 19 digits: no overflow here. */
+	n = HEADER_LEN + 1 + 6 + strlen(e->label) + 1 + 8 + u64_to_dec(e->version, dec) + 1 + 5 +
+	    u64_to_dec(e->time, dec) + 1;
+	for (i = 0; i < e->nkeys; i++) {
+		const struct kta_entry_key *k = &e->keys[i];
 
-                line = FIXED_LINES + 1 + i;
-                if (kta_entry_alg_name(k->alg) == NULL)
-                        return kta_error_set(err, KTA_ERR_USAGE,
-                                             "line %zu: unknown key algorithm %d", line,
-                                             (int)k->alg);
-                if (k->device == NULL)
-                        return kta_error_set(err, KTA_ERR_USAGE, "line %zu: device name is NULL",
-                                             line);
-                if ((r = check_name((const uint8_t *)k->device, strlen(k->device),
-                                    KTA_DEVICE_MAX_LEN, "device name", line, KTA_ERR_USAGE, err)) !=
-                    KTA_OK)
-                        return r;
-                if (i > 0 && key_cmp(&e->keys[i - 1], k) >= 0)
-                        return kta_error_set(err, KTA_ERR_USAGE,
-                                             "line %zu: keys not in canonical order or duplicated "
-                                             "(sorted by algorithm, then public key)",
-                                             line);
-                n += 4 + strlen(alg_names[k->alg]) + 1 + PUB_B64_LEN + 1 + strlen(k->device) + 1;
-                if (n > KTA_ENTRY_MAX_SIZE) /* checked per line: n cannot overflow */
-                        return kta_error_set(err, KTA_ERR_LIMIT,
-                                             "line %zu: entry would exceed %d bytes", line,
-                                             KTA_ENTRY_MAX_SIZE);
-        }
-        if ((r = check_devices(e->keys, e->nkeys, KTA_ERR_USAGE, err)) != KTA_OK)
-                return r;
-        *signed_len = n;
-        for (i = 0; i < e->nauths; i++) {
-                line = FIXED_LINES + 1 + e->nkeys + i;
-                if (i > 0 && memcmp(e->auths[i - 1].pub, e->auths[i].pub, 32) >= 0)
-                        return kta_error_set(err, KTA_ERR_USAGE,
-                                             "line %zu: auths not in canonical order or duplicated "
-                                             "(sorted by public key)",
-                                             line);
-                n += AUTH_LINE_LEN + 1;
-                if (n > KTA_ENTRY_MAX_SIZE)
-                        return kta_error_set(err, KTA_ERR_LIMIT,
-                                             "line %zu: entry would exceed %d bytes", line,
-                                             KTA_ENTRY_MAX_SIZE);
-        }
-        *total = n;
-        return KTA_OK;
+		line = FIXED_LINES + 1 + i;
+		if (kta_entry_alg_name(k->alg) == NULL)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "line %zu: unknown key algorithm %d", line,
+					     (int)k->alg);
+		if (k->device == NULL)
+			return kta_error_set(err, KTA_ERR_USAGE, "line %zu: device name is NULL",
+					     line);
+		if ((r = check_name((const uint8_t *)k->device, strlen(k->device),
+				    KTA_DEVICE_MAX_LEN, "device name", line, KTA_ERR_USAGE, err)) !=
+		    KTA_OK)
+			return r;
+		if (i > 0 && key_cmp(&e->keys[i - 1], k) >= 0)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "line %zu: keys not in canonical order or duplicated "
+					     "(sorted by algorithm, then public key)",
+					     line);
+		n += 4 + strlen(alg_names[k->alg]) + 1 + PUB_B64_LEN + 1 + strlen(k->device) + 1;
+		if (n > KTA_ENTRY_MAX_SIZE) /* checked per line: n cannot overflow */
+			return kta_error_set(err, KTA_ERR_LIMIT,
+					     "line %zu: entry would exceed %d bytes", line,
+					     KTA_ENTRY_MAX_SIZE);
+	}
+	if ((r = check_devices(e->keys, e->nkeys, KTA_ERR_USAGE, err)) != KTA_OK)
+		return r;
+	*signed_len = n;
+	for (i = 0; i < e->nauths; i++) {
+		line = FIXED_LINES + 1 + e->nkeys + i;
+		if (i > 0 && memcmp(e->auths[i - 1].pub, e->auths[i].pub, 32) >= 0)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "line %zu: auths not in canonical order or duplicated "
+					     "(sorted by public key)",
+					     line);
+		n += AUTH_LINE_LEN + 1;
+		if (n > KTA_ENTRY_MAX_SIZE)
+			return kta_error_set(err, KTA_ERR_LIMIT,
+					     "line %zu: entry would exceed %d bytes", line,
+					     KTA_ENTRY_MAX_SIZE);
+	}
+	*total = n;
+	return KTA_OK;
 }
 
 /* Appends (s, n) at *pos in buf. The caller has sized buf. */
 static void put(uint8_t *buf, size_t *pos, const void *s, size_t n)
 {
-        memcpy(buf + *pos, s, n);
-        *pos += n;
+	memcpy(buf + *pos, s, n);
+	*pos += n;
 }
 
 static void put_str(uint8_t *buf, size_t *pos, const char *s)
 {
-        put(buf, pos, s, strlen(s));
+	put(buf, pos, s, strlen(s));
 }
 
 enum kta_status kta_entry_serialize(const struct kta_entry *e, uint8_t **out, size_t *out_len,
-                                    struct kta_error *err)
+				    struct kta_error *err)
 {
-        enum kta_status r = KTA_ERR_USAGE;
-        uint8_t *buf = NULL;
-        size_t total = 0, slen = 0, pos = 0, i;
-        char tmp[SIG_B64_LEN + 1];
+	enum kta_status r = KTA_ERR_USAGE;
+	uint8_t *buf = NULL;
+	size_t total = 0, slen = 0, pos = 0, i;
+	char tmp[SIG_B64_LEN + 1];
 
-        *out = NULL;
-        *out_len = 0;
-        if (e == NULL) {
-                r = kta_error_set(err, KTA_ERR_USAGE, "no entry");
-                goto out;
-        }
-        if ((r = entry_measure(e, &total, &slen, err)) != KTA_OK)
-                goto out;
-        if ((buf = malloc(total)) == NULL) {
-                r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        put_str(buf, &pos, KTA_ENTRY_HEADER "\nlabel ");
-        put_str(buf, &pos, e->label);
-        put_str(buf, &pos, "\nversion ");
-        put(buf, &pos, tmp, u64_to_dec(e->version, tmp));
-        put_str(buf, &pos, "\ntime ");
-        put(buf, &pos, tmp, u64_to_dec(e->time, tmp));
-        put_str(buf, &pos, "\n");
-        for (i = 0; i < e->nkeys; i++) {
-                put_str(buf, &pos, "key ");
-                put_str(buf, &pos, alg_names[e->keys[i].alg]);
-                put_str(buf, &pos, " ");
-                put(buf, &pos, tmp, kta_b64_encode(e->keys[i].pub, 32, tmp));
-                put_str(buf, &pos, " ");
-                put_str(buf, &pos, e->keys[i].device);
-                put_str(buf, &pos, "\n");
-        }
-        for (i = 0; i < e->nauths; i++) {
-                put_str(buf, &pos, "auth ed25519 ");
-                put(buf, &pos, tmp, kta_b64_encode(e->auths[i].pub, 32, tmp));
-                put_str(buf, &pos, " ");
-                put(buf, &pos, tmp, kta_b64_encode(e->auths[i].sig, 64, tmp));
-                put_str(buf, &pos, "\n");
-        }
-        if (pos != total) {
-                r = kta_error_set(err, KTA_ERR_INTERNAL, "serialized %zu bytes, measured %zu", pos,
-                                  total);
-                goto out;
-        }
-        *out = buf;
-        *out_len = total;
-        buf = NULL;
-        r = KTA_OK;
+	*out = NULL;
+	*out_len = 0;
+	if (e == NULL) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "no entry");
+		goto out;
+	}
+	if ((r = entry_measure(e, &total, &slen, err)) != KTA_OK)
+		goto out;
+	if ((buf = malloc(total)) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	put_str(buf, &pos, KTA_ENTRY_HEADER "\nlabel ");
+	put_str(buf, &pos, e->label);
+	put_str(buf, &pos, "\nversion ");
+	put(buf, &pos, tmp, u64_to_dec(e->version, tmp));
+	put_str(buf, &pos, "\ntime ");
+	put(buf, &pos, tmp, u64_to_dec(e->time, tmp));
+	put_str(buf, &pos, "\n");
+	for (i = 0; i < e->nkeys; i++) {
+		put_str(buf, &pos, "key ");
+		put_str(buf, &pos, alg_names[e->keys[i].alg]);
+		put_str(buf, &pos, " ");
+		put(buf, &pos, tmp, kta_b64_encode(e->keys[i].pub, 32, tmp));
+		put_str(buf, &pos, " ");
+		put_str(buf, &pos, e->keys[i].device);
+		put_str(buf, &pos, "\n");
+	}
+	for (i = 0; i < e->nauths; i++) {
+		put_str(buf, &pos, "auth ed25519 ");
+		put(buf, &pos, tmp, kta_b64_encode(e->auths[i].pub, 32, tmp));
+		put_str(buf, &pos, " ");
+		put(buf, &pos, tmp, kta_b64_encode(e->auths[i].sig, 64, tmp));
+		put_str(buf, &pos, "\n");
+	}
+	if (pos != total) {
+		r = kta_error_set(err, KTA_ERR_INTERNAL, "serialized %zu bytes, measured %zu", pos,
+				  total);
+		goto out;
+	}
+	*out = buf;
+	*out_len = total;
+	buf = NULL;
+	r = KTA_OK;
 out:
-        free(buf);
-        return r;
+	free(buf);
+	return r;
 }
 
 /* Builds KTA_ENTRY_AUTH_CONTEXT || raw[0 : slen] in a new buffer. */
 static enum kta_status auth_message(const uint8_t *raw, size_t slen, uint8_t **msg, size_t *len,
-                                    struct kta_error *err)
+				    struct kta_error *err)
 {
-        uint8_t *m = malloc(CONTEXT_LEN + slen);
+	uint8_t *m = malloc(CONTEXT_LEN + slen);
 
-        *msg = NULL;
-        if (m == NULL)
-                return kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-        memcpy(m, KTA_ENTRY_AUTH_CONTEXT, CONTEXT_LEN);
-        if (slen > 0)
-                memcpy(m + CONTEXT_LEN, raw, slen);
-        *msg = m;
-        *len = CONTEXT_LEN + slen;
-        return KTA_OK;
+	*msg = NULL;
+	if (m == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+	memcpy(m, KTA_ENTRY_AUTH_CONTEXT, CONTEXT_LEN);
+	if (slen > 0)
+		memcpy(m + CONTEXT_LEN, raw, slen);
+	*msg = m;
+	*len = CONTEXT_LEN + slen;
+	return KTA_OK;
 }
 
 enum kta_status kta_entry_sign(const uint8_t *raw, size_t raw_len, const uint8_t seed[static 32],
-                               uint8_t **out, size_t *out_len, struct kta_error *err)
+			       uint8_t **out, size_t *out_len, struct kta_error *err)
 {
-        enum kta_status r = KTA_ERR_MALFORMED;
-        struct kta_entry *e = NULL;
-        struct kta_entry_auth *auths = NULL;
-        struct kta_entry tmp;
-        struct kta_entry_auth a;
-        uint8_t *msg = NULL;
-        size_t mlen = 0, i, at;
-        char b64[PUB_B64_LEN + 1];
+	enum kta_status r = KTA_ERR_MALFORMED;
+	struct kta_entry *e = NULL;
+	struct kta_entry_auth *auths = NULL;
+	struct kta_entry tmp;
+	struct kta_entry_auth a;
+	uint8_t *msg = NULL;
+	size_t mlen = 0, i, at;
+	char b64[PUB_B64_LEN + 1];
 
-        *out = NULL;
-        *out_len = 0;
-        if ((r = kta_entry_parse(raw, raw_len, &e, err)) != KTA_OK)
-                goto out;
-        if ((r = kta_ed25519_public(seed, a.pub, err)) != KTA_OK)
-                goto out;
-        for (at = 0; at < e->nauths && memcmp(e->auths[at].pub, a.pub, 32) < 0; at++)
-                ;
-        if (at < e->nauths && memcmp(e->auths[at].pub, a.pub, 32) == 0) {
-                kta_b64_encode(a.pub, 32, b64);
-                r = kta_error_set(err, KTA_ERR_USAGE, "line %zu: entry is already signed by %s",
-                                  FIXED_LINES + 1 + e->nkeys + at, b64);
-                goto out;
-        }
-        if ((r = auth_message(raw, e->signed_len, &msg, &mlen, err)) != KTA_OK)
-                goto out;
-        if ((r = kta_ed25519_sign(seed, msg, mlen, a.sig, err)) != KTA_OK)
-                goto out;
-        if ((auths = malloc((e->nauths + 1) * sizeof(*auths))) == NULL) {
-                r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        for (i = 0; i < at; i++)
-                auths[i] = e->auths[i];
-        auths[at] = a;
-        for (i = at; i < e->nauths; i++)
-                auths[i + 1] = e->auths[i];
-        tmp = *e;
-        tmp.auths = auths;
-        tmp.nauths = e->nauths + 1;
-        r = kta_entry_serialize(&tmp, out, out_len, err);
+	*out = NULL;
+	*out_len = 0;
+	if ((r = kta_entry_parse(raw, raw_len, &e, err)) != KTA_OK)
+		goto out;
+	if ((r = kta_ed25519_public(seed, a.pub, err)) != KTA_OK)
+		goto out;
+	for (at = 0; at < e->nauths && memcmp(e->auths[at].pub, a.pub, 32) < 0; at++)
+		;
+	if (at < e->nauths && memcmp(e->auths[at].pub, a.pub, 32) == 0) {
+		kta_b64_encode(a.pub, 32, b64);
+		r = kta_error_set(err, KTA_ERR_USAGE, "line %zu: entry is already signed by %s",
+				  FIXED_LINES + 1 + e->nkeys + at, b64);
+		goto out;
+	}
+	if ((r = auth_message(raw, e->signed_len, &msg, &mlen, err)) != KTA_OK)
+		goto out;
+	if ((r = kta_ed25519_sign(seed, msg, mlen, a.sig, err)) != KTA_OK)
+		goto out;
+	if ((auths = malloc((e->nauths + 1) * sizeof(*auths))) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < at; i++)
+		auths[i] = e->auths[i];
+	auths[at] = a;
+	for (i = at; i < e->nauths; i++)
+		auths[i + 1] = e->auths[i];
+	tmp = *e;
+	tmp.auths = auths;
+	tmp.nauths = e->nauths + 1;
+	r = kta_entry_serialize(&tmp, out, out_len, err);
 out:
-        free(auths);
-        free(msg);
-        kta_entry_free(e);
-        return r;
+	free(auths);
+	free(msg);
+	kta_entry_free(e);
+	return r;
 }
 
 /*
@@ -797,409 +797,415 @@ out:
  * bytes are the ones e describes) and returns signed_len.
  */
 static enum kta_status check_raw(const struct kta_entry *e, const uint8_t *raw, size_t raw_len,
-                                 size_t *slen, struct kta_error *err)
+				 size_t *slen, struct kta_error *err)
 {
-        uint8_t *ser = NULL;
-        size_t n = 0, total = 0;
-        enum kta_status r;
+	enum kta_status r = KTA_ERR_USAGE;
+	uint8_t *ser = NULL;
+	size_t n = 0, total = 0;
 
-        if (e == NULL || (raw == NULL && raw_len > 0))
-                return kta_error_set(err, KTA_ERR_USAGE, "no entry or raw bytes");
-        if ((r = entry_measure(e, &total, slen, err)) != KTA_OK)
-                return r == KTA_ERR_NOMEM ? r : KTA_ERR_USAGE;
-        if (raw_len != total)
-                return kta_error_set(err, KTA_ERR_USAGE,
-                                     "raw entry is %zu bytes but the parsed entry serializes to "
-                                     "%zu",
-                                     raw_len, total);
-        if ((r = kta_entry_serialize(e, &ser, &n, err)) != KTA_OK)
-                return r;
-        r = memcmp(ser, raw, n) == 0
-                ? KTA_OK
-                : kta_error_set(err, KTA_ERR_USAGE,
-                                "raw bytes are not the serialization of the parsed entry");
-        free(ser);
-        return r;
+	if (e == NULL || raw == NULL) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "no entry or raw bytes");
+		goto out;
+	}
+	if ((r = entry_measure(e, &total, slen, err)) != KTA_OK)
+		goto out;
+	if (raw_len != total) {
+		r = kta_error_set(err, KTA_ERR_USAGE,
+				  "raw entry is %zu bytes but the parsed entry serializes to %zu",
+				  raw_len, total);
+		goto out;
+	}
+	if ((r = kta_entry_serialize(e, &ser, &n, err)) != KTA_OK)
+		goto out;
+	if (n != raw_len || memcmp(ser, raw, n) != 0) {
+		r = kta_error_set(err, KTA_ERR_USAGE,
+				  "raw bytes are not the serialization of the parsed entry");
+		goto out;
+	}
+	r = KTA_OK;
+out:
+	free(ser);
+	return r;
 }
 
 /* Verifies auth i over msg; KTA_OK, KTA_ERR_VERIFY (message) or other. */
 static enum kta_status verify_one(const struct kta_entry *e, const uint8_t *msg, size_t mlen,
-                                  size_t i, struct kta_error *err)
+				  size_t i, struct kta_error *err)
 {
-        enum kta_status r = kta_ed25519_verify(e->auths[i].pub, msg, mlen, e->auths[i].sig);
-        char b64[PUB_B64_LEN + 1];
+	enum kta_status r = kta_ed25519_verify(e->auths[i].pub, msg, mlen, e->auths[i].sig);
+	char b64[PUB_B64_LEN + 1];
 
-        if (r == KTA_OK)
-                return KTA_OK;
-        if (r == KTA_ERR_VERIFY) {
-                kta_b64_encode(e->auths[i].pub, 32, b64);
-                return kta_error_set(err, KTA_ERR_VERIFY,
-                                     "line %zu: auth signature by %s does not verify",
-                                     FIXED_LINES + 1 + e->nkeys + i, b64);
-        }
-        return kta_error_set(err, r, "line %zu: Ed25519 verification failed in OpenSSL",
-                             FIXED_LINES + 1 + e->nkeys + i);
+	if (r == KTA_OK)
+		return KTA_OK;
+	if (r == KTA_ERR_VERIFY) {
+		kta_b64_encode(e->auths[i].pub, 32, b64);
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "line %zu: auth signature by %s does not verify",
+				     FIXED_LINES + 1 + e->nkeys + i, b64);
+	}
+	return kta_error_set(err, r, "line %zu: Ed25519 verification failed in OpenSSL",
+			     FIXED_LINES + 1 + e->nkeys + i);
 }
 
 enum kta_status kta_entry_auth_verify(const struct kta_entry *e, const uint8_t *raw, size_t raw_len,
-                                      size_t i, struct kta_error *err)
+				      size_t i, struct kta_error *err)
 {
-        enum kta_status r = KTA_ERR_USAGE;
-        uint8_t *msg = NULL;
-        size_t mlen = 0, slen = 0;
+	enum kta_status r = KTA_ERR_USAGE;
+	uint8_t *msg = NULL;
+	size_t mlen = 0, slen = 0;
 
-        if ((r = check_raw(e, raw, raw_len, &slen, err)) != KTA_OK)
-                goto out;
-        if (i >= e->nauths) {
-                r = kta_error_set(err, KTA_ERR_USAGE, "auth %zu of %zu does not exist", i,
-                                  e->nauths);
-                goto out;
-        }
-        if ((r = auth_message(raw, slen, &msg, &mlen, err)) != KTA_OK)
-                goto out;
-        r = verify_one(e, msg, mlen, i, err);
+	if ((r = check_raw(e, raw, raw_len, &slen, err)) != KTA_OK)
+		goto out;
+	if (i >= e->nauths) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "auth %zu of %zu does not exist", i,
+				  e->nauths);
+		goto out;
+	}
+	if ((r = auth_message(raw, slen, &msg, &mlen, err)) != KTA_OK)
+		goto out;
+	r = verify_one(e, msg, mlen, i, err);
 out:
-        free(msg);
-        return r;
+	free(msg);
+	return r;
 }
 
 /* 1 if pub is an "ed25519" key of p (an x25519 key with the same bytes is not). */
 static int is_owner_key(const struct kta_entry *p, const uint8_t pub[32])
 {
-        size_t i;
+	size_t i;
 
-        for (i = 0; i < p->nkeys; i++)
-                if (p->keys[i].alg == KTA_ENTRY_ALG_ED25519 && memcmp(p->keys[i].pub, pub, 32) == 0)
-                        return 1;
-        return 0;
+	for (i = 0; i < p->nkeys; i++)
+		if (p->keys[i].alg == KTA_ENTRY_ALG_ED25519 && memcmp(p->keys[i].pub, pub, 32) == 0)
+			return 1;
+	return 0;
 }
 
 enum kta_status kta_entry_check_auth_report(const struct kta_entry *e, const uint8_t *raw,
-                                            size_t raw_len, const struct kta_entry *prev,
-                                            struct kta_entry_auth_report *rep,
-                                            struct kta_error *err)
+					    size_t raw_len, const struct kta_entry *prev,
+					    struct kta_entry_auth_report *rep,
+					    struct kta_error *err)
 {
-        enum kta_status r = KTA_ERR_USAGE;
-        struct kta_entry_auth_report rp;
-        uint8_t *msg = NULL;
-        size_t mlen = 0, slen = 0, i;
-        struct kta_error e2;
+	enum kta_status r = KTA_ERR_USAGE;
+	struct kta_entry_auth_report rp;
+	uint8_t *msg = NULL;
+	size_t mlen = 0, slen = 0, i;
+	struct kta_error e2;
 
-        rp.result = KTA_AUTH_UNAUTHORIZED;
-        rp.nverified = rp.nbad = 0;
-        rp.bad_auth = rp.owner_auth = SIZE_MAX;
-        rp.bad_line = 0;
-        if (e == NULL || rep == NULL) {
-                r = kta_error_set(err, KTA_ERR_USAGE, "no entry or report");
-                goto out;
-        }
-        if (prev != NULL) {
-                if (prev->label == NULL || e->label == NULL || strcmp(prev->label, e->label) != 0) {
-                        r = kta_error_set(err, KTA_ERR_USAGE,
-                                          "previous entry is for a different label");
-                        goto out;
-                }
-                if (prev->version >= e->version) {
-                        r = kta_error_set(
-                            err, KTA_ERR_USAGE, "previous entry has version %llu, not below %llu",
-                            (unsigned long long)prev->version, (unsigned long long)e->version);
-                        goto out;
-                }
-        }
-        if (e->nauths > 0) {
-                if ((r = check_raw(e, raw, raw_len, &slen, err)) != KTA_OK)
-                        goto out;
-                if ((r = auth_message(raw, slen, &msg, &mlen, err)) != KTA_OK)
-                        goto out;
-        }
-        for (i = 0; i < e->nauths; i++) {
-                r = verify_one(e, msg, mlen, i, &e2);
-                if (r == KTA_OK) {
-                        rp.nverified++;
-                        if (prev != NULL && rp.owner_auth == SIZE_MAX &&
-                            is_owner_key(prev, e->auths[i].pub))
-                                rp.owner_auth = i;
-                } else if (r == KTA_ERR_VERIFY) {
-                        if (rp.nbad++ == 0) {
-                                rp.bad_auth = i;
-                                rp.bad_line = FIXED_LINES + 1 + e->nkeys + i;
-                        }
-                } else {
-                        r = kta_error_set(err, r, "%s", e2.msg);
-                        goto out;
-                }
-        }
-        /* A bad signature is a finding of its own and wins (DESIGN.md A11). */
-        if (rp.nbad > 0)
-                rp.result = KTA_AUTH_BAD_SIGNATURE;
-        else if (e->version == 1)
-                rp.result = KTA_AUTH_FIRST_VERSION;
-        else if (prev == NULL)
-                rp.result = KTA_AUTH_PREV_UNKNOWN;
-        else if (rp.owner_auth != SIZE_MAX)
-                rp.result = KTA_AUTH_OWNER;
-        else
-                rp.result = KTA_AUTH_UNAUTHORIZED;
-        *rep = rp;
-        r = KTA_OK;
+	rp.result = KTA_AUTH_UNAUTHORIZED;
+	rp.nverified = rp.nbad = 0;
+	rp.bad_auth = rp.owner_auth = SIZE_MAX;
+	rp.bad_line = 0;
+	if (e == NULL || rep == NULL) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "no entry or report");
+		goto out;
+	}
+	if (prev != NULL) {
+		if (prev->label == NULL || e->label == NULL || strcmp(prev->label, e->label) != 0) {
+			r = kta_error_set(err, KTA_ERR_USAGE,
+					  "previous entry is for a different label");
+			goto out;
+		}
+		if (prev->version >= e->version) {
+			r = kta_error_set(
+			    err, KTA_ERR_USAGE, "previous entry has version %llu, not below %llu",
+			    (unsigned long long)prev->version, (unsigned long long)e->version);
+			goto out;
+		}
+	}
+	if (e->nauths > 0) {
+		if ((r = check_raw(e, raw, raw_len, &slen, err)) != KTA_OK)
+			goto out;
+		if ((r = auth_message(raw, slen, &msg, &mlen, err)) != KTA_OK)
+			goto out;
+	}
+	for (i = 0; i < e->nauths; i++) {
+		r = verify_one(e, msg, mlen, i, &e2);
+		if (r == KTA_OK) {
+			rp.nverified++;
+			if (prev != NULL && rp.owner_auth == SIZE_MAX &&
+			    is_owner_key(prev, e->auths[i].pub))
+				rp.owner_auth = i;
+		} else if (r == KTA_ERR_VERIFY) {
+			if (rp.nbad++ == 0) {
+				rp.bad_auth = i;
+				rp.bad_line = FIXED_LINES + 1 + e->nkeys + i;
+			}
+		} else {
+			r = kta_error_set(err, r, "%s", e2.msg);
+			goto out;
+		}
+	}
+	/* A bad signature is a finding of its own and wins (DESIGN.md A11). */
+	if (rp.nbad > 0)
+		rp.result = KTA_AUTH_BAD_SIGNATURE;
+	else if (e->version == 1)
+		rp.result = KTA_AUTH_FIRST_VERSION;
+	else if (prev == NULL)
+		rp.result = KTA_AUTH_PREV_UNKNOWN;
+	else if (rp.owner_auth != SIZE_MAX)
+		rp.result = KTA_AUTH_OWNER;
+	else
+		rp.result = KTA_AUTH_UNAUTHORIZED;
+	*rep = rp;
+	r = KTA_OK;
 out:
-        free(msg);
-        return r;
+	free(msg);
+	return r;
 }
 
 enum kta_status kta_entry_check_auth(const struct kta_entry *e, const uint8_t *raw, size_t raw_len,
-                                     const struct kta_entry *prev, enum kta_auth_result *res,
-                                     struct kta_error *err)
+				     const struct kta_entry *prev, enum kta_auth_result *res,
+				     struct kta_error *err)
 {
-        struct kta_entry_auth_report rep;
-        enum kta_status r = kta_entry_check_auth_report(e, raw, raw_len, prev, &rep, err);
+	struct kta_entry_auth_report rep;
+	enum kta_status r = kta_entry_check_auth_report(e, raw, raw_len, prev, &rep, err);
 
-        if (r == KTA_OK)
-                *res = rep.result;
-        return r;
+	if (r == KTA_OK)
+		*res = rep.result;
+	return r;
 }
 
 /* Checks that a key set is canonical (as in a parsed entry). */
 static enum kta_status check_key_set(const struct kta_entry_key *k, size_t n, const char *which,
-                                     struct kta_error *err)
+				     struct kta_error *err)
 {
-        size_t i;
-        enum kta_status r;
+	size_t i;
+	enum kta_status r;
 
-        if (n > 0 && k == NULL)
-                return kta_error_set(err, KTA_ERR_USAGE, "%s key set is NULL", which);
-        for (i = 0; i < n; i++) {
-                if (kta_entry_alg_name(k[i].alg) == NULL || k[i].device == NULL)
-                        return kta_error_set(err, KTA_ERR_USAGE,
-                                             "%s key %zu has no algorithm or device", which, i);
-                if (i > 0 && key_cmp(&k[i - 1], &k[i]) >= 0)
-                        return kta_error_set(err, KTA_ERR_USAGE,
-                                             "%s key set is not in canonical order at key %zu",
-                                             which, i);
-        }
-        if ((r = check_devices(k, n, KTA_ERR_USAGE, err)) != KTA_OK)
-                return kta_error_prefix(err, "%s key set", which);
-        return KTA_OK;
+	if (n > 0 && k == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "%s key set is NULL", which);
+	for (i = 0; i < n; i++) {
+		if (kta_entry_alg_name(k[i].alg) == NULL || k[i].device == NULL)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "%s key %zu has no algorithm or device", which, i);
+		if (i > 0 && key_cmp(&k[i - 1], &k[i]) >= 0)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "%s key set is not in canonical order at key %zu",
+					     which, i);
+	}
+	if ((r = check_devices(k, n, KTA_ERR_USAGE, err)) != KTA_OK)
+		return kta_error_prefix(err, "%s key set", which);
+	return KTA_OK;
 }
 
 enum kta_status kta_entry_keys_diff(const struct kta_entry_key *before, size_t nbefore,
-                                    const struct kta_entry_key *after, size_t nafter,
-                                    struct kta_entry_key_change **out, size_t *nout,
-                                    struct kta_error *err)
+				    const struct kta_entry_key *after, size_t nafter,
+				    struct kta_entry_key_change **out, size_t *nout,
+				    struct kta_error *err)
 {
-        enum kta_status r = KTA_ERR_USAGE;
-        struct kta_entry_key_change *items = NULL;
-        size_t *rem = NULL, *add = NULL, *ren_b = NULL, *ren_a = NULL, *pair = NULL;
-        size_t nrem = 0, nadd = 0, nren = 0, i = 0, j = 0, k, n = 0, cap;
-        unsigned char *used = NULL;
+	enum kta_status r = KTA_ERR_USAGE;
+	struct kta_entry_key_change *items = NULL;
+	size_t *rem = NULL, *add = NULL, *ren_b = NULL, *ren_a = NULL, *pair = NULL;
+	size_t nrem = 0, nadd = 0, nren = 0, i = 0, j = 0, k, n = 0, cap;
+	unsigned char *used = NULL;
 
-        *out = NULL;
-        *nout = 0;
-        if ((r = check_key_set(before, nbefore, "before", err)) != KTA_OK ||
-            (r = check_key_set(after, nafter, "after", err)) != KTA_OK)
-                goto out;
-        /* Both sets hold at most KTA_ENTRY_MAX_SIZE keys in practice; guard the sum. */
-        if (nbefore > SIZE_MAX / 4 / sizeof(*items) || nafter > SIZE_MAX / 4 / sizeof(*items)) {
-                r = kta_error_set(err, KTA_ERR_LIMIT, "key sets too large");
-                goto out;
-        }
-        cap = nbefore + nafter;
-        rem = malloc((nbefore + 1) * sizeof(*rem));
-        pair = malloc((nbefore + 1) * sizeof(*pair));
-        ren_b = malloc((nbefore + 1) * sizeof(*ren_b));
-        ren_a = malloc((nbefore + 1) * sizeof(*ren_a));
-        add = malloc((nafter + 1) * sizeof(*add));
-        used = calloc(nafter + 1, 1);
-        items = malloc((cap + 1) * sizeof(*items));
-        if (rem == NULL || pair == NULL || ren_b == NULL || ren_a == NULL || add == NULL ||
-            used == NULL || items == NULL) {
-                r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        /* Merge walk over the two sorted sets, keyed by (alg, pub). */
-        while (i < nbefore || j < nafter) {
-                int c = i == nbefore ? 1 : j == nafter ? -1 : key_cmp(&before[i], &after[j]);
+	*out = NULL;
+	*nout = 0;
+	if ((r = check_key_set(before, nbefore, "before", err)) != KTA_OK ||
+	    (r = check_key_set(after, nafter, "after", err)) != KTA_OK)
+		goto out;
+	/* Both sets hold at most KTA_ENTRY_MAX_SIZE keys in practice; guard the sum. */
+	if (nbefore > SIZE_MAX / 4 / sizeof(*items) || nafter > SIZE_MAX / 4 / sizeof(*items)) {
+		r = kta_error_set(err, KTA_ERR_LIMIT, "key sets too large");
+		goto out;
+	}
+	cap = nbefore + nafter;
+	rem = malloc((nbefore + 1) * sizeof(*rem));
+	pair = malloc((nbefore + 1) * sizeof(*pair));
+	ren_b = malloc((nbefore + 1) * sizeof(*ren_b));
+	ren_a = malloc((nbefore + 1) * sizeof(*ren_a));
+	add = malloc((nafter + 1) * sizeof(*add));
+	used = calloc(nafter + 1, 1);
+	items = malloc((cap + 1) * sizeof(*items));
+	if (rem == NULL || pair == NULL || ren_b == NULL || ren_a == NULL || add == NULL ||
+	    used == NULL || items == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* Merge walk over the two sorted sets, keyed by (alg, pub). */
+	while (i < nbefore || j < nafter) {
+		int c = i == nbefore ? 1 : j == nafter ? -1 : key_cmp(&before[i], &after[j]);
 
-                if (c < 0) {
-                        rem[nrem++] = i++;
-                } else if (c > 0) {
-                        add[nadd++] = j++;
-                } else {
-                        if (strcmp(before[i].device, after[j].device) != 0) {
-                                ren_b[nren] = i;
-                                ren_a[nren++] = j;
-                        }
-                        i++;
-                        j++;
-                }
-        }
-        /* A removed and an added key of the same (alg, device) is a replacement;
-         * (alg, device) is unique within each set, so the pairing is unique. */
-        for (i = 0; i < nrem; i++) {
-                const struct kta_entry_key *b = &before[rem[i]];
+		if (c < 0) {
+			rem[nrem++] = i++;
+		} else if (c > 0) {
+			add[nadd++] = j++;
+		} else {
+			if (strcmp(before[i].device, after[j].device) != 0) {
+				ren_b[nren] = i;
+				ren_a[nren++] = j;
+			}
+			i++;
+			j++;
+		}
+	}
+	/* A removed and an added key of the same (alg, device) is a replacement;
+	 * (alg, device) is unique within each set, so the pairing is unique. */
+	for (i = 0; i < nrem; i++) {
+		const struct kta_entry_key *b = &before[rem[i]];
 
-                pair[i] = SIZE_MAX;
-                for (k = 0; k < nadd; k++) {
-                        const struct kta_entry_key *a = &after[add[k]];
+		pair[i] = SIZE_MAX;
+		for (k = 0; k < nadd; k++) {
+			const struct kta_entry_key *a = &after[add[k]];
 
-                        if (a->alg == b->alg && strcmp(a->device, b->device) == 0) {
-                                pair[i] = k;
-                                used[k] = 1;
-                                break;
-                        }
-                }
-        }
-        for (k = 0; k < nadd; k++)
-                if (!used[k])
-                        items[n++] = (struct kta_entry_key_change){KTA_ENTRY_KEY_ADDED, NULL,
-                                                                   &after[add[k]]};
-        for (i = 0; i < nrem; i++)
-                if (pair[i] == SIZE_MAX)
-                        items[n++] = (struct kta_entry_key_change){KTA_ENTRY_KEY_REMOVED,
-                                                                   &before[rem[i]], NULL};
-        for (i = 0; i < nrem; i++)
-                if (pair[i] != SIZE_MAX)
-                        items[n++] = (struct kta_entry_key_change){
-                            KTA_ENTRY_KEY_REPLACED, &before[rem[i]], &after[add[pair[i]]]};
-        for (i = 0; i < nren; i++)
-                items[n++] = (struct kta_entry_key_change){KTA_ENTRY_KEY_RENAMED, &before[ren_b[i]],
-                                                           &after[ren_a[i]]};
-        if (n > 0) {
-                *out = items;
-                items = NULL;
-        }
-        *nout = n;
-        r = KTA_OK;
+			if (a->alg == b->alg && strcmp(a->device, b->device) == 0) {
+				pair[i] = k;
+				used[k] = 1;
+				break;
+			}
+		}
+	}
+	for (k = 0; k < nadd; k++)
+		if (!used[k])
+			items[n++] = (struct kta_entry_key_change){KTA_ENTRY_KEY_ADDED, NULL,
+								   &after[add[k]]};
+	for (i = 0; i < nrem; i++)
+		if (pair[i] == SIZE_MAX)
+			items[n++] = (struct kta_entry_key_change){KTA_ENTRY_KEY_REMOVED,
+								   &before[rem[i]], NULL};
+	for (i = 0; i < nrem; i++)
+		if (pair[i] != SIZE_MAX)
+			items[n++] = (struct kta_entry_key_change){
+			    KTA_ENTRY_KEY_REPLACED, &before[rem[i]], &after[add[pair[i]]]};
+	for (i = 0; i < nren; i++)
+		items[n++] = (struct kta_entry_key_change){KTA_ENTRY_KEY_RENAMED, &before[ren_b[i]],
+							   &after[ren_a[i]]};
+	if (n > 0) {
+		*out = items;
+		items = NULL;
+	}
+	*nout = n;
+	r = KTA_OK;
 out:
-        free(items);
-        free(rem);
-        free(add);
-        free(ren_b);
-        free(ren_a);
-        free(pair);
-        free(used);
-        return r;
+	free(items);
+	free(rem);
+	free(add);
+	free(ren_b);
+	free(ren_a);
+	free(pair);
+	free(used);
+	return r;
 }
 
 /* RFC 3986 unreserved characters: kept literally in lookup names. */
 static int unreserved(uint8_t c)
 {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 /* Whether label byte c at position i is written literally (entry.h). */
 static int literal(uint8_t c, size_t i)
 {
-        return unreserved(c) && !(i == 0 && c == '.');
+	return unreserved(c) && !(i == 0 && c == '.');
 }
 
 enum kta_status kta_entry_label_encode(const char *s, size_t len,
-                                       char out[static KTA_LABEL_ENCODED_MAX + 1], size_t *out_len,
-                                       struct kta_error *err)
+				       char out[static KTA_LABEL_ENCODED_MAX + 1], size_t *out_len,
+				       struct kta_error *err)
 {
-        static const char digits[] = "0123456789ABCDEF";
-        enum kta_status r;
-        size_t i, o = 0;
+	static const char digits[] = "0123456789ABCDEF";
+	enum kta_status r;
+	size_t i, o = 0;
 
-        *out_len = 0;
-        out[0] = '\0';
-        if ((r = kta_entry_label_check(s, len, err)) != KTA_OK)
-                return r;
-        for (i = 0; i < len; i++) {
-                uint8_t c = (uint8_t)s[i];
+	*out_len = 0;
+	out[0] = '\0';
+	if ((r = kta_entry_label_check(s, len, err)) != KTA_OK)
+		return r;
+	for (i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)s[i];
 
-                if (literal(c, i)) {
-                        out[o++] = (char)c;
-                } else {
-                        out[o++] = '%';
-                        out[o++] = digits[c >> 4];
-                        out[o++] = digits[c & 15];
-                }
-        }
-        out[o] = '\0';
-        *out_len = o;
-        return KTA_OK;
+		if (literal(c, i)) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = digits[c >> 4];
+			out[o++] = digits[c & 15];
+		}
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return KTA_OK;
 }
 
 /* Uppercase hex digit value, or -1 (lowercase is a second spelling). */
 static int upper_hex(uint8_t c)
 {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 enum kta_status kta_entry_label_decode(const char *in, size_t in_len,
-                                       char out[static KTA_LABEL_MAX_LEN + 1], size_t *out_len,
-                                       struct kta_error *err)
+				       char out[static KTA_LABEL_MAX_LEN + 1], size_t *out_len,
+				       struct kta_error *err)
 {
-        const uint8_t *p = (const uint8_t *)in;
-        enum kta_status r = KTA_ERR_MALFORMED;
-        size_t i = 0, o = 0;
-        char q[QBUF];
+	const uint8_t *p = (const uint8_t *)in;
+	enum kta_status r = KTA_ERR_MALFORMED;
+	size_t i = 0, o = 0;
+	char q[QBUF];
 
-        *out_len = 0;
-        if (in_len == 0) {
-                r = kta_error_set(err, KTA_ERR_MALFORMED, "empty lookup name");
-                goto out;
-        }
-        while (i < in_len) {
-                uint8_t c = p[i];
+	*out_len = 0;
+	if (in_len == 0) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "empty lookup name");
+		goto out;
+	}
+	while (i < in_len) {
+		uint8_t c = p[i];
 
-                if (o >= KTA_LABEL_MAX_LEN) {
-                        r = kta_error_set(err, KTA_ERR_MALFORMED,
-                                          "lookup name \"%s\" decodes to more than %d bytes",
-                                          kta_quote(p, in_len, QUOTE_MAX, q), KTA_LABEL_MAX_LEN);
-                        goto out;
-                }
-                if (c == '%') {
-                        int hi = i + 2 < in_len ? upper_hex(p[i + 1]) : -1;
-                        int lo = i + 2 < in_len ? upper_hex(p[i + 2]) : -1;
-                        uint8_t b;
+		if (o >= KTA_LABEL_MAX_LEN) {
+			r = kta_error_set(err, KTA_ERR_MALFORMED,
+					  "lookup name \"%s\" decodes to more than %d bytes",
+					  kta_quote(p, in_len, QUOTE_MAX, q), KTA_LABEL_MAX_LEN);
+			goto out;
+		}
+		if (c == '%') {
+			int hi = i + 2 < in_len ? upper_hex(p[i + 1]) : -1;
+			int lo = i + 2 < in_len ? upper_hex(p[i + 2]) : -1;
+			uint8_t b;
 
-                        if (hi < 0 || lo < 0) {
-                                r = kta_error_set(
-                                    err, KTA_ERR_MALFORMED,
-                                    "lookup name: '%%' at offset %zu is not followed by "
-                                    "two uppercase hex digits",
-                                    i);
-                                goto out;
-                        }
-                        b = (uint8_t)(hi << 4 | lo);
-                        /* One spelling: a byte the encoder writes literally must not
-                         * arrive percent-encoded. */
-                        if (literal(b, o)) {
-                                r = kta_error_set(err, KTA_ERR_MALFORMED,
-                                                  "lookup name: \"%%%c%c\" at offset %zu encodes a "
-                                                  "byte that must be written literally",
-                                                  (char)p[i + 1], (char)p[i + 2], i);
-                                goto out;
-                        }
-                        out[o++] = (char)b;
-                        i += 3;
-                } else if (literal(c, o)) {
-                        out[o++] = (char)c;
-                        i++;
-                } else {
-                        r = kta_error_set(err, KTA_ERR_MALFORMED,
-                                          "lookup name: byte 0x%02x at offset %zu must be "
-                                          "percent-encoded",
-                                          (unsigned)c, i);
-                        goto out;
-                }
-        }
-        if (kta_entry_label_check(out, o, err) != KTA_OK) {
-                r = kta_error_prefix(err, "lookup name");
-                goto out;
-        }
-        out[o] = '\0';
-        *out_len = o;
-        r = KTA_OK;
+			if (hi < 0 || lo < 0) {
+				r = kta_error_set(
+				    err, KTA_ERR_MALFORMED,
+				    "lookup name: '%%' at offset %zu is not followed by "
+				    "two uppercase hex digits",
+				    i);
+				goto out;
+			}
+			b = (uint8_t)(hi << 4 | lo);
+			/* One spelling: a byte the encoder writes literally must not
+			 * arrive percent-encoded. */
+			if (literal(b, o)) {
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "lookup name: \"%%%c%c\" at offset %zu encodes a "
+						  "byte that must be written literally",
+						  (char)p[i + 1], (char)p[i + 2], i);
+				goto out;
+			}
+			out[o++] = (char)b;
+			i += 3;
+		} else if (literal(c, o)) {
+			out[o++] = (char)c;
+			i++;
+		} else {
+			r = kta_error_set(err, KTA_ERR_MALFORMED,
+					  "lookup name: byte 0x%02x at offset %zu must be "
+					  "percent-encoded",
+					  (unsigned)c, i);
+			goto out;
+		}
+	}
+	if (kta_entry_label_check(out, o, err) != KTA_OK) {
+		r = kta_error_prefix(err, "lookup name");
+		goto out;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	r = KTA_OK;
 out:
-        if (r != KTA_OK)
-                out[0] = '\0';
-        return r;
+	if (r != KTA_OK)
+		out[0] = '\0';
+	return r;
 }

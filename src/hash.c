@@ -1,23 +1,25 @@
 /*
- * SHA-256 and the RFC 9162 2.1.1 leaf and node hashes through one reused
- * OpenSSL EVP context (see hash.h for the failure model).
+ * SHA-256 and the RFC 9162 2.1.1 leaf and node hashes (see hash.h for the
+ * failure model).
  *
- * Cost note: this file never allocates per hash. OpenSSL 3.0.x itself frees
- * and re-creates the provider context inside every EVP_DigestInit_ex2 (one
- * malloc/free per hash); 3.1 and later reuse it when the digest is unchanged
- * (openssl/openssl PR 18105), which roughly doubles node-hash throughput.
+ * Why OpenSSL's low-level SHA-256 and not EVP: hashing is the hot path of
+ * every proof check and of replay. OpenSSL 3.0.x frees and re-creates the
+ * provider context inside every EVP_DigestInit_ex2 (one malloc/free per hash;
+ * 3.1+ fixed it, openssl/openssl PR 18105), which halves node-hash throughput.
+ * The SHA256_* functions run the same (SHA-NI) block function with a context
+ * on our stack: no allocation, no provider dispatch. A node hash is exactly
+ * two compression-function calls on a pre-padded 128-byte buffer.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init/Transform: see above */
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "ktaudit/hash.h"
 
 struct kta_hasher {
-	EVP_MD *md;       /* SHA-256, fetched once */
-	EVP_MD_CTX *ctx;  /* reused for every hash: no allocation per hash */
-	int failed;       /* sticky: an EVP call failed */
+	int failed;       /* sticky: an OpenSSL call failed */
 	uint64_t fail_in; /* test seam: the fail_in-th next hash fails; 0 = never */
 };
 
@@ -37,14 +39,6 @@ enum kta_status kta_hasher_new(struct kta_hasher **out, struct kta_error *err)
 		r = kta_error_set(err, KTA_ERR_NOMEM, "hasher: out of memory");
 		goto out;
 	}
-	if ((h->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-		r = kta_error_set(err, KTA_ERR_INTERNAL, "hasher: OpenSSL has no SHA256");
-		goto out;
-	}
-	if ((h->ctx = EVP_MD_CTX_new()) == NULL) {
-		r = kta_error_set(err, KTA_ERR_NOMEM, "hasher: EVP_MD_CTX_new failed");
-		goto out;
-	}
 	*out = h;
 	h = NULL;
 	r = KTA_OK;
@@ -57,8 +51,6 @@ void kta_hasher_free(struct kta_hasher *h)
 {
 	if (h == NULL)
 		return;
-	EVP_MD_CTX_free(h->ctx);
-	EVP_MD_free(h->md);
 	free(h);
 }
 
@@ -87,55 +79,79 @@ void kta_hasher_test_fail_in(struct kta_hasher *h, uint64_t n)
 	h->fail_in = n;
 }
 
-/* Hashes up to three pieces; on any EVP failure, marks h and writes zeros. */
-static void digest3(struct kta_hasher *h, const uint8_t *a, size_t alen, const uint8_t *b,
-		    size_t blen, const uint8_t *c, size_t clen, uint8_t out[static 32])
+/* Returns 1 (and marks h, zeroing out) when the test seam says this hash fails. */
+static int seam_fails(struct kta_hasher *h, uint8_t out[static 32])
 {
-	unsigned int olen = 0;
+	if (h->fail_in != 0 && --h->fail_in == 0) {
+		h->failed = 1;
+		memset(out, 0, KTA_HASH_SIZE);
+		return 1;
+	}
+	return 0;
+}
 
-	if (h->fail_in != 0 && --h->fail_in == 0)
-		goto fail;
-	if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1)
-		goto fail;
-	if (alen != 0 && EVP_DigestUpdate(h->ctx, a, alen) != 1)
-		goto fail;
-	if (blen != 0 && EVP_DigestUpdate(h->ctx, b, blen) != 1)
-		goto fail;
-	if (clen != 0 && EVP_DigestUpdate(h->ctx, c, clen) != 1)
-		goto fail;
-	if (EVP_DigestFinal_ex(h->ctx, out, &olen) != 1 || olen != KTA_HASH_SIZE)
-		goto fail;
-	return;
-fail:
-	h->failed = 1;
-	memset(out, 0, KTA_HASH_SIZE);
+/* Hashes up to two pieces; on any OpenSSL failure, marks h and writes zeros. */
+static void digest2(struct kta_hasher *h, const uint8_t *a, size_t alen, const uint8_t *b,
+		    size_t blen, uint8_t out[static 32])
+{
+	SHA256_CTX c;
+
+	if (seam_fails(h, out))
+		return;
+	if (SHA256_Init(&c) != 1 || (alen != 0 && SHA256_Update(&c, a, alen) != 1) ||
+	    (blen != 0 && SHA256_Update(&c, b, blen) != 1) || SHA256_Final(out, &c) != 1) {
+		h->failed = 1;
+		memset(out, 0, KTA_HASH_SIZE);
+	}
 }
 
 void kta_sha256(struct kta_hasher *h, const uint8_t *data, size_t len, uint8_t out[static 32])
 {
-	digest3(h, data, len, NULL, 0, NULL, 0, out);
+	digest2(h, data, len, NULL, 0, out);
 }
 
 void kta_hash_leaf(struct kta_hasher *h, const uint8_t *data, size_t len, uint8_t out[static 32])
 {
 	static const uint8_t prefix = 0x00; /* RFC 9162 2.1.1 leaf prefix */
 
-	digest3(h, &prefix, 1, data, len, NULL, 0, out);
+	digest2(h, &prefix, 1, data, len, out);
 }
 
 void kta_hash_node(struct kta_hasher *h, const uint8_t left[static 32],
 		   const uint8_t right[static 32], uint8_t out[static 32])
 {
 	/*
-	 * One 65-byte update is cheaper than three small ones, and copying
-	 * first makes out aliasing left or right harmless.
+	 * 0x01 || left || right is 65 bytes; SHA-256 padding makes it exactly
+	 * two blocks: 0x80 after the data and the bit length 520 (0x0208) at the
+	 * end. Two compression calls, no buffering logic. Copying first makes
+	 * out aliasing left or right harmless.
 	 */
-	uint8_t buf[1 + 2 * KTA_HASH_SIZE];
+	uint8_t buf[128];
+	SHA256_CTX c;
+	int i;
 
+	if (seam_fails(h, out))
+		return;
 	buf[0] = 0x01; /* RFC 9162 2.1.1 node prefix */
 	memcpy(buf + 1, left, KTA_HASH_SIZE);
 	memcpy(buf + 1 + KTA_HASH_SIZE, right, KTA_HASH_SIZE);
-	digest3(h, buf, sizeof(buf), NULL, 0, NULL, 0, out);
+	buf[65] = 0x80;
+	memset(buf + 66, 0, 128 - 66 - 2);
+	buf[126] = 0x02;
+	buf[127] = 0x08;
+	if (SHA256_Init(&c) != 1) {
+		h->failed = 1;
+		memset(out, 0, KTA_HASH_SIZE);
+		return;
+	}
+	SHA256_Transform(&c, buf);
+	SHA256_Transform(&c, buf + 64);
+	for (i = 0; i < 8; i++) {
+		out[4 * i] = (uint8_t)(c.h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(c.h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(c.h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)c.h[i];
+	}
 }
 
 void kta_hash_empty(uint8_t out[static 32])

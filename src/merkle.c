@@ -233,11 +233,12 @@ enum kta_status kta_merkle_verify_consistency(struct kta_hasher *h, uint64_t siz
 		if ((fn & 1) != 0 || fn == sn) {
 			kta_hash_node(h, c, fr, fr);
 			kta_hash_node(h, c, sr, sr);
+			/* fn == sn != 0 here when LSB(fn) is clear, so fn != 0 */
 			if ((fn & 1) == 0) {
-				while (fn != 0 && (fn & 1) == 0) {
-					fn >>= 1;
-					sn >>= 1;
-				}
+				unsigned z = trailing_zeros(fn);
+
+				fn >>= z;
+				sn >>= z;
 			}
 		} else {
 			kta_hash_node(h, sr, c, sr);
@@ -330,21 +331,13 @@ enum kta_status kta_merkle_consistency_proof_ranges(uint64_t size1, uint64_t siz
 	/*
 	 * RFC 9162 2.1.4.1 SUBPROOF walked top-down; each level appends its
 	 * element after the deeper ones, so fill the output from the back.
+	 * 0 < m < n on entry, and m >= 1 stays true, so n >= 2 in the loop.
 	 */
 	pos = want;
-	for (;;) {
-		if (m == n) {
-			if (!whole) {
-				if (pos == 0)
-					break;
-				pos--;
-				ranges[pos].begin = lo;
-				ranges[pos].end = lo + n;
-			}
-			break;
-		}
+	while (m != n) {
 		if (pos == 0)
-			break;
+			return kta_error_set(err, KTA_ERR_INTERNAL,
+					     "consistency proof: length mismatch");
 		k = split_point(n);
 		pos--;
 		if (m <= k) {
@@ -360,7 +353,16 @@ enum kta_status kta_merkle_consistency_proof_ranges(uint64_t size1, uint64_t siz
 			whole = 0;
 		}
 	}
-	if (pos != 0 || m != n)
+	/* SUBPROOF(m, D[m], false) = [MTH(D[m])]: the old tree's last subtree */
+	if (!whole) {
+		if (pos == 0)
+			return kta_error_set(err, KTA_ERR_INTERNAL,
+					     "consistency proof: length mismatch");
+		pos--;
+		ranges[pos].begin = lo;
+		ranges[pos].end = lo + n;
+	}
+	if (pos != 0)
 		return kta_error_set(err, KTA_ERR_INTERNAL, "consistency proof: length mismatch");
 	*len = want;
 	return KTA_OK;

@@ -22,9 +22,14 @@ struct map_head {
 	uint64_t hash; /* siphash of the label */
 };
 
+struct map_slot {
+	uint64_t hash;      /* e->hash, kept here so probing does not touch e */
+	struct map_head *e; /* NULL = empty */
+};
+
 struct map {
-	struct map_head **slots; /* cap entries, NULL = empty */
-	size_t cap;              /* power of two, or 0 */
+	struct map_slot *slots; /* cap entries */
+	size_t cap;             /* power of two, or 0 */
 	size_t count;
 	uint64_t k0, k1; /* SipHash key */
 };
@@ -110,10 +115,10 @@ static size_t map_slot(const struct map *m, const char *label, size_t len, uint6
 	size_t mask = m->cap - 1, i = (size_t)h & mask;
 
 	for (;;) {
-		const struct map_head *e = m->slots[i];
+		const struct map_slot *sl = &m->slots[i];
 
-		if (e == NULL ||
-		    (e->hash == h && e->len == len && memcmp(e->label, label, len) == 0))
+		if (sl->e == NULL ||
+		    (sl->hash == h && sl->e->len == len && memcmp(sl->e->label, label, len) == 0))
 			return i;
 		i = (i + 1) & mask;
 	}
@@ -127,13 +132,19 @@ static struct map_head *map_find(const struct map *m, const char *label)
 	if (m->cap == 0)
 		return NULL;
 	h = map_hash(m, label, len);
-	return m->slots[map_slot(m, label, len, h)];
+	return m->slots[map_slot(m, label, len, h)].e;
+}
+
+/* The item in slot i, or NULL. */
+static struct map_head *map_at(const struct map *m, size_t i)
+{
+	return m->slots[i].e;
 }
 
 /* Makes room for one more item (load factor <= 1/2). */
 static enum kta_status map_reserve(struct map *m, struct kta_error *err)
 {
-	struct map_head **ns;
+	struct map_slot *ns;
 	size_t ncap, i;
 
 	if (m->cap != 0 && m->count + 1 <= m->cap / 2)
@@ -144,15 +155,16 @@ static enum kta_status map_reserve(struct map *m, struct kta_error *err)
 	if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "hash map: out of memory");
 	for (i = 0; i < m->cap; i++) {
-		struct map_head *e = m->slots[i];
+		struct map_head *e = m->slots[i].e;
 		size_t j;
 
 		if (e == NULL)
 			continue;
 		j = (size_t)e->hash & (ncap - 1);
-		while (ns[j] != NULL)
+		while (ns[j].e != NULL)
 			j = (j + 1) & (ncap - 1);
-		ns[j] = e;
+		ns[j].hash = e->hash;
+		ns[j].e = e;
 	}
 	free(m->slots);
 	m->slots = ns;
@@ -163,7 +175,10 @@ static enum kta_status map_reserve(struct map *m, struct kta_error *err)
 /* Inserts e (not present; map_reserve was called). */
 static void map_insert(struct map *m, struct map_head *e)
 {
-	m->slots[map_slot(m, e->label, e->len, e->hash)] = e;
+	size_t i = map_slot(m, e->label, e->len, e->hash);
+
+	m->slots[i].hash = e->hash;
+	m->slots[i].e = e;
 	m->count++;
 }
 
@@ -865,7 +880,7 @@ static enum kta_status keys_check_canonical(const struct kta_entry_key *keys, si
 /* In-memory index. */
 
 struct mi_node {
-	struct map_head h;
+	struct map_head h; /* h.label points to label_buf */
 	uint64_t version;
 	uint64_t leaf_index;
 	uint8_t entry_hash[32];
@@ -875,18 +890,19 @@ struct mi_node {
 	size_t block_cap;
 	uint8_t *entry; /* keep_entries only */
 	size_t entry_len, entry_cap;
+	char label_buf[]; /* the label, NUL-terminated */
 };
 
 struct kta_replay_memindex {
 	struct map map;
 	int keep_entries;
+	struct mi_node *last; /* the node the last get() found: put() of the same label reuses it */
 };
 
 static void mi_node_free(struct mi_node *n)
 {
 	if (n == NULL)
 		return;
-	free(n->h.label);
 	free(n->block);
 	free(n->entry);
 	free(n);
@@ -917,7 +933,7 @@ void kta_replay_memindex_free(struct kta_replay_memindex *m)
 	if (m == NULL)
 		return;
 	for (i = 0; i < m->map.cap; i++)
-		mi_node_free((struct mi_node *)m->map.slots[i]);
+		mi_node_free((struct mi_node *)map_at(&m->map, i));
 	free(m->map.slots);
 	free(m);
 }
@@ -938,9 +954,10 @@ static enum kta_status mi_get(void *ctx, const char *label, int *found, struct k
 			      struct kta_error *err)
 {
 	struct kta_replay_memindex *m = ctx;
-	const struct mi_node *n = (const struct mi_node *)map_find(&m->map, label);
+	struct mi_node *n = (struct mi_node *)map_find(&m->map, label);
 
 	(void)err;
+	m->last = n;
 	*found = n != NULL;
 	if (n != NULL)
 		mi_fill(n, out);
@@ -952,23 +969,31 @@ static enum kta_status mi_put(void *ctx, const struct kta_label_state *st,
 {
 	struct kta_replay_memindex *m = ctx;
 	size_t len = strlen(st->label), need;
-	uint64_t h = map_hash(&m->map, st->label, len);
+	uint64_t h;
 	struct mi_node *n = NULL, *fresh = NULL;
 	enum kta_status r = KTA_ERR_NOMEM;
 
 	(void)auth;
-	if (m->map.cap > 0)
-		n = (struct mi_node *)m->map.slots[map_slot(&m->map, st->label, len, h)];
-	if (n == NULL) {
-		if ((r = map_reserve(&m->map, err)) != KTA_OK)
-			goto out;
-		if ((fresh = calloc(1, sizeof(*fresh))) == NULL ||
-		    (fresh->h.label = malloc(len + 1)) == NULL)
-			goto nomem;
-		memcpy(fresh->h.label, st->label, len + 1);
-		fresh->h.len = len;
-		fresh->h.hash = h;
-		n = fresh;
+	/* The replay puts the label it just got: skip the second lookup. */
+	if (m->last != NULL && m->last->h.len == len &&
+	    memcmp(m->last->h.label, st->label, len) == 0) {
+		n = m->last;
+	} else {
+		h = map_hash(&m->map, st->label, len);
+		if (m->map.cap > 0)
+			n = (struct mi_node *)map_at(&m->map, map_slot(&m->map, st->label, len, h));
+		if (n == NULL) {
+			if ((r = map_reserve(&m->map, err)) != KTA_OK)
+				goto out;
+			if (len > SIZE_MAX - sizeof(*fresh) - 1 ||
+			    (fresh = calloc(1, sizeof(*fresh) + len + 1)) == NULL)
+				goto nomem;
+			memcpy(fresh->label_buf, st->label, len + 1);
+			fresh->h.label = fresh->label_buf;
+			fresh->h.len = len;
+			fresh->h.hash = h;
+			n = fresh;
+		}
 	}
 	if ((need = keys_block_size(st->keys, st->nkeys)) == 0)
 		goto nomem;
@@ -1049,9 +1074,9 @@ enum kta_status kta_replay_memindex_foreach(const struct kta_replay_memindex *m,
 	size_t i;
 
 	for (i = 0; i < m->map.cap; i++) {
-		if (m->map.slots[i] == NULL)
+		if (map_at(&m->map, i) == NULL)
 			continue;
-		mi_fill((const struct mi_node *)m->map.slots[i], &s);
+		mi_fill((const struct mi_node *)map_at(&m->map, i), &s);
 		if ((r = fn(ctx, &s, err)) != KTA_OK)
 			return r;
 	}
@@ -1107,7 +1132,7 @@ void kta_replay_watchset_free(struct kta_replay_watchset *w)
 	if (w == NULL)
 		return;
 	for (i = 0; i < w->map.cap; i++)
-		ws_node_free((struct ws_node *)w->map.slots[i]);
+		ws_node_free((struct ws_node *)map_at(&w->map, i));
 	free(w->map.slots);
 	free(w);
 }
@@ -1126,7 +1151,7 @@ static enum kta_status ws_set(struct kta_replay_watchset *w, const char *label,
 	if ((r = keys_check_canonical(keys, n, err)) != KTA_OK)
 		return r;
 	if (w->map.cap > 0)
-		node = (struct ws_node *)w->map.slots[map_slot(&w->map, label, len, h)];
+		node = (struct ws_node *)map_at(&w->map, map_slot(&w->map, label, len, h));
 	if (node == NULL) {
 		if ((r = map_reserve(&w->map, err)) != KTA_OK)
 			return r;

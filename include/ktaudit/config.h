@@ -52,8 +52,12 @@
  *   "stderr", "syslog", "file:/var/log/a.jsonl",
  *   "exec:/usr/local/bin/notify --flag value" (argv joined by single spaces),
  *   "webhook:https://hooks.example/x" (options such as ca_file= excluded).
- * Editing a sink's arguments therefore makes it a new sink; two sinks with the
- * same name are an error.
+ * A name longer than KTA_CONFIG_SINK_NAME_MAX bytes (the state database's
+ * limit) is cut to its first KTA_CONFIG_SINK_NAME_KEEP bytes (at a UTF-8
+ * boundary) followed by "~" and 32 hex digits of SHA-256 of the full name.
+ * Editing a sink's arguments therefore makes it a new sink (which receives
+ * only alerts stored after it first appears); two sinks with the same name
+ * are an error.
  *
  * Every error is KTA_ERR_MALFORMED (or KTA_ERR_LIMIT for the named limits)
  * with the message "FILE:LINE: reason" quoting the bad value; errors found
@@ -98,69 +102,72 @@
 #define KTA_CONFIG_DEFAULT_SINK_TIMEOUT 30
 /* Largest poll, max_age and sink timeout accepted (seconds; ten years). */
 #define KTA_CONFIG_SECONDS_MAX ((uint64_t)10 * 366 * 86400)
+/* Longest sink name (= KTA_STATE_SINK_NAME_MAX) and the part kept of a longer one. */
+#define KTA_CONFIG_SINK_NAME_MAX 256
+#define KTA_CONFIG_SINK_NAME_KEEP 200
 /* Longest "ALG:B64:DEVICE" key specification. */
 #define KTA_CONFIG_KEY_SPEC_MAX (16 + 44 + 1 + KTA_DEVICE_MAX_LEN)
 
 enum kta_sink_type {
-        KTA_SINK_STDERR = 1,
-        KTA_SINK_FILE,
-        KTA_SINK_SYSLOG,
-        KTA_SINK_EXEC,
-        KTA_SINK_WEBHOOK,
+	KTA_SINK_STDERR = 1,
+	KTA_SINK_FILE,
+	KTA_SINK_SYSLOG,
+	KTA_SINK_EXEC,
+	KTA_SINK_WEBHOOK,
 };
 
 struct kta_sink_config {
-        enum kta_sink_type type;
-        char *name;       /* delivery key, see "Sink names"; never NULL */
-        char *target;     /* FILE: the path; WEBHOOK: the URL; NULL otherwise */
-        char **argv;      /* EXEC: argc strings + a NULL; NULL otherwise */
-        size_t argc;      /* EXEC: >= 1 */
-        char *ca_file;    /* WEBHOOK: CA bundle path, or NULL (system store) */
-        uint64_t timeout; /* EXEC, WEBHOOK: seconds, default KTA_CONFIG_DEFAULT_SINK_TIMEOUT */
-        size_t line;      /* line of the directive (for messages) */
+	enum kta_sink_type type;
+	char *name;       /* delivery key, see "Sink names"; never NULL */
+	char *target;     /* FILE: the path; WEBHOOK: the URL; NULL otherwise */
+	char **argv;      /* EXEC: argc strings + a NULL; NULL otherwise */
+	size_t argc;      /* EXEC: >= 1 */
+	char *ca_file;    /* WEBHOOK: CA bundle path, or NULL (system store) */
+	uint64_t timeout; /* EXEC, WEBHOOK: seconds, default KTA_CONFIG_DEFAULT_SINK_TIMEOUT */
+	size_t line;      /* line of the directive (for messages) */
 };
 
 struct kta_watch_config {
-        char *label;                /* a valid entry.h label */
-        int tofu;                   /* 1: trust the first key set seen (nkeys == 0) */
-        struct kta_entry_key *keys; /* pinned set in entry.h canonical order (sorted by alg,
-                                       then pub; (alg,pub) and (alg,device) unique), so
-                                       kta_entry_keys_diff accepts it; NULL when tofu */
-        size_t nkeys;               /* >= 1 unless tofu */
-        size_t line;
+	char *label;                /* a valid entry.h label */
+	int tofu;                   /* 1: trust the first key set seen (nkeys == 0) */
+	struct kta_entry_key *keys; /* pinned set in entry.h canonical order (sorted by alg,
+				       then pub; (alg,pub) and (alg,device) unique), so
+				       kta_entry_keys_diff accepts it; NULL when tofu */
+	size_t nkeys;               /* >= 1 unless tofu */
+	size_t line;
 };
 
 struct kta_log_config {
-        char *name;     /* section name, unique */
-        char *url;      /* tlog-tiles base URL */
-        char **mirrors; /* nmirrors more base URLs; NULL if none */
-        size_t nmirrors;
-        struct kta_vkey *key;              /* the log's verifier key */
-        char *origin;                      /* expected origin; never NULL (default: name) */
-        const struct kta_vkey **witnesses; /* nwitnesses distinct keys, owned by the config;
-                                              passes as kta_checkpoint_policy.witnesses */
-        size_t nwitnesses;
-        size_t quorum;                    /* <= nwitnesses */
-        uint64_t poll;                    /* seconds between cycles, >= 1 */
-        uint64_t max_age;                 /* seconds; 0 = off */
-        char *ca_file;                    /* or NULL */
-        struct kta_watch_config *watches; /* in file order; NULL if none */
-        size_t nwatches;
-        size_t line; /* line of the `log` directive */
+	char *name;     /* section name, unique */
+	char *url;      /* tlog-tiles base URL */
+	char **mirrors; /* nmirrors more base URLs; NULL if none */
+	size_t nmirrors;
+	struct kta_vkey *key;              /* the log's verifier key */
+	char *origin;                      /* expected origin; never NULL (default: name) */
+	const struct kta_vkey **witnesses; /* nwitnesses distinct keys, owned by the config;
+					      passes as kta_checkpoint_policy.witnesses */
+	size_t nwitnesses;
+	size_t quorum;                    /* <= nwitnesses */
+	uint64_t poll;                    /* seconds between cycles, >= 1 */
+	uint64_t max_age;                 /* seconds; 0 = off */
+	char *ca_file;                    /* or NULL */
+	struct kta_watch_config *watches; /* in file order; NULL if none */
+	size_t nwatches;
+	size_t line; /* line of the `log` directive */
 };
 
 struct kta_config {
-        char *path;            /* the file name given to the parser (for messages) */
-        char *state_dir;       /* never NULL */
-        char *evidence_dir;    /* never NULL (default STATE_DIR "/evidence") */
-        char *heartbeat;       /* or NULL */
-        char **heartbeat_exec; /* argc strings + NULL, or NULL */
-        size_t heartbeat_exec_argc;
-        char *metrics;                 /* or NULL */
-        struct kta_sink_config *sinks; /* in file order; NULL if none */
-        size_t nsinks;
-        struct kta_log_config *logs; /* in file order; at least one */
-        size_t nlogs;
+	char *path;            /* the file name given to the parser (for messages) */
+	char *state_dir;       /* never NULL */
+	char *evidence_dir;    /* never NULL (default STATE_DIR "/evidence") */
+	char *heartbeat;       /* or NULL */
+	char **heartbeat_exec; /* argc strings + NULL, or NULL */
+	size_t heartbeat_exec_argc;
+	char *metrics;                 /* or NULL */
+	struct kta_sink_config *sinks; /* in file order; NULL if none */
+	size_t nsinks;
+	struct kta_log_config *logs; /* in file order; at least one */
+	size_t nlogs;
 };
 
 /*
@@ -169,14 +176,14 @@ struct kta_config {
  * kta_config_free). Errors: see the header comment. *out is NULL on failure.
  */
 KTA_API enum kta_status kta_config_parse(const uint8_t *buf, size_t len, const char *filename,
-                                         struct kta_config **out, struct kta_error *err) KTA_WUR;
+					 struct kta_config **out, struct kta_error *err) KTA_WUR;
 
 /*
  * Reads `path` (at most KTA_CONFIG_MAX_SIZE bytes) and parses it. Errors:
  * those of kta_config_parse, KTA_ERR_IO, KTA_ERR_LIMIT.
  */
 KTA_API enum kta_status kta_config_load(const char *path, struct kta_config **out,
-                                        struct kta_error *err) KTA_WUR;
+					struct kta_error *err) KTA_WUR;
 
 /* Frees cfg and everything it owns; cfg may be NULL. */
 KTA_API void kta_config_free(struct kta_config *cfg);
@@ -188,9 +195,9 @@ KTA_API void kta_config_free(struct kta_config *cfg);
  * KTA_ERR_LIMIT when longer than KTA_CONFIG_KEY_SPEC_MAX.
  */
 KTA_API enum kta_status kta_config_parse_key_spec(const char *s, size_t len,
-                                                  struct kta_entry_key *key,
-                                                  char device[static KTA_DEVICE_MAX_LEN + 1],
-                                                  struct kta_error *err) KTA_WUR;
+						  struct kta_entry_key *key,
+						  char device[static KTA_DEVICE_MAX_LEN + 1],
+						  struct kta_error *err) KTA_WUR;
 
 /* The sink type's name ("stderr", "file", ...; "unknown" for bad values). */
 KTA_API const char *kta_sink_type_name(enum kta_sink_type type);

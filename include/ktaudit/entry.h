@@ -91,30 +91,30 @@
 #define KTA_ENTRY_AUTH_CONTEXT "keydir/v1 auth\n"
 
 enum kta_entry_alg {
-        KTA_ENTRY_ALG_ED25519 = 1, /* "ed25519": Ed25519 signing key, RFC 8032 */
-        KTA_ENTRY_ALG_X25519 = 2,  /* "x25519": X25519 key-agreement key, RFC 7748 */
+	KTA_ENTRY_ALG_ED25519 = 1, /* "ed25519": Ed25519 signing key, RFC 8032 */
+	KTA_ENTRY_ALG_X25519 = 2,  /* "x25519": X25519 key-agreement key, RFC 7748 */
 };
 
 struct kta_entry_key {
-        enum kta_entry_alg alg; /* algorithm */
-        uint8_t pub[32];        /* raw public key */
-        char *device;           /* NUL-terminated device name, never NULL */
+	enum kta_entry_alg alg; /* algorithm */
+	uint8_t pub[32];        /* raw public key */
+	char *device;           /* NUL-terminated device name, never NULL */
 };
 
 struct kta_entry_auth {
-        uint8_t pub[32]; /* Ed25519 public key of the signer */
-        uint8_t sig[64]; /* Ed25519 signature (see "Auth signatures") */
+	uint8_t pub[32]; /* Ed25519 public key of the signer */
+	uint8_t sig[64]; /* Ed25519 signature (see "Auth signatures") */
 };
 
 struct kta_entry {
-        char *label;                  /* NUL-terminated label */
-        uint64_t version;             /* 1..KTA_ENTRY_MAX_VERSION */
-        uint64_t time;                /* 0..KTA_ENTRY_MAX_TIME, Unix seconds */
-        struct kta_entry_key *keys;   /* canonical order; NULL when nkeys == 0 */
-        size_t nkeys;                 /* 0 means deleted */
-        struct kta_entry_auth *auths; /* ascending by pub; NULL when nauths == 0 */
-        size_t nauths;                /* number of auth lines */
-        size_t signed_len;            /* bytes before the first auth line */
+	char *label;                  /* NUL-terminated label */
+	uint64_t version;             /* 1..KTA_ENTRY_MAX_VERSION */
+	uint64_t time;                /* 0..KTA_ENTRY_MAX_TIME, Unix seconds */
+	struct kta_entry_key *keys;   /* canonical order; NULL when nkeys == 0 */
+	size_t nkeys;                 /* 0 means deleted */
+	struct kta_entry_auth *auths; /* ascending by pub; NULL when nauths == 0 */
+	size_t nauths;                /* number of auth lines */
+	size_t signed_len;            /* bytes before the first auth line */
 };
 
 /*
@@ -124,7 +124,7 @@ struct kta_entry {
  * KTA_ENTRY_MAX_SIZE), or KTA_ERR_NOMEM. *out is NULL on failure.
  */
 KTA_API enum kta_status kta_entry_parse(const uint8_t *buf, size_t len, struct kta_entry **out,
-                                        struct kta_error *err) KTA_WUR;
+					struct kta_error *err) KTA_WUR;
 
 /* Frees an entry returned by kta_entry_parse; e may be NULL. */
 KTA_API void kta_entry_free(struct kta_entry *e);
@@ -138,7 +138,7 @@ KTA_API void kta_entry_free(struct kta_entry *e);
  * *out_len bytes (no NUL added).
  */
 KTA_API enum kta_status kta_entry_serialize(const struct kta_entry *e, uint8_t **out,
-                                            size_t *out_len, struct kta_error *err) KTA_WUR;
+					    size_t *out_len, struct kta_error *err) KTA_WUR;
 
 /*
  * Adds an auth line by the Ed25519 key with 32-byte `seed` to the entry
@@ -150,8 +150,8 @@ KTA_API enum kta_status kta_entry_serialize(const struct kta_entry *e, uint8_t *
  * KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_entry_sign(const uint8_t *raw, size_t raw_len,
-                                       const uint8_t seed[static 32], uint8_t **out,
-                                       size_t *out_len, struct kta_error *err) KTA_WUR;
+				       const uint8_t seed[static 32], uint8_t **out,
+				       size_t *out_len, struct kta_error *err) KTA_WUR;
 
 /*
  * Verifies auth line i of e. raw must be the bytes e was parsed from.
@@ -161,8 +161,8 @@ KTA_API enum kta_status kta_entry_sign(const uint8_t *raw, size_t raw_len,
  * KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_entry_auth_verify(const struct kta_entry *e, const uint8_t *raw,
-                                              size_t raw_len, size_t i,
-                                              struct kta_error *err) KTA_WUR;
+					      size_t raw_len, size_t i,
+					      struct kta_error *err) KTA_WUR;
 
 /*
  * The outcome of the authorization check (DESIGN.md, A11). Signatures are
@@ -171,23 +171,23 @@ KTA_API enum kta_status kta_entry_auth_verify(const struct kta_entry *e, const u
  * signature is itself a finding.
  */
 enum kta_auth_result {
-        KTA_AUTH_FIRST_VERSION, /* version 1: needs no authorization; all auth lines verify */
-        KTA_AUTH_OWNER,         /* an auth line by an ed25519 key of prev verifies */
-        KTA_AUTH_UNAUTHORIZED,  /* no auth line by an ed25519 key of prev (also: none at all) */
-        KTA_AUTH_BAD_SIGNATURE, /* some auth line does not verify (see the report) */
-        KTA_AUTH_PREV_UNKNOWN,  /* version > 1 but prev == NULL: every auth line verifies
-                                   (e->auths lists exactly the verified signers); the caller
-                                   decides whether one of them was a key of the previous version */
+	KTA_AUTH_FIRST_VERSION, /* version 1: needs no authorization; all auth lines verify */
+	KTA_AUTH_OWNER,         /* an auth line by an ed25519 key of prev verifies */
+	KTA_AUTH_UNAUTHORIZED,  /* no auth line by an ed25519 key of prev (also: none at all) */
+	KTA_AUTH_BAD_SIGNATURE, /* some auth line does not verify (see the report) */
+	KTA_AUTH_PREV_UNKNOWN,  /* version > 1 but prev == NULL: every auth line verifies
+				   (e->auths lists exactly the verified signers); the caller
+				   decides whether one of them was a key of the previous version */
 };
 
 /* Details of kta_entry_check_auth_report. Indices are SIZE_MAX when unset. */
 struct kta_entry_auth_report {
-        enum kta_auth_result result;
-        size_t nverified;  /* auth lines whose signature verifies */
-        size_t nbad;       /* auth lines whose signature does not verify */
-        size_t bad_auth;   /* index in e->auths of the first bad auth line */
-        size_t bad_line;   /* its 1-based line number in the entry (0 when none) */
-        size_t owner_auth; /* index of the first verified auth by an ed25519 key of prev */
+	enum kta_auth_result result;
+	size_t nverified;  /* auth lines whose signature verifies */
+	size_t nbad;       /* auth lines whose signature does not verify */
+	size_t bad_auth;   /* index in e->auths of the first bad auth line */
+	size_t bad_line;   /* its 1-based line number in the entry (0 when none) */
+	size_t owner_auth; /* index of the first verified auth by an ed25519 key of prev */
 };
 
 /*
@@ -198,34 +198,35 @@ struct kta_entry_auth_report {
  * only in e's own key set, does not authorize. A prev with zero keys
  * (deleted) authorizes nothing, so a re-created label is UNAUTHORIZED.
  * Preconditions (KTA_ERR_USAGE otherwise): raw is exactly the serialization
- * of e; prev, when given, has e's label and a smaller version (normally
- * e->version - 1; the monitor reports skipped versions itself, A8) and
- * e->version > 1. Returns KTA_OK with the result in *res / *rep; any other
+ * of e (compared byte for byte when e has auth lines; not read when it has
+ * none, so raw may then be NULL); prev, when given, has e's label and a
+ * smaller version (normally e->version - 1; the monitor reports skipped
+ * versions itself, A8) and e->version > 1. Returns KTA_OK with the result in *res / *rep; any other
  * status means no result (KTA_ERR_NOMEM, KTA_ERR_INTERNAL).
  */
 KTA_API enum kta_status kta_entry_check_auth(const struct kta_entry *e, const uint8_t *raw,
-                                             size_t raw_len, const struct kta_entry *prev,
-                                             enum kta_auth_result *res,
-                                             struct kta_error *err) KTA_WUR;
+					     size_t raw_len, const struct kta_entry *prev,
+					     enum kta_auth_result *res,
+					     struct kta_error *err) KTA_WUR;
 
 /* The same check, with the details (which auth line failed, counts). */
 KTA_API enum kta_status kta_entry_check_auth_report(const struct kta_entry *e, const uint8_t *raw,
-                                                    size_t raw_len, const struct kta_entry *prev,
-                                                    struct kta_entry_auth_report *rep,
-                                                    struct kta_error *err) KTA_WUR;
+						    size_t raw_len, const struct kta_entry *prev,
+						    struct kta_entry_auth_report *rep,
+						    struct kta_error *err) KTA_WUR;
 
 /* Key-set changes between two versions of a label (kta_entry_keys_diff). */
 enum kta_entry_change_kind {
-        KTA_ENTRY_KEY_ADDED = 1, /* (alg, pub) only in `after` */
-        KTA_ENTRY_KEY_REMOVED,   /* (alg, pub) only in `before` */
-        KTA_ENTRY_KEY_REPLACED,  /* a removed and an added key with the same (alg, device) */
-        KTA_ENTRY_KEY_RENAMED,   /* same (alg, pub), different device name; not a key change */
+	KTA_ENTRY_KEY_ADDED = 1, /* (alg, pub) only in `after` */
+	KTA_ENTRY_KEY_REMOVED,   /* (alg, pub) only in `before` */
+	KTA_ENTRY_KEY_REPLACED,  /* a removed and an added key with the same (alg, device) */
+	KTA_ENTRY_KEY_RENAMED,   /* same (alg, pub), different device name; not a key change */
 };
 
 struct kta_entry_key_change {
-        enum kta_entry_change_kind kind;
-        const struct kta_entry_key *before; /* borrowed; NULL for ADDED */
-        const struct kta_entry_key *after;  /* borrowed; NULL for REMOVED */
+	enum kta_entry_change_kind kind;
+	const struct kta_entry_key *before; /* borrowed; NULL for ADDED */
+	const struct kta_entry_key *after;  /* borrowed; NULL for REMOVED */
 };
 
 /*
@@ -237,9 +238,9 @@ struct kta_entry_key_change {
  * *out is malloc'd (NULL when *nout == 0; caller frees with free()).
  */
 KTA_API enum kta_status kta_entry_keys_diff(const struct kta_entry_key *before, size_t nbefore,
-                                            const struct kta_entry_key *after, size_t nafter,
-                                            struct kta_entry_key_change **out, size_t *nout,
-                                            struct kta_error *err) KTA_WUR;
+					    const struct kta_entry_key *after, size_t nafter,
+					    struct kta_entry_key_change **out, size_t *nout,
+					    struct kta_error *err) KTA_WUR;
 
 /* The line name of an algorithm ("ed25519", "x25519"), or NULL. */
 KTA_API const char *kta_entry_alg_name(enum kta_entry_alg alg);
@@ -249,7 +250,7 @@ KTA_API const char *kta_entry_alg_name(enum kta_entry_alg alg);
  * KTA_ERR_MALFORMED with the reason and byte offset.
  */
 KTA_API enum kta_status kta_entry_label_check(const char *s, size_t len,
-                                              struct kta_error *err) KTA_WUR;
+					      struct kta_error *err) KTA_WUR;
 
 /*
  * Percent-encodes the label (s, len) for "lookup/<name>" (rules above) into
@@ -257,8 +258,8 @@ KTA_API enum kta_status kta_entry_label_check(const char *s, size_t len,
  * not a valid label.
  */
 KTA_API enum kta_status kta_entry_label_encode(const char *s, size_t len,
-                                               char out[static KTA_LABEL_ENCODED_MAX + 1],
-                                               size_t *out_len, struct kta_error *err) KTA_WUR;
+					       char out[static KTA_LABEL_ENCODED_MAX + 1],
+					       size_t *out_len, struct kta_error *err) KTA_WUR;
 
 /*
  * Decodes a lookup file name: accepts exactly what kta_entry_label_encode
@@ -267,7 +268,7 @@ KTA_API enum kta_status kta_entry_label_encode(const char *s, size_t len,
  * NUL-terminated, into out. KTA_ERR_MALFORMED with the offset otherwise.
  */
 KTA_API enum kta_status kta_entry_label_decode(const char *in, size_t in_len,
-                                               char out[static KTA_LABEL_MAX_LEN + 1],
-                                               size_t *out_len, struct kta_error *err) KTA_WUR;
+					       char out[static KTA_LABEL_MAX_LEN + 1],
+					       size_t *out_len, struct kta_error *err) KTA_WUR;
 
 #endif

@@ -10,7 +10,8 @@
  *
  * Ownership: kta_hasher_new allocates a hasher that the caller frees with
  * kta_hasher_free (NULL is fine). The hasher fetches the SHA-256 EVP_MD once
- * and reuses one EVP_MD_CTX, so hashing never allocates.
+ * and reuses one EVP_MD_CTX, so ktaudit never allocates per hash (OpenSSL
+ * 3.0.x itself still does inside EVP_DigestInit_ex2; 3.1+ does not).
  *
  * A hasher is not thread-safe: use one per thread.
  *

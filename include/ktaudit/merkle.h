@@ -137,11 +137,15 @@ struct kta_merkle_leaf_range {
 
 /*
  * For a tiles-based client: which subtree each element of PATH(index,
- * D[size]) is the hash of, in proof order (from the leaf upwards). A range
- * whose length is a power of two aligned to it is a stored node (level
- * log2(end - begin), index begin >> level); any other range lies on the
- * right edge of the tree and its hash must be computed from the nodes that
- * make it up (kta_merkle_root over them, or a compact range).
+ * D[size]) is the hash of, in proof order (from the leaf upwards). begin is
+ * always a multiple of the smallest power of two >= end - begin. When
+ * end - begin is a power of two the range is one stored node (level
+ * log2(end - begin), index begin >> level). Otherwise it ends at size (the
+ * right edge) and its hash folds the perfect subtrees that make it up, one
+ * per set bit of end - begin, largest first: pass their hashes to
+ * kta_compact_range_restore(end - begin, ...) and take kta_compact_range_root
+ * (compact.h). (kta_merkle_root over those hashes would be wrong: it treats
+ * them as leaves of one level.)
  * Writes kta_merkle_inclusion_proof_len(index, size) ranges into ranges
  * (capacity cap) and the count into *len. KTA_ERR_USAGE if index >= size or
  * cap is too small. Pure: no hashing.

@@ -85,8 +85,7 @@ enum kta_monitor_level {
 struct kta_monitor_opts {
 	/* A log line (one line, no "\n"; valid during the call). log_name is
 	 * the log's section name or NULL for monitor-wide lines. NULL = none. */
-	void (*log)(void *ctx, enum kta_monitor_level level, const char *log_name,
-		    const char *msg);
+	void (*log)(void *ctx, enum kta_monitor_level level, const char *log_name, const char *msg);
 	/* Replay progress: `done` of `total` entries of this catch-up (called
 	 * every KTA_MONITOR_PROGRESS_STEP entries and at the end). NULL = none. */
 	void (*progress)(void *ctx, const char *log_name, uint64_t done, uint64_t total);
@@ -107,24 +106,24 @@ struct kta_monitor_opts {
 
 /* What one cycle of one log did. */
 struct kta_monitor_result {
-	int audited;         /* 1: the log was audited up to a checkpoint meeting its policy */
-	int first_run;       /* 1: there was no stored checkpoint; the first was trusted */
-	uint64_t old_size;   /* verified size before the cycle (0 on a first run) */
-	uint64_t size;       /* verified size after the cycle */
-	uint64_t entries;    /* entries replayed and committed */
-	size_t findings[4];  /* findings made, by enum kta_severity (new or already stored) */
-	size_t new_alerts;   /* alerts added to the outbox (ids not stored before) */
+	int audited;        /* 1: the log was audited up to a checkpoint meeting its policy */
+	int first_run;      /* 1: there was no stored checkpoint; the first was trusted */
+	uint64_t old_size;  /* verified size before the cycle (0 on a first run) */
+	uint64_t size;      /* verified size after the cycle */
+	uint64_t entries;   /* entries replayed and committed */
+	size_t findings[4]; /* findings made, by enum kta_severity (new or already stored) */
+	size_t new_alerts;  /* alerts added to the outbox (ids not stored before) */
 	char error_class[KTA_MONITOR_ERROR_CLASS_MAX]; /* why not audited ("" when audited) */
 };
 
 /* Per-log numbers for metrics (kta_monitor_metrics). */
 struct kta_monitor_log_status {
-	const char *name;         /* borrowed from the configuration */
-	int has_checkpoint;       /* 0 until a checkpoint was verified */
-	uint64_t size;            /* verified size */
-	int64_t checkpoint_time;  /* newest cosignature time, else when first verified; -1 if none */
+	const char *name;        /* borrowed from the configuration */
+	int has_checkpoint;      /* 0 until a checkpoint was verified */
+	uint64_t size;           /* verified size */
+	int64_t checkpoint_time; /* newest cosignature time, else when first verified; -1 if none */
 	uint64_t entries_replayed; /* entries replayed by this process */
-	int64_t last_success;     /* Unix time of the last audited cycle, 0 if none */
+	int64_t last_success;      /* Unix time of the last audited cycle, 0 if none */
 	char last_error[KTA_MONITOR_ERROR_CLASS_MAX]; /* "" after a good cycle */
 };
 

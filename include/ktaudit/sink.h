@@ -47,6 +47,9 @@
  *   KTAUDIT_LEAF_INDEX   only when the alert has a leaf index (decimal)
  *   KTAUDIT_EVIDENCE     only when the alert has an evidence bundle
  *
+ * Values longer than KTA_SINK_ENV_VALUE_MAX bytes are cut (at a UTF-8
+ * boundary); the JSON on stdin is always complete.
+ *
  * After sink->timeout seconds (monotonic clock) the whole process group is
  * killed with SIGKILL and reaped: a failure. A program that exits without
  * reading its stdin is judged by its exit status alone (SIGPIPE is blocked
@@ -85,6 +88,8 @@
 #define KTA_SINK_JSON_MAX ((size_t)1 << 20)
 /* Bytes of an exec hook's output kept for the error message. */
 #define KTA_SINK_EXEC_OUTPUT_MAX 512
+/* Longest exec hook environment value (longer ones are cut; stdin has all). */
+#define KTA_SINK_ENV_VALUE_MAX 4096
 /* Largest webhook response body read, in bytes. */
 #define KTA_SINK_RESPONSE_MAX ((size_t)64 * 1024)
 /* Bytes of a webhook response quoted in an error message. */
@@ -98,7 +103,7 @@
  * Returns KTA_OK when the sink accepted it; errors above.
  */
 KTA_API enum kta_status kta_sink_deliver(const struct kta_sink_config *sink,
-                                         const struct kta_alert *a, const char *json,
-                                         size_t json_len, struct kta_error *err) KTA_WUR;
+					 const struct kta_alert *a, const char *json,
+					 size_t json_len, struct kta_error *err) KTA_WUR;
 
 #endif

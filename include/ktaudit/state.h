@@ -16,7 +16,7 @@
  *   labels        | (origin, label) PK, version,          | the replay index: each
  *                 | leaf_index, entry_hash, keys          | label's latest state; keys is
  *                 |                                       | a blob (below)
- *   label_history | (origin, leaf_index) PK, label,       | every entry replayed, for
+ *   label_history | (origin, label, leaf_index) PK,       | every entry replayed, for
  *                 | version, entry, auth                  | `ktaudit history`; auth is
  *                 |                                       | kta_replay_auth_name()
  *   watches       | (origin, label) PK, mode, keys,       | watched labels; keys: the

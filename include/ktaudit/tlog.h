@@ -89,21 +89,21 @@
 struct kta_tlog; /* opaque */
 
 struct kta_tlog_opts {
-        size_t cache_tiles; /* authenticated full tiles kept, 1..KTA_TLOG_MAX_CACHE */
-        unsigned prefetch;  /* bundles fetched in parallel, 1..KTA_TLOG_MAX_PREFETCH */
+	size_t cache_tiles; /* authenticated full tiles kept, 1..KTA_TLOG_MAX_CACHE */
+	unsigned prefetch;  /* bundles fetched in parallel, 1..KTA_TLOG_MAX_PREFETCH */
 };
 
 /* A Merkle tree node: it spans leaves [index << height, (index + 1) << height). */
 struct kta_tlog_node {
-        unsigned height; /* 0 = a leaf hash; at most 63 */
-        uint64_t index;
+	unsigned height; /* 0 = a leaf hash; at most 63 */
+	uint64_t index;
 };
 
 /* What kta_tlog_audit checked. */
 struct kta_tlog_audit {
-        uint64_t entries; /* entries read and hashed (= the tree size) */
-        uint64_t bundles; /* entry bundles fetched */
-        uint64_t tiles;   /* hash tiles fetched and compared */
+	uint64_t entries; /* entries read and hashed (= the tree size) */
+	uint64_t bundles; /* entry bundles fetched */
+	uint64_t tiles;   /* hash tiles fetched and compared */
 };
 
 /* Fills *opts with the defaults. */
@@ -116,8 +116,8 @@ KTA_API void kta_tlog_opts_init(struct kta_tlog_opts *opts);
  * NULL (defaults). Errors: KTA_ERR_USAGE, KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_tlog_new(struct kta_fetcher *f, const char *base_url,
-                                     const struct kta_tlog_opts *opts, struct kta_tlog **out,
-                                     struct kta_error *err) KTA_WUR;
+				     const struct kta_tlog_opts *opts, struct kta_tlog **out,
+				     struct kta_error *err) KTA_WUR;
 
 /* Frees c (not its fetcher); NULL does nothing. */
 KTA_API void kta_tlog_free(struct kta_tlog *c);
@@ -133,9 +133,9 @@ KTA_API const char *kta_tlog_url(const struct kta_tlog *c);
  * e.g. for evidence. Does not select the tree: call kta_tlog_set_tree.
  */
 KTA_API enum kta_status kta_tlog_fetch_checkpoint(struct kta_tlog *c,
-                                                  const struct kta_checkpoint_policy *p,
-                                                  struct kta_checkpoint_result *res, uint8_t **note,
-                                                  size_t *note_len, struct kta_error *err) KTA_WUR;
+						  const struct kta_checkpoint_policy *p,
+						  struct kta_checkpoint_result *res, uint8_t **note,
+						  size_t *note_len, struct kta_error *err) KTA_WUR;
 
 /*
  * Selects the tree (size, root) that later calls read from; root must come
@@ -151,8 +151,8 @@ KTA_API void kta_tlog_set_tree(struct kta_tlog *c, uint64_t size, const uint8_t 
  * n <= KTA_TLOG_MAX_NODES. n = 0 does nothing.
  */
 KTA_API enum kta_status kta_tlog_read_hashes(struct kta_tlog *c, const struct kta_tlog_node *nodes,
-                                             size_t n, uint8_t (*out)[32],
-                                             struct kta_error *err) KTA_WUR;
+					     size_t n, uint8_t (*out)[32],
+					     struct kta_error *err) KTA_WUR;
 
 /*
  * Computes PATH(index, D[size]) (RFC 9162 2.1.3.1) of the selected tree from
@@ -161,8 +161,8 @@ KTA_API enum kta_status kta_tlog_read_hashes(struct kta_tlog *c, const struct kt
  * kta_merkle_verify_inclusion. KTA_ERR_USAGE if index >= size.
  */
 KTA_API enum kta_status kta_tlog_inclusion_proof(struct kta_tlog *c, uint64_t index,
-                                                 uint8_t (*proof)[32], size_t cap, size_t *len,
-                                                 struct kta_error *err) KTA_WUR;
+						 uint8_t (*proof)[32], size_t cap, size_t *len,
+						 struct kta_error *err) KTA_WUR;
 
 /*
  * Computes PROOF(old_size, D[size]) (RFC 9162 2.1.4.1) between old_size and
@@ -171,8 +171,8 @@ KTA_API enum kta_status kta_tlog_inclusion_proof(struct kta_tlog *c, uint64_t in
  * > size.
  */
 KTA_API enum kta_status kta_tlog_consistency_proof(struct kta_tlog *c, uint64_t old_size,
-                                                   uint8_t (*proof)[32], size_t cap, size_t *len,
-                                                   struct kta_error *err) KTA_WUR;
+						   uint8_t (*proof)[32], size_t cap, size_t *len,
+						   struct kta_error *err) KTA_WUR;
 
 /*
  * Builds the compact range of leaves [0, size) of the selected tree (size
@@ -180,8 +180,8 @@ KTA_API enum kta_status kta_tlog_consistency_proof(struct kta_tlog *c, uint64_t 
  * `size` without the entries before it. *out is new (kta_compact_range_free).
  */
 KTA_API enum kta_status kta_tlog_compact_range(struct kta_tlog *c, uint64_t size,
-                                               struct kta_compact_range **out,
-                                               struct kta_error *err) KTA_WUR;
+					       struct kta_compact_range **out,
+					       struct kta_error *err) KTA_WUR;
 
 /*
  * Replays entries [start, end) of the selected tree (start <= end <= size):
@@ -205,11 +205,11 @@ KTA_API enum kta_status kta_tlog_compact_range(struct kta_tlog *c, uint64_t size
  * must be able to roll back.
  */
 KTA_API enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end,
-                                         struct kta_compact_range *cr, unsigned flags,
-                                         enum kta_status (*fn)(void *ctx, uint64_t index,
-                                                               const uint8_t *entry, size_t len,
-                                                               struct kta_error *err),
-                                         void *ctx, struct kta_error *err) KTA_WUR;
+					 struct kta_compact_range *cr, unsigned flags,
+					 enum kta_status (*fn)(void *ctx, uint64_t index,
+							       const uint8_t *entry, size_t len,
+							       struct kta_error *err),
+					 void *ctx, struct kta_error *err) KTA_WUR;
 
 /*
  * Audits the whole selected tree from scratch: fetches every entry bundle
@@ -227,8 +227,8 @@ KTA_API enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uin
  */
 KTA_API enum kta_status
 kta_tlog_audit(struct kta_tlog *c,
-               enum kta_status (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-                                     struct kta_error *err),
-               void *ctx, struct kta_tlog_audit *res, struct kta_error *err) KTA_WUR;
+	       enum kta_status (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
+				     struct kta_error *err),
+	       void *ctx, struct kta_tlog_audit *res, struct kta_error *err) KTA_WUR;
 
 #endif

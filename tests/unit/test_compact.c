@@ -15,7 +15,7 @@
 void kta_hasher_test_fail(struct kta_hasher *h);
 void kta_hasher_test_fail_in(struct kta_hasher *h, uint64_t n);
 
-#define N_LEAVES 2500
+#define N_LEAVES 2100
 
 static int setup(void **state)
 {

@@ -689,6 +689,10 @@ static void check_auth_usage(void **state)
 	assert_int_equal(kta_entry_auth_verify(e, raw, len, 0, &err), KTA_OK);
 	assert_int_equal(kta_entry_auth_verify(e, raw, len, 1, &err), KTA_OK);
 	assert_int_equal(kta_entry_check_auth(NULL, raw, len, p, &res, &err), KTA_ERR_USAGE);
+	/* raw is not read for an entry without auth lines, and needed for one with */
+	assert_int_equal(kta_entry_check_auth(p, NULL, 0, NULL, &res, &err), KTA_OK);
+	assert_int_equal(res, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_entry_check_auth(e, NULL, 0, p, &res, &err), KTA_ERR_USAGE);
 	free(copy);
 	kta_entry_free(e);
 	kta_entry_free(p);

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "ktaudit/compact.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/hash.h"
 #include "ktaudit/merkle.h"
@@ -957,6 +958,89 @@ static void proof_ranges(void **state)
 }
 
 /*
+ * The recipe documented in merkle.h for tiles clients: each proof element
+ * is one stored node or, on the right edge, the fold of the perfect
+ * subtrees that make it up (a restored compact range).
+ */
+static void ranges_from_nodes(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 1000 };
+	uint8_t(*leaves)[32] = calloc(N, 32);
+	uint8_t p[MAXP][32], want[32], sub[64][32];
+	struct kta_merkle_leaf_range r[MAXP];
+	struct kta_compact_range *cr = NULL;
+	uint64_t rs = 555, size, index, len, b, bit, pw;
+	size_t n, nr, k, ns, edge = 0;
+	int i;
+
+	assert_non_null(leaves);
+	for (k = 0; k < N; k++)
+		rand32(&rs, leaves[k]);
+	for (i = 0; i < 300; i++) {
+		size = 1 + tu_rand(&rs) % N;
+		index = tu_rand(&rs) % size;
+		if (i % 2 == 0) {
+			assert_int_equal(kta_merkle_inclusion_proof(f->h,
+								    (const uint8_t(*)[32])leaves,
+								    size, index, p, MAXP, &n, NULL),
+					 KTA_OK);
+			assert_int_equal(
+			    kta_merkle_inclusion_proof_ranges(index, size, r, MAXP, &nr, NULL),
+			    KTA_OK);
+		} else {
+			index++; /* an old size in 1..size */
+			assert_int_equal(
+			    kta_merkle_consistency_proof(f->h, (const uint8_t(*)[32])leaves, size,
+							 index, p, MAXP, &n, NULL),
+			    KTA_OK);
+			assert_int_equal(
+			    kta_merkle_consistency_proof_ranges(index, size, r, MAXP, &nr, NULL),
+			    KTA_OK);
+		}
+		assert_int_equal(n, nr);
+		for (k = 0; k < nr; k++) {
+			len = r[k].end - r[k].begin;
+			for (pw = 1; pw < len; pw <<= 1)
+				;
+			assert_int_equal(r[k].begin % pw, 0);
+			if ((len & (len - 1)) == 0) {
+				/* one stored node */
+				assert_int_equal(
+				    kta_merkle_root(f->h, (const uint8_t(*)[32])leaves + r[k].begin,
+						    len, want, NULL),
+				    KTA_OK);
+				assert_memory_equal(p[k], want, 32);
+				continue;
+			}
+			/* the right edge: fold the perfect subtrees, largest first */
+			assert_int_equal(r[k].end, size);
+			ns = 0;
+			b = r[k].begin;
+			for (bit = pw; bit != 0; bit >>= 1) {
+				if ((len & bit) == 0)
+					continue;
+				assert_int_equal(kta_merkle_root(f->h,
+								 (const uint8_t(*)[32])leaves + b,
+								 bit, sub[ns++], NULL),
+						 KTA_OK);
+				b += bit;
+			}
+			assert_int_equal(kta_compact_range_restore(len, (const uint8_t(*)[32])sub,
+								   ns, &cr, NULL),
+					 KTA_OK);
+			assert_int_equal(kta_compact_range_root(cr, f->h, want, NULL), KTA_OK);
+			assert_memory_equal(p[k], want, 32);
+			kta_compact_range_free(cr);
+			cr = NULL;
+			edge++;
+		}
+	}
+	assert_true(edge > 50); /* the right-edge case really ran */
+	free(leaves);
+}
+
+/*
  * Valid proofs for trees far too big to build: random sibling hashes and the
  * root the oracle derives from them. Checks sizes near 2^40, 2^63 and
  * UINT64_MAX, and that every mutation fails cleanly.
@@ -1427,13 +1511,14 @@ static void hasher_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(td_inclusion_vectors), cmocka_unit_test(td_consistency_vectors),
-	    cmocka_unit_test(reftree_roots),        cmocka_unit_test(reftree_inclusion),
-	    cmocka_unit_test(reftree_consistency),  cmocka_unit_test(ct_real_inclusion),
-	    cmocka_unit_test(edge_inclusion),       cmocka_unit_test(edge_consistency),
-	    cmocka_unit_test(proof_lengths),        cmocka_unit_test(proof_ranges),
-	    cmocka_unit_test(huge_sizes),           cmocka_unit_test(property_random_trees),
-	    cmocka_unit_test(generator_usage),      cmocka_unit_test(hasher_failure),
+	    cmocka_unit_test(td_inclusion_vectors),  cmocka_unit_test(td_consistency_vectors),
+	    cmocka_unit_test(reftree_roots),         cmocka_unit_test(reftree_inclusion),
+	    cmocka_unit_test(reftree_consistency),   cmocka_unit_test(ct_real_inclusion),
+	    cmocka_unit_test(edge_inclusion),        cmocka_unit_test(edge_consistency),
+	    cmocka_unit_test(proof_lengths),         cmocka_unit_test(proof_ranges),
+	    cmocka_unit_test(ranges_from_nodes),     cmocka_unit_test(huge_sizes),
+	    cmocka_unit_test(property_random_trees), cmocka_unit_test(generator_usage),
+	    cmocka_unit_test(hasher_failure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

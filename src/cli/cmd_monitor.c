@@ -1,0 +1,892 @@
+/*
+ * `ktaudit monitor`: the foreground daemon (systemd Type=simple) and its
+ * --once mode; `ktaudit watch add|approve|list` and `ktaudit history`.
+ *
+ * Daemon rules (STYLE.md "CLI and exit codes"): signal handlers only set
+ * sig_atomic_t flags; timers run on CLOCK_MONOTONIC; SIGTERM/SIGINT let the
+ * current transaction finish (a cancelled step is rolled back, never half
+ * committed) and exit 0; SIGHUP reloads the configuration before the next
+ * round. Each log is polled every `poll` seconds +-10% (jitter, so many
+ * auditors do not hit a log in lockstep); after a cycle that could not
+ * audit the log the delay doubles per failure (capped), so a dead log is not
+ * hammered. Delivery of pending alerts runs after every round and when a
+ * retry is due.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd_monitor.h"
+#include "ktaudit/config.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/file.h"
+#include "ktaudit/monitor.h"
+#include "ktaudit/state.h"
+
+extern char **environ;
+
+/* Longest wait after a failed cycle, seconds (or the poll interval if larger). */
+#define MON_BACKOFF_MAX_S 3600
+/* How long a heartbeat_exec program may run, seconds. */
+#define MON_HEARTBEAT_TIMEOUT_S 30
+/* Progress output: terminal redraw interval and plain log interval, ms. */
+#define MON_PROGRESS_TTY_MS 250
+#define MON_PROGRESS_LOG_MS 10000
+
+const struct cli_opt opts_monitor[] = {
+    {"config", CLI_ONE, "FILE", "the configuration file (ktaudit.conf(5))"},
+    {"once", CLI_FLAG, NULL, "run one cycle of every log, deliver, and exit (0/1/3)"},
+    {"check-config", CLI_FLAG, NULL, "check the configuration file and exit"},
+    {NULL, CLI_FLAG, NULL, NULL},
+};
+
+const struct cli_opt opts_watch_add[] = {
+    {"config", CLI_ONE, "FILE", "the configuration file (gives the state directory)"},
+    {"log", CLI_ONE, "NAME", "the log (section name); needed when there are several"},
+    {"key", CLI_MANY, "ALG:B64:DEVICE", "a key of the pinned set; repeatable"},
+    {"tofu", CLI_FLAG, NULL, "trust the first key set seen (or the current one)"},
+    {NULL, CLI_FLAG, NULL, NULL},
+};
+
+const struct cli_opt opts_watch_approve[] = {
+    {"config", CLI_ONE, "FILE", "the configuration file (gives the state directory)"},
+    {"log", CLI_ONE, "NAME", "the log (section name); needed when there are several"},
+    {NULL, CLI_FLAG, NULL, NULL},
+};
+
+const struct cli_opt opts_watch_list[] = {
+    {"config", CLI_ONE, "FILE", "the configuration file (gives the state directory)"},
+    {"log", CLI_ONE, "NAME", "only this log"},
+    {NULL, CLI_FLAG, NULL, NULL},
+};
+
+const struct cli_opt opts_history[] = {
+    {"config", CLI_ONE, "FILE", "the configuration file (gives the state directory)"},
+    {"log", CLI_ONE, "NAME", "the log (section name); needed when there are several"},
+    {NULL, CLI_FLAG, NULL, NULL},
+};
+
+/* ---- signals: handlers only set flags ---- */
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+/*
+ * Installs the handlers and blocks the signals outside the sleep, so that a
+ * signal arriving just before the sleep is not lost (pselect unblocks them
+ * atomically). *old receives the mask to sleep with.
+ */
+static int install_signals(sigset_t *old)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_term;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = on_hup;
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -1;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	return sigprocmask(SIG_BLOCK, &block, old);
+}
+
+/* ---- clocks, jitter ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xorshift64*: jitter only, nothing secret. */
+static uint64_t rnd_next(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/* seconds * (0.9 .. 1.1), in milliseconds. */
+static int64_t jittered_ms(uint64_t seconds, uint64_t *rng)
+{
+	uint64_t ms = seconds > (uint64_t)INT64_MAX / 1100 ? (uint64_t)INT64_MAX / 1100 : seconds;
+	uint64_t base = ms * 900, span = ms * 200;
+
+	return (int64_t)(base + (span ? rnd_next(rng) % (span + 1) : 0));
+}
+
+/* ---- callbacks given to the monitor ---- */
+
+struct ui {
+	int tty;                /* stderr is a terminal: redraw a progress line */
+	int progress_open;      /* a progress line is on screen without "\n" */
+	int64_t last_progress;  /* mono ms of the last progress output */
+	int64_t progress_start; /* mono ms when the current replay started */
+	uint64_t progress_base; /* done count at progress_start */
+	int once;               /* --once: a cancel means "could not finish" */
+};
+
+static void end_progress(struct ui *u)
+{
+	if (u->progress_open) {
+		fputc('\n', stderr);
+		u->progress_open = 0;
+	}
+}
+
+static void ui_log(void *ctx, enum kta_monitor_level level, const char *log_name, const char *msg)
+{
+	struct ui *u = ctx;
+	const char *tag = level == KTA_MONITOR_ALERT  ? "ALERT: "
+			  : level == KTA_MONITOR_WARN ? "warning: "
+						      : "";
+
+	end_progress(u);
+	if (log_name != NULL)
+		fprintf(stderr, "ktaudit: %s: %s%s\n", log_name, tag, msg);
+	else
+		fprintf(stderr, "ktaudit: %s%s\n", tag, msg);
+	fflush(stderr);
+}
+
+static void ui_progress(void *ctx, const char *log_name, uint64_t done, uint64_t total)
+{
+	struct ui *u = ctx;
+	int64_t now = mono_ms();
+	double rate, eta;
+
+	if (done <= KTA_MONITOR_PROGRESS_STEP || now < u->progress_start) {
+		u->progress_start = now;
+		u->progress_base = done;
+		u->last_progress = now;
+	}
+	if (done < total &&
+	    now - u->last_progress < (u->tty ? MON_PROGRESS_TTY_MS : MON_PROGRESS_LOG_MS))
+		return;
+	u->last_progress = now;
+	rate = now > u->progress_start
+		   ? (double)(done - u->progress_base) * 1000.0 / (double)(now - u->progress_start)
+		   : 0.0;
+	eta = rate > 0 ? (double)(total - done) / rate : 0.0;
+	if (u->tty) {
+		fprintf(stderr,
+			"\r\033[Kktaudit: %s: replaying %" PRIu64 "/%" PRIu64
+			" entries (%.1f%%), %.0f/s, ETA %.0fs",
+			log_name, done, total, total ? 100.0 * (double)done / (double)total : 100.0,
+			rate, eta);
+		u->progress_open = 1;
+		if (done >= total)
+			end_progress(u);
+	} else {
+		fprintf(stderr,
+			"ktaudit: %s: replayed %" PRIu64 " of %" PRIu64
+			" entries (%.0f/s, ETA %.0fs)\n",
+			log_name, done, total, rate, eta);
+	}
+	fflush(stderr);
+}
+
+static int ui_cancel(void *ctx)
+{
+	(void)ctx;
+	return got_term != 0;
+}
+
+/* ---- heartbeat and metrics ---- */
+
+/* Writes the current Unix time into the heartbeat file (atomically: its
+ * mtime and content both say when the last good round ended). */
+static void heartbeat(const struct kta_config *cfg, struct ui *u)
+{
+	char buf[32];
+	struct kta_error e;
+	int n;
+
+	if (cfg->heartbeat != NULL) {
+		n = snprintf(buf, sizeof(buf), "%lld\n", (long long)time(NULL));
+		kta_error_clear(&e);
+		if (kta_file_write_atomic(cfg->heartbeat, (const uint8_t *)buf, (size_t)n, 0644,
+					  &e) != KTA_OK)
+			ui_log(u, KTA_MONITOR_WARN, NULL, e.msg);
+	}
+	if (cfg->heartbeat_exec != NULL) {
+		pid_t pid;
+		int st = 0, rc;
+		int64_t deadline = mono_ms() + MON_HEARTBEAT_TIMEOUT_S * 1000;
+		char *const empty_env[] = {"PATH=/usr/bin:/bin", NULL};
+
+		/* argv from the configuration, never a shell (config.h). */
+		rc = posix_spawn(&pid, cfg->heartbeat_exec[0], NULL, NULL, cfg->heartbeat_exec,
+				 empty_env);
+		if (rc != 0) {
+			char m[512];
+
+			(void)snprintf(m, sizeof(m), "heartbeat_exec %s: %s",
+				       cfg->heartbeat_exec[0], strerror(rc));
+			ui_log(u, KTA_MONITOR_WARN, NULL, m);
+			return;
+		}
+		for (;;) {
+			pid_t w = waitpid(pid, &st, WNOHANG);
+
+			if (w == pid || (w < 0 && errno != EINTR))
+				break;
+			if (mono_ms() > deadline) {
+				(void)kill(pid, SIGKILL);
+				(void)waitpid(pid, &st, 0);
+				ui_log(u, KTA_MONITOR_WARN, NULL,
+				       "heartbeat_exec timed out, killed");
+				return;
+			}
+			{
+				struct timespec ts = {0, 20 * 1000 * 1000};
+
+				(void)nanosleep(&ts, NULL);
+			}
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			char m[512];
+
+			(void)snprintf(m, sizeof(m), "heartbeat_exec %s failed (status %d)",
+				       cfg->heartbeat_exec[0], st);
+			ui_log(u, KTA_MONITOR_WARN, NULL, m);
+		}
+	}
+}
+
+static void write_metrics(const struct kta_config *cfg, struct kta_monitor *m, uint64_t pending,
+			  struct ui *u)
+{
+	struct kta_error e;
+	char *text = NULL;
+
+	if (cfg->metrics == NULL)
+		return;
+	kta_error_clear(&e);
+	if (kta_monitor_metrics(m, pending, &text, &e) != KTA_OK ||
+	    kta_file_write_atomic(cfg->metrics, (const uint8_t *)text, strlen(text), 0644, &e) !=
+		KTA_OK)
+		ui_log(u, KTA_MONITOR_WARN, NULL, e.msg);
+	free(text);
+}
+
+/* 1 when every log's last cycle audited it with nothing left unchecked. */
+static int all_logs_good(const struct kta_config *cfg, const struct kta_monitor *m)
+{
+	struct kta_monitor_log_status s;
+	size_t i;
+
+	for (i = 0; i < cfg->nlogs; i++) {
+		kta_monitor_log_status(m, i, &s);
+		if (s.last_success == 0 || s.last_error[0] != '\0')
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- monitor ---- */
+
+/* Loads the configuration; prints the error. Returns the exit code (0 ok). */
+static int load_config(const char *path, struct kta_config **cfg)
+{
+	struct kta_error e;
+	enum kta_status r;
+
+	kta_error_clear(&e);
+	if (path == NULL) {
+		fprintf(stderr, "ktaudit: --config is required\n");
+		return 2;
+	}
+	if ((r = kta_config_load(path, cfg, &e)) != KTA_OK) {
+		fprintf(stderr, "ktaudit: %s\n", e.msg);
+		return kta_status_exit_code(r);
+	}
+	return 0;
+}
+
+static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline,
+			struct kta_monitor **m)
+{
+	struct kta_monitor_opts o;
+	struct kta_error e;
+	enum kta_status r;
+
+	kta_monitor_opts_init(&o);
+	o.log = ui_log;
+	o.progress = ui_progress;
+	o.cancel = ui_cancel;
+	o.ctx = u;
+	o.offline = offline;
+	kta_error_clear(&e);
+	if ((r = kta_monitor_open(cfg, &o, m, &e)) != KTA_OK) {
+		fprintf(stderr, "ktaudit: %s\n", e.msg);
+		return kta_status_exit_code(r);
+	}
+	return 0;
+}
+
+/* Delivers pending alerts; logs a failure. */
+static void deliver(struct kta_monitor *m, struct ui *u, uint64_t *pending, int64_t *next_due)
+{
+	struct kta_error e;
+
+	kta_error_clear(&e);
+	*pending = 0;
+	*next_due = 0;
+	if (kta_monitor_deliver(m, pending, next_due, &e) != KTA_OK)
+		ui_log(u, KTA_MONITOR_WARN, NULL, e.msg);
+}
+
+/* Runs one cycle of log i and logs its outcome. Returns the --once verdict. */
+static int run_cycle(struct kta_monitor *m, const struct kta_config *cfg, size_t i, struct ui *u,
+		     struct kta_monitor_result *res)
+{
+	struct kta_error e;
+	enum kta_status r;
+
+	kta_error_clear(&e);
+	r = kta_monitor_cycle(m, i, res, &e);
+	end_progress(u);
+	if (r != KTA_OK) {
+		ui_log(u, KTA_MONITOR_WARN, cfg->logs[i].name, e.msg);
+		return 3;
+	}
+	if (res->findings[KTA_SEV_CRITICAL] + res->findings[KTA_SEV_ALERT] > 0)
+		return 1;
+	if (!res->audited || res->findings[KTA_SEV_WARNING] > 0)
+		return 3;
+	return 0;
+}
+
+/* Worse of two --once verdicts: 1 (misbehaviour) > 3 (unknown) > 0. */
+static int worse(int a, int b)
+{
+	if (a == 1 || b == 1)
+		return 1;
+	return a > b ? a : b;
+}
+
+static int monitor_once(const struct kta_config *cfg, struct ui *u)
+{
+	struct kta_monitor *m = NULL;
+	struct kta_monitor_result res;
+	uint64_t pending = 0;
+	int64_t next_due = 0;
+	int rc = 0, code;
+	size_t i;
+
+	if ((code = open_monitor(cfg, u, 0, &m)) != 0)
+		return code;
+	for (i = 0; i < cfg->nlogs && !got_term; i++) {
+		code = run_cycle(m, cfg, i, u, &res);
+		rc = worse(rc, code);
+		if (code == 0)
+			ui_log(u, KTA_MONITOR_INFO, cfg->logs[i].name, "audited");
+	}
+	if (got_term)
+		rc = worse(rc, 3);
+	deliver(m, u, &pending, &next_due);
+	if (pending > 0) {
+		char msg[128];
+
+		(void)snprintf(msg, sizeof(msg),
+			       "%" PRIu64 " alert%s not yet delivered to every sink", pending,
+			       pending == 1 ? "" : "s");
+		ui_log(u, KTA_MONITOR_WARN, NULL, msg);
+	}
+	write_metrics(cfg, m, pending, u);
+	if (rc == 0 && all_logs_good(cfg, m))
+		heartbeat(cfg, u);
+	kta_monitor_close(m);
+	return rc;
+}
+
+/* Sleeps until ms (monotonic) or a signal, signals unblocked only meanwhile. */
+static void sleep_until(int64_t when, const sigset_t *mask)
+{
+	int64_t d = when - mono_ms();
+	struct timespec ts;
+
+	if (d <= 0 || got_term || got_hup)
+		return;
+	ts.tv_sec = (time_t)(d / 1000);
+	ts.tv_nsec = (long)(d % 1000) * 1000000L;
+	(void)pselect(0, NULL, NULL, NULL, &ts, mask);
+}
+
+struct sched {
+	int64_t due;       /* monotonic ms */
+	unsigned failures; /* consecutive cycles that could not audit the log */
+};
+
+static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u,
+			  const sigset_t *mask)
+{
+	struct kta_monitor *m = NULL;
+	struct sched *sc = NULL;
+	uint64_t rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)mono_ms();
+	int code;
+	size_t i;
+
+	if (rng == 0)
+		rng = 1;
+	if ((code = open_monitor(cfg, u, 0, &m)) != 0)
+		goto out;
+	if ((sc = calloc(cfg->nlogs, sizeof(*sc))) == NULL) {
+		fprintf(stderr, "ktaudit: out of memory\n");
+		code = 3;
+		goto out;
+	}
+	ui_log(u, KTA_MONITOR_INFO, NULL, "monitor started");
+	while (!got_term) {
+		int64_t now = mono_ms(), wake;
+		int64_t next_due = 0;
+		uint64_t pending = 0;
+		int ran = 0;
+
+		if (got_hup) {
+			struct kta_config *ncfg = NULL;
+			struct kta_monitor *nm = NULL;
+			struct sched *nsc = NULL;
+
+			got_hup = 0;
+			ui_log(u, KTA_MONITOR_INFO, NULL, "SIGHUP: reloading the configuration");
+			if (load_config(path, &ncfg) == 0 && open_monitor(ncfg, u, 0, &nm) == 0 &&
+			    (nsc = calloc(ncfg->nlogs, sizeof(*nsc))) != NULL) {
+				kta_monitor_close(m);
+				kta_config_free(cfg);
+				free(sc);
+				m = nm;
+				cfg = ncfg;
+				sc = nsc;
+				ui_log(u, KTA_MONITOR_INFO, NULL, "configuration reloaded");
+			} else {
+				kta_monitor_close(nm);
+				kta_config_free(ncfg);
+				ui_log(u, KTA_MONITOR_WARN, NULL,
+				       "reload failed: keeping the previous configuration");
+			}
+		}
+		for (i = 0; i < cfg->nlogs && !got_term; i++) {
+			struct kta_monitor_result res;
+			uint64_t delay;
+
+			if (sc[i].due > now)
+				continue;
+			ran = 1;
+			if (run_cycle(m, cfg, i, u, &res) == 3 && !got_term) {
+				unsigned f = sc[i].failures < 16 ? sc[i].failures + 1 : 16;
+				uint64_t cap = cfg->logs[i].poll > MON_BACKOFF_MAX_S
+						   ? cfg->logs[i].poll
+						   : MON_BACKOFF_MAX_S;
+
+				sc[i].failures = f;
+				delay = cfg->logs[i].poll << (f < 12 ? f : 12);
+				if (delay > cap || delay < cfg->logs[i].poll)
+					delay = cap;
+			} else {
+				sc[i].failures = 0;
+				delay = cfg->logs[i].poll;
+			}
+			sc[i].due = mono_ms() + jittered_ms(delay, &rng);
+		}
+		if (got_term)
+			break;
+		deliver(m, u, &pending, &next_due);
+		if (ran) {
+			write_metrics(cfg, m, pending, u);
+			if (all_logs_good(cfg, m))
+				heartbeat(cfg, u);
+		}
+		wake = INT64_MAX;
+		for (i = 0; i < cfg->nlogs; i++)
+			if (sc[i].due < wake)
+				wake = sc[i].due;
+		if (next_due > 0) {
+			int64_t d = (next_due - (int64_t)time(NULL)) * 1000;
+
+			if (mono_ms() + (d > 0 ? d : 0) < wake)
+				wake = mono_ms() + (d > 0 ? d : 0);
+		}
+		sleep_until(wake, mask);
+	}
+	ui_log(u, KTA_MONITOR_INFO, NULL, "terminating");
+	code = 0;
+out:
+	free(sc);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	return code;
+}
+
+int cmd_monitor(const struct cli_args *a)
+{
+	struct kta_config *cfg = NULL;
+	struct ui u;
+	sigset_t mask;
+	size_t i, nw = 0;
+	int code;
+
+	memset(&u, 0, sizeof(u));
+	u.tty = isatty(2);
+	if ((code = load_config(cli_get(a, "config"), &cfg)) != 0)
+		return code;
+	if (cli_count(a, "check-config")) {
+		for (i = 0; i < cfg->nlogs; i++)
+			nw += cfg->logs[i].nwatches;
+		if (cli_count(a, "once"))
+			fprintf(stderr, "ktaudit: --once ignored with --check-config\n");
+		printf("OK: %s: %zu log%s, %zu sink%s, %zu watch%s, state in %s\n", cfg->path,
+		       cfg->nlogs, cfg->nlogs == 1 ? "" : "s", cfg->nsinks,
+		       cfg->nsinks == 1 ? "" : "s", nw, nw == 1 ? "" : "es", cfg->state_dir);
+		kta_config_free(cfg);
+		return fflush(stdout) == 0 ? 0 : 3;
+	}
+	if (install_signals(&mask) != 0) {
+		fprintf(stderr, "ktaudit: cannot install signal handlers: %s\n", strerror(errno));
+		kta_config_free(cfg);
+		return 3;
+	}
+	if (cli_count(a, "once")) {
+		u.once = 1;
+		code = monitor_once(cfg, &u);
+		kta_config_free(cfg);
+		return code;
+	}
+	return monitor_daemon(cli_get(a, "config"), cfg, &u, &mask);
+}
+
+/* ---- watch add | approve | list, history ---- */
+
+/* Opens the state of the configuration's log named by --log. */
+static int open_for_log(const struct cli_args *a, struct kta_config **cfg, struct kta_monitor **m,
+			struct ui *u, size_t *log)
+{
+	struct kta_error e;
+	int code;
+
+	memset(u, 0, sizeof(*u));
+	if ((code = load_config(cli_get(a, "config"), cfg)) != 0)
+		return code;
+	if ((code = open_monitor(*cfg, u, 1, m)) != 0)
+		return code;
+	kta_error_clear(&e);
+	if (log != NULL && kta_monitor_find_log(*m, cli_get(a, "log"), log, &e) != KTA_OK) {
+		fprintf(stderr, "ktaudit: %s\n", e.msg);
+		return 2;
+	}
+	return 0;
+}
+
+static void print_keys(FILE *f, const struct kta_entry_key *keys, size_t n)
+{
+	char b64[KTA_B64_ENCODED_LEN(32) + 1];
+	size_t i;
+
+	if (n == 0)
+		fprintf(f, " (none)");
+	for (i = 0; i < n; i++) {
+		kta_b64_encode(keys[i].pub, 32, b64);
+		fprintf(f, " %s:%s:%s", kta_entry_alg_name(keys[i].alg), b64, keys[i].device);
+	}
+}
+
+static json_t *keys_json(const struct kta_entry_key *keys, size_t n)
+{
+	char b64[KTA_B64_ENCODED_LEN(32) + 1];
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++) {
+		kta_b64_encode(keys[i].pub, 32, b64);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "alg",
+						     kta_entry_alg_name(keys[i].alg), "key", b64,
+						     "device", keys[i].device));
+	}
+	return arr;
+}
+
+int cmd_watch_add(const struct cli_args *a)
+{
+	struct kta_config *cfg = NULL;
+	struct kta_monitor *m = NULL;
+	struct kta_entry_key *keys = NULL;
+	size_t nk = cli_count(a, "key"), i, log = 0;
+	int tofu = cli_count(a, "tofu") > 0, alerted = 0, code;
+	const char *label = a->pos[0];
+	struct kta_error e;
+	enum kta_status r = KTA_OK;
+	struct ui u;
+	char line[KTA_LABEL_MAX_LEN * 4 + 256], q[KTA_LABEL_MAX_LEN * 4 + 4];
+
+	kta_error_clear(&e);
+	if (tofu == (nk > 0)) {
+		fprintf(stderr, "ktaudit: watch add: give --key (one or more) or --tofu\n");
+		return 2;
+	}
+	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+		goto out;
+	if (nk > 0 && (keys = calloc(nk, sizeof(*keys))) == NULL) {
+		r = kta_error_set(&e, KTA_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < nk; i++)
+		if ((r = kta_replay_key_parse(cli_get_n(a, "key", i), &keys[i], &e)) != KTA_OK) {
+			(void)kta_error_prefix(&e, "--key");
+			goto done;
+		}
+	if ((r = kta_entry_label_check(label, strlen(label), &e)) != KTA_OK) {
+		(void)kta_error_prefix(&e, "label");
+		goto done;
+	}
+	r = kta_monitor_watch_add(m, log, label, tofu ? KTA_WATCH_TOFU : KTA_WATCH_PINNED, keys, nk,
+				  &alerted, &e);
+done:
+	kta_quote((const uint8_t *)label, strlen(label), KTA_LABEL_MAX_LEN, q);
+	(void)snprintf(line, sizeof(line), "watching %s in %s (%s)%s", q, cfg->logs[log].name,
+		       tofu ? "trust on first use" : "pinned keys",
+		       alerted ? "; its current key set differs: key_changed alert stored" : "");
+	code = cli_finish(a, r, &e, line,
+			  r == KTA_OK ? json_pack("{s:s,s:s,s:s,s:b}", "label", label, "log",
+						  cfg->logs[log].name, "mode",
+						  tofu ? "tofu" : "pinned", "alerted", alerted)
+				      : NULL);
+out:
+	kta_replay_keys_free(keys, nk);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	return code;
+}
+
+int cmd_watch_approve(const struct cli_args *a)
+{
+	struct kta_config *cfg = NULL;
+	struct kta_monitor *m = NULL;
+	const char *label = a->pos[0], *vs = a->pos[1];
+	uint64_t version = 0;
+	size_t log = 0;
+	struct kta_error e;
+	enum kta_status r;
+	struct ui u;
+	int code;
+	char line[KTA_LABEL_MAX_LEN * 4 + 128], q[KTA_LABEL_MAX_LEN * 4 + 4];
+
+	kta_error_clear(&e);
+	if (kta_parse_u64(vs, strlen(vs), &version, &e) != KTA_OK || version == 0) {
+		fprintf(stderr,
+			"ktaudit: watch approve: VERSION must be a decimal >= 1, not \"%s\"\n", vs);
+		return 2;
+	}
+	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+		goto out;
+	r = kta_monitor_watch_approve(m, log, label, version, &e);
+	kta_quote((const uint8_t *)label, strlen(label), KTA_LABEL_MAX_LEN, q);
+	(void)snprintf(line, sizeof(line), "approved %s version %" PRIu64 " in %s", q, version,
+		       cfg->logs[log].name);
+	code =
+	    cli_finish(a, r, &e, line,
+		       r == KTA_OK ? json_pack("{s:s,s:s,s:I}", "label", label, "log",
+					       cfg->logs[log].name, "version", (json_int_t)version)
+				   : NULL);
+out:
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	return code;
+}
+
+int cmd_watch_list(const struct cli_args *a)
+{
+	struct kta_config *cfg = NULL;
+	struct kta_monitor *m = NULL;
+	struct kta_state_watch *w = NULL;
+	size_t n = 0, i, j, log = 0;
+	const char *only = cli_get(a, "log");
+	struct kta_error e;
+	enum kta_status r = KTA_OK;
+	json_t *arr = NULL;
+	struct ui u;
+	int code;
+
+	kta_error_clear(&e);
+	if ((code = open_for_log(a, &cfg, &m, &u, only != NULL ? &log : NULL)) != 0)
+		goto out;
+	if (a->json && (arr = json_array()) == NULL) {
+		r = kta_error_set(&e, KTA_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (j = 0; j < cfg->nlogs; j++) {
+		if (only != NULL && j != log)
+			continue;
+		if ((r = kta_state_watch_list(kta_monitor_state(m), cfg->logs[j].origin, &w, &n,
+					      &e)) != KTA_OK)
+			goto done;
+		for (i = 0; i < n; i++) {
+			const char *mode = w[i].mode == KTA_WATCH_TOFU ? "tofu" : "pinned";
+
+			if (arr != NULL) {
+				json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "log", cfg->logs[j].name,
+						      "label", w[i].label, "mode", mode, "keys",
+						      keys_json(w[i].keys, w[i].nkeys));
+
+				if (o != NULL && w[i].has_approved && w[i].approved_version > 0)
+					json_object_set_new(
+					    o, "approved_version",
+					    json_integer((json_int_t)w[i].approved_version));
+				json_array_append_new(arr, o);
+				continue;
+			}
+			printf("%s %s %s", cfg->logs[j].name, w[i].label, mode);
+			if (!w[i].has_approved)
+				printf(" approved=none");
+			else if (w[i].approved_version == 0)
+				printf(" approved=pin");
+			else
+				printf(" approved=v%" PRIu64, w[i].approved_version);
+			if (w[i].has_approved)
+				print_keys(stdout, w[i].keys, w[i].nkeys);
+			printf("\n");
+		}
+		kta_state_watch_list_free(w, n);
+		w = NULL;
+		n = 0;
+	}
+	if (arr != NULL) {
+		char *s = json_dumps(arr, JSON_COMPACT);
+
+		if (s != NULL)
+			puts(s);
+		free(s);
+	}
+done:
+	kta_state_watch_list_free(w, n);
+	json_decref(arr);
+	if (r != KTA_OK)
+		code = cli_finish(a, r, &e, NULL, NULL);
+	else
+		code = fflush(stdout) == 0 ? 0 : 3;
+out:
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	return code;
+}
+
+int cmd_history(const struct cli_args *a)
+{
+	struct kta_config *cfg = NULL;
+	struct kta_monitor *m = NULL;
+	struct kta_state_history_item *h = NULL;
+	struct kta_state_watch *w = NULL;
+	const char *label = a->pos[0];
+	size_t n = 0, i, log = 0;
+	int found = 0, code;
+	struct kta_error e;
+	enum kta_status r = KTA_OK;
+	json_t *arr = NULL;
+	struct ui u;
+
+	kta_error_clear(&e);
+	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+		goto out;
+	if ((r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, label, &h, &n,
+				   &e)) != KTA_OK ||
+	    (r = kta_state_watch_get(kta_monitor_state(m), cfg->logs[log].origin, label, &found, &w,
+				     &e)) != KTA_OK)
+		goto done;
+	if (a->json && (arr = json_array()) == NULL) {
+		r = kta_error_set(&e, KTA_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		struct kta_entry *en = NULL;
+		struct kta_error pe;
+		const char *auth = kta_replay_auth_name(h[i].auth);
+		int approved = found && w->has_approved && w->approved_version == h[i].version;
+
+		kta_error_clear(&pe);
+		if (kta_entry_parse(h[i].entry, h[i].entry_len, &en, &pe) != KTA_OK) {
+			/* The history keeps only entries that parsed; say so if not. */
+			if (arr != NULL)
+				json_array_append_new(
+				    arr, json_pack("{s:I,s:I,s:s,s:s}", "version",
+						   (json_int_t)h[i].version, "leaf_index",
+						   (json_int_t)h[i].leaf_index, "auth", auth,
+						   "error", pe.msg));
+			else
+				printf("version %" PRIu64 " leaf %" PRIu64
+				       " auth=%s unparsable: %s\n",
+				       h[i].version, h[i].leaf_index, auth, pe.msg);
+			continue;
+		}
+		if (arr != NULL) {
+			json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:s,s:b,s:o}", "version",
+							     (json_int_t)h[i].version, "leaf_index",
+							     (json_int_t)h[i].leaf_index, "time",
+							     (json_int_t)en->time, "auth", auth,
+							     "approved", approved, "keys",
+							     keys_json(en->keys, en->nkeys)));
+		} else {
+			printf("version %" PRIu64 " leaf %" PRIu64 " auth=%s%s keys:", h[i].version,
+			       h[i].leaf_index, auth, approved ? " approved" : "");
+			print_keys(stdout, en->keys, en->nkeys);
+			printf("\n");
+		}
+		kta_entry_free(en);
+	}
+	if (arr != NULL) {
+		char *s = json_dumps(arr, JSON_COMPACT);
+
+		if (s != NULL)
+			puts(s);
+		free(s);
+	} else if (n == 0) {
+		fprintf(stderr, "ktaudit: no entries of \"%s\" replayed in %s\n", label,
+			cfg->logs[log].name);
+	}
+done:
+	json_decref(arr);
+	kta_state_watch_free(w);
+	kta_state_history_free(h, n);
+	if (r != KTA_OK)
+		code = cli_finish(a, r, &e, NULL, NULL);
+	else
+		code = fflush(stdout) == 0 ? 0 : 3;
+out:
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	return code;
+}

@@ -1,0 +1,161 @@
+/* Key-directory lookup answers: strict parsing and verification. See ktaudit/lookup.h. */
+#include "ktaudit/lookup.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_util.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/hash.h"
+#include "ktaudit/merkle.h"
+
+#define WHAT "lookup answer"
+
+void kta_lookup_free(struct kta_lookup *l)
+{
+	if (l == NULL)
+		return;
+	free(l->checkpoint);
+	free(l->entry);
+	free(l->path);
+	free(l);
+}
+
+enum kta_status kta_lookup_parse(const uint8_t *buf, size_t len, struct kta_lookup **out,
+				 struct kta_error *err)
+{
+	static const char *const members[] = {"checkpoint", "leaf_index", "entry", "audit_path",
+					      NULL};
+	struct kta_lookup *l = NULL;
+	json_t *j = NULL, *cp;
+	size_t cplen;
+	enum kta_status r;
+
+	*out = NULL;
+	if ((r = kta_json_load_object(buf, len, KTA_LOOKUP_MAX_SIZE, WHAT, &j, err)) != KTA_OK)
+		return r;
+	if ((r = kta_json_only_keys(j, members, WHAT, err)) != KTA_OK)
+		goto out;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, WHAT ": out of memory");
+		goto out;
+	}
+	cp = json_object_get(j, "checkpoint");
+	if (cp == NULL) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, WHAT ": missing \"checkpoint\"");
+		goto out;
+	}
+	if (!json_is_string(cp)) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, WHAT ": \"checkpoint\" is not a string");
+		goto out;
+	}
+	cplen = json_string_length(cp);
+	if (cplen > KTA_LOOKUP_CHECKPOINT_MAX) {
+		r = kta_error_set(err, KTA_ERR_LIMIT,
+				  WHAT ": \"checkpoint\" is %zu bytes, over the limit of %d", cplen,
+				  KTA_LOOKUP_CHECKPOINT_MAX);
+		goto out;
+	}
+	if ((l->checkpoint = malloc(cplen + 1)) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, WHAT ": out of memory");
+		goto out;
+	}
+	memcpy(l->checkpoint, json_string_value(cp), cplen);
+	l->checkpoint[cplen] = '\0';
+	l->checkpoint_len = cplen;
+	/* jansson holds integers as int64: leaf_index < 2^63 by construction. */
+	if ((r = kta_json_get_u64(j, "leaf_index", WHAT, &l->leaf_index, err)) != KTA_OK)
+		goto out;
+	if ((r = kta_json_get_b64(j, "entry", WHAT, KTA_ENTRY_MAX_SIZE, &l->entry, &l->entry_len,
+				  err)) != KTA_OK)
+		goto out;
+	if (l->entry_len == 0) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, WHAT ": \"entry\" is empty");
+		goto out;
+	}
+	if ((r = kta_json_get_hashes(j, "audit_path", WHAT, KTA_LOOKUP_MAX_PATH, &l->path,
+				     &l->path_len, err)) != KTA_OK)
+		goto out;
+	*out = l;
+	l = NULL;
+	r = KTA_OK;
+out:
+	kta_lookup_free(l);
+	json_decref(j);
+	return r;
+}
+
+void kta_lookup_result_free(struct kta_lookup_result *res)
+{
+	if (res == NULL)
+		return;
+	kta_checkpoint_result_free(&res->cp);
+	kta_entry_free(res->entry);
+	free(res->raw);
+	memset(res, 0, sizeof(*res));
+	res->cp.newest_cosig_time = -1;
+}
+
+enum kta_status kta_lookup_verify(const struct kta_lookup *l, const struct kta_checkpoint_policy *p,
+				  const char *label, size_t label_len,
+				  struct kta_lookup_result *res, struct kta_error *err)
+{
+	struct kta_lookup_result out;
+	struct kta_hasher *h = NULL;
+	uint8_t leaf[32];
+	enum kta_status r;
+
+	memset(res, 0, sizeof(*res));
+	res->cp.newest_cosig_time = -1;
+	memset(&out, 0, sizeof(out));
+	out.cp.newest_cosig_time = -1;
+	if (l == NULL || p == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, WHAT ": no answer or no policy");
+	if ((r = kta_entry_parse(l->entry, l->entry_len, &out.entry, err)) != KTA_OK) {
+		(void)kta_error_prefix(err, WHAT ": \"entry\"");
+		goto out;
+	}
+	if ((r = kta_checkpoint_verify(l->checkpoint, l->checkpoint_len, p, &out.cp, err)) !=
+	    KTA_OK) {
+		(void)kta_error_prefix(err, WHAT ": \"checkpoint\"");
+		goto out;
+	}
+	if ((r = kta_hasher_new(&h, err)) != KTA_OK)
+		goto out;
+	/* RFC 9162 2.1.3.2 against the verified root. */
+	kta_hash_leaf(h, l->entry, l->entry_len, leaf);
+	r = kta_merkle_verify_inclusion(h, l->leaf_index, out.cp.cp->size, leaf,
+					(const uint8_t(*)[32])l->path, l->path_len, out.cp.cp->root,
+					err);
+	if (r != KTA_OK) {
+		(void)kta_error_prefix(
+		    err, WHAT ": the entry is not leaf %" PRIu64 " of the tree of size %" PRIu64,
+		    l->leaf_index, out.cp.cp->size);
+		goto out;
+	}
+	if (label != NULL && (strlen(out.entry->label) != label_len ||
+			      memcmp(out.entry->label, label, label_len) != 0)) {
+		char q1[4 * 80 + 4], q2[4 * 80 + 4];
+
+		r = kta_error_set(
+		    err, KTA_ERR_VERIFY, WHAT ": the entry is for label \"%s\", not \"%s\"",
+		    kta_quote((const uint8_t *)out.entry->label, strlen(out.entry->label), 80, q1),
+		    kta_quote((const uint8_t *)label, label_len, 80, q2));
+		goto out;
+	}
+	if ((out.raw = malloc(l->entry_len)) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, WHAT ": out of memory");
+		goto out;
+	}
+	memcpy(out.raw, l->entry, l->entry_len);
+	out.raw_len = l->entry_len;
+	out.leaf_index = l->leaf_index;
+	*res = out;
+	memset(&out, 0, sizeof(out));
+	r = KTA_OK;
+out:
+	kta_hasher_free(h);
+	kta_lookup_result_free(&out);
+	return r;
+}

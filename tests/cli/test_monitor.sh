@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Integration tests of `ktaudit monitor --once` (issue 4): directories built
+# with the reference publisher (`ktaudit dir`) or by an independent Python
+# tile writer (tests/tools/monitor_mklog.py), served over real HTTP on
+# loopback; each attack of DESIGN.md is staged and the exact alert asserted
+# (kind, severity, label, version, leaf index, from the JSON of a `sink
+# file`), and an honest directory growing over many cycles raises none.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
+
+once() { # once NAME WANT DESC: one monitor cycle of NAME's configuration
+  expect "$2" "$3" -- $K monitor --config "$T/$1.conf" --once
+}
+
+# --- usage and configuration -----------------------------------------------------
+expect 2 "monitor without --config" -- $K monitor --once
+newdir cfg
+mkconf cfg "http://127.0.0.1:9/"
+expect 0 "check-config" -- $K monitor --config "$T/cfg.conf" --check-config
+has out "OK: $T/cfg.conf: 1 log, 1 sink, 0 watches" "check-config summary"
+printf 'state_dir %s\nlog a\nurl http://127.0.0.1:9/\nfrobnicate 1\n' "$T/x" >"$T/bad.conf"
+expect 2 "check-config rejects a bad directive" -- $K monitor --config "$T/bad.conf" --check-config
+has err "$T/bad.conf:4" "names file and line"
+expect 3 "missing config file" -- $K monitor --config "$T/nope.conf" --once
+expect 2 "watch add: --key and --tofu" -- $K watch add alice --tofu --key "ed25519:$(randkey):phone" --config "$T/cfg.conf"
+expect 2 "watch add: neither --key nor --tofu" -- $K watch add alice --config "$T/cfg.conf"
+expect 2 "watch add: key without device" -- $K watch add alice --key "ed25519:$(randkey)" --config "$T/cfg.conf"
+expect 2 "watch approve: bad version" -- $K watch approve alice v2 --config "$T/cfg.conf"
+expect 2 "watch approve: label not watched" -- $K watch approve alice 2 --config "$T/cfg.conf"
+expect 2 "history: unknown log" -- $K history alice --config "$T/cfg.conf" --log nope
+has err "nope" "names the log"
+
+# --- honest directory growing over many cycles: no alert, exit 0 -----------------
+newdir h
+A1=$(labelkey h-alice)
+C0=$(labelkey h-carl0)
+$K dir add "$T/h.d" --label alice --key "ed25519:$A1:phone" >/dev/null
+$K dir add "$T/h.d" --label carl --key "ed25519:$C0:laptop" >/dev/null
+$K dir publish "$T/h.d" >/dev/null
+serve "$T/h.d"
+mkconf h "$URL" "watch alice ed25519:$A1:phone"
+once h 0 "honest: first run"
+has err "first run: trusting the checkpoint of size 2" "first run says it trusts"
+prev=carl0
+for i in 1 2 3 4 5; do
+  Ci=$(labelkey "h-carl$i")
+  # carl (not watched) rotates his key, signing the update with the previous one
+  $K dir add "$T/h.d" --label carl --key "ed25519:$Ci:laptop" --auth-key "$T/h-$prev.key" >/dev/null
+  $K dir add "$T/h.d" --label "user$i" --key "ed25519:$(randkey):phone" --key "x25519:$(randkey):phone" >/dev/null
+  $K dir publish "$T/h.d" >/dev/null
+  once h 0 "honest: cycle $i"
+  prev=carl$i
+done
+once h 0 "honest: nothing new"
+nalerts h 0 "honest directory: no alert"
+expect 0 "history of carl" -- $K history carl --config "$T/h.conf"
+has out "version 1 leaf 1 auth=first_version" "history: first version"
+has out "version 6 leaf 10 auth=owner keys: ed25519:$Ci:laptop" "history: latest, owner-authorized"
+expect 0 "watch list" -- $K watch list --config "$T/h.conf"
+has out "example.com/h alice pinned approved=pin ed25519:$A1:phone" "watch list: pin"
+ok '[ "$(wc -l <"$T/out")" -eq 1 ]' "watch list: one watch"
+
+# --- A1 silent key swap of a watched label: key_changed + unauthorized_update ----
+newdir swap
+S1=$(labelkey swap-alice1)
+$K dir add "$T/swap.d" --label alice --key "ed25519:$S1:phone" >/dev/null
+$K dir add "$T/swap.d" --label bob --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/swap.d" >/dev/null
+serve "$T/swap.d"
+mkconf swap "$URL" "watch alice ed25519:$S1:phone"
+once swap 0 "swap: before"
+S2=$(labelkey swap-alice2)
+$K dir add "$T/swap.d" --label alice --key "ed25519:$S2:phone" >/dev/null 2>&1
+$K dir publish "$T/swap.d" >/dev/null
+once swap 1 "A1 swap: misbehaviour"
+has err "ALERT: alert key_changed" "swap: logged"
+has_alert swap "key_changed alert label=alice version=2 leaf=2" "A1: key_changed"
+has_alert swap "unauthorized_update alert label=alice version=2 leaf=2" "A1: unauthorized_update"
+nalerts swap 2 "A1: exactly two alerts"
+d=$($ALERTS get "$T/swap.alerts" key_changed details)
+ok '[[ $d == *"\"replaced\": [{\"alg\": \"ed25519\", \"device\": \"phone\", \"new\": \"$S2\", \"old\": \"$S1\"}]"* ]]' "A1: details name the replaced key"
+ok '[[ $d == *"\"authorized\": false"* ]]' "A1: not authorized"
+once swap 0 "swap: alerts are not repeated"
+nalerts swap 2 "A1: still two alerts after a restart"
+# the owner approves version 2, then re-publishes the same set signed by it
+expect 0 "approve alice 2" -- $K watch approve alice 2 --config "$T/swap.conf"
+has out "approved alice version 2" "approve verdict"
+$K dir add "$T/swap.d" --label alice --key "ed25519:$S2:phone" --auth-key "$T/swap-alice2.key" >/dev/null
+$K dir publish "$T/swap.d" >/dev/null
+once swap 0 "approved: no further alert for that key set"
+nalerts swap 2 "approved: no new alert"
+expect 0 "history of alice" -- $K history alice --config "$T/swap.conf"
+has out "version 2 leaf 2 auth=unauthorized approved keys: ed25519:$S2:phone" "history: v2 approved"
+has out "version 3 leaf 3 auth=owner keys: ed25519:$S2:phone" "history: v3 owner"
+expect 2 "approve a version never replayed" -- $K watch approve alice 9 --config "$T/swap.conf"
+
+# --- A2 ghost device (watched, authorized) and A11 (unwatched, unauthorized) ----
+newdir ghost
+G1=$(labelkey ghost-carol)
+GX=$(randkey)
+D1=$(randkey)
+D2=$(randkey)
+$K dir add "$T/ghost.d" --label carol --key "ed25519:$G1:phone" >/dev/null
+$K dir add "$T/ghost.d" --label dave --key "ed25519:$D1:phone" >/dev/null
+$K dir publish "$T/ghost.d" >/dev/null
+serve "$T/ghost.d"
+mkconf ghost "$URL" "watch carol tofu"
+once ghost 0 "ghost: before"
+# the old keys plus one more, signed by carol's own key: authorized, still a change
+$K dir add "$T/ghost.d" --label carol --key "ed25519:$G1:phone" --key "ed25519:$GX:ghost" --auth-key "$T/ghost-carol.key" >/dev/null
+$K dir add "$T/ghost.d" --label dave --key "ed25519:$D2:phone" >/dev/null 2>&1
+$K dir publish "$T/ghost.d" >/dev/null
+once ghost 1 "A2/A11: misbehaviour"
+has_alert ghost "key_changed alert label=carol version=2 leaf=2" "A2: key_changed"
+has_alert ghost "unauthorized_update alert label=dave version=2 leaf=3" "A11: unauthorized update of an unwatched label"
+nalerts ghost 2 "A2/A11: nothing else (no unauthorized_update for carol, no key_changed for dave)"
+d=$($ALERTS get "$T/ghost.alerts" key_changed details)
+ok '[[ $d == *"\"added\": [{\"alg\": \"ed25519\", \"device\": \"ghost\", \"key\": \"$GX\"}]"* ]]' "A2: details list the added key"
+ok '[[ $d == *"\"authorized\": true"* && $d == *"\"removed\": []"* ]]' "A2: authorized, nothing removed"
+# a new watch applies at once, without a rescan: dave's current set is not the pin
+expect 0 "watch add dave (pinned to another key)" -- $K watch add dave --key "ed25519:$(randkey):phone" --config "$T/ghost.conf"
+has out "key_changed alert stored" "watch add reports the difference"
+once ghost 0 "ghost: the stored alert is delivered"
+has_alert ghost "key_changed alert label=dave version=2 leaf=3" "watch add: key_changed for the current version"
+nalerts ghost 3 "ghost: three alerts"
+expect 0 "watch add dave (tofu: current set)" -- $K watch add dave --tofu --config "$T/ghost.conf"
+expect 0 "watch list --json" -- $K watch list --config "$T/ghost.conf" --json
+has out '"label":"dave","mode":"tofu"' "json list"
+has out '"approved_version":2' "tofu approved the current version"
+
+# --- A4 fork: the same log key and origin, a different history ------------------
+newdir fork
+for v in a b c; do $K dir init "$T/fork.$v" --origin example.com/fork --key "$T/fork.log.key" >/dev/null; done
+for l in x y z; do $K dir add "$T/fork.a" --label "$l" --key "ed25519:$(randkey):d" >/dev/null; done
+for l in x y w; do $K dir add "$T/fork.b" --label "$l" --key "ed25519:$(randkey):d" >/dev/null; done
+for l in x q r s t; do $K dir add "$T/fork.c" --label "$l" --key "ed25519:$(randkey):d" >/dev/null; done
+for v in a b c; do $K dir publish "$T/fork.$v" >/dev/null; done
+cp -a "$T/fork.a" "$T/fork.srv"
+serve "$T/fork.srv"
+mkconf fork "$URL"
+once fork 0 "fork: first view"
+rm -rf "$T/fork.srv" && cp -a "$T/fork.b" "$T/fork.srv"
+once fork 1 "A4: same size, different root"
+has_alert fork "fork critical label=- version=- leaf=-" "A4: fork"
+ev=$($ALERTS get "$T/fork.alerts" fork evidence | tr -d '"')
+ok '[ -s "$ev" ]' "A4: evidence bundle written"
+once fork 1 "A4: still a fork after a restart"
+nalerts fork 1 "A4: reported once"
+rm -rf "$T/fork.srv" && cp -a "$T/fork.c" "$T/fork.srv"
+once fork 1 "A4: larger but inconsistent"
+nalerts fork 2 "A4: a second fork (sizes 3 and 5)"
+ok '[ "$(ls "$T/fork.state/evidence" | wc -l)" -eq 2 ]' "A4: two evidence bundles"
+if $K verify evidence --help >/dev/null 2>&1; then
+  for f in "$T"/fork.state/evidence/*.json; do
+    expect 0 "A4: evidence verifies offline" -- $K verify evidence "$f" --log-key "$(cat "$T/fork.log.vkey")"
+  done
+fi
+# A3: the url and a mirror show two views of the same size (first run)
+serve "$T/fork.a"
+URLA=$URL
+serve "$T/fork.b"
+LOG=fork mkconf mirror "$URLA" "mirror $URL"
+once mirror 1 "A3: url and mirror disagree"
+has_alert mirror "fork critical label=- version=- leaf=-" "A3: fork between vantage points"
+nalerts mirror 1 "A3: one alert"
+
+# --- A5 rollback, also after a restart -------------------------------------------
+newdir rb
+$K dir add "$T/rb.d" --label a --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/rb.d" >/dev/null
+cp -a "$T/rb.d" "$T/rb.old"
+$K dir add "$T/rb.d" --label b --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/rb.d" >/dev/null
+cp -a "$T/rb.d" "$T/rb.srv"
+serve "$T/rb.srv"
+RBURL=$URL
+mkconf rb "$URL"
+once rb 0 "rollback: size 2 verified"
+rm -rf "$T/rb.srv" && cp -a "$T/rb.old" "$T/rb.srv"
+once rb 1 "A5: rollback"
+has_alert rb "rollback critical label=- version=- leaf=-" "A5: rollback alert"
+ok '[ "$($ALERTS get "$T/rb.alerts" rollback size)" = 1 ]' "A5: at the served size"
+once rb 1 "A5: rollback again after a restart"
+nalerts rb 1 "A5: reported once"
+rm -rf "$T/rb.srv" && cp -a "$T/rb.d" "$T/rb.srv"
+once rb 0 "A5: the log serves the verified head again"
+# a mirror that lags behind is not a rollback, if it is a prefix
+serve "$T/rb.old"
+LOG=rb mkconf lag "$RBURL" "mirror $URL"
+once lag 0 "lagging mirror: first run"
+once lag 0 "lagging mirror: second run"
+nalerts lag 0 "lagging mirror: no alert"
+
+# --- A7 entries that do not hash to the signed root ----------------------------
+newdir rm
+for l in a b c; do $K dir add "$T/rm.d" --label "$l" --key "ed25519:$(randkey):d" >/dev/null; done
+$K dir publish "$T/rm.d" >/dev/null
+serve "$T/rm.d"
+mkconf rm "$URL"
+once rm 0 "root mismatch: size 3 verified"
+$K dir add "$T/rm.d" --label mallory --key "ed25519:$(randkey):d" >/dev/null
+$K dir add "$T/rm.d" --label oscar --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/rm.d" >/dev/null
+# change entry 4 in the bundle (same length), keep the tiles and the checkpoint
+python3 - "$T/rm.d/tile/entries/000.p/5" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+assert b.count(b"label oscar\n") == 1
+open(p, "wb").write(b.replace(b"label oscar\n", b"label oscaR\n"))
+PY
+once rm 1 "A7: root mismatch"
+has_alert rm "root_mismatch critical label=- version=- leaf=4" "A7: names the entry"
+ev=$($ALERTS get "$T/rm.alerts" root_mismatch evidence | tr -d '"')
+ok '[ -s "$ev" ]' "A7: evidence bundle written"
+once rm 1 "A7: again, not advanced"
+nalerts rm 1 "A7: reported once"
+expect 0 "A7: nothing of the mismatching tree was replayed" -- $K history mallory --config "$T/rm.conf"
+has err "no entries" "history empty"
+
+# --- A8 version equivocation and a version skip (hand-built log) ----------------
+newdir eq
+$K dir add "$T/eq.d" --label bob --key "ed25519:$(randkey):phone" >/dev/null
+$K dir add "$T/eq.d" --label erin --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/eq.d" >/dev/null
+$MKLOG entries "$T/eq.d" "$T/eq.entries"
+printf 'keydir/v1\nlabel bob\nversion 1\ntime 1764143000\nkey ed25519 %s phone\n' "$(randkey)" >"$T/eq.entries/00000002"
+printf 'keydir/v1\nlabel erin\nversion 3\ntime 1764143000\nkey ed25519 %s phone\n' "$(randkey)" >"$T/eq.entries/00000003"
+$MKLOG build "$T/eq.bad" example.com/eq "$T/eq.entries"
+$K sign --key "$T/eq.log.key" --out "$T/eq.bad/checkpoint" "$T/eq.bad/checkpoint.txt"
+ok '[ "$(sed -n 3p "$T/eq.bad/checkpoint")" = "$($MKLOG root "$T/eq.entries")" ]' "python log: root"
+serve "$T/eq.bad"
+mkconf eq "$URL"
+once eq 1 "A8: equivocation"
+has_alert eq "version_equivocation critical label=bob version=1 leaf=2" "A8: equivocation"
+has_alert eq "version_skip critical label=erin version=3 leaf=3" "A8: version skip"
+has_alert eq "unauthorized_update alert label=erin version=3 leaf=3" "A8: the skipped update is unauthorized too"
+nalerts eq 3 "A8: three alerts"
+ev=$($ALERTS get "$T/eq.alerts" version_equivocation evidence | tr -d '"')
+ok '[ -s "$ev" ]' "A8: evidence bundle written"
+if $K verify evidence --help >/dev/null 2>&1; then
+  expect 0 "A8: evidence verifies offline" -- $K verify evidence "$ev" --log-key "$(cat "$T/eq.log.vkey")"
+  expect 0 "A7: evidence verifies offline" -- $K verify evidence "$($ALERTS get "$T/rm.alerts" root_mismatch evidence | tr -d '"')" --log-key "$(cat "$T/rm.log.vkey")"
+fi
+
+# --- A10 bad signature; witness quorum not met ----------------------------------
+newdir sig
+$K dir add "$T/sig.d" --label a --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/sig.d" >/dev/null
+cp -a "$T/sig.d" "$T/sig.srv"
+serve "$T/sig.srv"
+mkconf sig "$URL"
+once sig 0 "signature: good"
+python3 - "$T/sig.srv/checkpoint" <<'PY'
+import base64, os, sys
+p = sys.argv[1]
+lines = open(p).read().split("\n")
+lines[2] = base64.b64encode(os.urandom(32)).decode()
+open(p, "w").write("\n".join(lines))
+PY
+once sig 1 "A10: bad signature"
+has_alert sig "bad_signature critical label=- version=- leaf=-" "A10: bad_signature"
+once sig 1 "A10: again"
+nalerts sig 1 "A10: reported once"
+ok '[ "$($ALERTS get "$T/sig.alerts" bad_signature evidence)" = null ]' "A10: no evidence for an unattributable note"
+
+$K keygen --witness --name w1.example --out "$T/w1.key" >"$T/w1.vkey"
+newdir wq
+$K dir add "$T/wq.d" --label a --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/wq.d" >/dev/null
+serve "$T/wq.d"
+mkconf wq "$URL" "witness $(cat "$T/w1.vkey")" "quorum 1"
+once wq 3 "A10: quorum not met"
+has_alert wq "quorum warning label=- version=- leaf=-" "A10: quorum warning"
+expect 0 "quorum: nothing was adopted" -- $K history a --config "$T/wq.conf"
+has err "no entries" "quorum: history empty"
+$K sign --key "$T/w1.key" --out "$T/wq.d/checkpoint" "$T/wq.d/checkpoint"
+once wq 0 "quorum met after the witness cosigned"
+nalerts wq 1 "quorum: one warning"
+
+# --- A9 stale: max_age with an old cosignature -----------------------------------
+newdir st
+$K dir add "$T/st.d" --label a --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/st.d" >/dev/null
+cp "$T/st.d/checkpoint" "$T/st.bare"
+now=$(date +%s)
+$K sign --key "$T/w1.key" --time $((now - 7200)) --out "$T/st.d/checkpoint" "$T/st.bare"
+serve "$T/st.d"
+mkconf st "$URL" "witness $(cat "$T/w1.vkey")" "quorum 1" "max_age 3600"
+once st 3 "A9: stale"
+has_alert st "stale warning label=- version=- leaf=-" "A9: stale warning"
+once st 3 "A9: stale again"
+nalerts st 1 "A9: reported once"
+$K sign --key "$T/w1.key" --out "$T/st.d/checkpoint" "$T/st.bare"
+once st 0 "fresh cosignature"
+nalerts st 1 "A9: nothing new"
+
+# --- unreachable: warning, exit 3, once per day ---------------------------------
+newdir ur
+$K dir add "$T/ur.d" --label a --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/ur.d" >/dev/null
+serve "$T/ur.d"
+mkconf ur "$URL"
+once ur 0 "reachable"
+unserve "$SRV"
+once ur 3 "unreachable"
+has_alert ur "unreachable warning label=- version=- leaf=-" "unreachable warning"
+has err "warning" "logged"
+once ur 3 "still unreachable"
+nalerts ur 1 "unreachable: one warning per day"
+
+finish

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Reads what the monitor produced, for the monitor tests.
+
+  monitor_alerts.py show FILE      one line per alert of a JSON-lines sink file:
+                                   "KIND SEVERITY label=L version=V leaf=N"
+                                   ("-" for absent members), after checking
+                                   every line against the alert schema
+  monitor_alerts.py ids FILE       the alert ids, one per line, sorted, unique
+  monitor_alerts.py dupes FILE     exit 1 (listing them) if an id repeats
+  monitor_alerts.py get FILE KIND MEMBER
+                                   the member (JSON) of the first alert of KIND
+  monitor_alerts.py state DB       a canonical dump of a monitor state database
+                                   (checkpoint, compact range, label index,
+                                   history, watches, alert ids) without the
+                                   wall-clock columns, to compare two runs
+"""
+import json
+import re
+import sqlite3
+import sys
+
+KINDS = {
+    "fork": "critical", "rollback": "critical", "root_mismatch": "critical",
+    "version_equivocation": "critical", "version_skip": "critical",
+    "bad_signature": "critical", "malformed_entry": "critical",
+    "key_changed": "alert", "unauthorized_update": "alert",
+    "bad_auth_signature": "alert", "unreachable": "warning", "stale": "warning",
+    "quorum": "warning", "clock": "warning",
+}
+MEMBERS = {"id", "time", "severity", "kind", "log", "label", "version",
+           "leaf_index", "size", "message", "details", "evidence"}
+
+
+def load(path):
+    out = []
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return out
+    with f:
+        for n, line in enumerate(f, 1):
+            a = json.loads(line)
+            bad = set(a) - MEMBERS
+            if bad:
+                sys.exit("%s:%d: unknown members %s" % (path, n, sorted(bad)))
+            for m in ("id", "time", "severity", "kind", "log", "size", "message"):
+                if m not in a:
+                    sys.exit("%s:%d: missing %s" % (path, n, m))
+            if not re.fullmatch(r"[0-9a-f]{32}", a["id"]):
+                sys.exit("%s:%d: bad id %r" % (path, n, a["id"]))
+            if KINDS.get(a["kind"]) != a["severity"]:
+                sys.exit("%s:%d: kind %s with severity %s" % (path, n, a["kind"], a["severity"]))
+            if ("label" in a) != ("version" in a):
+                sys.exit("%s:%d: label without version or the reverse" % (path, n))
+            out.append(a)
+    return out
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "show":
+        for a in load(argv[2]):
+            print("%s %s label=%s version=%s leaf=%s" % (
+                a["kind"], a["severity"], a.get("label", "-"), a.get("version", "-"),
+                a.get("leaf_index", "-")))
+    elif len(argv) == 3 and argv[1] == "ids":
+        for i in sorted({a["id"] for a in load(argv[2])}):
+            print(i)
+    elif len(argv) == 3 and argv[1] == "dupes":
+        seen, dup = set(), []
+        for a in load(argv[2]):
+            if a["id"] in seen:
+                dup.append(a["id"])
+            seen.add(a["id"])
+        if dup:
+            print("\n".join(dup))
+            return 1
+    elif len(argv) == 5 and argv[1] == "get":
+        for a in load(argv[2]):
+            if a["kind"] == argv[3]:
+                print(json.dumps(a.get(argv[4]), sort_keys=True))
+                return 0
+        return 1
+    elif len(argv) == 3 and argv[1] == "state":
+        db = sqlite3.connect("file:%s?mode=ro" % argv[2], uri=True)
+        q = [
+            ("logs", "SELECT origin, checkpoint, size, hex(root), hex(range) FROM logs ORDER BY origin"),
+            ("labels", "SELECT origin, label, version, leaf_index, hex(entry_hash), hex(keys) "
+                       "FROM labels ORDER BY origin, label"),
+            ("history", "SELECT origin, leaf_index, label, version, hex(entry), auth "
+                        "FROM label_history ORDER BY origin, leaf_index"),
+            ("watches", "SELECT origin, label, mode, hex(keys), approved_version FROM watches "
+                        "ORDER BY origin, label"),
+            ("alerts", "SELECT id FROM alerts ORDER BY id"),
+        ]
+        for name, sql in q:
+            for row in db.execute(sql):
+                print(name, "|".join(str(c) for c in row))
+        n, d = db.execute("SELECT count(*), count(DISTINCT id) FROM alerts").fetchone()
+        print("alerts-count", n, d)
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,111 @@
+# Helpers for the monitor tests (sourced after tests/cli/lib.sh): directories
+# served over HTTP on loopback, keys, configurations, alert assertions.
+MKLOG="python3 $KTA_SRCDIR/tests/tools/monitor_mklog.py"
+ALERTS="python3 $KTA_SRCDIR/tests/tools/monitor_alerts.py"
+K=$KTAUDIT
+SERVERS=""
+BGPIDS=""
+
+mon_cleanup() {
+  local p
+  for p in $SERVERS $BGPIDS; do kill -9 "$p" 2>/dev/null; done
+  for p in $SERVERS $BGPIDS; do wait "$p" 2>/dev/null; done
+  rm -rf "$T"
+}
+trap mon_cleanup EXIT
+
+# serve DIR: serves DIR over HTTP; sets URL (base URL) and SRV (server pid).
+serve() {
+  local pf i
+  pf=$(mktemp -u "$T/port.XXXXXX")
+  python3 "$KTA_SRCDIR/tests/tools/monitor_serve.py" "$1" "$pf" &
+  SRV=$!
+  SERVERS="$SERVERS $SRV"
+  for i in $(seq 1 200); do
+    [ -s "$pf" ] && break
+    sleep 0.05
+  done
+  [ -s "$pf" ] || { echo "server for $1 did not start" >&2; exit 1; }
+  URL="http://127.0.0.1:$(cat "$pf")/"
+}
+
+# unserve PID: stops a server.
+unserve() {
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null || true
+  return 0
+}
+
+# randkey: a fresh 32-byte public key in base64 (need not be a valid point).
+randkey() {
+  python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'
+}
+
+# labelkey NAME: makes $T/NAME.key (Ed25519) and prints its public key (base64).
+labelkey() {
+  $K keygen --name "$1" --out "$T/$1.key" >"$T/$1.vkey"
+  python3 -c 'import base64,sys; print(base64.b64encode(base64.b64decode(sys.argv[1].split("+", 2)[2])[1:]).decode())' "$(cat "$T/$1.vkey")"
+}
+
+# [LOG=L] mkconf NAME URL [LINE...]: writes $T/NAME.conf for one log
+# (section and origin example.com/L, key $T/L.log.vkey; L defaults to NAME)
+# with state $T/NAME.state and a file sink $T/NAME.alerts; extra lines go
+# into the log section.
+mkconf() {
+  local name=$1 url=$2 log=${LOG:-$1}
+  shift 2
+  {
+    echo "state_dir $T/$name.state"
+    echo "sink file $T/$name.alerts"
+    echo "log example.com/$log"
+    echo "url $url"
+    echo "key $(cat "$T/$log.log.vkey")"
+    for l in "$@"; do echo "$l"; done
+  } >"$T/$name.conf"
+}
+
+# newdir NAME: a log key $T/NAME.log.key and an empty directory $T/NAME.d.
+newdir() {
+  $K keygen --name "example.com/$1" --out "$T/$1.log.key" >"$T/$1.log.vkey"
+  $K dir init "$T/$1.d" --origin "example.com/$1" --key "$T/$1.log.key" >/dev/null
+}
+
+# alerts NAME: the alerts of NAME's sink file, one summary line each.
+alerts() {
+  $ALERTS show "$T/$1.alerts"
+}
+
+# has_alert NAME LINE DESC: NAME's sink has exactly this alert line.
+has_alert() {
+  alerts "$1" >"$T/alerts.txt"
+  if grep -qxF -- "$2" "$T/alerts.txt"; then
+    PASS=$((PASS + 1))
+  else
+    FAIL=$((FAIL + 1))
+    echo "FAIL: $3: no alert \"$2\"" >&2
+    sed 's/^/  have: /' "$T/alerts.txt" >&2
+  fi
+}
+
+# nalerts NAME N DESC: NAME's sink holds exactly N alerts, no id twice.
+nalerts() {
+  local n
+  n=$(alerts "$1" | wc -l)
+  if [ "$n" -eq "$2" ] && $ALERTS dupes "$T/$1.alerts" >/dev/null; then
+    PASS=$((PASS + 1))
+  else
+    FAIL=$((FAIL + 1))
+    echo "FAIL: $3: $n alerts (want $2) or duplicate ids" >&2
+    alerts "$1" | sed 's/^/  have: /' >&2
+  fi
+}
+
+# ok COND DESC: a shell condition as an assertion.
+ok() {
+  if eval "$1"; then
+    PASS=$((PASS + 1))
+  else
+    FAIL=$((FAIL + 1))
+    echo "FAIL: $2 ($1)" >&2
+  fi
+}

@@ -1,0 +1,565 @@
+/*
+ * Unit tests for lookup answers (lookup.h): a small key directory is built in
+ * memory (keydir/v1 entries, RFC 9162 tree, signed and cosigned checkpoint),
+ * answers are assembled with jansson, and every forgery and bad encoding must
+ * be rejected with the right status.
+ */
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ktaudit/checkpoint.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/entry.h"
+#include "ktaudit/hash.h"
+#include "ktaudit/key.h"
+#include "ktaudit/lookup.h"
+#include "ktaudit/merkle.h"
+#include "ktaudit/note.h"
+
+#define ORIGIN "keys.example.org/log"
+#define NLEAVES 6
+#define NOW 1764143000
+
+/* The directory: entries, tree, keys and a signed checkpoint. */
+struct dir {
+	char entries[NLEAVES][512];
+	uint8_t leaves[NLEAVES][32];
+	uint8_t root[32];
+	struct kta_skey *sk, *wsk;
+	struct kta_vkey *vk, *wvk;
+	uint8_t *note; /* signed (and cosigned) checkpoint */
+	size_t note_len;
+	struct kta_hasher *h;
+};
+
+static void make_entry(char *out, size_t cap, const char *label, int version, int key)
+{
+	uint8_t pub[32];
+	char b64[KTA_B64_ENCODED_LEN(32) + 1];
+
+	memset(pub, key, sizeof(pub));
+	kta_b64_encode(pub, 32, b64);
+	(void)snprintf(out, cap, "keydir/v1\nlabel %s\nversion %d\ntime %d\nkey ed25519 %s phone\n",
+		       label, version, 1764000000 + version, b64);
+}
+
+static uint8_t *sign_checkpoint(struct dir *d, const struct kta_skey *k, const char *origin,
+				uint64_t size, const uint8_t root[32], size_t *len)
+{
+	char text[256], b64[KTA_B64_ENCODED_LEN(32) + 1];
+	uint8_t *note = NULL;
+	struct kta_error err;
+
+	(void)d;
+	kta_b64_encode(root, 32, b64);
+	(void)snprintf(text, sizeof(text), "%s\n%" PRIu64 "\n%s\n", origin, size, b64);
+	assert_int_equal(kta_note_sign((const uint8_t *)text, strlen(text), k, &note, len, &err),
+			 KTA_OK);
+	return note;
+}
+
+static struct dir *dir_new(void)
+{
+	struct dir *d = calloc(1, sizeof(*d));
+	struct kta_error err;
+	uint8_t seed[32];
+	uint8_t *cosigned;
+	size_t i, n;
+
+	assert_non_null(d);
+	make_entry(d->entries[0], 512, "alice@example.org", 1, 1);
+	make_entry(d->entries[1], 512, "bob@example.org", 1, 2);
+	make_entry(d->entries[2], 512, "alice@example.org", 2, 3);
+	make_entry(d->entries[3], 512, "carol@example.org", 1, 4);
+	/* An included leaf that is not a keydir/v1 entry. */
+	(void)snprintf(d->entries[4], 512, "hello, world\n");
+	make_entry(d->entries[5], 512, "\xc3\xa9ve@example.org", 1, 5);
+	assert_int_equal(kta_hasher_new(&d->h, &err), KTA_OK);
+	for (i = 0; i < NLEAVES; i++)
+		kta_hash_leaf(d->h, (const uint8_t *)d->entries[i], strlen(d->entries[i]),
+			      d->leaves[i]);
+	assert_int_equal(
+	    kta_merkle_root(d->h, (const uint8_t(*)[32])d->leaves, NLEAVES, d->root, &err), KTA_OK);
+	memset(seed, 0x42, sizeof(seed));
+	assert_int_equal(kta_skey_from_seed(ORIGIN, KTA_KEY_ED25519, seed, &d->sk, &err), KTA_OK);
+	assert_int_equal(kta_skey_vkey(d->sk, &d->vk, &err), KTA_OK);
+	assert_int_equal(
+	    kta_skey_generate("witness.example.org", KTA_KEY_COSIGNATURE_V1, &d->wsk, &err),
+	    KTA_OK);
+	assert_int_equal(kta_skey_vkey(d->wsk, &d->wvk, &err), KTA_OK);
+	d->note = sign_checkpoint(d, d->sk, ORIGIN, NLEAVES, d->root, &n);
+	assert_int_equal(
+	    kta_checkpoint_cosign(d->note, n, d->wsk, NOW - 60, &cosigned, &d->note_len, &err),
+	    KTA_OK);
+	free(d->note);
+	d->note = cosigned;
+	return d;
+}
+
+static void dir_free(struct dir *d)
+{
+	kta_skey_free(d->sk);
+	kta_skey_free(d->wsk);
+	kta_vkey_free(d->vk);
+	kta_vkey_free(d->wvk);
+	kta_hasher_free(d->h);
+	free(d->note);
+	free(d);
+}
+
+/* Builds the answer for leaf `index` as a jansson object (caller decrefs). */
+static json_t *answer(struct dir *d, uint64_t index)
+{
+	uint8_t proof[KTA_MERKLE_MAX_PROOF][32];
+	char b64[KTA_B64_ENCODED_LEN(512) + 1];
+	json_t *o = json_object(), *path = json_array();
+	size_t n, i;
+	struct kta_error err;
+
+	assert_int_equal(kta_merkle_inclusion_proof(d->h, (const uint8_t(*)[32])d->leaves, NLEAVES,
+						    index, proof, KTA_MERKLE_MAX_PROOF, &n, &err),
+			 KTA_OK);
+	for (i = 0; i < n; i++) {
+		kta_b64_encode(proof[i], 32, b64);
+		json_array_append_new(path, json_string(b64));
+	}
+	kta_b64_encode((const uint8_t *)d->entries[index], strlen(d->entries[index]), b64);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)d->note, d->note_len));
+	json_object_set_new(o, "leaf_index", json_integer((json_int_t)index));
+	json_object_set_new(o, "entry", json_string(b64));
+	json_object_set_new(o, "audit_path", path);
+	return o;
+}
+
+static char *dump(const json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	assert_non_null(s);
+	return s;
+}
+
+static void policy(struct dir *d, struct kta_checkpoint_policy *p, const struct kta_vkey **wit)
+{
+	memset(p, 0, sizeof(*p));
+	p->log_key = d->vk;
+	p->now = NOW;
+	p->max_skew = 300;
+	wit[0] = d->wvk;
+	p->witnesses = (const struct kta_vkey *const *)wit;
+	p->nwitnesses = 1;
+	p->quorum = 1;
+}
+
+/* Parses and verifies the text s; returns the status, result freed. */
+static enum kta_status check(struct dir *d, const char *s, size_t len, const char *label,
+			     struct kta_error *err)
+{
+	struct kta_checkpoint_policy p;
+	const struct kta_vkey *wit[1];
+	struct kta_lookup *l = NULL;
+	struct kta_lookup_result res;
+	enum kta_status r;
+
+	policy(d, &p, wit);
+	r = kta_lookup_parse((const uint8_t *)s, len, &l, err);
+	if (r != KTA_OK) {
+		assert_null(l);
+		return r;
+	}
+	r = kta_lookup_verify(l, &p, label, label ? strlen(label) : 0, &res, err);
+	if (r != KTA_OK)
+		assert_null(res.entry);
+	kta_lookup_result_free(&res);
+	kta_lookup_free(l);
+	return r;
+}
+
+static void expect(struct dir *d, const json_t *o, const char *label, enum kta_status want,
+		   const char *needle)
+{
+	struct kta_error err;
+	char *s = dump(o);
+	enum kta_status r = check(d, s, strlen(s), label, &err);
+
+	if (r != want)
+		fail_msg("status %s, want %s: %s\n%s", kta_status_str(r), kta_status_str(want),
+			 err.msg, s);
+	if (needle != NULL && strstr(err.msg, needle) == NULL)
+		fail_msg("message lacks \"%s\": %s", needle, err.msg);
+	free(s);
+}
+
+static void valid_answers(void **state)
+{
+	struct dir *d = dir_new();
+	struct kta_checkpoint_policy p;
+	const struct kta_vkey *wit[1];
+	struct kta_lookup *l = NULL;
+	struct kta_lookup_result res;
+	struct kta_error err;
+	json_t *o = answer(d, 2);
+	char *s = dump(o);
+
+	(void)state;
+	policy(d, &p, wit);
+	assert_int_equal(kta_lookup_parse((const uint8_t *)s, strlen(s), &l, &err), KTA_OK);
+	assert_true(l->leaf_index == 2);
+	assert_int_equal(l->path_len, 3);
+	if (kta_lookup_verify(l, &p, "alice@example.org", 17, &res, &err) != KTA_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(res.entry->label, "alice@example.org");
+	assert_true(res.entry->version == 2);
+	assert_int_equal(res.entry->nkeys, 1);
+	assert_true(res.leaf_index == 2);
+	assert_true(res.cp.cp->size == NLEAVES);
+	assert_memory_equal(res.cp.cp->root, d->root, 32);
+	assert_string_equal(res.cp.cp->origin, ORIGIN);
+	assert_int_equal(res.cp.cosigned, 1);
+	assert_int_equal(res.raw_len, strlen(d->entries[2]));
+	assert_memory_equal(res.raw, d->entries[2], res.raw_len);
+	kta_lookup_result_free(&res);
+	kta_lookup_result_free(&res); /* idempotent */
+	kta_lookup_result_free(NULL);
+	/* The label need not be NUL-terminated; NULL accepts any label. */
+	assert_int_equal(kta_lookup_verify(l, &p, "alice@example.orgXYZ", 17, &res, &err), KTA_OK);
+	kta_lookup_result_free(&res);
+	assert_int_equal(kta_lookup_verify(l, &p, NULL, 0, &res, &err), KTA_OK);
+	kta_lookup_result_free(&res);
+	/* No policy. */
+	assert_int_equal(kta_lookup_verify(l, NULL, NULL, 0, &res, &err), KTA_ERR_USAGE);
+	kta_lookup_free(l);
+	kta_lookup_free(NULL);
+	free(s);
+	json_decref(o);
+	/* Every keydir leaf, first and last included; a non-ASCII label. */
+	o = answer(d, 0);
+	expect(d, o, "alice@example.org", KTA_OK, NULL);
+	json_decref(o);
+	o = answer(d, 5);
+	expect(d, o, "\xc3\xa9ve@example.org", KTA_OK, NULL);
+	json_decref(o);
+	/* Member order does not matter: this one fails on the empty entry. */
+	{
+		const char *t =
+		    "{\"audit_path\":[],\"entry\":\"\",\"leaf_index\":0,\"checkpoint\":\"\"}";
+
+		assert_int_equal(check(d, t, strlen(t), NULL, &err), KTA_ERR_MALFORMED);
+		assert_non_null(strstr(err.msg, "\"entry\" is empty"));
+	}
+	dir_free(d);
+}
+
+static void wrong_label(void **state)
+{
+	struct dir *d = dir_new();
+	json_t *o = answer(d, 2);
+
+	(void)state;
+	expect(d, o, "bob@example.org", KTA_ERR_VERIFY, "for label \"alice@example.org\"");
+	expect(d, o, "alice@example.or", KTA_ERR_VERIFY, "not \"alice@example.or\"");
+	expect(d, o, "alice@example.org.", KTA_ERR_VERIFY, NULL);
+	expect(d, o, "Alice@example.org", KTA_ERR_VERIFY, NULL);
+	expect(d, o, "", KTA_ERR_VERIFY, NULL);
+	json_decref(o);
+	dir_free(d);
+}
+
+static void forged_answers(void **state)
+{
+	struct dir *d = dir_new();
+	json_t *o, *path;
+	char b64[KTA_B64_ENCODED_LEN(512) + 1];
+	uint8_t h[32];
+	size_t n;
+	struct kta_skey *other = NULL;
+	uint8_t *note;
+
+	(void)state;
+	/* Another (valid) entry under leaf 2's proof. */
+	o = answer(d, 2);
+	kta_b64_encode((const uint8_t *)d->entries[3], strlen(d->entries[3]), b64);
+	json_object_set_new(o, "entry", json_string(b64));
+	expect(d, o, NULL, KTA_ERR_VERIFY, "is not leaf 2");
+	json_decref(o);
+	/* The entry of leaf 2 with one byte changed (still keydir/v1: version 3). */
+	{
+		char e[512];
+
+		memcpy(e, d->entries[2], sizeof(e));
+		strstr(e, "version 2")[8] = '3';
+		o = answer(d, 2);
+		kta_b64_encode((const uint8_t *)e, strlen(e), b64);
+		json_object_set_new(o, "entry", json_string(b64));
+		expect(d, o, "alice@example.org", KTA_ERR_VERIFY, "not leaf 2");
+		json_decref(o);
+	}
+	/* Path: one bit flipped, one hash dropped, one added. */
+	o = answer(d, 2);
+	path = json_object_get(o, "audit_path");
+	assert_int_equal(kta_b64_decode(json_string_value(json_array_get(path, 0)), 44, h, 32, &n),
+			 KTA_OK);
+	h[31] ^= 1;
+	kta_b64_encode(h, 32, b64);
+	json_array_set_new(path, 0, json_string(b64));
+	expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+	json_decref(o);
+	o = answer(d, 2);
+	json_array_remove(json_object_get(o, "audit_path"), 2);
+	expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+	json_array_append_new(json_object_get(o, "audit_path"), json_string(b64));
+	json_array_append_new(json_object_get(o, "audit_path"), json_string(b64));
+	expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+	json_decref(o);
+	/* Wrong leaf index: another index, and one beyond the tree. */
+	o = answer(d, 2);
+	json_object_set_new(o, "leaf_index", json_integer(3));
+	expect(d, o, NULL, KTA_ERR_VERIFY, "leaf 3");
+	json_object_set_new(o, "leaf_index", json_integer(NLEAVES));
+	expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+	json_object_set_new(o, "leaf_index", json_integer(INT64_MAX));
+	expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+	json_decref(o);
+	/* A checkpoint signed by another key with the log's name. */
+	assert_int_equal(kta_skey_generate(ORIGIN, KTA_KEY_ED25519, &other, NULL), KTA_OK);
+	note = sign_checkpoint(d, other, ORIGIN, NLEAVES, d->root, &n);
+	o = answer(d, 2);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)note, n));
+	expect(d, o, NULL, KTA_ERR_VERIFY, "\"checkpoint\"");
+	json_decref(o);
+	free(note);
+	/* Signed by the log but not cosigned: the witness quorum is not met. */
+	note = sign_checkpoint(d, d->sk, ORIGIN, NLEAVES, d->root, &n);
+	o = answer(d, 2);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)note, n));
+	expect(d, o, NULL, KTA_ERR_VERIFY, "quorum");
+	json_decref(o);
+	free(note);
+	/* Another origin, validly signed. */
+	note = sign_checkpoint(d, d->sk, "keys.example.org/other", NLEAVES, d->root, &n);
+	o = answer(d, 2);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)note, n));
+	expect(d, o, NULL, KTA_ERR_VERIFY, "\"checkpoint\"");
+	json_decref(o);
+	free(note);
+	/* A checkpoint for a smaller tree (the proof is for 6 leaves). */
+	{
+		uint8_t r5[32];
+
+		assert_int_equal(
+		    kta_merkle_root(d->h, (const uint8_t(*)[32])d->leaves, 5, r5, NULL), KTA_OK);
+		note = sign_checkpoint(d, d->sk, ORIGIN, 5, r5, &n);
+		o = answer(d, 2);
+		json_object_set_new(o, "checkpoint", json_stringn((const char *)note, n));
+		expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+		json_decref(o);
+		free(note);
+	}
+	/* The signed note's text altered after signing. */
+	{
+		char *t = malloc(d->note_len + 1);
+
+		assert_non_null(t);
+		memcpy(t, d->note, d->note_len);
+		t[d->note_len] = '\0';
+		t[strlen(ORIGIN) + 1] = '7'; /* size 6 -> 7 */
+		o = answer(d, 2);
+		json_object_set_new(o, "checkpoint", json_stringn(t, d->note_len));
+		expect(d, o, NULL, KTA_ERR_VERIFY, NULL);
+		json_decref(o);
+		free(t);
+	}
+	kta_skey_free(other);
+	dir_free(d);
+}
+
+/* An included, signed leaf that is not keydir/v1 is malformed. */
+static void not_keydir(void **state)
+{
+	struct dir *d = dir_new();
+	json_t *o = answer(d, 4);
+
+	(void)state;
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "\"entry\"");
+	json_decref(o);
+	dir_free(d);
+}
+
+static void strict_json(void **state)
+{
+	struct dir *d = dir_new();
+	json_t *o;
+	char *s, *big;
+	struct kta_error err;
+	size_t i;
+
+	(void)state;
+	/* Unknown, missing and duplicate members. */
+	o = answer(d, 2);
+	json_object_set_new(o, "extra", json_true());
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "unknown member \"extra\"");
+	json_decref(o);
+	{
+		static const char *const members[] = {"checkpoint", "leaf_index", "entry",
+						      "audit_path"};
+
+		for (i = 0; i < 4; i++) {
+			o = answer(d, 2);
+			json_object_del(o, members[i]);
+			expect(d, o, NULL, KTA_ERR_MALFORMED, members[i]);
+			json_decref(o);
+		}
+	}
+	o = answer(d, 2);
+	s = dump(o);
+	{
+		size_t len = strlen(s);
+		char *dup = malloc(len + 32);
+
+		assert_non_null(dup);
+		memcpy(dup, s, len - 1);
+		memcpy(dup + len - 1, ",\"leaf_index\":2}", 17);
+		assert_int_equal(check(d, dup, strlen(dup), NULL, &err), KTA_ERR_MALFORMED);
+		assert_non_null(strstr(err.msg, "duplicate"));
+		free(dup);
+	}
+	free(s);
+	json_decref(o);
+	/* Member types and values. */
+	o = answer(d, 2);
+	json_object_set_new(o, "leaf_index", json_integer(-1));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "leaf_index");
+	json_object_set_new(o, "leaf_index", json_real(2.0));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "leaf_index");
+	json_object_set_new(o, "leaf_index", json_string("2"));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "leaf_index");
+	json_object_set_new(o, "leaf_index", json_integer(2));
+	json_object_set_new(o, "checkpoint", json_integer(1));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "checkpoint");
+	json_object_set_new(o, "checkpoint", json_string("not a note"));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "checkpoint");
+	json_decref(o);
+	o = answer(d, 2);
+	json_object_set_new(o, "entry", json_string(""));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "\"entry\" is empty");
+	json_object_set_new(o, "entry", json_string("a2V5ZGlyL3Yx\n"));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "entry");
+	json_object_set_new(o, "entry", json_string("Zm9=")); /* non-zero pad bits */
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "canonical");
+	json_object_set_new(o, "entry", json_string("Zm9v_g=="));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "entry");
+	json_object_set_new(o, "entry", json_array());
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "entry");
+	json_decref(o);
+	o = answer(d, 2);
+	json_array_set_new(json_object_get(o, "audit_path"), 0, json_string("AAAA"));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "audit_path");
+	json_array_set_new(json_object_get(o, "audit_path"), 0,
+			   json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")); /* 33 */
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "audit_path");
+	json_array_set_new(json_object_get(o, "audit_path"), 0,
+			   json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==")); /* 31 */
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "audit_path");
+	json_array_set_new(json_object_get(o, "audit_path"), 0, json_integer(0));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "audit_path");
+	json_object_set_new(o, "audit_path", json_string(""));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "audit_path");
+	json_object_set_new(o, "audit_path", json_array());
+	for (i = 0; i <= KTA_LOOKUP_MAX_PATH; i++)
+		json_array_append_new(json_object_get(o, "audit_path"),
+				      json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+	expect(d, o, NULL, KTA_ERR_MALFORMED, "audit_path");
+	json_decref(o);
+	/* Not an object, not JSON, a NUL, trailing data, out-of-range numbers. */
+	{
+		static const char *const bad[] = {
+		    "[]",
+		    "{\"checkpoint\":",
+		    "{} {}",
+		    "{\"leaf_index\":9223372036854775808}",
+		    "{\"leaf_index\":1e3}",
+		    "{\"checkpoint\":\"a\\u0000b\"}",
+		    "",
+		};
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(check(d, bad[i], strlen(bad[i]), NULL, &err),
+					 KTA_ERR_MALFORMED);
+		assert_int_equal(check(d, "{}\0", 3, NULL, &err), KTA_ERR_MALFORMED);
+	}
+	/* Size limits: the whole answer, the checkpoint, the entry. */
+	big = malloc(KTA_LOOKUP_MAX_SIZE + 2);
+	assert_non_null(big);
+	memset(big, ' ', KTA_LOOKUP_MAX_SIZE + 1);
+	big[0] = '{';
+	big[KTA_LOOKUP_MAX_SIZE] = '}';
+	big[KTA_LOOKUP_MAX_SIZE + 1] = '\0';
+	assert_int_equal(check(d, big, KTA_LOOKUP_MAX_SIZE + 1, NULL, &err), KTA_ERR_LIMIT);
+	memset(big, 'a', KTA_LOOKUP_CHECKPOINT_MAX + 1);
+	big[KTA_LOOKUP_CHECKPOINT_MAX + 1] = '\0';
+	o = answer(d, 2);
+	json_object_set_new(o, "checkpoint", json_string(big));
+	expect(d, o, NULL, KTA_ERR_LIMIT, "checkpoint");
+	json_decref(o);
+	memset(big, 'A', 87384); /* 65538 bytes */
+	big[87384] = '\0';
+	o = answer(d, 2);
+	json_object_set_new(o, "entry", json_string(big));
+	expect(d, o, NULL, KTA_ERR_LIMIT, "entry");
+	json_decref(o);
+	free(big);
+	dir_free(d);
+}
+
+/* Every single-bit flip and every truncation of a valid answer fails cleanly. */
+static void mutations(void **state)
+{
+	struct dir *d = dir_new();
+	json_t *o = answer(d, 2);
+	char *s = dump(o), *m;
+	size_t len = strlen(s), i;
+	unsigned bit;
+	struct kta_error err;
+
+	(void)state;
+	m = malloc(len + 1);
+	assert_non_null(m);
+	assert_int_equal(check(d, s, len, "alice@example.org", &err), KTA_OK);
+	for (i = 0; i < len; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			enum kta_status r;
+
+			memcpy(m, s, len + 1);
+			m[i] = (char)(m[i] ^ (1 << bit));
+			r = check(d, m, len, "alice@example.org", &err);
+			if (r == KTA_OK)
+				fail_msg("flip of bit %u at %zu accepted:\n%s", bit, i, m);
+			assert_true(r == KTA_ERR_MALFORMED || r == KTA_ERR_VERIFY ||
+				    r == KTA_ERR_LIMIT);
+		}
+	}
+	for (i = 0; i < len; i++) {
+		memcpy(m, s, len + 1);
+		assert_int_not_equal(check(d, m, i, "alice@example.org", &err), KTA_OK);
+	}
+	free(m);
+	free(s);
+	json_decref(o);
+	dir_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(valid_answers),  cmocka_unit_test(wrong_label),
+	    cmocka_unit_test(forged_answers), cmocka_unit_test(not_keydir),
+	    cmocka_unit_test(strict_json),    cmocka_unit_test(mutations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,985 @@
+/*
+ * Unit tests for the monitor's SQLite state (include/ktaudit/state.h):
+ * permissions, schema checks, transactions, a kill -9 crash test, the alert
+ * outbox, watches and history.
+ */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ktaudit/compact.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/hash.h"
+#include "ktaudit/state.h"
+
+#define ORIGIN "example.com/dir"
+
+struct tmp {
+	char dir[64];
+	char db[96];
+};
+
+static void tmp_make(struct tmp *t)
+{
+	strcpy(t->dir, "/tmp/kta-state-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->db, sizeof(t->db), "%s/sub/state.db", t->dir);
+}
+
+static void tmp_rm(struct tmp *t)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The state directory of t (a subdirectory that kta_state_open creates). */
+static const char *sdir(struct tmp *t)
+{
+	static char buf[80];
+
+	snprintf(buf, sizeof(buf), "%s/sub", t->dir);
+	return buf;
+}
+
+static struct kta_state *open_ok(struct tmp *t)
+{
+	struct kta_state *st = NULL;
+	struct kta_error err;
+
+	if (kta_state_open(sdir(t), &st, &err) != KTA_OK)
+		fail_msg("open: %s", err.msg);
+	return st;
+}
+
+/* A serialized entry of label/version with one ed25519 key of bytes `fill`. */
+static uint8_t *mk_entry(const char *label, uint64_t version, int fill, size_t *len)
+{
+	struct kta_entry e;
+	struct kta_entry_key k;
+	uint8_t *out = NULL;
+
+	memset(&e, 0, sizeof(e));
+	memset(&k, 0, sizeof(k));
+	k.alg = KTA_ENTRY_ALG_ED25519;
+	memset(k.pub, fill, 32);
+	k.device = (char *)"phone";
+	e.label = (char *)(uintptr_t)label;
+	e.version = version;
+	e.time = 1;
+	e.keys = fill >= 0 ? &k : NULL;
+	e.nkeys = fill >= 0 ? 1 : 0;
+	assert_int_equal(kta_entry_serialize(&e, &out, len, NULL), KTA_OK);
+	return out;
+}
+
+/* Puts label's state through the index adapter (parsing the entry for its keys). */
+static void index_put(struct kta_state *st, const char *label, uint64_t version, uint64_t leaf,
+		      int fill, enum kta_auth_result auth)
+{
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	struct kta_entry *e = NULL;
+	struct kta_error err;
+	size_t len;
+	uint8_t *raw = mk_entry(label, version, fill, &len);
+
+	assert_int_equal(kta_entry_parse(raw, len, &e, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	memset(&ls, 0, sizeof(ls));
+	ls.label = label;
+	ls.version = version;
+	ls.leaf_index = leaf;
+	memset(ls.entry_hash, (int)leaf, 32);
+	ls.keys = e->keys;
+	ls.nkeys = e->nkeys;
+	ls.entry = raw;
+	ls.entry_len = len;
+	if (ops.put(ops.ctx, &ls, auth, &err) != KTA_OK)
+		fail_msg("put: %s", err.msg);
+	kta_state_index_free(ix);
+	kta_entry_free(e);
+	free(raw);
+}
+
+static struct kta_alert *mk_alert(const char *label, uint64_t version)
+{
+	struct kta_alert *a = NULL;
+
+	assert_int_equal(
+	    kta_alert_new(KTA_ALERT_KEY_CHANGED, ORIGIN, 1000, "keys changed", &a, NULL), KTA_OK);
+	assert_int_equal(kta_alert_set_label(a, label, version, NULL), KTA_OK);
+	a->has_leaf_index = 1;
+	a->leaf_index = version;
+	a->size = 10;
+	assert_int_equal(kta_alert_set_id(a, NULL), KTA_OK);
+	return a;
+}
+
+/* ---- open ------------------------------------------------------------------ */
+
+static void open_permissions_and_twice(void **state)
+{
+	struct tmp t;
+	struct kta_state *a, *b;
+	struct stat sb;
+	mode_t old = umask(0);
+	char wal[128];
+	uint64_t n;
+
+	(void)state;
+	tmp_make(&t);
+	a = open_ok(&t);
+	umask(old);
+	assert_int_equal(stat(sdir(&t), &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_int_equal(stat(t.db, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* a second handle on the same database, while the first is open */
+	b = open_ok(&t);
+	index_put(a, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_label_count(b, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	snprintf(wal, sizeof(wal), "%s-wal", t.db);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	kta_state_close(a);
+	kta_state_close(b);
+	/* reopen: the data is still there; a wide umask does not loosen modes */
+	old = umask(0);
+	assert_int_equal(chmod(t.db, 0644), 0);
+	a = open_ok(&t);
+	umask(old);
+	assert_int_equal(stat(t.db, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(kta_state_label_count(a, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	kta_state_close(a);
+	kta_state_close(NULL);
+	tmp_rm(&t);
+}
+
+static void open_rejects(void **state)
+{
+	struct tmp t;
+	struct kta_state *st = NULL;
+	struct kta_error err;
+	sqlite3 *db;
+	FILE *f;
+	char path[128];
+
+	(void)state;
+	tmp_make(&t);
+	/* the directory is a file */
+	snprintf(path, sizeof(path), "%s/file", t.dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(kta_state_open(path, &st, &err), KTA_ERR_IO);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "not a directory"));
+	assert_int_equal(kta_state_open("", &st, &err), KTA_ERR_USAGE);
+	/* not a database */
+	assert_int_equal(mkdir(sdir(&t), 0700), 0);
+	f = fopen(t.db, "w");
+	assert_non_null(f);
+	fputs("this is not an SQLite database, not even close; it is just some text.\n", f);
+	fclose(f);
+	assert_int_equal(kta_state_open(sdir(&t), &st, &err), KTA_ERR_MALFORMED);
+	assert_null(st);
+	assert_int_equal(unlink(t.db), 0);
+	/* some other application's database */
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(y)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(kta_state_open(sdir(&t), &st, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "not a ktaudit state database"));
+	assert_int_equal(unlink(t.db), 0);
+	/* a newer schema */
+	st = open_ok(&t);
+	kta_state_close(st);
+	st = NULL;
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(kta_state_open(sdir(&t), &st, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "newer ktaudit"));
+	assert_null(st);
+	/* a symlink in place of the database is not followed */
+	assert_int_equal(unlink(t.db), 0);
+	assert_int_equal(symlink(path, t.db), 0);
+	assert_int_equal(kta_state_open(sdir(&t), &st, &err), KTA_ERR_IO);
+	assert_null(st);
+	tmp_rm(&t);
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+static struct kta_compact_range *mk_range(uint64_t n, uint8_t root[32])
+{
+	struct kta_compact_range *cr = NULL;
+	struct kta_hasher *h = NULL;
+	uint8_t leaf[32];
+	uint64_t i;
+
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	assert_int_equal(kta_compact_range_new(&cr, NULL), KTA_OK);
+	for (i = 0; i < n; i++) {
+		kta_hash_leaf(h, (const uint8_t *)&i, sizeof(i), leaf);
+		assert_int_equal(kta_compact_range_append(cr, h, leaf, NULL), KTA_OK);
+	}
+	assert_int_equal(kta_compact_range_root(cr, h, root, NULL), KTA_OK);
+	kta_hasher_free(h);
+	return cr;
+}
+
+static const char note[] = "example.com/dir\n13\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"
+			   "\xe2\x80\x94 example.com/dir AAAA\n";
+
+static void log_roundtrip(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_log *l = NULL;
+	struct kta_compact_range *cr;
+	uint8_t root[32], r2[32];
+	struct kta_hasher *h = NULL;
+	int found = 1;
+	struct kta_error err;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_log_get(st, ORIGIN, &found, &l, NULL), KTA_OK);
+	assert_false(found);
+	assert_null(l);
+	cr = mk_range(13, root);
+	assert_int_equal(kta_state_log_put(st, ORIGIN, note, strlen(note), 13, root, cr, 100, NULL),
+			 KTA_OK);
+	/* size must match the range */
+	assert_int_equal(kta_state_log_put(st, ORIGIN, note, strlen(note), 14, root, cr, 100, &err),
+			 KTA_ERR_USAGE);
+	assert_int_equal(kta_state_log_put(st, ORIGIN, note, 0, 13, root, cr, 100, &err),
+			 KTA_ERR_USAGE);
+	kta_compact_range_free(cr);
+	assert_int_equal(kta_state_log_get(st, ORIGIN, &found, &l, NULL), KTA_OK);
+	assert_true(found);
+	assert_string_equal(l->checkpoint, note);
+	assert_int_equal(l->checkpoint_len, strlen(note));
+	assert_int_equal(l->size, 13);
+	assert_memory_equal(l->root, root, 32);
+	assert_int_equal(l->first_seen, 100);
+	assert_int_equal(l->updated, 100);
+	assert_int_equal(kta_compact_range_size(l->range), 13);
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	assert_int_equal(kta_compact_range_root(l->range, h, r2, NULL), KTA_OK);
+	assert_memory_equal(r2, root, 32);
+	kta_state_log_free(l);
+	/* an update keeps first_seen */
+	cr = mk_range(20, root);
+	assert_int_equal(kta_state_log_put(st, ORIGIN, note, strlen(note), 20, root, cr, 200, NULL),
+			 KTA_OK);
+	kta_compact_range_free(cr);
+	assert_int_equal(kta_state_log_get(st, ORIGIN, &found, &l, NULL), KTA_OK);
+	assert_int_equal(l->size, 20);
+	assert_int_equal(l->first_seen, 100);
+	assert_int_equal(l->updated, 200);
+	kta_state_log_free(l);
+	/* another origin is separate */
+	assert_int_equal(kta_state_log_get(st, "other", &found, &l, NULL), KTA_OK);
+	assert_false(found);
+	/* size 0 (empty range) */
+	cr = mk_range(0, root);
+	assert_int_equal(kta_state_log_put(st, "other", note, strlen(note), 0, root, cr, 1, NULL),
+			 KTA_OK);
+	kta_compact_range_free(cr);
+	assert_int_equal(kta_state_log_get(st, "other", &found, &l, NULL), KTA_OK);
+	assert_true(found);
+	assert_int_equal(l->size, 0);
+	kta_state_log_free(l);
+	kta_hasher_free(h);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+static void transaction_rollback(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_compact_range *cr;
+	uint8_t root[32];
+	struct kta_alert *a = mk_alert("alice", 1);
+	struct kta_state_log *l = NULL;
+	struct kta_state_history_item *hi = NULL;
+	size_t nh;
+	uint64_t n;
+	int found;
+	struct kta_error err;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_commit(st, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_true(kta_state_in_transaction(st));
+	assert_int_equal(kta_state_begin(st, &err), KTA_ERR_USAGE);
+	cr = mk_range(5, root);
+	assert_int_equal(kta_state_log_put(st, ORIGIN, note, strlen(note), 5, root, cr, 1, NULL),
+			 KTA_OK);
+	index_put(st, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_alert_add(st, a, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_false(kta_state_in_transaction(st));
+	assert_int_equal(kta_state_log_get(st, ORIGIN, &found, &l, NULL), KTA_OK);
+	assert_false(found);
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(kta_state_alert_count(st, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(kta_state_history(st, ORIGIN, "alice", &hi, &nh, NULL), KTA_OK);
+	assert_int_equal(nh, 0);
+	/* the same step committed */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_log_put(st, ORIGIN, note, strlen(note), 5, root, cr, 1, NULL),
+			 KTA_OK);
+	index_put(st, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_alert_add(st, a, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	/* the same leaf twice is refused (a replay bug, not a silent overwrite) */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	{
+		struct kta_state_index *ix = NULL;
+		struct kta_replay_index ops;
+		struct kta_label_state ls;
+		uint8_t e[4] = "abc";
+
+		assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+		ops = kta_state_index_ops(ix);
+		memset(&ls, 0, sizeof(ls));
+		ls.label = "bob";
+		ls.version = 1;
+		ls.leaf_index = 0;
+		ls.entry = e;
+		ls.entry_len = 3;
+		assert_int_equal(ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, &err), KTA_ERR_IO);
+		ls.entry = NULL;
+		ls.leaf_index = 1;
+		assert_int_equal(ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, &err), KTA_ERR_USAGE);
+		kta_state_index_free(ix);
+	}
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	kta_compact_range_free(cr);
+	kta_alert_free(a);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/* Closing with an open transaction rolls it back. */
+static void close_rolls_back(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	uint64_t n;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	index_put(st, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
+	kta_state_close(st);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/* ---- crash test ------------------------------------------------------------ */
+
+/*
+ * One cycle step of the writer: the log grows by one leaf, a label, its
+ * history row and an alert are added, all in one transaction.
+ */
+static void child_writer(struct tmp *t, int fd)
+{
+	struct kta_state *st = NULL;
+	struct kta_state_log *l = NULL;
+	struct kta_hasher *h = NULL;
+	struct kta_compact_range *cr = NULL;
+	uint64_t i;
+	int found;
+
+	if (kta_state_open(sdir(t), &st, NULL) != KTA_OK || kta_hasher_new(&h, NULL) != KTA_OK ||
+	    kta_state_log_get(st, ORIGIN, &found, &l, NULL) != KTA_OK)
+		_exit(2);
+	if (found) {
+		cr = l->range;
+		l->range = NULL;
+	} else if (kta_compact_range_new(&cr, NULL) != KTA_OK) {
+		_exit(2);
+	}
+	kta_state_log_free(l);
+	for (i = kta_compact_range_size(cr);; i++) {
+		uint8_t leaf[32], root[32];
+		char label[32];
+		struct kta_alert *a;
+		uint64_t w = i + 1;
+
+		snprintf(label, sizeof(label), "label-%llu", (unsigned long long)i);
+		kta_hash_leaf(h, (const uint8_t *)&i, sizeof(i), leaf);
+		if (kta_state_begin(st, NULL) != KTA_OK ||
+		    kta_compact_range_append(cr, h, leaf, NULL) != KTA_OK ||
+		    kta_compact_range_root(cr, h, root, NULL) != KTA_OK ||
+		    kta_state_log_put(st, ORIGIN, note, strlen(note), i + 1, root, cr, 1, NULL) !=
+			KTA_OK)
+			_exit(3);
+		index_put(st, label, 1, i, (int)(i % 200), KTA_AUTH_FIRST_VERSION);
+		a = mk_alert(label, 1);
+		if (kta_state_alert_add(st, a, NULL, NULL) != KTA_OK)
+			_exit(4);
+		kta_alert_free(a);
+		if (kta_state_commit(st, NULL) != KTA_OK)
+			_exit(5);
+		if (write(fd, &w, sizeof(w)) != (ssize_t)sizeof(w))
+			_exit(6);
+	}
+}
+
+/* Checks the invariant: every table agrees with the committed log size. */
+static uint64_t check_consistent(struct tmp *t)
+{
+	struct kta_state *st = open_ok(t);
+	struct kta_state_log *l = NULL;
+	struct kta_hasher *h = NULL;
+	uint8_t root[32];
+	uint64_t nlabels, nalerts, i;
+	int found;
+
+	assert_int_equal(kta_state_log_get(st, ORIGIN, &found, &l, NULL), KTA_OK);
+	assert_true(found);
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &nlabels, NULL), KTA_OK);
+	assert_int_equal(kta_state_alert_count(st, &nalerts, NULL), KTA_OK);
+	assert_int_equal(nlabels, l->size);
+	assert_int_equal(nalerts, l->size);
+	/* the stored range is the range of exactly `size` leaves, with its root */
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	assert_int_equal(kta_compact_range_root(l->range, h, root, NULL), KTA_OK);
+	{
+		struct kta_compact_range *cr = NULL;
+		uint8_t leaf[32], want[32];
+
+		assert_int_equal(kta_compact_range_new(&cr, NULL), KTA_OK);
+		for (i = 0; i < l->size; i++) {
+			kta_hash_leaf(h, (const uint8_t *)&i, sizeof(i), leaf);
+			assert_int_equal(kta_compact_range_append(cr, h, leaf, NULL), KTA_OK);
+		}
+		assert_int_equal(kta_compact_range_root(cr, h, want, NULL), KTA_OK);
+		assert_memory_equal(root, want, 32);
+		kta_compact_range_free(cr);
+	}
+	i = l->size;
+	kta_state_log_free(l);
+	kta_hasher_free(h);
+	kta_state_close(st);
+	return i;
+}
+
+static void crash_kill9(void **state)
+{
+	struct tmp t;
+	uint64_t rng = 99, committed = 0;
+	int round;
+
+	(void)state;
+	tmp_make(&t);
+	for (round = 0; round < 8; round++) {
+		int fds[2];
+		pid_t pid;
+		uint64_t want = 1 + tu_rand(&rng) % 40, got = 0, v, size;
+		int status;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(fds[0]);
+			child_writer(&t, fds[1]);
+			_exit(0);
+		}
+		close(fds[1]);
+		/* wait for `want` commits, then kill -9 while it is mid-way through more */
+		while (got < want && read(fds[0], &v, sizeof(v)) == (ssize_t)sizeof(v))
+			got++;
+		assert_int_equal(got, want);
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		/* everything the child reported committed survived, and more may have */
+		while (read(fds[0], &v, sizeof(v)) == (ssize_t)sizeof(v))
+			got = v;
+		close(fds[0]);
+		size = check_consistent(&t);
+		assert_true(size >= committed + want);
+		committed = size;
+	}
+	tmp_rm(&t);
+}
+
+/* ---- outbox ---------------------------------------------------------------- */
+
+static void outbox(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_alert *a1 = mk_alert("alice", 1), *a2 = mk_alert("alice", 2);
+	struct kta_state_outbox_item *it = NULL;
+	size_t n;
+	int added = -1;
+	uint64_t cnt;
+	const char *both[] = {"s0", "s1"};
+	struct kta_error err;
+	char longerr[3000];
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_sink_register(st, "s0", 1, &added, NULL), KTA_OK);
+	assert_int_equal(added, 1);
+	assert_int_equal(kta_state_sink_register(st, "s0", 2, &added, NULL), KTA_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(kta_state_alert_add(st, a1, &added, NULL), KTA_OK);
+	assert_int_equal(added, 1);
+	/* a re-detected finding is stored once */
+	assert_int_equal(kta_state_alert_add(st, a1, &added, NULL), KTA_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(kta_state_sink_register(st, "s1", 3, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_alert_add(st, a2, &added, NULL), KTA_OK);
+	assert_int_equal(added, 1);
+	assert_int_equal(kta_state_alert_count(st, &cnt, NULL), KTA_OK);
+	assert_int_equal(cnt, 2);
+
+	/* s0 (registered first) gets both, oldest first; s1 only the newer one */
+	assert_int_equal(kta_state_outbox_next(st, "s0", 50, 10, &it, &n, NULL), KTA_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(it[0].id, a1->id);
+	assert_string_equal(it[1].id, a2->id);
+	assert_int_equal(it[0].severity, KTA_SEV_ALERT);
+	assert_int_equal(it[0].attempts, 0);
+	assert_int_equal(it[0].created, 1000);
+	assert_non_null(strstr(it[0].json, a1->id));
+	{
+		json_t *j = json_loads(it[0].json, 0, NULL);
+		struct kta_alert *back = NULL;
+
+		assert_non_null(j);
+		assert_int_equal(kta_alert_from_json(j, &back, NULL), KTA_OK);
+		assert_string_equal(back->id, a1->id);
+		assert_string_equal(back->label, "alice");
+		kta_alert_free(back);
+		json_decref(j);
+	}
+	kta_state_outbox_free(it, n);
+	assert_int_equal(kta_state_outbox_next(st, "s0", 50, 1, &it, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	kta_state_outbox_free(it, n);
+	assert_int_equal(kta_state_outbox_next(st, "s1", 50, 10, &it, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(it[0].id, a2->id);
+	kta_state_outbox_free(it, n);
+	assert_int_equal(kta_state_alerts_pending_count(st, both, 2, &cnt, NULL), KTA_OK);
+	assert_int_equal(cnt, 2);
+
+	/* a failed attempt waits for next_attempt; other sinks are not affected */
+	memset(longerr, 'x', sizeof(longerr) - 1);
+	longerr[sizeof(longerr) - 1] = '\0';
+	assert_int_equal(kta_state_outbox_mark(st, a1->id, "s0", 0, 100, longerr, 50, NULL),
+			 KTA_OK);
+	assert_int_equal(kta_state_outbox_next(st, "s0", 99, 10, &it, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(it[0].id, a2->id);
+	kta_state_outbox_free(it, n);
+	assert_int_equal(kta_state_outbox_next(st, "s0", 100, 10, &it, &n, NULL), KTA_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(it[0].id, a1->id);
+	assert_int_equal(it[0].attempts, 1);
+	kta_state_outbox_free(it, n);
+	/* delivered: never again for that sink */
+	assert_int_equal(kta_state_outbox_mark(st, a1->id, "s0", 1, 0, NULL, 101, NULL), KTA_OK);
+	assert_int_equal(kta_state_outbox_mark(st, a2->id, "s0", 1, 0, NULL, 101, NULL), KTA_OK);
+	/* a late failure report does not undo a delivery */
+	assert_int_equal(kta_state_outbox_mark(st, a2->id, "s0", 0, 500, "late", 102, NULL),
+			 KTA_OK);
+	assert_int_equal(kta_state_outbox_next(st, "s0", 1000, 10, &it, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	assert_null(it);
+	assert_int_equal(kta_state_alerts_pending_count(st, both, 2, &cnt, NULL), KTA_OK);
+	assert_int_equal(cnt, 1); /* a2 still pending for s1 */
+	assert_int_equal(kta_state_alerts_pending_count(st, both, 1, &cnt, NULL), KTA_OK);
+	assert_int_equal(cnt, 0);
+	assert_int_equal(kta_state_outbox_mark(st, a2->id, "s1", 1, 0, NULL, 103, NULL), KTA_OK);
+	assert_int_equal(kta_state_alerts_pending_count(st, both, 2, &cnt, NULL), KTA_OK);
+	assert_int_equal(cnt, 0);
+
+	/* usage errors */
+	assert_int_equal(kta_state_outbox_next(st, "nope", 0, 10, &it, &n, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "not registered"));
+	assert_int_equal(kta_state_outbox_mark(st, "0123456789abcdef0123456789abcdef", "s0", 1, 0,
+					       NULL, 0, &err),
+			 KTA_ERR_USAGE);
+	assert_int_equal(kta_state_outbox_mark(st, a1->id, "nope", 1, 0, NULL, 0, &err),
+			 KTA_ERR_USAGE);
+	assert_int_equal(kta_state_sink_register(st, "", 0, NULL, &err), KTA_ERR_USAGE);
+	a2->id[0] = '\0';
+	assert_int_equal(kta_state_alert_add(st, a2, NULL, &err), KTA_ERR_USAGE);
+	kta_state_close(st);
+
+	kta_alert_free(a1);
+	kta_alert_free(a2);
+	tmp_rm(&t);
+}
+
+static void outbox_error_text_cut(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_alert *a = mk_alert("alice", 1);
+	char longerr[3000];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_sink_register(st, "s", 0, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_alert_add(st, a, NULL, NULL), KTA_OK);
+	/* a multi-byte character across the cut is not split */
+	memset(longerr, 'x', sizeof(longerr) - 1);
+	longerr[sizeof(longerr) - 1] = '\0';
+	memcpy(longerr + KTA_STATE_ERROR_TEXT_MAX - 1, "\xc3\xa9", 2);
+	assert_int_equal(kta_state_outbox_mark(st, a->id, "s", 0, 5, longerr, 1, NULL), KTA_OK);
+	assert_int_equal(kta_state_outbox_mark(st, a->id, "s", 0, 9, "second", 2, NULL), KTA_OK);
+	kta_state_close(st);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT attempts, next_attempt, last_error FROM deliveries", -1,
+			       &q, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 2);
+	assert_int_equal(sqlite3_column_int(q, 1), 9);
+	assert_string_equal((const char *)sqlite3_column_text(q, 2), "second");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	/* and the first, long one */
+	st = open_ok(&t);
+	assert_int_equal(kta_state_outbox_mark(st, a->id, "s", 0, 9, longerr, 2, NULL), KTA_OK);
+	kta_state_close(st);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT length(CAST(last_error AS BLOB)) FROM "
+					    "deliveries",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), KTA_STATE_ERROR_TEXT_MAX - 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	kta_alert_free(a);
+	tmp_rm(&t);
+}
+
+/* ---- watches and history -------------------------------------------------- */
+
+static void watches(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_watch *w = NULL, *list = NULL;
+	struct kta_entry_key k[2];
+	size_t n;
+	int found;
+	struct kta_error err;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	memset(k, 0, sizeof(k));
+	k[0].alg = KTA_ENTRY_ALG_ED25519;
+	memset(k[0].pub, 1, 32);
+	k[0].device = (char *)"phone";
+	k[1].alg = KTA_ENTRY_ALG_X25519;
+	memset(k[1].pub, 2, 32);
+	k[1].device = (char *)"phone";
+	assert_int_equal(kta_state_watch_add(st, ORIGIN, "alice", KTA_WATCH_PINNED, k, 2, 10, NULL),
+			 KTA_OK);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "alice", &found, &w, NULL), KTA_OK);
+	assert_true(found);
+	assert_int_equal(w->mode, KTA_WATCH_PINNED);
+	assert_true(w->has_approved);
+	assert_int_equal(w->approved_version, 0);
+	assert_int_equal(w->nkeys, 2);
+	assert_int_equal(w->keys[1].alg, KTA_ENTRY_ALG_X25519);
+	assert_string_equal(w->keys[1].device, "phone");
+	assert_int_equal(w->keys[1].pub[31], 2);
+	assert_int_equal(w->added_at, 10);
+	kta_state_watch_free(w);
+	/* not canonical, bad label, tofu with keys */
+	k[1].alg = KTA_ENTRY_ALG_ED25519;
+	assert_int_equal(kta_state_watch_add(st, ORIGIN, "x", KTA_WATCH_PINNED, k, 2, 10, &err),
+			 KTA_ERR_USAGE);
+	k[1].alg = KTA_ENTRY_ALG_X25519;
+	assert_int_equal(kta_state_watch_add(st, ORIGIN, "a b", KTA_WATCH_TOFU, NULL, 0, 10, &err),
+			 KTA_ERR_MALFORMED);
+	assert_int_equal(kta_state_watch_add(st, ORIGIN, "x", KTA_WATCH_TOFU, k, 1, 10, &err),
+			 KTA_ERR_USAGE);
+
+	/* tofu on a label not seen yet: no approved set */
+	assert_int_equal(kta_state_watch_add(st, ORIGIN, "bob", KTA_WATCH_TOFU, NULL, 0, 11, NULL),
+			 KTA_OK);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "bob", &found, &w, NULL), KTA_OK);
+	assert_false(w->has_approved);
+	assert_int_equal(w->nkeys, 0);
+	kta_state_watch_free(w);
+	/* tofu on a label already replayed: its current set is approved at once */
+	index_put(st, "carol", 1, 0, 7, KTA_AUTH_FIRST_VERSION);
+	index_put(st, "carol", 2, 1, 8, KTA_AUTH_OWNER);
+	assert_int_equal(
+	    kta_state_watch_add(st, ORIGIN, "carol", KTA_WATCH_TOFU, NULL, 0, 12, NULL), KTA_OK);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "carol", &found, &w, NULL), KTA_OK);
+	assert_true(w->has_approved);
+	assert_int_equal(w->approved_version, 2);
+	assert_int_equal(w->nkeys, 1);
+	assert_int_equal(w->keys[0].pub[0], 8);
+	kta_state_watch_free(w);
+
+	/* approve an older version: its keys become the approved set */
+	assert_int_equal(kta_state_watch_approve(st, ORIGIN, "carol", 1, NULL), KTA_OK);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "carol", &found, &w, NULL), KTA_OK);
+	assert_int_equal(w->approved_version, 1);
+	assert_int_equal(w->keys[0].pub[0], 7);
+	assert_int_equal(w->mode, KTA_WATCH_TOFU);
+	assert_int_equal(w->added_at, 12);
+	kta_state_watch_free(w);
+	assert_int_equal(kta_state_watch_approve(st, ORIGIN, "carol", 3, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "no version 3"));
+	assert_int_equal(kta_state_watch_approve(st, ORIGIN, "dave", 1, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "not watched"));
+	/* approving a pinned watch replaces the pin */
+	index_put(st, "alice", 1, 2, 9, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_watch_approve(st, ORIGIN, "alice", 1, NULL), KTA_OK);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "alice", &found, &w, NULL), KTA_OK);
+	assert_int_equal(w->mode, KTA_WATCH_PINNED);
+	assert_int_equal(w->approved_version, 1);
+	assert_int_equal(w->nkeys, 1);
+	kta_state_watch_free(w);
+
+	/* list, per origin and for all */
+	assert_int_equal(kta_state_watch_add(st, "other", "zed", KTA_WATCH_TOFU, NULL, 0, 1, NULL),
+			 KTA_OK);
+	assert_int_equal(kta_state_watch_list(st, ORIGIN, &list, &n, NULL), KTA_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].label, "alice");
+	assert_string_equal(list[1].label, "bob");
+	assert_string_equal(list[2].label, "carol");
+	kta_state_watch_list_free(list, n);
+	assert_int_equal(kta_state_watch_list(st, NULL, &list, &n, NULL), KTA_OK);
+	assert_int_equal(n, 4);
+	assert_string_equal(list[3].origin, "other");
+	kta_state_watch_list_free(list, n);
+
+	/* remove */
+	assert_int_equal(kta_state_watch_remove(st, ORIGIN, "bob", NULL), KTA_OK);
+	assert_int_equal(kta_state_watch_remove(st, ORIGIN, "bob", &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "bob", &found, &w, NULL), KTA_OK);
+	assert_false(found);
+	assert_null(w);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+static void watches_adapter_tofu(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_watches *sw = NULL;
+	struct kta_replay_watches ops;
+	struct kta_replay_watch w;
+	struct kta_state_watch *sw2 = NULL;
+	struct kta_entry_key k;
+	int found;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_watch_add(st, ORIGIN, "bob", KTA_WATCH_TOFU, NULL, 0, 1, NULL),
+			 KTA_OK);
+	assert_int_equal(kta_state_watches_new(st, ORIGIN, &sw, NULL), KTA_OK);
+	ops = kta_state_watches_ops(sw);
+	assert_int_equal(ops.get(ops.ctx, "bob", &w, NULL), KTA_OK);
+	assert_true(w.watched);
+	assert_false(w.has_approved);
+	assert_int_equal(ops.get(ops.ctx, "alice", &w, NULL), KTA_OK);
+	assert_false(w.watched);
+	memset(&k, 0, sizeof(k));
+	k.alg = KTA_ENTRY_ALG_ED25519;
+	memset(k.pub, 5, 32);
+	k.device = (char *)"d";
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(ops.tofu(ops.ctx, "bob", 3, 9, &k, 1, NULL), KTA_OK);
+	assert_int_equal(ops.get(ops.ctx, "bob", &w, NULL), KTA_OK);
+	assert_true(w.has_approved);
+	assert_int_equal(w.approved_version, 3);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	assert_int_equal(ops.tofu(ops.ctx, "nobody", 3, 9, &k, 1, NULL), KTA_ERR_USAGE);
+	kta_state_watches_free(sw);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "bob", &found, &sw2, NULL), KTA_OK);
+	assert_true(sw2->has_approved);
+	assert_int_equal(sw2->approved_version, 3);
+	assert_int_equal(sw2->keys[0].pub[0], 5);
+	kta_state_watch_free(sw2);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+static void history_and_index(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_history_item *h = NULL;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	struct kta_entry *e = NULL;
+	size_t n;
+	int found;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	index_put(st, "alice", 1, 3, 1, KTA_AUTH_FIRST_VERSION);
+	index_put(st, "bob", 1, 4, 1, KTA_AUTH_FIRST_VERSION);
+	index_put(st, "alice", 2, 7, 2, KTA_AUTH_UNAUTHORIZED);
+	index_put(st, "alice", 3, 9, -1, KTA_AUTH_OWNER); /* deleted */
+	assert_int_equal(kta_state_history(st, ORIGIN, "alice", &h, &n, NULL), KTA_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(h[0].version, 1);
+	assert_int_equal(h[0].leaf_index, 3);
+	assert_int_equal(h[0].auth, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(h[1].auth, KTA_AUTH_UNAUTHORIZED);
+	assert_int_equal(h[2].auth, KTA_AUTH_OWNER);
+	assert_int_equal(kta_entry_parse(h[1].entry, h[1].entry_len, &e, NULL), KTA_OK);
+	assert_int_equal(e->version, 2);
+	assert_int_equal(e->keys[0].pub[0], 2);
+	kta_entry_free(e);
+	kta_state_history_free(h, n);
+	assert_int_equal(kta_state_history(st, ORIGIN, "nobody", &h, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(kta_state_history(st, "other", "alice", &h, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	/* the index gives the latest state */
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	assert_int_equal(ops.get(ops.ctx, "alice", &found, &ls, NULL), KTA_OK);
+	assert_true(found);
+	assert_string_equal(ls.label, "alice");
+	assert_int_equal(ls.version, 3);
+	assert_int_equal(ls.leaf_index, 9);
+	assert_int_equal(ls.nkeys, 0);
+	assert_int_equal(ls.entry_hash[0], 9);
+	assert_null(ls.entry);
+	assert_int_equal(ops.get(ops.ctx, "bob", &found, &ls, NULL), KTA_OK);
+	assert_int_equal(ls.nkeys, 1);
+	assert_string_equal(ls.keys[0].device, "phone");
+	assert_int_equal(ops.get(ops.ctx, "carol", &found, &ls, NULL), KTA_OK);
+	assert_false(found);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/* Many upserts in one transaction: correctness at volume (the speed is a benchmark's job). */
+static void index_volume(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	struct kta_entry_key k;
+	uint8_t entry[150];
+	char label[32];
+	uint64_t i, n;
+	int found;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	memset(&k, 0, sizeof(k));
+	k.alg = KTA_ENTRY_ALG_ED25519;
+	k.device = (char *)"phone";
+	memset(entry, 'e', sizeof(entry));
+	for (i = 0; i < 20000; i++) {
+		memset(&ls, 0, sizeof(ls));
+		snprintf(label, sizeof(label), "user%llu", (unsigned long long)(i % 5000));
+		ls.label = label;
+		ls.version = i / 5000 + 1;
+		ls.leaf_index = i;
+		k.pub[0] = (uint8_t)i;
+		ls.keys = &k;
+		ls.nkeys = 1;
+		ls.entry = entry;
+		ls.entry_len = sizeof(entry);
+		assert_int_equal(ops.get(ops.ctx, label, &found, &ls, NULL), KTA_OK);
+		assert_int_equal(found, i >= 5000);
+		ls.label = label;
+		ls.version = i / 5000 + 1;
+		ls.leaf_index = i;
+		ls.keys = &k;
+		ls.nkeys = 1;
+		ls.entry = entry;
+		ls.entry_len = sizeof(entry);
+		assert_int_equal(ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, NULL), KTA_OK);
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 5000);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(open_permissions_and_twice),
+	    cmocka_unit_test(open_rejects),
+	    cmocka_unit_test(log_roundtrip),
+	    cmocka_unit_test(transaction_rollback),
+	    cmocka_unit_test(close_rolls_back),
+	    cmocka_unit_test(crash_kill9),
+	    cmocka_unit_test(outbox),
+	    cmocka_unit_test(outbox_error_text_cut),
+	    cmocka_unit_test(watches),
+	    cmocka_unit_test(watches_adapter_tofu),
+	    cmocka_unit_test(history_and_index),
+	    cmocka_unit_test(index_volume),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
