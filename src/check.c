@@ -4,7 +4,6 @@
  * replay engine (replay.h); findings become report checks (report.h).
  */
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +26,9 @@ struct plabel {
 	int has_auth;              /* auth/auth_version are set */
 	enum kta_auth_result auth; /* authorization of the label's latest entry */
 	uint64_t auth_version;
-	size_t nfail, nwarn;           /* replay findings about the label */
-	char first[KTA_ERROR_MSG_MAX]; /* the first failing (else warning) finding */
-	int first_fails;               /* first[] is from a failing finding */
+	size_t nfail, nwarn; /* replay findings about the label */
+	char *first;         /* the first failing (else warning) finding; malloc'd */
+	int first_fails;     /* first is from a failing finding */
 };
 
 struct ctx {
@@ -124,7 +123,7 @@ static enum kta_status check_checkpoint(struct ctx *x, struct kta_tlog *c,
 	kta_error_clear(&e);
 	memset(cres, 0, sizeof(*cres));
 	r = kta_tlog_fetch_checkpoint(c, p, cres, NULL, NULL, &e);
-	if (r == KTA_ERR_NOMEM || r == KTA_ERR_INTERNAL)
+	if (fatal(r))
 		return kta_error_set(err, r, "%s", e.msg);
 	if (r == KTA_ERR_IO)
 		return kta_report_add(x->rep, group, name, KTA_REPORT_ERROR, io_cause, NULL, err,
@@ -283,9 +282,14 @@ static enum kta_status on_finding(void *ctx, const struct kta_alert *a, struct k
 			pl->nfail++;
 		else
 			pl->nwarn++;
-		if (pl->first[0] == '\0' || (st == KTA_REPORT_FAIL && !pl->first_fails)) {
-			(void)snprintf(pl->first, sizeof(pl->first), "%s: %s",
-				       kta_alert_kind_name(a->kind), a->message);
+		if (pl->first == NULL || (st == KTA_REPORT_FAIL && !pl->first_fails)) {
+			char msg[KTA_ERROR_MSG_MAX];
+
+			(void)snprintf(msg, sizeof(msg), "%s: %s", kta_alert_kind_name(a->kind),
+				       a->message);
+			free(pl->first);
+			if ((pl->first = strdup(msg)) == NULL)
+				return kta_error_set(err, KTA_ERR_NOMEM, "check: out of memory");
 			pl->first_fails = st == KTA_REPORT_FAIL;
 		}
 	}
@@ -525,9 +529,9 @@ static enum kta_status label_verdict(struct ctx *x, const struct kta_pins_label 
 	if ((r = kta_replay_key_alert(x->origin, x->o->now, size, l->label, version, leaf_index,
 				      keys, nkeys, &w, authorized, &a, err)) != KTA_OK)
 		return r;
-	d = json_pack("{s:I,s:I,s:I,s:I,s:i}", "version", (json_int_t)version, "leaf_index",
+	d = json_pack("{s:I,s:I,s:I,s:I,s:I}", "version", (json_int_t)version, "leaf_index",
 		      (json_int_t)leaf_index, "keys", (json_int_t)nkeys, "approved_keys",
-		      (json_int_t)l->nkeys, "line", (int)(l->line > INT_MAX ? 0 : l->line));
+		      (json_int_t)l->nkeys, "pin_line", (json_int_t)l->line);
 	if (d == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "check: out of memory");
 		goto out;
@@ -618,7 +622,7 @@ static enum kta_status lookup_label(struct ctx *x, struct kta_fetcher *f, struct
 	enum kta_status r;
 	enum prefix pv;
 	uint8_t *body = NULL;
-	size_t elen = 0, blen = 0;
+	size_t elen = 0, blen = 0, i, k;
 	char *url = NULL;
 
 	memset(&lres, 0, sizeof(lres));
@@ -628,13 +632,26 @@ static enum kta_status lookup_label(struct ctx *x, struct kta_fetcher *f, struct
 				  err != NULL ? err->msg : "");
 		goto out;
 	}
-	if ((url = malloc(strlen(base) + sizeof("lookup/") + elen)) == NULL) {
+	/* The file is named by the encoded label; a static server decodes the
+	 * URL path once, so each '%' of the name goes out as "%25" (as in
+	 * `ktaudit verify lookup`). */
+	if ((url = malloc(strlen(base) + sizeof("lookup/") + 3 * elen)) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "check: out of memory");
 		goto out;
 	}
-	memcpy(url, base, strlen(base));
-	memcpy(url + strlen(base), "lookup/", 7);
-	memcpy(url + strlen(base) + 7, enc, elen + 1);
+	k = strlen(base);
+	memcpy(url, base, k);
+	memcpy(url + k, "lookup/", 7);
+	k += 7;
+	for (i = 0; i < elen; i++) {
+		if (enc[i] == '%') {
+			memcpy(url + k, "%25", 3);
+			k += 3;
+		} else {
+			url[k++] = enc[i];
+		}
+	}
+	url[k] = '\0';
 	memset(&info, 0, sizeof(info));
 	r = kta_fetch_get(f, url, &body, &blen, &info, &e);
 	if (fatal(r)) {
@@ -723,6 +740,10 @@ static enum kta_status ctx_init(struct ctx *x, const struct kta_check_opts *o,
 
 static void ctx_free(struct ctx *x)
 {
+	size_t i;
+
+	for (i = 0; x->pl != NULL && i < x->pins->nlabels; i++)
+		free(x->pl[i].first);
 	kta_replay_free(x->rp);
 	kta_replay_memindex_free(x->mi);
 	kta_hasher_free(x->h);

@@ -30,7 +30,7 @@ enum kta_status kta_lookup_parse(const uint8_t *buf, size_t len, struct kta_look
 	struct kta_lookup *l = NULL;
 	json_t *j = NULL, *cp;
 	size_t cplen;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	*out = NULL;
 	if ((r = kta_json_load_object(buf, len, KTA_LOOKUP_MAX_SIZE, WHAT, &j, err)) != KTA_OK)
@@ -104,7 +104,7 @@ enum kta_status kta_lookup_verify(const struct kta_lookup *l, const struct kta_c
 	struct kta_lookup_result out;
 	struct kta_hasher *h = NULL;
 	uint8_t leaf[32];
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	memset(res, 0, sizeof(*res));
 	res->cp.newest_cosig_time = -1;

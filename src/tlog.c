@@ -71,6 +71,14 @@ static const char *short_hex(const uint8_t hash[static 32], char buf[static 17])
 	return buf;
 }
 
+/* A failed hash must never be reported as a mismatch (nor pass as a match). */
+static enum kta_status hashes_ok(const struct kta_tlog *c, struct kta_error *err)
+{
+	if (kta_hasher_failed(c->h))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "tlog: SHA-256 failed");
+	return KTA_OK;
+}
+
 static const char *kind(const struct kta_tile *t)
 {
 	return t->level == KTA_TILE_ENTRIES ? "entry bundle" : "hash tile";
@@ -117,7 +125,7 @@ enum kta_status kta_tlog_new(struct kta_fetcher *f, const char *base_url,
 {
 	struct kta_tlog *c = NULL;
 	size_t len;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	*out = NULL;
 	if (f == NULL || base_url == NULL)
@@ -232,7 +240,7 @@ static enum kta_status tile_url(const struct kta_tlog *c, const struct kta_tile 
 				char **out, struct kta_error *err)
 {
 	char path[KTA_TILE_PATH_MAX];
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	*out = NULL;
 	if ((r = kta_tile_path(t->level, t->index, width, path, sizeof(path), err)) != KTA_OK)
@@ -618,7 +626,7 @@ enum kta_status kta_tlog_read_hashes(struct kta_tlog *c, const struct kta_tlog_n
 	struct obj *o = NULL;
 	size_t no = 0, cap = 0, nedges = 0, i;
 	uint8_t(*res)[32] = NULL;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 	int lvl;
 
 	if ((r = need_tree(c, err)) != KTA_OK)
@@ -706,6 +714,8 @@ enum kta_status kta_tlog_read_hashes(struct kta_tlog *c, const struct kta_tlog_n
 			}
 			fold_perfect(c->h, (const uint8_t(*)[32])(const void *)o[i].body,
 				     KTA_TILE_WIDTH, got);
+			if ((r = hashes_ok(c, err)) != KTA_OK)
+				goto out;
 			if (!kta_ct_equal(want, got, 32)) {
 				char pp[KTA_TILE_PATH_MAX];
 				unsigned pw = 0;
@@ -759,7 +769,7 @@ static enum kta_status ranges_hashes(struct kta_tlog *c, const struct kta_merkle
 	struct kta_tlog_node *nodes = NULL;
 	uint8_t(*hs)[32] = NULL;
 	size_t *cnt = NULL, total = 0, i, at;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	if (nr == 0)
 		return KTA_OK;
@@ -803,7 +813,7 @@ enum kta_status kta_tlog_inclusion_proof(struct kta_tlog *c, uint64_t index, uin
 	struct kta_merkle_leaf_range rg[KTA_MERKLE_MAX_PROOF];
 	uint8_t tmp[KTA_MERKLE_MAX_PROOF][32];
 	size_t nr;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	if ((r = need_tree(c, err)) != KTA_OK)
 		return r;
@@ -832,7 +842,7 @@ enum kta_status kta_tlog_consistency_proof(struct kta_tlog *c, uint64_t old_size
 	struct kta_merkle_leaf_range rg[KTA_MERKLE_MAX_PROOF];
 	uint8_t tmp[KTA_MERKLE_MAX_PROOF][32];
 	size_t nr;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	if ((r = need_tree(c, err)) != KTA_OK)
 		return r;
@@ -860,7 +870,7 @@ enum kta_status kta_tlog_compact_range(struct kta_tlog *c, uint64_t size,
 	struct kta_tlog_node nodes[MAX_RANGE_NODES];
 	uint8_t hs[MAX_RANGE_NODES][32];
 	size_t n;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	*out = NULL;
 	if ((r = need_tree(c, err)) != KTA_OK)
@@ -881,7 +891,7 @@ static enum kta_status check_root(struct kta_tlog *c, const struct kta_compact_r
 {
 	uint8_t root[32];
 	char a[17], b[17];
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	if ((r = kta_compact_range_root(cr, c->h, root, err)) != KTA_OK)
 		return r;
@@ -930,7 +940,7 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 	uint64_t b, last;
 	size_t k = 0, i;
 	int auth = (flags & KTA_TLOG_UNAUTHENTICATED) == 0;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	if ((r = need_tree(c, err)) != KTA_OK)
 		return r;
@@ -1000,7 +1010,8 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 				}
 				nn += m;
 			}
-			if ((r = kta_tlog_read_hashes(c, nodes, nn, got, err)) != KTA_OK)
+			if ((r = kta_tlog_read_hashes(c, nodes, nn, got, err)) != KTA_OK ||
+			    (r = hashes_ok(c, err)) != KTA_OK)
 				goto out;
 			for (i = 0; i < nn; i++) {
 				const struct obj *ob = &o[owner[i]];
@@ -1122,7 +1133,7 @@ static void audit_compare(struct audit *a, const struct obj *o, const uint8_t (*
 static enum kta_status audit_tiles(struct audit *a, struct obj *o, size_t n,
 				   const uint8_t (*const *mine)[32], struct kta_error *err)
 {
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 	size_t i;
 
 	if ((r = fetch_objs(a->c, o, n, err)) != KTA_OK)
@@ -1148,7 +1159,7 @@ static enum kta_status audit_push(struct audit *a, int level, const uint8_t hash
 				  struct kta_error *err)
 {
 	uint8_t up[32];
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	memcpy(up, hash, 32);
 	for (;;) {
@@ -1189,7 +1200,7 @@ enum kta_status kta_tlog_audit(struct kta_tlog *c,
 	uint8_t(*lh)[32] = NULL;
 	uint64_t nb, b;
 	size_t k = 0, i;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 	int lvl;
 
 	if ((r = need_tree(c, err)) != KTA_OK)
@@ -1338,7 +1349,7 @@ enum kta_status kta_tlog_fetch_checkpoint(struct kta_tlog *c, const struct kta_c
 	char *url = NULL;
 	uint8_t *body = NULL;
 	size_t len = 0;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	memset(res, 0, sizeof(*res));
 	res->newest_cosig_time = -1;

@@ -44,7 +44,9 @@
  * not pinned warn instead of failing (a provider's account recovery).
  *
  * With lookups_only, the replay checks are not made; instead each pinned
- * label's lookup answer (<url>lookup/<encoded label>, lookup.h) is verified:
+ * label's lookup answer (lookup.h) is fetched from <url>lookup/<name>, <name>
+ * being kta_entry_label_encode's file name with each '%' sent as "%25" (a
+ * static server decodes the path once), and verified:
  * the entry parses and is for the label, its checkpoint carries the log's
  * signature and origin, the entry is included in it, and that checkpoint is
  * consistent with the current verified one (either may be the larger: a

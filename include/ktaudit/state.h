@@ -88,7 +88,7 @@ struct kta_state; /* opaque */
  * KTA_STATE_SCHEMA_VERSION: "written by a newer ktaudit"), KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_state_open(const char *dir, struct kta_state **out,
-                                       struct kta_error *err) KTA_WUR;
+				       struct kta_error *err) KTA_WUR;
 /* Closes st (rolls back an open transaction); NULL does nothing. */
 KTA_API void kta_state_close(struct kta_state *st);
 
@@ -102,14 +102,14 @@ KTA_API int kta_state_in_transaction(const struct kta_state *st);
 /* --- logs: the last verified checkpoint per origin ----------------------- */
 
 struct kta_state_log {
-        char *origin;                    /* NUL-terminated */
-        char *checkpoint;                /* signed note text, NUL-terminated */
-        size_t checkpoint_len;           /* bytes, without the NUL */
-        uint64_t size;                   /* tree size of the checkpoint */
-        uint8_t root[32];                /* its root hash */
-        struct kta_compact_range *range; /* compact range over [0, size) */
-        int64_t first_seen;              /* when the origin was first stored */
-        int64_t updated;                 /* when this checkpoint was stored */
+	char *origin;                    /* NUL-terminated */
+	char *checkpoint;                /* signed note text, NUL-terminated */
+	size_t checkpoint_len;           /* bytes, without the NUL */
+	uint64_t size;                   /* tree size of the checkpoint */
+	uint8_t root[32];                /* its root hash */
+	struct kta_compact_range *range; /* compact range over [0, size) */
+	int64_t first_seen;              /* when the origin was first stored */
+	int64_t updated;                 /* when this checkpoint was stored */
 };
 
 /*
@@ -118,8 +118,8 @@ struct kta_state_log {
  * whose size differs from the checkpoint size is KTA_ERR_MALFORMED.
  */
 KTA_API enum kta_status kta_state_log_get(struct kta_state *st, const char *origin, int *found,
-                                          struct kta_state_log **out,
-                                          struct kta_error *err) KTA_WUR;
+					  struct kta_state_log **out,
+					  struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_log_free(struct kta_state_log *l);
 
 /*
@@ -128,10 +128,10 @@ KTA_API void kta_state_log_free(struct kta_state_log *l);
  * KTA_ERR_USAGE otherwise). first_seen is set on the first put.
  */
 KTA_API enum kta_status kta_state_log_put(struct kta_state *st, const char *origin,
-                                          const char *note, size_t note_len, uint64_t size,
-                                          const uint8_t root[static 32],
-                                          const struct kta_compact_range *range, int64_t now,
-                                          struct kta_error *err) KTA_WUR;
+					  const char *note, size_t note_len, uint64_t size,
+					  const uint8_t root[static 32],
+					  const struct kta_compact_range *range, int64_t now,
+					  struct kta_error *err) KTA_WUR;
 
 /* --- the replay index over the labels and label_history tables ----------- */
 
@@ -140,29 +140,31 @@ struct kta_state_index; /* opaque: prepared statements and a key buffer */
 /*
  * An index for origin backed by the labels table; put() also inserts the
  * entry into label_history (so the caller must pass the replay's states with
- * entry bytes: the replay always does). Use inside a transaction.
+ * entry bytes: the replay always does). A (label, leaf index) already in the
+ * history is KTA_ERR_IO (a leaf replayed twice is a bug, never silently
+ * overwritten). Use inside a transaction.
  */
 KTA_API enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
-                                            struct kta_state_index **out,
-                                            struct kta_error *err) KTA_WUR;
+					    struct kta_state_index **out,
+					    struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_index_free(struct kta_state_index *ix);
 KTA_API struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix);
 
 /* Number of labels of origin in the index. */
 KTA_API enum kta_status kta_state_label_count(struct kta_state *st, const char *origin,
-                                              uint64_t *out, struct kta_error *err) KTA_WUR;
+					      uint64_t *out, struct kta_error *err) KTA_WUR;
 
 /* --- watches ------------------------------------------------------------ */
 
 struct kta_state_watch {
-        char *origin;
-        char *label;
-        enum kta_watch_mode mode;
-        int has_approved;           /* 0: tofu, nothing seen yet */
-        uint64_t approved_version;  /* 0: the set is a pin (or none yet) */
-        struct kta_entry_key *keys; /* approved set, canonical order; NULL when nkeys == 0 */
-        size_t nkeys;
-        int64_t added_at;
+	char *origin;
+	char *label;
+	enum kta_watch_mode mode;
+	int has_approved;           /* 0: tofu, nothing seen yet */
+	uint64_t approved_version;  /* 0: the set is a pin (or none yet) */
+	struct kta_entry_key *keys; /* approved set, canonical order; NULL when nkeys == 0 */
+	size_t nkeys;
+	int64_t added_at;
 };
 
 /*
@@ -174,9 +176,9 @@ struct kta_state_watch {
  * replayed does. The label must be valid (kta_entry_label_check).
  */
 KTA_API enum kta_status kta_state_watch_add(struct kta_state *st, const char *origin,
-                                            const char *label, enum kta_watch_mode mode,
-                                            const struct kta_entry_key *keys, size_t nkeys,
-                                            int64_t now, struct kta_error *err) KTA_WUR;
+					    const char *label, enum kta_watch_mode mode,
+					    const struct kta_entry_key *keys, size_t nkeys,
+					    int64_t now, struct kta_error *err) KTA_WUR;
 
 /*
  * The owner confirms version `version` of a watched label: that version's
@@ -185,24 +187,24 @@ KTA_API enum kta_status kta_state_watch_add(struct kta_state *st, const char *or
  * entries of that version, equivocation, the latest one is taken).
  */
 KTA_API enum kta_status kta_state_watch_approve(struct kta_state *st, const char *origin,
-                                                const char *label, uint64_t version,
-                                                struct kta_error *err) KTA_WUR;
+						const char *label, uint64_t version,
+						struct kta_error *err) KTA_WUR;
 
 /* Stops watching; KTA_ERR_USAGE when the label is not watched. */
 KTA_API enum kta_status kta_state_watch_remove(struct kta_state *st, const char *origin,
-                                               const char *label, struct kta_error *err) KTA_WUR;
+					       const char *label, struct kta_error *err) KTA_WUR;
 
 /* One watch: *found = 0 and *out = NULL when not watched. */
 KTA_API enum kta_status kta_state_watch_get(struct kta_state *st, const char *origin,
-                                            const char *label, int *found,
-                                            struct kta_state_watch **out,
-                                            struct kta_error *err) KTA_WUR;
+					    const char *label, int *found,
+					    struct kta_state_watch **out,
+					    struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_watch_free(struct kta_state_watch *w);
 
 /* Every watch of origin (every origin when origin is NULL), by origin and label. */
 KTA_API enum kta_status kta_state_watch_list(struct kta_state *st, const char *origin,
-                                             struct kta_state_watch **out, size_t *n,
-                                             struct kta_error *err) KTA_WUR;
+					     struct kta_state_watch **out, size_t *n,
+					     struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_watch_list_free(struct kta_state_watch *w, size_t n);
 
 struct kta_state_watches; /* opaque: origin's watches loaded into memory */
@@ -213,25 +215,25 @@ struct kta_state_watches; /* opaque: origin's watches loaded into memory */
  * restart); tofu() updates the watches table in the current transaction.
  */
 KTA_API enum kta_status kta_state_watches_new(struct kta_state *st, const char *origin,
-                                              struct kta_state_watches **out,
-                                              struct kta_error *err) KTA_WUR;
+					      struct kta_state_watches **out,
+					      struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_watches_free(struct kta_state_watches *w);
 KTA_API struct kta_replay_watches kta_state_watches_ops(struct kta_state_watches *w);
 
 /* --- history ------------------------------------------------------------ */
 
 struct kta_state_history_item {
-        uint64_t version;
-        uint64_t leaf_index;
-        uint8_t *entry; /* raw entry bytes (parse with kta_entry_parse for the keys) */
-        size_t entry_len;
-        enum kta_auth_result auth; /* authorization result at replay */
+	uint64_t version;
+	uint64_t leaf_index;
+	uint8_t *entry; /* raw entry bytes (parse with kta_entry_parse for the keys) */
+	size_t entry_len;
+	enum kta_auth_result auth; /* authorization result at replay */
 };
 
 /* Every replayed entry of label in origin, by leaf index (*n = 0 if none). */
 KTA_API enum kta_status kta_state_history(struct kta_state *st, const char *origin,
-                                          const char *label, struct kta_state_history_item **out,
-                                          size_t *n, struct kta_error *err) KTA_WUR;
+					  const char *label, struct kta_state_history_item **out,
+					  size_t *n, struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_history_free(struct kta_state_history_item *h, size_t n);
 
 /* --- alerts outbox ------------------------------------------------------- */
@@ -242,21 +244,21 @@ KTA_API void kta_state_history_free(struct kta_state_history_item *h, size_t n);
  * NULL) is 1 when stored now, 0 when it was already there.
  */
 KTA_API enum kta_status kta_state_alert_add(struct kta_state *st, const struct kta_alert *a,
-                                            int *added, struct kta_error *err) KTA_WUR;
+					    int *added, struct kta_error *err) KTA_WUR;
 
 /*
  * Registers sink `name` (idempotent): it will receive alerts stored from
  * now on. *added (may be NULL) is 1 when newly registered.
  */
 KTA_API enum kta_status kta_state_sink_register(struct kta_state *st, const char *name, int64_t now,
-                                                int *added, struct kta_error *err) KTA_WUR;
+						int *added, struct kta_error *err) KTA_WUR;
 
 struct kta_state_outbox_item {
-        char id[33]; /* alert id */
-        char *json;  /* alert JSON text (kta_alert_to_json, compact) */
-        enum kta_severity severity;
-        int64_t created;   /* when stored */
-        uint32_t attempts; /* failed attempts so far for this sink */
+	char id[33]; /* alert id */
+	char *json;  /* alert JSON text (kta_alert_to_json, compact) */
+	enum kta_severity severity;
+	int64_t created;   /* when stored */
+	uint32_t attempts; /* failed attempts so far for this sink */
 };
 
 /*
@@ -266,8 +268,8 @@ struct kta_state_outbox_item {
  * kta_state_outbox_free.
  */
 KTA_API enum kta_status kta_state_outbox_next(struct kta_state *st, const char *name, int64_t now,
-                                              size_t limit, struct kta_state_outbox_item **out,
-                                              size_t *n, struct kta_error *err) KTA_WUR;
+					      size_t limit, struct kta_state_outbox_item **out,
+					      size_t *n, struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_outbox_free(struct kta_state_outbox_item *items, size_t n);
 
 /*
@@ -278,21 +280,21 @@ KTA_API void kta_state_outbox_free(struct kta_state_outbox_item *items, size_t n
  * unknown alert or sink.
  */
 KTA_API enum kta_status kta_state_outbox_mark(struct kta_state *st, const char *alert_id,
-                                              const char *name, int ok, int64_t next_attempt,
-                                              const char *error_text, int64_t now,
-                                              struct kta_error *err) KTA_WUR;
+					      const char *name, int ok, int64_t next_attempt,
+					      const char *error_text, int64_t now,
+					      struct kta_error *err) KTA_WUR;
 
 /*
  * Alerts not yet delivered to at least one of the sinks names[0..nnames)
  * (each counted once; unregistered names count as registered now).
  */
 KTA_API enum kta_status kta_state_alerts_pending_count(struct kta_state *st,
-                                                       const char *const *names, size_t nnames,
-                                                       uint64_t *out,
-                                                       struct kta_error *err) KTA_WUR;
+						       const char *const *names, size_t nnames,
+						       uint64_t *out,
+						       struct kta_error *err) KTA_WUR;
 
 /* Total number of stored alerts. */
 KTA_API enum kta_status kta_state_alert_count(struct kta_state *st, uint64_t *out,
-                                              struct kta_error *err) KTA_WUR;
+					      struct kta_error *err) KTA_WUR;
 
 #endif

@@ -24,7 +24,7 @@ const struct cli_opt opts_check[] = {
     {"allow-unauthorized", CLI_FLAG, NULL,
      "unauthorized updates of labels that are not pinned warn instead of failing"},
     {"format", CLI_ONE, "FMT", "report format: text (default), json, junit, github"},
-    {"output", CLI_ONE, "FILE", "write the report there (atomically); print text on stdout"},
+    {"junit", CLI_ONE, "FILE", "also write the report as JUnit XML to FILE (atomically)"},
     {"ca-file", CLI_ONE, "FILE", "PEM trust store for https (default: the system's)"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
@@ -176,7 +176,7 @@ static int put_stdout(const char *s, size_t n)
 
 int cmd_check(const struct cli_args *a)
 {
-	const char *output = cli_get(a, "output");
+	const char *junit = cli_get(a, "junit");
 	enum kta_report_format fmt = KTA_REPORT_TEXT;
 	struct kta_check_opts o;
 	struct kta_report *rep = NULL;
@@ -208,16 +208,18 @@ int cmd_check(const struct cli_args *a)
 	code = kta_report_exit_code(rep);
 	if ((r = kta_report_render(rep, fmt, &text, &tlen, &err)) != KTA_OK)
 		goto fail;
-	if (output != NULL) {
-		if ((r = kta_file_write_atomic(output, (const uint8_t *)text, tlen, 0644, &err)) !=
-		    KTA_OK) {
-			(void)kta_error_prefix(&err, "--output");
+	if (junit != NULL) {
+		char *xml = NULL;
+		size_t xlen = 0;
+
+		if ((r = kta_report_render(rep, KTA_REPORT_JUNIT, &xml, &xlen, &err)) != KTA_OK)
+			goto fail;
+		r = kta_file_write_atomic(junit, (const uint8_t *)xml, xlen, 0644, &err);
+		free(xml);
+		if (r != KTA_OK) {
+			(void)kta_error_prefix(&err, "--junit");
 			goto fail;
 		}
-		free(text);
-		text = NULL;
-		if ((r = kta_report_render(rep, KTA_REPORT_TEXT, &text, &tlen, &err)) != KTA_OK)
-			goto fail;
 	}
 	if (put_stdout(text, tlen) != 0) {
 		r = kta_error_set(&err, KTA_ERR_IO, "standard output: write failed");

@@ -153,12 +153,13 @@ static int64_t jittered_ms(uint64_t seconds, uint64_t *rng)
 /* ---- callbacks given to the monitor ---- */
 
 struct ui {
-	int tty;                /* stderr is a terminal: redraw a progress line */
-	int progress_open;      /* a progress line is on screen without "\n" */
-	int64_t last_progress;  /* mono ms of the last progress output */
-	int64_t progress_start; /* mono ms when the current replay started */
-	uint64_t progress_base; /* done count at progress_start */
-	int once;               /* --once: a cancel means "could not finish" */
+	int tty;                 /* stderr is a terminal: redraw a progress line */
+	int progress_open;       /* a progress line is on screen without "\n" */
+	int64_t last_progress;   /* mono ms of the last progress output */
+	int64_t progress_start;  /* mono ms when the current replay started */
+	uint64_t progress_base;  /* done count at progress_start */
+	unsigned progress_lines; /* progress outputs of the current replay */
+	int once;                /* --once: a cancel means "could not finish" */
 };
 
 static void end_progress(struct ui *u)
@@ -191,14 +192,20 @@ static void ui_progress(void *ctx, const char *log_name, uint64_t done, uint64_t
 	double rate, eta;
 
 	if (done <= KTA_MONITOR_PROGRESS_STEP || now < u->progress_start) {
+		/* a new replay */
 		u->progress_start = now;
 		u->progress_base = done;
 		u->last_progress = now;
+		u->progress_lines = 0;
 	}
 	if (done < total &&
 	    now - u->last_progress < (u->tty ? MON_PROGRESS_TTY_MS : MON_PROGRESS_LOG_MS))
 		return;
+	/* A short replay on a pipe gets no progress lines at all. */
+	if (!u->tty && done >= total && u->progress_lines == 0)
+		return;
 	u->last_progress = now;
+	u->progress_lines++;
 	rate = now > u->progress_start
 		   ? (double)(done - u->progress_base) * 1000.0 / (double)(now - u->progress_start)
 		   : 0.0;
@@ -515,10 +522,18 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 						   ? cfg->logs[i].poll
 						   : MON_BACKOFF_MAX_S;
 
+				char msg[128];
+
 				sc[i].failures = f;
 				delay = cfg->logs[i].poll << (f < 12 ? f : 12);
 				if (delay > cap || delay < cfg->logs[i].poll)
 					delay = cap;
+				(void)snprintf(
+				    msg, sizeof(msg),
+				    "could not audit (%u in a row): next cycle in %" PRIu64
+				    " s (+-10%%)",
+				    f, delay);
+				ui_log(u, KTA_MONITOR_WARN, cfg->logs[i].name, msg);
 			} else {
 				sc[i].failures = 0;
 				delay = cfg->logs[i].poll;

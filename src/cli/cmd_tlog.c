@@ -37,7 +37,7 @@
 const struct cli_opt opts_verify_lookup[] = {
     {"log-key", CLI_ONE, "VKEY", "the directory log's verifier key (name+id+base64)"},
     {"label", CLI_ONE, "LABEL",
-     "the label asked for (the entry must be for it); with DIR_URL/ fetch lookup/<LABEL>"},
+     "the label asked for; with DIR_URL/, fetch DIR_URL/lookup/<LABEL percent-encoded>"},
     {"origin", CLI_ONE, "ORIGIN", "expected origin line (default: the log key's name)"},
     {"witness", CLI_MANY, "VKEY", "a witness verifier key (cosignature/v1); repeatable"},
     {"quorum", CLI_ONE, "K", "valid witness cosignatures required (default: all listed)"},
@@ -86,7 +86,7 @@ static enum kta_status policy_load(const struct cli_args *a, struct policy_args 
 				   struct kta_error *err)
 {
 	size_t nw = cli_count(a, "witness"), i;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 	uint64_t q;
 
 	memset(pa, 0, sizeof(*pa));
@@ -188,7 +188,7 @@ static enum kta_status load_answer(const struct cli_args *a, const char *src, ui
 	struct kta_fetcher *f = NULL;
 	char *url = NULL;
 	size_t n = strlen(src);
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	*buf = NULL;
 	*where = NULL;
@@ -196,9 +196,14 @@ static enum kta_status load_answer(const struct cli_args *a, const char *src, ui
 		if (cli_get(a, "ca-file") != NULL)
 			return kta_error_set(err, KTA_ERR_USAGE,
 					     "--ca-file applies to https:// URLs only");
-		if ((*where = strdup(src)) == NULL)
+		if ((r = cli_read_file(src, src, KTA_LOOKUP_MAX_SIZE, buf, len, err)) != KTA_OK)
+			return r;
+		if ((*where = strdup(src)) == NULL) {
+			free(*buf);
+			*buf = NULL;
 			return kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
-		return cli_read_file(src, src, KTA_LOOKUP_MAX_SIZE, buf, len, err);
+		}
+		return KTA_OK;
 	}
 	if (n > 0 && src[n - 1] == '/') {
 		if (label == NULL)
@@ -294,7 +299,7 @@ int cmd_verify_lookup(const struct cli_args *a)
 	size_t len = 0;
 	char *where = NULL, *text = NULL;
 	struct kta_error err;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 	json_t *j = NULL;
 	int rc;
 
@@ -339,7 +344,7 @@ int cmd_verify_tiles(const struct cli_args *a)
 	struct kta_tlog_audit st;
 	char line[512], b64[KTA_B64_ENCODED_LEN(32) + 1];
 	struct kta_error err;
-	enum kta_status r;
+	enum kta_status r = KTA_ERR_INTERNAL;
 	json_t *j = NULL;
 
 	kta_error_clear(&err);
@@ -348,9 +353,11 @@ int cmd_verify_tiles(const struct cli_args *a)
 	if ((r = policy_load(a, &pa, &err)) != KTA_OK)
 		goto out;
 	if (scheme == NULL) {
+		char q[4 * 80 + 4];
+
 		r = kta_error_set(&err, KTA_ERR_USAGE,
 				  "verify tiles: \"%s\" is not an https://, http:// or file:// URL",
-				  url);
+				  kta_quote((const uint8_t *)url, strlen(url), 80, q));
 		goto out;
 	}
 	/* Any bundle must fit: 256 entries of up to 65535 bytes with their lengths. */

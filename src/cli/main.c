@@ -7,6 +7,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_check.h"
+#include "cmd_dir.h"
+#include "cmd_evidence.h"
+#include "cmd_monitor.h"
+#include "cmd_tlog.h"
 
 #ifndef KTA_VERSION_STRING
 #define KTA_VERSION_STRING "0.0.0"
@@ -76,6 +81,37 @@ const struct cli_cmd cli_commands[] = {
 	 "--new-root HASH | --new-checkpoint FILE) [--log-key VKEY]",
 	 "verify that a tree is an append-only extension of another (RFC 9162 2.1.4.2)",
 	 opts_verify_consistency, 0, 0, cmd_verify_consistency},
+	CMD_TLOG_COMMANDS,
+	CMD_EVIDENCE_COMMANDS,
+	{"dir init", "DIR --origin ORIGIN --key PRIVATE_KEY_FILE",
+	 "create an empty key directory (the reference publisher)", opts_dir_init, 1, 1,
+	 cmd_dir_init},
+	{"dir add",
+	 "DIR (--label L --key ALG:B64[:DEVICE]... [--auth-key PRIVATE_KEY_FILE] [--time UNIX] | "
+	 "--from FILE)",
+	 "queue key-directory updates (versions assigned per label)", opts_dir_add, 1, 1,
+	 cmd_dir_add},
+	{"dir publish", "DIR [--cosign WITNESS_KEY_FILE]...",
+	 "append queued updates: tiles, entry bundles, signed checkpoint, lookup answers",
+	 opts_dir_publish, 1, 1, cmd_dir_publish},
+	{"monitor", "--config FILE [--once] [--check-config]",
+	 "audit the configured logs: verify, replay, alert (a foreground daemon)", opts_monitor, 0,
+	 0, cmd_monitor},
+	{"watch add", "LABEL (--key ALG:B64[:DEVICE]... | --tofu) --config FILE [--log NAME]",
+	 "watch a label's keys: pin a key set, or trust the first one seen", opts_watch_add, 1, 1,
+	 cmd_watch_add},
+	{"watch approve", "LABEL VERSION --config FILE [--log NAME]",
+	 "approve a label's key change (the owner made it)", opts_watch_approve, 2, 2,
+	 cmd_watch_approve},
+	{"watch list", "--config FILE [--log NAME]", "list watched labels and their approved keys",
+	 opts_watch_list, 0, 0, cmd_watch_list},
+	{"history", "LABEL --config FILE [--log NAME]",
+	 "every version of a label: keys, leaf index, owner authorization", opts_history, 1, 1,
+	 cmd_history},
+	{"check", "--pins FILE [--update] [--lookups-only] | --candidate DIR --published URL "
+		  "--log-key VKEY [--format text|json|junit|github]",
+	 "CI check: are pinned keys unchanged / does a candidate directory extend the published one",
+	 opts_check, 0, 0, cmd_check},
 	{"keygen", "--name NAME --out FILE [--witness]",
 	 "generate an Ed25519 signing key; print its verifier key", opts_keygen, 0, 0, cmd_keygen},
 	{"sign", "--key FILE [--time UNIX] [--out FILE] FILE",

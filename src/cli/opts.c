@@ -11,7 +11,9 @@ static int find_opt(const struct cli_cmd *cmd, const char *name, size_t len)
 {
 	int i;
 
-	for (i = 0; cmd->opts[i].name != NULL; i++)
+	/* Options past CLI_MAX_OPTS would index past cli_args' arrays: a table
+	 * that long is a programming error, caught by the CLI tests' --help loop. */
+	for (i = 0; cmd->opts[i].name != NULL && i < CLI_MAX_OPTS; i++)
 		if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
 			return i;
 	return -1;
@@ -125,6 +127,13 @@ enum kta_status cli_get_u64(const struct cli_args *a, const char *name, uint64_t
 void cli_usage(const struct cli_cmd *cmd, FILE *f)
 {
 	int i;
+
+	for (i = 0; cmd->opts[i].name != NULL; i++)
+		if (i >= CLI_MAX_OPTS) {
+			fprintf(f, "ktaudit: internal error: %s has more than %d options\n",
+				cmd->name, CLI_MAX_OPTS);
+			return;
+		}
 
 	fprintf(f, "usage: ktaudit %s %s\n  %s\n", cmd->name, cmd->synopsis, cmd->summary);
 	for (i = 0; cmd->opts[i].name != NULL; i++) {

@@ -64,6 +64,15 @@ has out '"device":"phone"' "json device"
 has out '"leaf_index":5' "json leaf index"
 has out '"size":300' "json size"
 
+# The example directory of the keydir/v1 fixtures (testdata/entry/SOURCES.md):
+# written by an independent Python implementation.
+EX=$KTA_TESTDATA/entry/example_log
+expect 0 "fixture directory's answer" -- $K verify lookup "$EX/lookup/alice%40example.org" --log-key "$(cat "$EX/log.vkey")" --label alice@example.org
+has out "OK: alice@example.org version 2 is leaf 1 of example.org/keydir size 2" "fixture verdict"
+has out "key x25519 hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo= phone-1" "fixture key line"
+expect 0 "fixture directory over file://" -- $K verify lookup "file://$EX/" --log-key "$(cat "$EX/log.vkey")" --label alice@example.org
+expect 1 "fixture answer under our log key" -- $K verify lookup "$EX/lookup/alice%40example.org" --log-key "$VK"
+
 # --- witness policy ---------------------------------------------------------------------
 expect 0 "cosigned, quorum 1 of 1" -- $K verify lookup "$U5" --log-key "$VK" --witness "$WK"
 expect 1 "quorum 2 of 2 not met" -- $K verify lookup "$U5" --log-key "$VK" --witness "$WK" --witness "$(cat "$T/wit2.vkey")"

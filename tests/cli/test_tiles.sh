@@ -51,6 +51,11 @@ has out '"entries":257' "json entries"
 has out '"tiles":3' "json tiles (tile/0/000, tile/0/001.p/1, tile/1/000.p/1)"
 has out '"bundles":2' "json bundles"
 
+# The example log of the keydir/v1 fixtures (testdata/entry/SOURCES.md).
+EX=$KTA_TESTDATA/entry/example_log
+expect 0 "fixture log" -- $K verify tiles "file://$EX/" --log-key "$(cat "$EX/log.vkey")"
+has out "OK: example.org/keydir size 2: 2 entries" "fixture verdict"
+
 # --- policy --------------------------------------------------------------------------
 expect 1 "other key with the same name" -- $K verify tiles "file://$SRV/log257/" --log-key "$(cat "$T/other.vkey")"
 has out "INVALID:" "text verdict"

@@ -55,6 +55,15 @@ expect 2 "no command" -- $K
 expect 0 "help" -- $K verify inclusion --help
 has out "--leaf-hash" "help lists options"
 
+# every command's --help works and lists its options (the table is the man page's source)
+$K --help | sed -n 's/^  \([a-z][a-z]*\( [a-z][a-z]*\)\?\)  .*/\1/p' >"$T/cmds"
+while read -r c; do
+  expect 0 "help of $c" -- $K $c --help
+  has out "usage: ktaudit $c" "usage line of $c"
+  if grep -q "internal error" "$T/out"; then FAIL=$((FAIL + 1)); echo "FAIL: $c option table too long" >&2; fi
+done <"$T/cmds"
+[ "$(wc -l <"$T/cmds")" -ge 17 ] && PASS=$((PASS + 1)) || { FAIL=$((FAIL + 1)); echo "FAIL: command list parse" >&2; }
+
 # --- inclusion -------------------------------------------------------------------
 expect 0 "inclusion against the signed checkpoint" -- $K verify inclusion --proof "$E/inclusion-3-in-15.json" --entry "$E/entries/03" --checkpoint "$E/checkpoint" --log-key "$VK" --origin example.com/testdata
 has out "OK: leaf 3 is in the tree of size 15" "inclusion verdict"

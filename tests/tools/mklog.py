@@ -168,7 +168,10 @@ def main():
     lk = sub.add_parser("lookups")
     lk.add_argument("dir")
     args = ap.parse_args()
-    build(args) if args.cmd == "build" else lookups(args)
+    if args.cmd == "build":
+        build(args)
+    else:
+        lookups(args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
                                    every line against the alert schema
   monitor_alerts.py ids FILE       the alert ids, one per line, sorted, unique
   monitor_alerts.py dupes FILE     exit 1 (listing them) if an id repeats
+  monitor_alerts.py count FILE     the number of alerts, or "N (duplicate ids)"
   monitor_alerts.py get FILE KIND MEMBER
                                    the member (JSON) of the first alert of KIND
   monitor_alerts.py state DB       a canonical dump of a monitor state database
@@ -74,6 +75,10 @@ def main(argv):
         if dup:
             print("\n".join(dup))
             return 1
+    elif len(argv) == 3 and argv[1] == "count":
+        al = load(argv[2])
+        n = len({a["id"] for a in al})
+        print(len(al) if n == len(al) else "%d (duplicate ids)" % len(al))
     elif len(argv) == 5 and argv[1] == "get":
         for a in load(argv[2]):
             if a["kind"] == argv[3]:
@@ -83,7 +88,7 @@ def main(argv):
     elif len(argv) == 3 and argv[1] == "state":
         db = sqlite3.connect("file:%s?mode=ro" % argv[2], uri=True)
         q = [
-            ("logs", "SELECT origin, checkpoint, size, hex(root), hex(range) FROM logs ORDER BY origin"),
+            ("logs", "SELECT origin, size, hex(root), hex(range), hex(checkpoint) FROM logs ORDER BY origin"),
             ("labels", "SELECT origin, label, version, leaf_index, hex(entry_hash), hex(keys) "
                        "FROM labels ORDER BY origin, label"),
             ("history", "SELECT origin, leaf_index, label, version, hex(entry), auth "

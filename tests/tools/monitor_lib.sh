@@ -8,8 +8,9 @@ BGPIDS=""
 
 mon_cleanup() {
   local p
-  for p in $SERVERS $BGPIDS; do kill -9 "$p" 2>/dev/null; done
-  for p in $SERVERS $BGPIDS; do wait "$p" 2>/dev/null; done
+  set +e
+  for p in $SERVERS $BGPIDS; do kill -9 "$p"; done 2>/dev/null
+  for p in $SERVERS $BGPIDS; do wait "$p"; done 2>/dev/null
   rm -rf "$T"
 }
 trap mon_cleanup EXIT
@@ -31,20 +32,24 @@ serve() {
 
 # unserve PID: stops a server.
 unserve() {
-  kill -9 "$1" 2>/dev/null
-  wait "$1" 2>/dev/null || true
-  return 0
+  { kill -9 "$1" && wait "$1"; } 2>/dev/null || true
 }
 
 # randkey: a fresh 32-byte public key in base64 (need not be a valid point).
 randkey() {
-  python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'
+  head -c 32 /dev/urandom | base64 -w0
+  echo
 }
 
 # labelkey NAME: makes $T/NAME.key (Ed25519) and prints its public key (base64).
 labelkey() {
+  local v
   $K keygen --name "$1" --out "$T/$1.key" >"$T/$1.vkey"
-  python3 -c 'import base64,sys; print(base64.b64encode(base64.b64decode(sys.argv[1].split("+", 2)[2])[1:]).decode())' "$(cat "$T/$1.vkey")"
+  v=$(cat "$T/$1.vkey")
+  v=${v#*+}
+  # vkey = name+id+base64(0x01 || key): drop the type byte
+  echo "${v#*+}" | base64 -d | tail -c 32 | base64 -w0
+  echo
 }
 
 # [LOG=L] mkconf NAME URL [LINE...]: writes $T/NAME.conf for one log
@@ -90,8 +95,8 @@ has_alert() {
 # nalerts NAME N DESC: NAME's sink holds exactly N alerts, no id twice.
 nalerts() {
   local n
-  n=$(alerts "$1" | wc -l)
-  if [ "$n" -eq "$2" ] && $ALERTS dupes "$T/$1.alerts" >/dev/null; then
+  n=$($ALERTS count "$T/$1.alerts")
+  if [ "$n" = "$2" ]; then
     PASS=$((PASS + 1))
   else
     FAIL=$((FAIL + 1))
@@ -108,4 +113,20 @@ ok() {
     FAIL=$((FAIL + 1))
     echo "FAIL: $2 ($1)" >&2
   fi
+}
+
+# waitfor COND DESC: polls the shell condition COND (every 0.1 s, at most
+# 60 s: a bound, not a timing assumption) and asserts that it became true.
+waitfor() {
+  local i
+  for i in $(seq 1 600); do
+    if eval "$1"; then
+      PASS=$((PASS + 1))
+      return 0
+    fi
+    sleep 0.1
+  done
+  FAIL=$((FAIL + 1))
+  echo "FAIL: $2: timed out waiting for: $1" >&2
+  return 0
 }

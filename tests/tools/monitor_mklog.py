@@ -12,11 +12,11 @@ independently of the C library (so a bug in one is not hidden by the other).
       and the UNSIGNED checkpoint body OUT/checkpoint.txt ("ORIGIN\\nSIZE\\nROOT\\n").
       The test signs it with `ktaudit sign --key LOG.key`.
 
-  monitor_mklog.py gen OUT N LABELS [--watched LABEL...]
-      Writes N keydir/v1 entries to OUT (one file each) cycling over LABELS
-      labels "user-<i>", each update giving the label a fresh key set and no
-      auth line (so every update after a label's first is unauthorized).
-      Deterministic (seeded).
+  monitor_mklog.py gen OUT ORIGIN N EVERY
+      Builds (as `build` does) a log of N keydir/v1 entries: new labels
+      "user-<k>" (version 1), except that every EVERY-th entry (0 = never)
+      updates label user-<i / EVERY> with a fresh key set and no auth line,
+      an unauthorized update. Deterministic (seeded).
 
   monitor_mklog.py root ENTRYDIR
       Prints the base64 RFC 9162 root of the entries.
@@ -135,12 +135,17 @@ def entries_of(d, out):
             i += 1
 
 
-def gen(out, n, nlabels):
+def gen(n, every):
     rnd = random.Random(20251126)
-    os.makedirs(out, exist_ok=True)
     versions = {}
+    entries = []
+    created = 0
     for i in range(n):
-        label = "user-%d" % (i % nlabels)
+        if every and i % every == every - 1:
+            label = "user-%d" % (i // every)
+        else:
+            label = "user-%d" % created
+            created += 1
         v = versions.get(label, 0) + 1
         versions[label] = v
         keys = sorted([("ed25519", rnd.randbytes(32), "phone"),
@@ -149,8 +154,8 @@ def gen(out, n, nlabels):
         text = "keydir/v1\nlabel %s\nversion %d\ntime %d\n" % (label, v, 1764143000 + i)
         for alg, pub, dev in keys:
             text += "key %s %s %s\n" % (alg, base64.b64encode(pub).decode(), dev)
-        with open(os.path.join(out, "%08d" % i), "wb") as f:
-            f.write(text.encode())
+        entries.append(text.encode())
+    return entries
 
 
 def main(argv):
@@ -158,8 +163,8 @@ def main(argv):
         entries_of(argv[2], argv[3])
     elif len(argv) == 5 and argv[1] == "build":
         build(argv[2], argv[3], read_entry_files(argv[4]))
-    elif len(argv) == 5 and argv[1] == "gen":
-        gen(argv[2], int(argv[3]), int(argv[4]))
+    elif len(argv) == 6 and argv[1] == "gen":
+        build(argv[2], argv[3], gen(int(argv[4]), int(argv[5])))
     elif len(argv) == 3 and argv[1] == "root":
         print(base64.b64encode(mth([leaf_hash(e) for e in read_entry_files(argv[2])])).decode())
     else:

@@ -19,12 +19,20 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: more parallel connections
+    # (the fetcher opens 8) overflow it and the kernel drops the SYNs, which
+    # the client resends only after a second.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def main():
     if len(sys.argv) != 3:
         sys.stderr.write(__doc__)
         return 2
     handler = functools.partial(Quiet, directory=sys.argv[1])
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv = Server(("127.0.0.1", 0), handler)
     tmp = sys.argv[2] + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])

@@ -554,12 +554,53 @@ static void mutations(void **state)
 	dir_free(d);
 }
 
+/*
+ * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
+ * an independent Python implementation, verifies; tampered copies do not.
+ */
+static void fixture_answer(void **state)
+{
+	struct kta_checkpoint_policy p;
+	struct kta_lookup *l = NULL;
+	struct kta_lookup_result res;
+	struct kta_vkey *vk = NULL;
+	struct kta_error err;
+	size_t len, klen;
+	uint8_t *buf = tu_read_testdata("entry/example_log/lookup/alice%40example.org", &len);
+	uint8_t *key = tu_read_testdata("entry/example_log/log.vkey", &klen);
+
+	(void)state;
+	assert_int_equal(kta_vkey_parse((const char *)key, klen, &vk, &err), KTA_OK);
+	memset(&p, 0, sizeof(p));
+	p.log_key = vk;
+	p.now = NOW;
+	assert_int_equal(kta_lookup_parse(buf, len, &l, &err), KTA_OK);
+	if (kta_lookup_verify(l, &p, "alice@example.org", 17, &res, &err) != KTA_OK)
+		fail_msg("%s", err.msg);
+	assert_true(res.entry->version == 2);
+	assert_int_equal(res.entry->nkeys, 4);
+	assert_true(res.leaf_index == 1);
+	assert_true(res.cp.cp->size == 2);
+	kta_lookup_result_free(&res);
+	/* Leaf 0 under leaf 1's proof, and a bit flipped in the entry. */
+	l->leaf_index = 0;
+	assert_int_equal(kta_lookup_verify(l, &p, NULL, 0, &res, &err), KTA_ERR_VERIFY);
+	l->leaf_index = 1;
+	l->entry[l->entry_len - 2] ^= 1;
+	assert_int_not_equal(kta_lookup_verify(l, &p, NULL, 0, &res, &err), KTA_OK);
+	kta_lookup_free(l);
+	kta_vkey_free(vk);
+	free(buf);
+	free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(valid_answers),  cmocka_unit_test(wrong_label),
 	    cmocka_unit_test(forged_answers), cmocka_unit_test(not_keydir),
 	    cmocka_unit_test(strict_json),    cmocka_unit_test(mutations),
+	    cmocka_unit_test(fixture_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -595,6 +595,8 @@ static void key_changed_pinned(void **state)
 	x = last(f);
 	assert_int_equal(x->kind, KTA_ALERT_KEY_CHANGED);
 	assert_int_equal(json_array_size(json_object_get(x->details, "replaced")), 1);
+	assert_int_equal(json_array_size(json_object_get(x->details, "added")), 0);
+	assert_int_equal(json_array_size(json_object_get(x->details, "removed")), 0);
 	it = json_array_get(json_object_get(x->details, "replaced"), 0);
 	assert_string_equal(json_string_value(json_object_get(it, "device")), "phone");
 	kta_b64_encode(pubs[1], 32, b64);

@@ -356,7 +356,7 @@ static void transaction_rollback(void **state)
 	index_put(st, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
 	assert_int_equal(kta_state_alert_add(st, a, NULL, NULL), KTA_OK);
 	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
-	/* the same leaf twice is refused (a replay bug, not a silent overwrite) */
+	/* a label's leaf replayed twice is refused (a replay bug, not a silent overwrite) */
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
 	{
 		struct kta_state_index *ix = NULL;
@@ -367,7 +367,7 @@ static void transaction_rollback(void **state)
 		assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
 		ops = kta_state_index_ops(ix);
 		memset(&ls, 0, sizeof(ls));
-		ls.label = "bob";
+		ls.label = "alice";
 		ls.version = 1;
 		ls.leaf_index = 0;
 		ls.entry = e;
@@ -601,6 +601,12 @@ static void outbox(void **state)
 	kta_state_outbox_free(it, n);
 	assert_int_equal(kta_state_alerts_pending_count(st, both, 2, &cnt, NULL), KTA_OK);
 	assert_int_equal(cnt, 2);
+	{
+		const char *unreg[] = {"never-registered"};
+
+		assert_int_equal(kta_state_alerts_pending_count(st, unreg, 1, &cnt, NULL), KTA_OK);
+		assert_int_equal(cnt, 0);
+	}
 
 	/* a failed attempt waits for next_attempt; other sinks are not affected */
 	memset(longerr, 'x', sizeof(longerr) - 1);
@@ -745,6 +751,16 @@ static void watches(void **state)
 			 KTA_ERR_MALFORMED);
 	assert_int_equal(kta_state_watch_add(st, ORIGIN, "x", KTA_WATCH_TOFU, k, 1, 10, &err),
 			 KTA_ERR_USAGE);
+
+	/* a pin of the empty set: the label must have no keys */
+	assert_int_equal(
+	    kta_state_watch_add(st, ORIGIN, "erin", KTA_WATCH_PINNED, NULL, 0, 10, NULL), KTA_OK);
+	assert_int_equal(kta_state_watch_get(st, ORIGIN, "erin", &found, &w, NULL), KTA_OK);
+	assert_true(w->has_approved);
+	assert_int_equal(w->nkeys, 0);
+	assert_null(w->keys);
+	kta_state_watch_free(w);
+	assert_int_equal(kta_state_watch_remove(st, ORIGIN, "erin", NULL), KTA_OK);
 
 	/* tofu on a label not seen yet: no approved set */
 	assert_int_equal(kta_state_watch_add(st, ORIGIN, "bob", KTA_WATCH_TOFU, NULL, 0, 11, NULL),

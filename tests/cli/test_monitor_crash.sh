@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Crash test of the monitor (issue 4, "Each cycle" step 5): kill -9 at random
+# points during a long replay (50k entries) and during delivery (a slow exec
+# sink), many times, restarting each time; at the end the alerts (by id), the
+# outbox (no duplicates), the stored checkpoint and compact range, the label
+# index and history, and the watch list must equal those of an uninterrupted
+# run. Delivery is at least once, so a sink may see an alert twice; the set
+# it saw must be complete.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
+
+N=${KTA_CRASH_ENTRIES:-50000}
+ROUNDS=${KTA_CRASH_ROUNDS:-20}
+BUDGET=${KTA_CRASH_SECONDS:-100} # stop killing after this long (bounded time)
+
+$K keygen --name example.com/crash --out "$T/crash.log.key" >"$T/crash.log.vkey"
+# N entries; every 5000th updates an earlier label without authorization
+$MKLOG gen "$T/crash.srv" example.com/crash "$N" 5000
+$K sign --key "$T/crash.log.key" --out "$T/crash.srv/checkpoint" "$T/crash.srv/checkpoint.txt"
+serve "$T/crash.srv"
+# an exec sink that records what it got, slowly, so that kills land in delivery
+printf 'cat >>"$1"\nsleep 0.1\n' >"$T/rec.sh"
+for run in ref crash; do
+  LOG=crash mkconf "$run" "$URL" "watch user-0 tofu"
+  sed -i "s|^sink file .*|sink exec /bin/sh $T/rec.sh $T/$run.rec|" "$T/$run.conf"
+done
+
+ms() { date +%s%3N; }
+
+# the uninterrupted run
+t0=$(ms)
+expect 1 "uninterrupted run finds the unauthorized updates" -- $K monitor --config "$T/ref.conf" --once
+tref=$(($(ms) - t0))
+nref=$($ALERTS count "$T/ref.rec")
+ok '[ "$nref" -ge 10 ]' "reference: $nref alerts delivered"
+
+# check_trial: the state and what the sink saw equal the uninterrupted run's
+check_trial() {
+  $ALERTS state "$T/crash.state/state.db" >"$T/crash.dump"
+  ok 'cmp -s "$T/ref.dump" "$T/crash.dump"' "trial $trial: state equals the uninterrupted run's"
+  $ALERTS ids "$T/crash.rec" >"$T/crash.ids"
+  ok 'cmp -s "$T/ref.ids" "$T/crash.ids"' "trial $trial: the sink saw the same alerts (at least once)"
+  for cmd in "watch list" "history user-0"; do
+    $K $cmd --config "$T/crash.conf" >"$T/crash.out"
+    ok 'cmp -s "$T/ref.$cmd" "$T/crash.out"' "trial $trial: $cmd: same output"
+  done
+}
+$ALERTS state "$T/ref.state/state.db" >"$T/ref.dump"
+$ALERTS ids "$T/ref.rec" >"$T/ref.ids"
+ok 'grep -q "^logs example.com/crash|$N|" "$T/ref.dump"' "the stored checkpoint has size $N"
+ok 'grep -qx "alerts-count $nref $nref" "$T/ref.dump"' "outbox: $nref alerts, no id twice"
+for cmd in "watch list" "history user-0"; do
+  $K $cmd --config "$T/ref.conf" >"$T/ref.$cmd"
+  ok '[ -s "$T/ref.$cmd" ]' "reference: $cmd"
+done
+
+# The same, killed at random points and restarted each time. A trial ends
+# when a run finishes on its own; its outcome is compared, and the next trial
+# starts from an empty state.
+killed=0
+trial=1
+start=$(ms)
+for i in $(seq 1 "$ROUNDS"); do
+  [ $(($(ms) - start)) -lt $((BUDGET * 1000)) ] || break
+  $K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" &
+  pid=$!
+  BGPIDS="$BGPIDS $pid"
+  d=$((RANDOM * (tref + 100) / 32768))
+  sleep "$((d / 1000)).$(printf %03d $((d % 1000)))"
+  if kill -9 "$pid" 2>/dev/null; then
+    killed=$((killed + 1))
+    wait "$pid" 2>/dev/null || true
+    continue
+  fi
+  rc=0
+  wait "$pid" || rc=$?
+  ok '[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]' "trial $trial: a run that was not killed finishes (exit $rc)"
+  check_trial
+  rm -rf "$T/crash.state" "$T/crash.rec"
+  trial=$((trial + 1))
+done
+ok '[ "$killed" -ge $((ROUNDS / 2)) ]' "the monitor was killed mid-run $killed times"
+# finish the last trial without a kill
+rc=0
+$K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" || rc=$?
+ok '[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]' "last trial: finishes (exit $rc)"
+check_trial
+finish
