@@ -94,17 +94,18 @@ static void on_hup(int sig)
 }
 
 /*
- * Installs the handlers and blocks the signals outside the sleep, so that a
- * signal arriving just before the sleep is not lost (pselect unblocks them
- * atomically). *old receives the mask to sleep with.
+ * Installs the handlers (SA_RESTART: the flags are polled, system calls need
+ * not fail with EINTR). The signals stay deliverable while a cycle runs, so
+ * that a SIGTERM cancels a long replay; only the check-then-sleep in
+ * sleep_until blocks them (pselect unblocks them atomically).
  */
-static int install_signals(sigset_t *old)
+static int install_signals(void)
 {
 	struct sigaction sa;
-	sigset_t block;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = on_term;
 	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
 		return -1;
@@ -112,13 +113,7 @@ static int install_signals(sigset_t *old)
 	if (sigaction(SIGHUP, &sa, NULL) != 0)
 		return -1;
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) != 0)
-		return -1;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	return sigprocmask(SIG_BLOCK, &block, old);
+	return sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* ---- clocks, jitter ---- */
@@ -443,17 +438,30 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 	return rc;
 }
 
-/* Sleeps until ms (monotonic) or a signal, signals unblocked only meanwhile. */
-static void sleep_until(int64_t when, const sigset_t *mask)
+/*
+ * Sleeps until `when` (monotonic ms) or a signal. The flags are checked with
+ * the signals blocked and pselect unblocks them atomically, so a signal that
+ * arrives just before the sleep is not lost.
+ */
+static void sleep_until(int64_t when)
 {
-	int64_t d = when - mono_ms();
+	sigset_t block, old;
 	struct timespec ts;
+	int64_t d;
 
-	if (d <= 0 || got_term || got_hup)
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &block, &old) != 0)
 		return;
-	ts.tv_sec = (time_t)(d / 1000);
-	ts.tv_nsec = (long)(d % 1000) * 1000000L;
-	(void)pselect(0, NULL, NULL, NULL, &ts, mask);
+	d = when - mono_ms();
+	if (d > 0 && !got_term && !got_hup) {
+		ts.tv_sec = (time_t)(d / 1000);
+		ts.tv_nsec = (long)(d % 1000) * 1000000L;
+		(void)pselect(0, NULL, NULL, NULL, &ts, &old);
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 struct sched {
@@ -461,8 +469,7 @@ struct sched {
 	unsigned failures; /* consecutive cycles that could not audit the log */
 };
 
-static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u,
-			  const sigset_t *mask)
+static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u)
 {
 	struct kta_monitor *m = NULL;
 	struct sched *sc = NULL;
@@ -558,7 +565,7 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 			if (mono_ms() + (d > 0 ? d : 0) < wake)
 				wake = mono_ms() + (d > 0 ? d : 0);
 		}
-		sleep_until(wake, mask);
+		sleep_until(wake);
 	}
 	ui_log(u, KTA_MONITOR_INFO, NULL, "terminating");
 	code = 0;
@@ -573,7 +580,6 @@ int cmd_monitor(const struct cli_args *a)
 {
 	struct kta_config *cfg = NULL;
 	struct ui u;
-	sigset_t mask;
 	size_t i, nw = 0;
 	int code;
 
@@ -592,7 +598,7 @@ int cmd_monitor(const struct cli_args *a)
 		kta_config_free(cfg);
 		return fflush(stdout) == 0 ? 0 : 3;
 	}
-	if (install_signals(&mask) != 0) {
+	if (install_signals() != 0) {
 		fprintf(stderr, "ktaudit: cannot install signal handlers: %s\n", strerror(errno));
 		kta_config_free(cfg);
 		return 3;
@@ -603,7 +609,7 @@ int cmd_monitor(const struct cli_args *a)
 		kta_config_free(cfg);
 		return code;
 	}
-	return monitor_daemon(cli_get(a, "config"), cfg, &u, &mask);
+	return monitor_daemon(cli_get(a, "config"), cfg, &u);
 }
 
 /* ---- watch add | approve | list, history ---- */

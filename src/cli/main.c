@@ -108,9 +108,11 @@ const struct cli_cmd cli_commands[] = {
 	{"history", "LABEL --config FILE [--log NAME]",
 	 "every version of a label: keys, leaf index, owner authorization", opts_history, 1, 1,
 	 cmd_history},
-	{"check", "--pins FILE [--update] [--lookups-only] | --candidate DIR --published URL "
-		  "--log-key VKEY [--format text|json|junit|github]",
-	 "CI check: are pinned keys unchanged / does a candidate directory extend the published one",
+	{"check",
+	 "(--pins FILE [--update] [--lookups-only] | --candidate DIR --published URL --log-key VKEY "
+	 "[--origin ORIGIN]) [--allow-unauthorized] [--format text|json|junit|github] "
+	 "[--junit FILE] [--ca-file FILE]",
+	 "CI checks: a pin file's log and labels (users), or a candidate directory (providers)",
 	 opts_check, 0, 0, cmd_check},
 	{"keygen", "--name NAME --out FILE [--witness]",
 	 "generate an Ed25519 signing key; print its verifier key", opts_keygen, 0, 0, cmd_keygen},
