@@ -746,6 +746,7 @@ struct head {
 	const uint8_t *root;                   /* 32 bytes */
 	const struct kta_compact_range *range; /* known compact range, or NULL */
 	struct kta_tlog *c;                    /* a client serving its tiles */
+	const char *tiles_url;                 /* the configured URL of c */
 };
 
 enum cons {
@@ -885,9 +886,12 @@ out:
 	return KTA_OK;
 }
 
-/* Checks a (smaller or equal) against b and reports a fork or a tile problem. */
+/*
+ * Checks a (smaller or equal) against b and reports a fork or a tile
+ * problem. quiet: only a fork is reported (the tiles of b may be gone).
+ */
 static enum kta_status check_pair(struct cyc *cy, const struct head *a, const struct head *b,
-				  struct seen *blame, struct kta_error *err)
+				  struct seen *blame, int quiet, struct kta_error *err)
 {
 	struct finding f;
 	struct kta_error why;
@@ -896,6 +900,13 @@ static enum kta_status check_pair(struct cyc *cy, const struct head *a, const st
 
 	if ((r = consistency(cy, a, b, &out, &why, err)) != KTA_OK)
 		return r;
+	if (quiet && (out == CONS_TILES || out == CONS_FETCH)) {
+		mon_log(cy->m, KTA_MONITOR_INFO, cy->lg->cfg->name,
+			"cannot tell whether the checkpoint of size %" PRIu64
+			" is a prefix of the verified one: %s",
+			a->size, why.msg);
+		return KTA_OK;
+	}
 	if (out != CONS_OK && blame != NULL)
 		blame->consistent = 0;
 	switch (out) {
@@ -929,7 +940,7 @@ static enum kta_status check_pair(struct cyc *cy, const struct head *a, const st
 			      "%" PRIu64 ": %s",
 			      b->url, b->size, why.msg);
 	case CONS_FETCH:
-		return report_unreachable(cy, b->url, "tiles", why.msg, err);
+		return report_unreachable(cy, b->tiles_url, "tiles", why.msg, err);
 	}
 	return KTA_OK;
 }
@@ -945,6 +956,7 @@ static struct head seen_head(const struct cyc *cy, const struct seen *s)
 	h.root = s->cp->root;
 	h.range = NULL;
 	h.c = cy->lg->src[s->src].c;
+	h.tiles_url = h.url;
 	return h;
 }
 
@@ -960,6 +972,7 @@ static struct head state_head(const struct cyc *cy)
 	h.root = cy->v->root;
 	h.range = cy->v->range;
 	h.c = cy->lg->src[0].c;
+	h.tiles_url = cy->lg->src[0].url;
 	return h;
 }
 
@@ -1003,11 +1016,15 @@ static enum kta_status check_against_state(struct cyc *cy, struct kta_error *err
 				   "rollback: %s serves a checkpoint of size %" PRIu64
 				   ", smaller than the verified size %" PRIu64,
 				   sh.url, sh.size, vh.size);
+			/* If it is not even a prefix of the verified tree, that is a
+			 * fork too (alerts.md "rollback"), when the tiles still tell. */
+			if (r == KTA_OK)
+				r = check_pair(cy, &sh, &vh, s, 1, err);
 		} else if (s->cp->size < vh.size) {
 			/* A lagging mirror: fine if it is a prefix of the verified tree. */
-			r = check_pair(cy, &sh, &vh, s, err);
+			r = check_pair(cy, &sh, &vh, s, 0, err);
 		} else {
-			r = check_pair(cy, &vh, &sh, s, err);
+			r = check_pair(cy, &vh, &sh, s, 0, err);
 		}
 		if (r != KTA_OK)
 			return r;
@@ -1049,9 +1066,9 @@ static enum kta_status check_sources(struct cyc *cy, struct seen *t, struct kta_
 			continue;
 		sh = seen_head(cy, s);
 		if (sh.size <= th.size)
-			r = check_pair(cy, &sh, &th, s, err);
+			r = check_pair(cy, &sh, &th, s, 0, err);
 		else
-			r = check_pair(cy, &th, &sh, s, err);
+			r = check_pair(cy, &th, &sh, s, 0, err);
 	}
 	return r;
 }

@@ -79,45 +79,45 @@ struct kta_publisher; /* opaque: an open directory */
 
 /* One update of one label: its whole key set afterwards. */
 struct kta_publish_update {
-        const char *label;                /* NUL-terminated label (entry.h rules) */
-        const struct kta_entry_key *keys; /* nkeys keys in any order (sorted here) */
-        size_t nkeys;                     /* 0 = the label has no keys (deleted) */
-        uint64_t time;                    /* entry time, Unix seconds, <= KTA_ENTRY_MAX_TIME */
-        const struct kta_skey *auth_key;  /* NULL, or sign an auth line with its Ed25519 seed */
+	const char *label;                /* NUL-terminated label (entry.h rules) */
+	const struct kta_entry_key *keys; /* nkeys keys in any order (sorted here) */
+	size_t nkeys;                     /* 0 = the label has no keys (deleted) */
+	uint64_t time;                    /* entry time, Unix seconds, <= KTA_ENTRY_MAX_TIME */
+	const struct kta_skey *auth_key;  /* NULL, or sign an auth line with its Ed25519 seed */
 };
 
 /* What an add queued. */
 struct kta_publish_added {
-        uint64_t queued;       /* updates queued */
-        uint64_t unauthorized; /* of those, signed by a key not in the previous version */
-        uint64_t version;      /* version assigned to the last update */
-        uint64_t leaf_index;   /* leaf index the last update will get */
+	uint64_t queued;       /* updates queued */
+	uint64_t unauthorized; /* of those, signed by a key not in the previous version */
+	uint64_t version;      /* version assigned to the last update */
+	uint64_t leaf_index;   /* leaf index the last update will get */
 };
 
 /* The state of a directory. */
 struct kta_publish_info {
-        const char *origin; /* borrowed from the publisher, valid until kta_publish_close */
-        uint64_t size;      /* published tree size */
-        uint8_t root[32];   /* published root hash */
-        uint64_t queued;    /* updates waiting for the next publish */
+	const char *origin; /* borrowed from the publisher, valid until kta_publish_close */
+	uint64_t size;      /* published tree size */
+	uint8_t root[32];   /* published root hash */
+	uint64_t queued;    /* updates waiting for the next publish */
 };
 
 struct kta_publish_opts {
-        const struct kta_skey *const *witnesses; /* cosignature/v1 keys that cosign */
-        size_t nwitnesses;
-        uint64_t now; /* cosignature timestamp, Unix seconds */
-        /* TESTING ONLY (crash simulation): fail with KTA_ERR_IO once this many
-         * files have been put in place; 0 = never. */
-        uint64_t fail_after_files;
+	const struct kta_skey *const *witnesses; /* cosignature/v1 keys that cosign */
+	size_t nwitnesses;
+	uint64_t now; /* cosignature timestamp, Unix seconds */
+	/* TESTING ONLY (crash simulation): fail with KTA_ERR_IO once this many
+	 * files have been put in place; 0 = never. */
+	uint64_t fail_after_files;
 };
 
 struct kta_publish_result {
-        uint64_t old_size; /* size before */
-        uint64_t size;     /* size after (= old_size when nothing was queued) */
-        uint64_t entries;  /* entries appended */
-        uint64_t lookups;  /* lookup files written */
-        uint64_t files;    /* files put in place, checkpoint included */
-        uint8_t root[32];  /* root at size */
+	uint64_t old_size; /* size before */
+	uint64_t size;     /* size after (= old_size when nothing was queued) */
+	uint64_t entries;  /* entries appended */
+	uint64_t lookups;  /* lookup files written */
+	uint64_t files;    /* files put in place, checkpoint included */
+	uint8_t root[32];  /* root at size */
 };
 
 /*
@@ -129,14 +129,14 @@ struct kta_publish_result {
  * origin or key file), KTA_ERR_IO, KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_publish_init(const char *dir, const char *origin, const char *key_path,
-                                         struct kta_error *err) KTA_WUR;
+					 struct kta_error *err) KTA_WUR;
 
 /*
  * Opens the directory created by kta_publish_init at `dir`. KTA_ERR_USAGE
  * when it is not one, KTA_ERR_IO when the state cannot be read.
  */
 KTA_API enum kta_status kta_publish_open(const char *dir, struct kta_publisher **out,
-                                         struct kta_error *err) KTA_WUR;
+					 struct kta_error *err) KTA_WUR;
 
 /* Closes p; NULL does nothing. */
 KTA_API void kta_publish_close(struct kta_publisher *p);
@@ -147,11 +147,11 @@ KTA_API void kta_publish_close(struct kta_publisher *p);
  * without "\n", valid during the call. fn may be NULL (no warnings).
  */
 KTA_API void kta_publish_set_warn(struct kta_publisher *p, void (*fn)(void *ctx, const char *msg),
-                                  void *ctx);
+				  void *ctx);
 
 /* Reads the published size and root and the queue length into *out. */
 KTA_API enum kta_status kta_publish_info(struct kta_publisher *p, struct kta_publish_info *out,
-                                         struct kta_error *err) KTA_WUR;
+					 struct kta_error *err) KTA_WUR;
 
 /*
  * Parses a key specification "ALG:B64:DEVICE" (len bytes of s): ALG an
@@ -161,8 +161,8 @@ KTA_API enum kta_status kta_publish_info(struct kta_publisher *p, struct kta_pub
  * `device` (caller's buffer). KTA_ERR_MALFORMED naming the part at fault.
  */
 KTA_API enum kta_status kta_publish_parse_key(const char *s, size_t len, struct kta_entry_key *key,
-                                              char device[static KTA_DEVICE_MAX_LEN + 1],
-                                              struct kta_error *err) KTA_WUR;
+					      char device[static KTA_DEVICE_MAX_LEN + 1],
+					      struct kta_error *err) KTA_WUR;
 
 /*
  * Queues n updates in one transaction (all or none). For each: version =
@@ -175,8 +175,8 @@ KTA_API enum kta_status kta_publish_parse_key(const char *s, size_t len, struct 
  * KTA_ERR_IO, KTA_ERR_NOMEM, KTA_ERR_INTERNAL. res is set only on success.
  */
 KTA_API enum kta_status kta_publish_add(struct kta_publisher *p, const struct kta_publish_update *u,
-                                        size_t n, struct kta_publish_added *res,
-                                        struct kta_error *err) KTA_WUR;
+					size_t n, struct kta_publish_added *res,
+					struct kta_error *err) KTA_WUR;
 
 /*
  * Queues the updates of a JSON-lines file (`path`, "-" = standard input) in
@@ -193,8 +193,8 @@ KTA_API enum kta_status kta_publish_add(struct kta_publisher *p, const struct kt
  * errors of kta_publish_add. Nothing is queued on any error.
  */
 KTA_API enum kta_status kta_publish_add_file(struct kta_publisher *p, const char *path,
-                                             uint64_t now, struct kta_publish_added *res,
-                                             struct kta_error *err) KTA_WUR;
+					     uint64_t now, struct kta_publish_added *res,
+					     struct kta_error *err) KTA_WUR;
 
 /*
  * Publishes every queued entry: appends them in queue order, writes the new
@@ -209,7 +209,7 @@ KTA_API enum kta_status kta_publish_add_file(struct kta_publisher *p, const char
  * completes the publication (see "Crash safety").
  */
 KTA_API enum kta_status kta_publish_run(struct kta_publisher *p, const struct kta_publish_opts *o,
-                                        struct kta_publish_result *res,
-                                        struct kta_error *err) KTA_WUR;
+					struct kta_publish_result *res,
+					struct kta_error *err) KTA_WUR;
 
 #endif

@@ -50,7 +50,8 @@
  * Values longer than KTA_SINK_ENV_VALUE_MAX bytes are cut (at a UTF-8
  * boundary); the JSON on stdin is always complete.
  *
- * After sink->timeout seconds (monotonic clock) the whole process group is
+ * The caller must not set SIGCHLD to SIG_IGN (the child could not be
+ * waited for). After sink->timeout seconds (monotonic clock) the whole process group is
  * killed with SIGKILL and reaped: a failure. A program that exits without
  * reading its stdin is judged by its exit status alone (SIGPIPE is blocked
  * around the write and a pending one consumed, so the caller never dies).

@@ -183,6 +183,15 @@ once rb 1 "A5: rollback again after a restart"
 nalerts rb 1 "A5: reported once"
 rm -rf "$T/rb.srv" && cp -a "$T/rb.d" "$T/rb.srv"
 once rb 0 "A5: the log serves the verified head again"
+# a smaller head of another history (the verified tiles still served): both
+$K dir init "$T/rb.other" --origin example.com/rb --key "$T/rb.log.key" >/dev/null
+$K dir add "$T/rb.other" --label z --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/rb.other" >/dev/null
+cp "$T/rb.other/checkpoint" "$T/rb.srv/checkpoint"
+once rb 1 "A5+A4: smaller and not a prefix"
+has_alert rb "fork critical label=- version=- leaf=-" "A5+A4: fork"
+nalerts rb 3 "A5+A4: a second rollback and a fork"
+cp "$T/rb.d/checkpoint" "$T/rb.srv/checkpoint"
 # a mirror that lags behind is not a rollback, if it is a prefix
 serve "$T/rb.old"
 LOG=rb mkconf lag "$RBURL" "mirror $URL"

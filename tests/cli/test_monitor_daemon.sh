@@ -20,6 +20,22 @@ mkconf dmn "$URL" "poll 1"
 sed -i "1a heartbeat $T/hb\nheartbeat_exec $T/hook.sh\nmetrics $T/metrics.prom" "$T/dmn.conf"
 expect 0 "config with heartbeat and metrics" -- $K monitor --config "$T/dmn.conf" --check-config
 
+# the systemd unit: its command lines are valid invocations
+U=$KTA_SRCDIR/dist/ktaudit.service
+for key in ExecStartPre ExecStart; do
+  line=$(sed -n "s|^$key=/usr/local/bin/ktaudit ||p" "$U")
+  ok '[ -n "$line" ]' "unit: $key runs ktaudit"
+  ok '[[ "$line" == *"--config /etc/ktaudit/ktaudit.conf"* ]]' "unit: $key names the configuration"
+done
+line=$(sed -n "s|^ExecStartPre=/usr/local/bin/ktaudit ||p" "$U")
+expect 0 "unit: ExecStartPre checks the configuration" -- $K ${line//\/etc\/ktaudit\/ktaudit.conf/$T/dmn.conf}
+has out "OK:" "unit: check-config verdict"
+if command -v systemd-analyze >/dev/null; then
+  sed -e "s|/usr/local/bin/ktaudit|$K|" -e '/^Documentation=/d' "$U" >"$T/ktaudit.service"
+  expect 0 "unit: systemd-analyze verify" -- systemd-analyze verify "$T/ktaudit.service"
+  ok '[ ! -s "$T/err" ] && [ ! -s "$T/out" ]' "unit: no systemd warning"
+fi
+
 $K monitor --config "$T/dmn.conf" 2>"$T/dmn.err" &
 DPID=$!
 BGPIDS="$BGPIDS $DPID"

@@ -26,6 +26,10 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        # a client that hangs up (a cancelled transfer) is not an error here
+        pass
+
 
 def main():
     if len(sys.argv) != 3:

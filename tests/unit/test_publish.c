@@ -995,13 +995,8 @@ static void noop_and_lock(void **state)
 
 static void rejects_add(void **state)
 {
-	static const char *bad_labels[] = {"",
-					   "has space",
-					   "tab\there",
-					   "new\nline",
-					   "\x7f",
-					   "bad\xff"
-					   "utf8"};
+	static const char *bad_labels[] = {"",          "has space", "tab\there",
+					   "new\nline", "\x7f",      "bad\xffutf8"};
 	struct fx *f = *state;
 	struct kta_publisher *p = init_open(f);
 	struct kta_publish_info info;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -515,6 +516,15 @@ static void receiver_start(struct receiver *r, const char *dir, const char *cons
 	r->pid = fork();
 	assert_true(r->pid >= 0);
 	if (r->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		/* never outlive the test, never hold its output pipes open */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (null >= 0) {
+			(void)dup2(null, 0);
+			(void)dup2(null, 1);
+			(void)dup2(null, 2);
+		}
 		execvp("python3", (char *const *)argv);
 		_exit(127);
 	}
