@@ -95,6 +95,50 @@ enum kta_status kta_compact_range_append(struct kta_compact_range *cr, struct kt
 	return KTA_OK;
 }
 
+/*
+ * Internal (tlog.c), not in compact.h: appends a whole perfect subtree of
+ * 2^height leaves whose root is `root`, as 2^height kta_compact_range_append
+ * calls of its leaves would, with at most popcount-many node hashes instead
+ * of 2^height. Precondition: size is a multiple of 2^height (KTA_ERR_USAGE
+ * otherwise); KTA_ERR_LIMIT when the size would overflow.
+ */
+enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr,
+						 struct kta_hasher *h, unsigned height,
+						 const uint8_t root[static 32],
+						 struct kta_error *err);
+
+enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr,
+						 struct kta_hasher *h, unsigned height,
+						 const uint8_t root[static 32],
+						 struct kta_error *err)
+{
+	uint8_t carry[KTA_HASH_SIZE];
+	uint64_t s, span;
+	size_t n;
+
+	if (height > 63 || (cr->size & (((uint64_t)1 << height) - 1)) != 0)
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "compact range: subtree of height %u at size %" PRIu64, height,
+				     cr->size);
+	span = (uint64_t)1 << height;
+	if (cr->size > UINT64_MAX - span)
+		return kta_error_set(err, KTA_ERR_LIMIT,
+				     "compact range: size %" PRIu64 " cannot grow", cr->size);
+	if (kta_hasher_failed(h))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "compact range: SHA-256 failed");
+	/* The same binary-counter merge as kta_compact_range_append, at bit height. */
+	memcpy(carry, root, KTA_HASH_SIZE);
+	n = cr->n;
+	for (s = cr->size >> height; (s & 1) != 0; s >>= 1)
+		kta_hash_node(h, cr->hashes[--n], carry, carry);
+	if (kta_hasher_failed(h))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "compact range: SHA-256 failed");
+	memcpy(cr->hashes[n], carry, KTA_HASH_SIZE);
+	cr->n = n + 1;
+	cr->size += span;
+	return KTA_OK;
+}
+
 enum kta_status kta_compact_range_root(const struct kta_compact_range *cr, struct kta_hasher *h,
 				       uint8_t root[static 32], struct kta_error *err)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Maps a base64 character to its 6-bit value, or -1. No locale, no table of
  * globals that could be mutated. */
@@ -249,12 +249,26 @@ int kta_ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
 	return d == 0;
 }
 
+/* Where a private key string starts in (s, len) (key.h: "PRIVATE+KEY+..."), or len. */
+static size_t private_key_at(const uint8_t *s, size_t len)
+{
+	static const char tag[] = "PRIVATE+KEY";
+	const size_t n = sizeof(tag) - 1;
+	size_t i;
+
+	for (i = 0; i + n <= len; i++)
+		if (s[i] == 'P' && memcmp(s + i, tag, n) == 0)
+			return i;
+	return len;
+}
+
 char *kta_quote(const uint8_t *s, size_t len, size_t max, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
-	size_t i, o = 0;
+	static const char hidden[] = "<private key not shown>";
+	size_t i, o = 0, priv = private_key_at(s, len);
 
-	for (i = 0; i < len && i < max; i++) {
+	for (i = 0; i < len && i < max && i < priv; i++) {
 		uint8_t c = s[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
@@ -266,7 +280,22 @@ char *kta_quote(const uint8_t *s, size_t len, size_t max, char *out)
 			out[o++] = digits[c & 15];
 		}
 	}
-	if (len > max) {
+	if (priv < len && priv < max) {
+		/*
+		 * A secret pasted where a public value belongs (a key file given
+		 * as a config or pin file, a private key as --log-key) must not
+		 * end up in logs: o <= 4 * i, so 4 * (max - i) + 4 >= 8 bytes are
+		 * left, enough for "..." and the NUL.
+		 */
+		if (4 * max + 4 - o > sizeof(hidden)) {
+			memcpy(out + o, hidden, sizeof(hidden) - 1);
+			o += sizeof(hidden) - 1;
+		} else {
+			out[o++] = '.';
+			out[o++] = '.';
+			out[o++] = '.';
+		}
+	} else if (len > max) {
 		out[o++] = '.';
 		out[o++] = '.';
 		out[o++] = '.';

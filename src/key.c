@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "ed25519.h"
+#include "ktaudit/ct.h"
 #include "ktaudit/encoding.h"
 
 #define SKEY_PREFIX "PRIVATE+KEY+"
@@ -93,9 +94,21 @@ enum kta_status kta_key_id(const char *name, size_t name_len, enum kta_key_type 
         uint8_t pre[2];
         int ok;
 
-        if (type != KTA_KEY_ED25519 && type != KTA_KEY_ECDSA && type != KTA_KEY_COSIGNATURE_V1)
+        uint8_t log_id[32];
+        unsigned int idlen = 0;
+
+        if (type != KTA_KEY_ED25519 && type != KTA_KEY_ECDSA && type != KTA_KEY_COSIGNATURE_V1 &&
+            type != KTA_KEY_RFC6962)
                 return kta_error_set(err, KTA_ERR_USAGE,
                                      "key ID: unsupported signature type 0x%02x", (unsigned)type);
+        if (type == KTA_KEY_RFC6962) {
+                /* static-ct-api "Checkpoints": the ID hashes the RFC 6962 LogID, SHA-256(SPKI). */
+                if (EVP_Digest(key, key_len, log_id, &idlen, EVP_sha256(), NULL) != 1 ||
+                    idlen != 32)
+                        return kta_error_set(err, KTA_ERR_INTERNAL, "key ID: SHA-256 failed");
+                key = log_id;
+                key_len = 32;
+        }
         if ((ctx = EVP_MD_CTX_new()) == NULL) {
                 r = kta_error_set(err, KTA_ERR_NOMEM, "key ID: out of memory");
                 goto out;
@@ -309,6 +322,26 @@ enum kta_status kta_vkey_parse(const char *s, size_t len, struct kta_vkey **out,
                 if ((r = check_ecdsa_spki(raw + 1, key_len, err)) != KTA_OK)
                         goto out;
                 break;
+        case KTA_KEY_RFC6962: {
+                struct kta_ct_key *ck = NULL;
+
+                if (key_len > KTA_KEY_MATERIAL_MAX) {
+                        r = kta_error_set(err, KTA_ERR_LIMIT,
+                                          "vkey: RFC 6962 key longer than %d bytes",
+                                          KTA_KEY_MATERIAL_MAX);
+                        goto out;
+                }
+                /* An ECDSA P-256 or RSA SPKI in canonical DER (RFC 6962 2.1.4). */
+                r = kta_ct_key_parse(raw + 1, key_len, 1, &ck, err);
+                kta_ct_key_free(ck);
+                if (r != KTA_OK) {
+                        if (r != KTA_ERR_NOMEM)
+                                r = KTA_ERR_MALFORMED;
+                        kta_error_prefix(err, "vkey");
+                        goto out;
+                }
+                break;
+        }
         default:
                 r = kta_error_set(err, KTA_ERR_MALFORMED,
                                   "vkey: unsupported signature type 0x%02x%s", type,

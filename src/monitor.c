@@ -644,7 +644,7 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 	struct kta_fetch_info info;
 	struct finding f;
 	struct kta_error e;
-	char full[KTA_TLOG_URL_MAX + 16], cls[KTA_MONITOR_ERROR_CLASS_MAX], hex[65];
+	char full[KTA_TLOG_URL_MAX + 16], cls[KTA_MONITOR_ERROR_CLASS_MAX], hex[65], day[24];
 	uint8_t digest[32];
 	size_t count = 0;
 	enum kta_status r;
@@ -686,17 +686,17 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 	res.cp = NULL;
 	s->consistent = 1;
 	/* Witness quorum and age: warnings; such a head is checked for
-	 * consistency but not adopted. */
+	 * consistency but not adopted. Like unreachable, they are conditions
+	 * that last: one warning per URL and UTC day, whatever the checkpoint. */
+	utc_day(cy->now, day);
 	if ((r = count_witnesses(cy, s, &count, err)) != KTA_OK)
 		return r;
 	s->policy_ok = 1;
 	if (count < lc->quorum) {
 		s->policy_ok = 0;
 		set_class(cy->res, "quorum");
-		f = simple(KTA_ALERT_QUORUM, s->cp->size,
-			   json_pack("{s:s,s:I,s:o,s:I,s:I}", "url", url, "checkpoint_size",
-				     (json_int_t)s->cp->size, "root", b64_json(s->cp->root, 32),
-				     "cosigned", (json_int_t)count, "quorum",
+		f = simple(KTA_ALERT_QUORUM, vsize(cy),
+			   json_pack("{s:s,s:s,s:I}", "url", url, "day", day, "quorum",
 				     (json_int_t)lc->quorum));
 		if ((r = report(cy, &f, err,
 				"checkpoint of size %" PRIu64
@@ -710,13 +710,9 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 		 * only come from witness cosignatures (checkpoint.h step 6). */
 		s->policy_ok = 0;
 		set_class(cy->res, "stale");
-		f = simple(
-		    KTA_ALERT_STALE, s->cp->size,
-		    json_pack("{s:s,s:I,s:o,s:o,s:I}", "url", url, "checkpoint_size",
-			      (json_int_t)s->cp->size, "root", b64_json(s->cp->root, 32),
-			      "newest_cosignature",
-			      s->has_time ? json_integer((json_int_t)s->newest) : json_null(),
-			      "max_age", (json_int_t)lc->max_age));
+		f = simple(KTA_ALERT_STALE, vsize(cy),
+			   json_pack("{s:s,s:s,s:I}", "url", url, "day", day, "max_age",
+				     (json_int_t)lc->max_age));
 		if (s->has_time)
 			r = report(cy, &f, err,
 				   "checkpoint of size %" PRIu64 " from %s is too old: newest "
@@ -1633,10 +1629,10 @@ out:
 		res->error_class[0] = '\0';
 	else if (res->error_class[0] == '\0')
 		set_class(res, "incomplete");
-	if (res->audited)
+	if (res->error_class[0] == '\0')
 		cy.lg->status.last_success = cy.now;
 	(void)snprintf(cy.lg->status.last_error, sizeof(cy.lg->status.last_error), "%s",
-		       res->findings[KTA_SEV_WARNING] == 0 && res->audited ? "" : res->error_class);
+		       res->error_class);
 	for (i = 0; cy.seen != NULL && i < cy.nseen; i++) {
 		free(cy.seen[i].note);
 		kta_checkpoint_free(cy.seen[i].cp);

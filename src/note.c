@@ -13,6 +13,8 @@
 #include <openssl/x509.h>
 
 #include "ed25519.h"
+#include "ktaudit/checkpoint.h"
+#include "ktaudit/ct.h"
 #include "ktaudit/encoding.h"
 
 /* U+2014 EM DASH followed by a space starts every signature line. */
@@ -306,6 +308,42 @@ out:
 }
 
 /*
+ * static-ct-api "Checkpoints", type 0x05: the signature is a uint64
+ * timestamp || the RFC 6962 TreeHeadSignature DigitallySigned over (v1,
+ * tree_hash, timestamp, size, root) taken from the note text, which must be
+ * a checkpoint without extension lines. KTA_OK, KTA_ERR_VERIFY (message in
+ * err only for a malformed text), or a failure to check.
+ */
+static enum kta_status rfc6962_verify(const struct kta_note *n, const struct kta_note_sig *s,
+                                      const struct kta_vkey *k, struct kta_error *err)
+{
+        enum kta_status r = KTA_ERR_VERIFY;
+        struct kta_checkpoint *cp = NULL;
+        struct kta_ct_key *ck = NULL;
+
+        if (s->sig_len < 8 + 4)
+                return KTA_ERR_VERIFY;
+        r = kta_ct_key_parse(k->key, k->key_len, 1, &ck, err);
+        if (r != KTA_OK) {
+                r = r == KTA_ERR_NOMEM ? r : KTA_ERR_USAGE;
+                goto out;
+        }
+        r = kta_checkpoint_parse(n->text, n->text_len, &cp, NULL);
+        if (r != KTA_OK || cp->next != 0) {
+                r = r == KTA_ERR_NOMEM ? r : KTA_ERR_VERIFY;
+                goto out;
+        }
+        r = kta_ct_verify_tree_head(ck, be64(s->sig), cp->size, cp->root, s->sig + 8,
+                                    s->sig_len - 8, NULL);
+        if (r == KTA_ERR_MALFORMED)
+                r = KTA_ERR_VERIFY;
+out:
+        kta_checkpoint_free(cp);
+        kta_ct_key_free(ck);
+        return r;
+}
+
+/*
  * Verifies one signature line s against key k over text. KTA_OK if valid
  * (*ts set for cosignatures), KTA_ERR_VERIFY if not (message in err),
  * other codes on failure to check.
@@ -353,6 +391,11 @@ static enum kta_status verify_one(const struct kta_note *n, const struct kta_not
                 free(msg);
                 if (r == KTA_OK)
                         *ts = t;
+                break;
+        case KTA_KEY_RFC6962:
+                r = rfc6962_verify(n, s, k, err);
+                if (r != KTA_OK && r != KTA_ERR_VERIFY)
+                        return r;
                 break;
         default:
                 return kta_error_set(err, KTA_ERR_USAGE,

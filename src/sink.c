@@ -118,8 +118,24 @@ out:
 	return r;
 }
 
+/* Longest syslog line written (RFC 5424 receivers must take 480 bytes; most take more). */
+#define SYSLOG_LINE_MAX 2048
+
+/*
+ * Replaces, in place, every ASCII control character (newline included) and
+ * DEL with '?': one alert is one syslog line whatever its fields hold, so a
+ * provider-controlled string can never forge a second record.
+ */
+static void syslog_clean(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static enum kta_status deliver_syslog(const struct kta_alert *a)
 {
+	char line[SYSLOG_LINE_MAX];
 	int prio;
 
 	switch (a->severity) {
@@ -133,24 +149,31 @@ static enum kta_status deliver_syslog(const struct kta_alert *a)
 		prio = LOG_WARNING;
 		break;
 	}
+	/* A longer line is cut by snprintf: still one record. */
 	if (a->label != NULL && a->has_leaf_index)
-		syslog(LOG_DAEMON | prio,
-		       "ktaudit alert %s %s %s log=%s label=%s version=%llu leaf_index=%llu: %s",
-		       a->id, kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
-		       a->label, (unsigned long long)a->version, (unsigned long long)a->leaf_index,
-		       a->message);
+		(void)snprintf(
+		    line, sizeof(line),
+		    "ktaudit alert %s %s %s log=%s label=%s version=%llu leaf_index=%llu: "
+		    "%s",
+		    a->id, kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
+		    a->label, (unsigned long long)a->version, (unsigned long long)a->leaf_index,
+		    a->message);
 	else if (a->label != NULL)
-		syslog(LOG_DAEMON | prio, "ktaudit alert %s %s %s log=%s label=%s version=%llu: %s",
-		       a->id, kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
-		       a->label, (unsigned long long)a->version, a->message);
+		(void)snprintf(line, sizeof(line),
+			       "ktaudit alert %s %s %s log=%s label=%s version=%llu: %s", a->id,
+			       kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
+			       a->label, (unsigned long long)a->version, a->message);
 	else if (a->has_leaf_index)
-		syslog(LOG_DAEMON | prio, "ktaudit alert %s %s %s log=%s leaf_index=%llu: %s",
-		       a->id, kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
-		       (unsigned long long)a->leaf_index, a->message);
+		(void)snprintf(line, sizeof(line),
+			       "ktaudit alert %s %s %s log=%s leaf_index=%llu: %s", a->id,
+			       kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
+			       (unsigned long long)a->leaf_index, a->message);
 	else
-		syslog(LOG_DAEMON | prio, "ktaudit alert %s %s %s log=%s: %s", a->id,
-		       kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
-		       a->message);
+		(void)snprintf(line, sizeof(line), "ktaudit alert %s %s %s log=%s: %s", a->id,
+			       kta_severity_name(a->severity), kta_alert_kind_name(a->kind), a->log,
+			       a->message);
+	syslog_clean(line);
+	syslog(LOG_DAEMON | prio, "%s", line);
 	return KTA_OK;
 }
 

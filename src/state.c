@@ -6,12 +6,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ktaudit/encoding.h"
@@ -110,13 +112,22 @@ static const char schema_sql[] = "CREATE TABLE logs("
 				 " last_error TEXT,"
 				 " PRIMARY KEY(alert_id, sink));";
 
+struct kta_state_index;
+
 struct kta_state {
 	sqlite3 *db;
 	char *path; /* dir/state.db, for messages */
 	int in_tx;
 	enum kta_status last_status; /* of the last failed prepare (stmt, prep) */
 	sqlite3_stmt *stmts[S_NSTMT];
+	struct kta_state_index *ixs; /* live indexes (their write-back buffers) */
+	enum kta_status wb_status;   /* a buffer that could not be written: commit fails */
+	struct kta_error wb_err;     /* ... with this message */
 };
+
+static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err);
+static void wb_discard_all(struct kta_state *st);
+static void wb_detach_all(struct kta_state *st);
 
 /* Maps the last SQLite error of db to a status with "state.db: what: msg". */
 static enum kta_status db_fail(struct kta_state *st, const char *what, struct kta_error *err)
@@ -522,6 +533,7 @@ void kta_state_close(struct kta_state *st)
 
 	if (st == NULL)
 		return;
+	wb_detach_all(st);
 	for (i = 0; i < S_NSTMT; i++)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db != NULL) {
@@ -552,14 +564,23 @@ enum kta_status kta_state_commit(struct kta_state *st, struct kta_error *err)
 
 	if (!st->in_tx)
 		return kta_error_set(err, KTA_ERR_USAGE, "state: no transaction to commit");
+	/* The index's buffered rows belong to this transaction: write them first. */
+	if ((r = wb_flush_all(st, err)) == KTA_OK && st->wb_status != KTA_OK)
+		r = kta_error_set(err, st->wb_status, "%s", st->wb_err.msg);
+	if (r != KTA_OK) {
+		kta_state_rollback(st, NULL);
+		return r;
+	}
 	if ((r = db_exec(st, "COMMIT", err)) != KTA_OK) {
 		/* A failed COMMIT may leave the transaction open: end it. */
 		if (!sqlite3_get_autocommit(st->db))
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		st->in_tx = 0;
+		wb_discard_all(st);
 		return r;
 	}
 	st->in_tx = 0;
+	wb_discard_all(st); /* empty after the flush; ends the indexes' "fresh" knowledge */
 	return KTA_OK;
 }
 
@@ -567,6 +588,8 @@ enum kta_status kta_state_rollback(struct kta_state *st, struct kta_error *err)
 {
 	enum kta_status r = KTA_OK;
 
+	wb_discard_all(st);
+	st->wb_status = KTA_OK;
 	if (!st->in_tx)
 		return KTA_OK;
 	st->in_tx = 0;
@@ -731,8 +754,39 @@ out:
 /* ------------------------------------------------------------------------ */
 /* The replay index over labels + label_history. */
 
+/*
+ * Write-back buffer. Inside a transaction, put() of a leaf at or beyond the
+ * stored checkpoint size is kept in memory and written at commit (or when the
+ * buffer reaches KTA_STATE_WB_BYTES), sorted by (label, leaf index): SQLite
+ * then inserts in key order, touching each B-tree page once per flush instead
+ * of once per entry. get() sees buffered rows first. Every check is still
+ * made: a row that SQLite refuses (a leaf already in the history) fails the
+ * flush, and so the commit, which rolls the whole step back. Leaves below the
+ * stored size (a replay bug, or tests) are written at once as before.
+ *
+ * "fresh": the origin had no labels when the index was created inside the
+ * transaction (which holds the write lock), so a label neither buffered nor
+ * in the Bloom filter of flushed labels is absent without asking SQLite. The
+ * filter has false positives only (they cost a lookup), never negatives.
+ */
+#define KTA_STATE_WB_BYTES ((size_t)64 << 20)
+#define KTA_STATE_BLOOM_BITS ((size_t)1 << 26) /* 8 MiB */
+
+struct wb_rec {
+	uint64_t version, leaf_index;
+	uint8_t entry_hash[32];
+	enum kta_auth_result auth;
+	char *label; /* the strings and blobs follow the struct, one allocation */
+	size_t label_len;
+	uint8_t *keys;
+	size_t keys_len;
+	uint8_t *entry;
+	size_t entry_len;
+};
+
 struct kta_state_index {
 	struct kta_state *st;
+	struct kta_state_index *next; /* in st->ixs */
 	char *origin;
 	char *label; /* the last label read (its state borrows this) */
 	size_t label_cap;
@@ -740,6 +794,17 @@ struct kta_state_index {
 	size_t keybuf_cap;
 	uint8_t *blob; /* encoding buffer for put */
 	size_t blob_cap;
+	/* write-back buffer (see above) */
+	int checked;             /* direct_below and fresh are known for this transaction */
+	uint64_t direct_below;   /* leaves below this are written at once */
+	int fresh;               /* see above; only while the transaction lasts */
+	struct wb_rec **recs;    /* buffered puts, in put order */
+	size_t nrecs, recs_cap;
+	size_t *slots; /* open addressing: 1 + index in recs of a label's latest put */
+	size_t nslots, nused;
+	size_t bytes;     /* buffered bytes, against KTA_STATE_WB_BYTES */
+	uint64_t seed;    /* hash seed, so a log cannot aim collisions at us */
+	uint64_t *bloom;  /* labels flushed while fresh; NULL until the first flush */
 };
 
 enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
@@ -753,19 +818,292 @@ enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 	}
 	ix->st = st;
+	ix->seed = (uint64_t)(uintptr_t)ix ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
+	ix->next = st->ixs;
+	st->ixs = ix;
 	*out = ix;
 	return KTA_OK;
 }
 
+static uint64_t wb_hash(const struct kta_state_index *ix, const char *s, size_t n)
+{
+	uint64_t h = ix->seed ^ 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 32; /* FNV-1a's low bits mix poorly */
+	h *= 0xd6e8feb86659fd93ull;
+	return h ^ (h >> 32);
+}
+
+/* The slot of label (n bytes): its entry, or the empty slot where it goes. */
+static size_t wb_slot(const struct kta_state_index *ix, const char *label, size_t n, uint64_t h)
+{
+	size_t i = (size_t)h & (ix->nslots - 1);
+
+	while (ix->slots[i] != 0) {
+		const struct wb_rec *r = ix->recs[ix->slots[i] - 1];
+
+		if (r->label_len == n && memcmp(r->label, label, n) == 0)
+			break;
+		i = (i + 1) & (ix->nslots - 1);
+	}
+	return i;
+}
+
+static const struct wb_rec *wb_find(const struct kta_state_index *ix, const char *label, size_t n,
+				    uint64_t h)
+{
+	size_t i;
+
+	if (ix->nused == 0)
+		return NULL;
+	i = wb_slot(ix, label, n, h);
+	return ix->slots[i] != 0 ? ix->recs[ix->slots[i] - 1] : NULL;
+}
+
+static void bloom_add(uint64_t *b, uint64_t h)
+{
+	size_t i = (size_t)h & (KTA_STATE_BLOOM_BITS - 1);
+	size_t j = (size_t)(h >> 38) & (KTA_STATE_BLOOM_BITS - 1);
+
+	b[i / 64] |= (uint64_t)1 << (i % 64);
+	b[j / 64] |= (uint64_t)1 << (j % 64);
+}
+
+static int bloom_maybe(const uint64_t *b, uint64_t h)
+{
+	size_t i = (size_t)h & (KTA_STATE_BLOOM_BITS - 1);
+	size_t j = (size_t)(h >> 38) & (KTA_STATE_BLOOM_BITS - 1);
+
+	return ((b[i / 64] >> (i % 64)) & 1) != 0 && ((b[j / 64] >> (j % 64)) & 1) != 0;
+}
+
+/* Drops the buffered rows (after a flush, or on rollback). */
+static void wb_clear(struct kta_state_index *ix)
+{
+	size_t i;
+
+	for (i = 0; i < ix->nrecs; i++)
+		free(ix->recs[i]);
+	ix->nrecs = 0;
+	ix->bytes = 0;
+	if (ix->nused > 0)
+		memset(ix->slots, 0, ix->nslots * sizeof(*ix->slots));
+	ix->nused = 0;
+}
+
+/* Inserts one row into label_history and, when do_label, labels (upsert), now. */
+static enum kta_status sql_put(struct kta_state_index *ix, const char *label, uint64_t version,
+			       uint64_t leaf_index, const uint8_t hash[32], const uint8_t *keys,
+			       size_t keys_len, const uint8_t *entry, size_t entry_len,
+			       enum kta_auth_result auth, int do_label, struct kta_error *err)
+{
+	struct kta_state *st = ix->st;
+	sqlite3_stmt *s;
+
+	if (!do_label)
+		goto history;
+	if ((s = stmt(st, S_LABEL_PUT, err)) == NULL)
+		return st->last_status;
+	if (bind_text(s, 1, ix->origin) != SQLITE_OK || bind_text(s, 2, label) != SQLITE_OK ||
+	    bind_u64(s, 3, version) != SQLITE_OK || bind_u64(s, 4, leaf_index) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 5, hash, 32, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 6, keys != NULL ? (const void *)keys : "", (int)keys_len,
+			      SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		enum kta_status r = db_fail(st, "store label", err);
+
+		sqlite3_reset(s);
+		return r;
+	}
+	sqlite3_reset(s);
+history:
+	if ((s = stmt(st, S_HIST_PUT, err)) == NULL)
+		return st->last_status;
+	if (bind_text(s, 1, ix->origin) != SQLITE_OK || bind_u64(s, 2, leaf_index) != SQLITE_OK ||
+	    bind_text(s, 3, label) != SQLITE_OK || bind_u64(s, 4, version) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 5, entry, (int)entry_len, SQLITE_STATIC) != SQLITE_OK ||
+	    bind_text(s, 6, kta_replay_auth_name(auth)) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		enum kta_status r = db_fail(st, "store label history", err);
+
+		sqlite3_reset(s);
+		(void)kta_error_prefix(err, "label %s leaf %" PRIu64, label, leaf_index);
+		return r;
+	}
+	sqlite3_reset(s);
+	return KTA_OK;
+}
+
+static int rec_cmp(const void *pa, const void *pb)
+{
+	const struct wb_rec *a = *(const struct wb_rec *const *)pa;
+	const struct wb_rec *b = *(const struct wb_rec *const *)pb;
+	size_t n = a->label_len < b->label_len ? a->label_len : b->label_len;
+	int c = memcmp(a->label, b->label, n);
+
+	if (c != 0)
+		return c;
+	if (a->label_len != b->label_len)
+		return a->label_len < b->label_len ? -1 : 1;
+	return a->leaf_index < b->leaf_index ? -1 : a->leaf_index > b->leaf_index;
+}
+
+/*
+ * Writes the buffer in (label, leaf index) order: every row into the
+ * history, the last row of each label into labels. Clears it on success;
+ * on failure the caller's transaction must be rolled back.
+ */
+static enum kta_status wb_flush(struct kta_state_index *ix, struct kta_error *err)
+{
+	enum kta_status r = KTA_OK;
+	size_t i;
+
+	if (ix->nrecs == 0)
+		return KTA_OK;
+	if (ix->fresh && ix->bloom == NULL &&
+	    (ix->bloom = calloc(KTA_STATE_BLOOM_BITS / 64, sizeof(uint64_t))) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	qsort(ix->recs, ix->nrecs, sizeof(*ix->recs), rec_cmp);
+	for (i = 0; i < ix->nrecs && r == KTA_OK; i++) {
+		const struct wb_rec *w = ix->recs[i];
+		/* labels gets only the last (latest) row of each label */
+		int last = i + 1 == ix->nrecs || ix->recs[i + 1]->label_len != w->label_len ||
+			   memcmp(ix->recs[i + 1]->label, w->label, w->label_len) != 0;
+
+		r = sql_put(ix, w->label, w->version, w->leaf_index, w->entry_hash, w->keys,
+			    w->keys_len, w->entry, w->entry_len, w->auth, last, err);
+		if (ix->fresh)
+			bloom_add(ix->bloom, wb_hash(ix, w->label, w->label_len));
+	}
+	if (r == KTA_OK)
+		wb_clear(ix);
+	return r;
+}
+
+static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err)
+{
+	struct kta_state_index *ix;
+	enum kta_status r;
+
+	for (ix = st->ixs; ix != NULL; ix = ix->next)
+		if ((r = wb_flush(ix, err)) != KTA_OK)
+			return r;
+	return KTA_OK;
+}
+
+/* Rollback or end of transaction: drop the buffers and what "fresh" knew. */
+static void wb_discard_all(struct kta_state *st)
+{
+	struct kta_state_index *ix;
+
+	for (ix = st->ixs; ix != NULL; ix = ix->next) {
+		wb_clear(ix);
+		ix->checked = 0;
+		ix->fresh = 0;
+		free(ix->bloom);
+		ix->bloom = NULL;
+	}
+}
+
+/* kta_state_close: indexes still open lose their handle and buffered rows
+ * (the open transaction is rolled back anyway). */
+static void wb_detach_all(struct kta_state *st)
+{
+	while (st->ixs != NULL) {
+		struct kta_state_index *ix = st->ixs;
+
+		st->ixs = ix->next;
+		wb_clear(ix);
+		ix->st = NULL;
+	}
+}
+
 void kta_state_index_free(struct kta_state_index *ix)
 {
+	struct kta_state_index **p;
+
 	if (ix == NULL)
 		return;
+	/* Rows still buffered belong to the open transaction: write them now,
+	 * and if that fails make its commit fail (never lose them silently). */
+	if (ix->st != NULL && ix->nrecs > 0 && ix->st->in_tx && ix->st->wb_status == KTA_OK) {
+		struct kta_error e;
+		enum kta_status r = wb_flush(ix, &e);
+
+		if (r != KTA_OK) {
+			ix->st->wb_status = r;
+			ix->st->wb_err = e;
+		}
+	}
+	for (p = ix->st != NULL ? &ix->st->ixs : NULL; p != NULL && *p != NULL; p = &(*p)->next) {
+		if (*p == ix) {
+			*p = ix->next;
+			break;
+		}
+	}
+	wb_clear(ix);
+	free(ix->recs);
+	free(ix->slots);
+	free(ix->bloom);
 	free(ix->origin);
 	free(ix->label);
 	free(ix->keybuf);
 	free(ix->blob);
 	free(ix);
+}
+
+/* Learns, once per transaction, the stored size and whether origin has labels. */
+static enum kta_status wb_check(struct kta_state_index *ix, struct kta_error *err)
+{
+	struct kta_state *st = ix->st;
+	sqlite3_stmt *s;
+	enum kta_status r = KTA_ERR_IO;
+	int rc;
+
+	if (ix->checked)
+		return KTA_OK;
+	if ((s = prep(st,
+		      "SELECT (SELECT size FROM logs WHERE origin = ?1), "
+		      "EXISTS(SELECT 1 FROM labels WHERE origin = ?1)",
+		      err)) == NULL)
+		return st->last_status;
+	bind_text(s, 1, ix->origin);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = db_fail(st, "read log size", err);
+		goto out;
+	}
+	ix->direct_below = 0;
+	if (sqlite3_column_type(s, 0) != SQLITE_NULL && col_u64(s, 0, &ix->direct_below) != 0) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad logs row", st->path);
+		goto out;
+	}
+	ix->fresh = sqlite3_column_int(s, 1) == 0 && ix->nrecs == 0;
+	ix->checked = 1;
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Copies label into ix->label (the borrowed label of a get's result). */
+static enum kta_status keep_label(struct kta_state_index *ix, const char *label, size_t ll,
+				  struct kta_error *err)
+{
+	if (ll + 1 > ix->label_cap) {
+		char *nl = realloc(ix->label, ll + 1);
+
+		if (nl == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->label = nl;
+		ix->label_cap = ll + 1;
+	}
+	memcpy(ix->label, label, ll + 1);
+	return KTA_OK;
 }
 
 static enum kta_status ix_get(void *ctx, const char *label, int *found, struct kta_label_state *out,
@@ -780,8 +1118,42 @@ static enum kta_status ix_get(void *ctx, const char *label, int *found, struct k
 	size_t ll = strlen(label);
 	struct kta_entry_key *keys = NULL;
 	size_t nkeys = 0;
+	uint64_t hv = 0;
 
 	*found = 0;
+	if (st->in_tx && !ix->checked && (r = wb_check(ix, err)) != KTA_OK)
+		return r;
+	if (ix->nrecs > 0 || (st->in_tx && ix->fresh)) {
+		const struct wb_rec *w;
+
+		hv = wb_hash(ix, label, ll);
+		if ((w = wb_find(ix, label, ll, hv)) != NULL) {
+			if ((r = keys_decode(w->keys, w->keys_len, &ix->keybuf, &ix->keybuf_cap,
+					     &keys, &nkeys, err)) != KTA_OK ||
+			    (r = keep_label(ix, label, ll, err)) != KTA_OK)
+				return r;
+			out->version = w->version;
+			out->leaf_index = w->leaf_index;
+			memcpy(out->entry_hash, w->entry_hash, 32);
+			out->label = ix->label;
+			out->keys = keys;
+			out->nkeys = nkeys;
+			out->entry = NULL;
+			out->entry_len = 0;
+			*found = 1;
+			return KTA_OK;
+		}
+		if (st->in_tx && ix->fresh && (ix->bloom == NULL || !bloom_maybe(ix->bloom, hv)))
+			return KTA_OK; /* neither buffered nor ever flushed: absent */
+	}
+	if (st->ixs != ix || ix->next != NULL) {
+		struct kta_state_index *o;
+
+		/* Another index's buffered rows must be visible to this read. */
+		for (o = st->ixs; o != NULL; o = o->next)
+			if (o != ix && (r = wb_flush(o, err)) != KTA_OK)
+				return r;
+	}
 	if ((s = stmt(st, S_LABEL_GET, err)) == NULL)
 		return st->last_status;
 	bind_text(s, 1, ix->origin);
@@ -807,17 +1179,8 @@ static enum kta_status ix_get(void *ctx, const char *label, int *found, struct k
 	if ((r = keys_decode(kb, (size_t)kl, &ix->keybuf, &ix->keybuf_cap, &keys, &nkeys, err)) !=
 	    KTA_OK)
 		goto out;
-	if (ll + 1 > ix->label_cap) {
-		char *nl = realloc(ix->label, ll + 1);
-
-		if (nl == NULL) {
-			r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-			goto out;
-		}
-		ix->label = nl;
-		ix->label_cap = ll + 1;
-	}
-	memcpy(ix->label, label, ll + 1);
+	if ((r = keep_label(ix, label, ll, err)) != KTA_OK)
+		goto out;
 	memcpy(out->entry_hash, h, 32);
 	out->label = ix->label;
 	out->keys = keys;
@@ -831,12 +1194,75 @@ out:
 	return r;
 }
 
+/* Buffers one put (see "Write-back buffer"); flushes when the buffer is full. */
+static enum kta_status wb_add(struct kta_state_index *ix, const struct kta_label_state *ls,
+			      size_t ll, size_t keys_len, enum kta_auth_result auth,
+			      struct kta_error *err)
+{
+	struct wb_rec *w;
+	uint64_t hv = wb_hash(ix, ls->label, ll);
+	size_t i, sz = sizeof(*w) + ll + 1 + keys_len + ls->entry_len;
+
+	if (ix->nrecs == ix->recs_cap) {
+		size_t nc = ix->recs_cap == 0 ? 1024 : 2 * ix->recs_cap;
+		struct wb_rec **nr = realloc(ix->recs, nc * sizeof(*nr));
+
+		if (nr == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->recs = nr;
+		ix->recs_cap = nc;
+	}
+	if (2 * (ix->nused + 1) > ix->nslots) {
+		size_t ns = ix->nslots == 0 ? 2048 : 2 * ix->nslots, j;
+		size_t *old = ix->slots, oldn = ix->nslots;
+
+		if ((ix->slots = calloc(ns, sizeof(*ix->slots))) == NULL) {
+			ix->slots = old;
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		}
+		ix->nslots = ns;
+		for (j = 0; j < oldn; j++) {
+			if (old[j] != 0) {
+				const struct wb_rec *o = ix->recs[old[j] - 1];
+
+				ix->slots[wb_slot(ix, o->label, o->label_len,
+						  wb_hash(ix, o->label, o->label_len))] = old[j];
+			}
+		}
+		free(old);
+	}
+	if ((w = malloc(sz)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	w->version = ls->version;
+	w->leaf_index = ls->leaf_index;
+	memcpy(w->entry_hash, ls->entry_hash, 32);
+	w->auth = auth;
+	w->label = (char *)(w + 1);
+	memcpy(w->label, ls->label, ll + 1);
+	w->label_len = ll;
+	w->keys = (uint8_t *)w->label + ll + 1;
+	if (keys_len > 0)
+		memcpy(w->keys, ix->blob, keys_len);
+	w->keys_len = keys_len;
+	w->entry = w->keys + keys_len;
+	memcpy(w->entry, ls->entry, ls->entry_len);
+	w->entry_len = ls->entry_len;
+	ix->recs[ix->nrecs++] = w;
+	i = wb_slot(ix, w->label, ll, hv);
+	if (ix->slots[i] == 0)
+		ix->nused++;
+	ix->slots[i] = ix->nrecs; /* the latest put of the label */
+	ix->bytes += sz + 2 * sizeof(size_t);
+	if (ix->bytes >= KTA_STATE_WB_BYTES)
+		return wb_flush(ix, err);
+	return KTA_OK;
+}
+
 static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 			      enum kta_auth_result auth, struct kta_error *err)
 {
 	struct kta_state_index *ix = ctx;
 	struct kta_state *st = ix->st;
-	sqlite3_stmt *s;
 	size_t need = 0, i, off = 0;
 	int own;
 	enum kta_status r;
@@ -871,40 +1297,19 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 	}
 	if (need > INT_MAX)
 		return kta_error_set(err, KTA_ERR_LIMIT, "state index: key set too large");
+	if (st->in_tx) {
+		if ((r = wb_check(ix, err)) != KTA_OK)
+			return r;
+		if (ls->leaf_index >= ix->direct_below)
+			return wb_add(ix, ls, strlen(ls->label), need, auth, err);
+		/* Below the stored size: write at once, after what is buffered. */
+		if ((r = wb_flush(ix, err)) != KTA_OK)
+			return r;
+	}
 	if ((r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
-	if ((s = stmt(st, S_LABEL_PUT, err)) == NULL) {
-		r = st->last_status;
-		goto out;
-	}
-	if (bind_text(s, 1, ix->origin) != SQLITE_OK || bind_text(s, 2, ls->label) != SQLITE_OK ||
-	    bind_u64(s, 3, ls->version) != SQLITE_OK ||
-	    bind_u64(s, 4, ls->leaf_index) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 5, ls->entry_hash, 32, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 6, ix->blob, (int)need, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE) {
-		r = db_fail(st, "store label", err);
-		sqlite3_reset(s);
-		goto out;
-	}
-	sqlite3_reset(s);
-	if ((s = stmt(st, S_HIST_PUT, err)) == NULL) {
-		r = st->last_status;
-		goto out;
-	}
-	if (bind_text(s, 1, ix->origin) != SQLITE_OK ||
-	    bind_u64(s, 2, ls->leaf_index) != SQLITE_OK ||
-	    bind_text(s, 3, ls->label) != SQLITE_OK || bind_u64(s, 4, ls->version) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 5, ls->entry, (int)ls->entry_len, SQLITE_STATIC) != SQLITE_OK ||
-	    bind_text(s, 6, kta_replay_auth_name(auth)) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE) {
-		r = db_fail(st, "store label history", err);
-		sqlite3_reset(s);
-		goto out;
-	}
-	sqlite3_reset(s);
-	r = KTA_OK;
-out:
+	r = sql_put(ix, ls->label, ls->version, ls->leaf_index, ls->entry_hash, ix->blob, need,
+		    ls->entry, ls->entry_len, auth, 1, err);
 	return tx_leave(st, own, r, err);
 }
 
@@ -921,10 +1326,13 @@ struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix)
 enum kta_status kta_state_label_count(struct kta_state *st, const char *origin, uint64_t *out,
 				      struct kta_error *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT COUNT(*) FROM labels WHERE origin = ?1", err);
+	sqlite3_stmt *s;
 	enum kta_status r = KTA_ERR_IO;
 
-	if (s == NULL)
+	/* Buffered index rows first (see "Write-back buffer"). */
+	if ((r = wb_flush_all(st, err)) != KTA_OK)
+		return r;
+	if ((s = prep(st, "SELECT COUNT(*) FROM labels WHERE origin = ?1", err)) == NULL)
 		return st->last_status;
 	bind_text(s, 1, origin);
 	if (sqlite3_step(s) != SQLITE_ROW || col_u64(s, 0, out) != 0)
@@ -1225,7 +1633,7 @@ enum kta_status kta_state_watch_approve(struct kta_state *st, const char *origin
 	int found = 0, own = 0, rc;
 	struct kta_error perr;
 
-	if ((r = tx_enter(st, &own, err)) != KTA_OK)
+	if ((r = wb_flush_all(st, err)) != KTA_OK || (r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
 	if ((r = kta_state_watch_get(st, origin, label, &found, &w, err)) != KTA_OK)
 		goto out;
@@ -1403,6 +1811,8 @@ enum kta_status kta_state_history(struct kta_state *st, const char *origin, cons
 
 	*out = NULL;
 	*n = 0;
+	if ((r = wb_flush_all(st, err)) != KTA_OK)
+		return r;
 	if ((s = prep(st,
 		      "SELECT version, leaf_index, entry, auth FROM label_history "
 		      "WHERE origin = ?1 AND label = ?2 ORDER BY leaf_index",

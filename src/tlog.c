@@ -924,6 +924,12 @@ static enum kta_status bundle_leaves(struct kta_tlog *c, const struct obj *o,
 	return KTA_OK;
 }
 
+/* Internal to the library (compact.c): see there. */
+enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr,
+						 struct kta_hasher *h, unsigned height,
+						 const uint8_t root[static 32],
+						 struct kta_error *err);
+
 enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end,
 				 struct kta_compact_range *cr, unsigned flags,
 				 enum kta_status (*fn)(void *ctx, uint64_t index,
@@ -937,6 +943,7 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 	uint8_t(*lh)[32] = NULL, (*calc)[32] = NULL, (*got)[32] = NULL;
 	struct kta_tlog_node *nodes = NULL;
 	unsigned *owner = NULL;
+	size_t *full_node = NULL; /* per bundle: its calc[] index when full, else SIZE_MAX */
 	uint64_t b, last;
 	size_t k = 0, i;
 	int auth = (flags & KTA_TLOG_UNAUTHENTICATED) == 0;
@@ -965,7 +972,8 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 	    (calc = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*calc))) == NULL ||
 	    (got = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*got))) == NULL ||
 	    (nodes = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*nodes))) == NULL ||
-	    (owner = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*owner))) == NULL) {
+	    (owner = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*owner))) == NULL ||
+	    (full_node = calloc(per, sizeof(*full_node))) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "entries: out of memory");
 		goto out;
 	}
@@ -998,6 +1006,10 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 			for (i = 0; i < k; i++) {
 				uint64_t base = o[i].t.index * KTA_TILE_WIDTH;
 				size_t m = range_nodes(base, base + o[i].t.width, nodes + nn), j;
+
+				/* A full bundle is one node of height 8: its calc[] entry. */
+				full_node[i] = m == 1 && nodes[nn].height == KTA_TILE_HEIGHT ? nn
+											 : SIZE_MAX;
 
 				for (j = nn; j < nn + m; j++) {
 					uint64_t off = (nodes[j].index << nodes[j].height) - base;
@@ -1039,6 +1051,36 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 			unsigned j = 0;
 
 			kta_tile_bundle_iter_init(&it, &bs[i]);
+			/*
+			 * An authenticated full bundle inside [start, end) goes into
+			 * cr as one subtree whose root was just checked: one node
+			 * hash per bundle instead of one per entry. If fn stops
+			 * part-way, its delivered leaves are appended one by one so
+			 * that cr still holds exactly the entries delivered.
+			 */
+			if (auth && cr != NULL && full_node[i] != SIZE_MAX && idx >= start &&
+			    end - idx >= KTA_TILE_WIDTH) {
+				for (; kta_tile_bundle_next(&it, &e); idx++, j++) {
+					if ((r = fn(ctx, idx, e.data, e.len, err)) == KTA_OK)
+						continue;
+					for (unsigned q = 0; q < j; q++) {
+						struct kta_error e2;
+
+						if (kta_compact_range_append(
+							cr, c->h, lh[i * KTA_TILE_WIDTH + q],
+							&e2) != KTA_OK) {
+							r = kta_error_set(err, KTA_ERR_INTERNAL,
+									  "entries: %s", e2.msg);
+							break;
+						}
+					}
+					goto out;
+				}
+				if ((r = kta_compact_range_append_subtree(
+					 cr, c->h, KTA_TILE_HEIGHT, calc[full_node[i]], err)) != KTA_OK)
+					goto out;
+				continue;
+			}
 			for (; kta_tile_bundle_next(&it, &e); idx++, j++) {
 				if (idx < start)
 					continue;
@@ -1073,6 +1115,7 @@ out:
 	free(got);
 	free(nodes);
 	free(owner);
+	free(full_node);
 	return r;
 }
 

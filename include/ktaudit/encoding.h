@@ -65,7 +65,10 @@ KTA_API int kta_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
 /*
  * Formats at most `max` bytes of (s, len) for an error message: printable
  * ASCII is copied, other bytes are written as \xNN, and "..." is appended when
- * cut. out must hold 4*max + 4 bytes; returns out.
+ * cut. A private key string ("PRIVATE+KEY...", key.h) and everything after
+ * it is replaced by "<private key not shown>" (or "..." when out is too
+ * small), so that a secret given by mistake never reaches an error message.
+ * out must hold 4*max + 4 bytes; returns out.
  */
 KTA_API char *kta_quote(const uint8_t *s, size_t len, size_t max, char *out);
 

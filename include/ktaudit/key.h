@@ -17,9 +17,12 @@
  * SHA-256(SPKI DER)[:4] (no name) 0x04  | cosignature/v1        | 32-byte Ed25519 public key  |
  * SHA-256(name||0x0A||0x04||key)[:4]
  *
+ *   0x05  | RFC6962NoteSignature  | SPKI DER, ECDSA P-256 / RSA | SHA-256(name||0x0A||0x05||
+ *         | (c2sp.org/static-ct-api "Checkpoints")              |   SHA-256(SPKI DER))[:4]
+ *
  * The key ID in the string is recomputed and must match. Any other type
- * byte (0x05 RFC 6962 tree head signatures, 0x06 ML-DSA-44, ...) is
- * rejected with KTA_ERR_MALFORMED "unsupported signature type 0xNN".
+ * byte (0x06 ML-DSA-44, ...) is rejected with KTA_ERR_MALFORMED
+ * "unsupported signature type 0xNN".
  * Signing keys exist for 0x01 and 0x04 only; the seed is 32 bytes.
  *
  * Key names (signed-note "Format"): 1..KTA_KEY_NAME_MAX bytes of valid UTF-8
@@ -46,13 +49,15 @@
 /* Longest vkey/skey string accepted, in bytes (so that an ML-DSA-44 vkey
  * is still read far enough to report its type as unsupported). */
 #define KTA_KEY_STRING_MAX 4096
-/* Longest ECDSA SPKI DER accepted (P-521 is 158 bytes). */
-#define KTA_KEY_MATERIAL_MAX 512
+/* Longest ECDSA SPKI DER accepted (P-521 is 158 bytes; an RFC 6962 0x05
+ * RSA key of 4096 bits is 550). */
+#define KTA_KEY_MATERIAL_MAX 2048
 
 enum kta_key_type {
         KTA_KEY_ED25519 = 0x01,        /* Ed25519 over the note text */
         KTA_KEY_ECDSA = 0x02,          /* ECDSA, ASN.1 DER sig over SHA-256(note text) */
         KTA_KEY_COSIGNATURE_V1 = 0x04, /* C2SP tlog-cosignature, timestamped Ed25519 */
+        KTA_KEY_RFC6962 = 0x05,        /* static-ct-api RFC6962NoteSignature (ct.h) */
 };
 
 /* A verifier (public) key. */

@@ -42,7 +42,9 @@
  *      alert of the step are committed in ONE SQLite transaction. A crash
  *      before the commit leaves V in place: the next cycle redoes the same
  *      step and, since alert ids are deterministic (alert.h) and the outbox
- *      keeps each id once, stores exactly the same alerts.
+ *      keeps each id once, stores exactly the same alerts. (The whole
+ *      catch-up from V to T is one step; docs/operating.md "Crash safety"
+ *      says what committing a very long one in chunks would need.)
  *
  * Alerts that repeat every cycle while a condition lasts get ids that repeat
  * too, so the outbox (and the sinks) see each once: unreachable carries the
@@ -100,7 +102,8 @@ struct kta_monitor_opts {
 	 * default, tests lower it. */
 	unsigned fetch_retries;
 	/* Open without fetchers (watch/history commands): cycles fail with
-	 * KTA_ERR_USAGE. */
+	 * KTA_ERR_USAGE. Sinks are still registered and configuration watches
+	 * still applied. */
 	int offline;
 };
 
@@ -113,7 +116,10 @@ struct kta_monitor_result {
 	uint64_t entries;   /* entries replayed and committed */
 	size_t findings[4]; /* findings made, by enum kta_severity (new or already stored) */
 	size_t new_alerts;  /* alerts added to the outbox (ids not stored before) */
-	char error_class[KTA_MONITOR_ERROR_CLASS_MAX]; /* why not audited ("" when audited) */
+	/* "" when audited with no warning; else why not fully: the first of
+	 * unreachable, bad_signature, quorum, stale, rollback, fork,
+	 * root_mismatch, no_checkpoint, cancelled, error, incomplete */
+	char error_class[KTA_MONITOR_ERROR_CLASS_MAX];
 };
 
 /* Per-log numbers for metrics (kta_monitor_metrics). */
@@ -123,8 +129,8 @@ struct kta_monitor_log_status {
 	uint64_t size;           /* verified size */
 	int64_t checkpoint_time; /* newest cosignature time, else when first verified; -1 if none */
 	uint64_t entries_replayed; /* entries replayed by this process */
-	int64_t last_success;      /* Unix time of the last audited cycle, 0 if none */
-	char last_error[KTA_MONITOR_ERROR_CLASS_MAX]; /* "" after a good cycle */
+	int64_t last_success;      /* Unix time of the last fully audited cycle, 0 if none */
+	char last_error[KTA_MONITOR_ERROR_CLASS_MAX]; /* the last cycle's error_class */
 };
 
 struct kta_monitor; /* opaque */
@@ -208,10 +214,12 @@ KTA_API enum kta_status kta_monitor_find_log(const struct kta_monitor *m, const 
 
 /*
  * Watches `label` of log number `log` (PINNED with keys[0..n), in any order:
- * canonicalized here; or TOFU with keys NULL/0). Takes effect at the next
- * cycle without a restart or rescan; when the label is already in the index
- * and its key set differs from the pin, a key_changed alert is stored now.
- * *alerted (may be NULL) is 1 when an alert was stored.
+ * sorted in place into the canonical order, duplicates are
+ * KTA_ERR_MALFORMED; or TOFU with keys NULL/0). Replaces an existing watch
+ * of the label. Takes effect at the next cycle without a restart or rescan;
+ * when the label is already in the index and its key set differs from the
+ * approved set, a key_changed alert is stored now (in the same transaction
+ * as the watch). *alerted (may be NULL) is 1 when an alert was stored.
  */
 KTA_API enum kta_status kta_monitor_watch_add(struct kta_monitor *m, size_t log, const char *label,
 					      enum kta_watch_mode mode, struct kta_entry_key *keys,

@@ -36,7 +36,10 @@
  * Signature checks per type: 0x01 Ed25519 over the text; 0x02 ECDSA, ASN.1
  * DER over SHA-256(text); 0x04 cosignature/v1 (c2sp.org/tlog-cosignature):
  * 8-byte big-endian timestamp || Ed25519 signature over
- * "cosignature/v1\ntime <T>\n" || text, timestamp <= 2^63-1.
+ * "cosignature/v1\ntime <T>\n" || text, timestamp <= 2^63-1; 0x05
+ * static-ct-api RFC6962NoteSignature: 8-byte timestamp || TLS
+ * DigitallySigned over the RFC 6962 3.5 tree head (timestamp, size, root of
+ * the text, which must be a checkpoint with no extension lines; ct.h).
  *
  * Ownership: kta_note_parse allocates *out (free with kta_note_free); it
  * copies everything, nothing borrows from buf. kta_note_sign and

@@ -32,10 +32,11 @@
  * which their proof stays valid.
  *
  * State (state.db): the configuration (origin, key path), the published size
- * and root, the queue of entries not yet published (each with the leaf index
- * it will get), and per label its latest version (queued or published), that
- * version's leaf index and its ed25519 keys. Versions are assigned when an
- * update is queued: previous version + 1, counting queued ones.
+ * and root, every entry by leaf index (published ones below the size, the
+ * queue from the size on), and per label its latest version (queued or
+ * published), that version's leaf index and its ed25519 keys. Versions are
+ * assigned when an update is queued: previous version + 1, counting queued
+ * ones; so is the leaf index.
  *
  * Crash safety: kta_publish_run stages every tile, bundle and lookup file in
  * .ktaudit/tmp, makes them durable, renames them into place, makes the
@@ -201,8 +202,9 @@ KTA_API enum kta_status kta_publish_add_file(struct kta_publisher *p, const char
  * entry bundles and hash tiles at every level, the lookups of the labels
  * whose latest entry was appended, and a new checkpoint signed with the log
  * key and cosigned by each of o->witnesses (cosignature/v1 keys) at o->now;
- * then removes them from the queue. With nothing queued it changes nothing
- * and reports res->entries == 0. Errors: KTA_ERR_IO (files, database, lock
+ * then records the new size, which ends the queue. With nothing queued it
+ * changes nothing (it only restores a missing checkpoint) and reports
+ * res->entries == 0. Errors: KTA_ERR_IO (files, database, lock
  * held by another publish, state that disagrees with the served files),
  * KTA_ERR_USAGE (a witness key of the wrong type), KTA_ERR_MALFORMED (the
  * key file), KTA_ERR_NOMEM, KTA_ERR_INTERNAL. After any error a new call

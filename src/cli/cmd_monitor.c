@@ -154,7 +154,6 @@ struct ui {
 	int64_t progress_start;  /* mono ms when the current replay started */
 	uint64_t progress_base;  /* done count at progress_start */
 	unsigned progress_lines; /* progress outputs of the current replay */
-	int once;                /* --once: a cancel means "could not finish" */
 };
 
 static void end_progress(struct ui *u)
@@ -384,13 +383,12 @@ static int run_cycle(struct kta_monitor *m, const struct kta_config *cfg, size_t
 	kta_error_clear(&e);
 	r = kta_monitor_cycle(m, i, res, &e);
 	end_progress(u);
-	if (r != KTA_OK) {
+	if (r != KTA_OK)
 		ui_log(u, KTA_MONITOR_WARN, cfg->logs[i].name, e.msg);
-		return 3;
-	}
+	/* Findings stored before a failure still count: they are in the outbox. */
 	if (res->findings[KTA_SEV_CRITICAL] + res->findings[KTA_SEV_ALERT] > 0)
 		return 1;
-	if (!res->audited || res->findings[KTA_SEV_WARNING] > 0)
+	if (r != KTA_OK || !res->audited || res->findings[KTA_SEV_WARNING] > 0)
 		return 3;
 	return 0;
 }
@@ -604,7 +602,6 @@ int cmd_monitor(const struct cli_args *a)
 		return 3;
 	}
 	if (cli_count(a, "once")) {
-		u.once = 1;
 		code = monitor_once(cfg, &u);
 		kta_config_free(cfg);
 		return code;

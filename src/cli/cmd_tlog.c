@@ -13,7 +13,9 @@
  *                     the path once, opens the file named <name>.
  * A URL may only use its own scheme (a file:// fetch happens only for a
  * file:// argument, redirects never change the scheme); --ca-file applies
- * to https:// only.
+ * to https:// only. --timeout S bounds each fetch attempt, the low-speed
+ * cut and a server's Retry-After to S seconds (three retries, fetch.h), so
+ * a hanging or stalling server costs at most about 4 * S + 4 seconds.
  */
 #include "cmd_tlog.h"
 
@@ -33,6 +35,8 @@
 
 /* Cosignature timestamps up to this far in the future are tolerated (clock skew). */
 #define CLI_MAX_SKEW 300
+/* Largest --timeout (seconds): an hour per attempt. */
+#define CLI_TIMEOUT_MAX 3600u
 
 const struct cli_opt opts_verify_lookup[] = {
     {"log-key", CLI_ONE, "VKEY", "the directory log's verifier key (name+id+base64)"},
@@ -42,6 +46,8 @@ const struct cli_opt opts_verify_lookup[] = {
     {"witness", CLI_MANY, "VKEY", "a witness verifier key (cosignature/v1); repeatable"},
     {"quorum", CLI_ONE, "K", "valid witness cosignatures required (default: all listed)"},
     {"ca-file", CLI_ONE, "FILE", "PEM trust store for https:// (replaces the system store)"},
+    {"timeout", CLI_ONE, "SECONDS",
+     "give up on an object after SECONDS per attempt, 3 retries (default: 120)"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
 
@@ -51,6 +57,8 @@ const struct cli_opt opts_verify_tiles[] = {
     {"witness", CLI_MANY, "VKEY", "a witness verifier key (cosignature/v1); repeatable"},
     {"quorum", CLI_ONE, "K", "valid witness cosignatures required (default: all listed)"},
     {"ca-file", CLI_ONE, "FILE", "PEM trust store for https:// (replaces the system store)"},
+    {"timeout", CLI_ONE, "SECONDS",
+     "give up on an object after SECONDS per attempt, 3 retries (default: 120)"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
 
@@ -144,6 +152,27 @@ static enum kta_status make_fetcher(const struct cli_args *a, const char *scheme
 	o.schemes = scheme;
 	o.ca_file = cli_get(a, "ca-file");
 	o.max_size = max_size;
+	if (cli_get(a, "timeout") != NULL) {
+		enum kta_status r;
+		uint64_t t;
+
+		if ((r = cli_get_u64(a, "timeout", &t, err)) != KTA_OK)
+			return r;
+		if (t < 1 || t > CLI_TIMEOUT_MAX)
+			return kta_error_set(err, KTA_ERR_USAGE, "--timeout must be 1..%u seconds",
+					     CLI_TIMEOUT_MAX);
+		/*
+		 * One bound for everything a server controls: a hanging or
+		 * trickling server and its Retry-After all end within it.
+		 */
+		o.timeout_ms = (long)t * 1000;
+		if (o.connect_timeout_ms > o.timeout_ms)
+			o.connect_timeout_ms = o.timeout_ms;
+		if (o.low_speed_time_s > (long)t)
+			o.low_speed_time_s = (long)t;
+		if (o.retry_after_max_s > (unsigned)t)
+			o.retry_after_max_s = (unsigned)t;
+	}
 	return kta_fetcher_new(&o, f, err);
 }
 

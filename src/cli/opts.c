@@ -13,7 +13,7 @@ static int find_opt(const struct cli_cmd *cmd, const char *name, size_t len)
 
 	/* Options past CLI_MAX_OPTS would index past cli_args' arrays: a table
 	 * that long is a programming error, caught by the CLI tests' --help loop. */
-	for (i = 0; cmd->opts[i].name != NULL && i < CLI_MAX_OPTS; i++)
+	for (i = 0; i < CLI_MAX_OPTS && cmd->opts[i].name != NULL; i++)
 		if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
 			return i;
 	return -1;

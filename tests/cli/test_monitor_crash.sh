@@ -11,8 +11,8 @@ set -eu
 . "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
 
 N=${KTA_CRASH_ENTRIES:-50000}
-ROUNDS=${KTA_CRASH_ROUNDS:-20}
-BUDGET=${KTA_CRASH_SECONDS:-40} # start no round after this long (bounded time)
+KILLS=${KTA_CRASH_KILLS:-20}    # kill -9 this many runs...
+BUDGET=${KTA_CRASH_SECONDS:-40} # ...but start no run after this long (bounded time)
 
 $K keygen --name example.com/crash --out "$T/crash.log.key" >"$T/crash.log.vkey"
 # N entries; every 5000th updates an earlier label without authorization
@@ -20,7 +20,7 @@ $MKLOG gen "$T/crash.srv" example.com/crash "$N" 5000
 $K sign --key "$T/crash.log.key" --out "$T/crash.srv/checkpoint" "$T/crash.srv/checkpoint.txt"
 serve "$T/crash.srv"
 # an exec sink that records what it got, slowly, so that kills land in delivery
-printf 'cat >>"$1"\nsleep 0.1\n' >"$T/rec.sh"
+printf 'cat >>"$1"\nsleep 0.2\n' >"$T/rec.sh"
 for run in ref crash; do
   LOG=crash mkconf "$run" "$URL" "watch user-0 tofu"
   sed -i "s|^sink file .*|sink exec /bin/sh $T/rec.sh $T/$run.rec|" "$T/$run.conf"
@@ -28,10 +28,22 @@ done
 
 ms() { date +%s%3N; }
 
-# the uninterrupted run
+# the uninterrupted run; tcommit: when its findings were logged (after the
+# commit, before the delivery)
 t0=$(ms)
-expect 1 "uninterrupted run finds the unauthorized updates" -- $K monitor --config "$T/ref.conf" --once
+$K monitor --config "$T/ref.conf" --once >"$T/out" 2>"$T/err" &
+pid=$!
+BGPIDS="$BGPIDS $pid"
+tcommit=0
+while kill -0 "$pid" 2>/dev/null; do
+  [ "$tcommit" -eq 0 ] && grep -q "ALERT:" "$T/err" && tcommit=$(($(ms) - t0))
+  sleep 0.02
+done
+rc=0
+wait "$pid" || rc=$?
 tref=$(($(ms) - t0))
+[ "$tcommit" -gt 0 ] || tcommit=$((tref / 2))
+ok '[ "$rc" -eq 1 ]' "uninterrupted run finds the unauthorized updates (exit $rc)"
 nref=$($ALERTS count "$T/ref.rec")
 ok '[ "$nref" -ge 10 ]' "reference: $nref alerts delivered"
 
@@ -59,20 +71,29 @@ done
 # when a run finishes on its own; its outcome is compared, and the next trial
 # starts from an empty state.
 killed=0
+in_delivery=0
 trial=1
 rounds=0
 start=$(ms)
-for i in $(seq 1 "$ROUNDS"); do
-  [ $(($(ms) - start)) -lt $((BUDGET * 1000)) ] || break
-  rounds=$i
+while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) ]; do
+  rounds=$((rounds + 1))
   $K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" &
   pid=$!
   BGPIDS="$BGPIDS $pid"
-  d=$((RANDOM * (tref + 100) / 32768))
+  # alternately in the replay (before the commit) and in the delivery
+  if [ $((rounds % 2)) -eq 1 ]; then
+    d=$((RANDOM * tcommit / 32768))
+  else
+    d=$((tcommit + RANDOM * (tref - tcommit + 100) / 32768))
+  fi
   sleep "$((d / 1000)).$(printf %03d $((d % 1000)))"
   if kill -9 "$pid" 2>/dev/null; then
     killed=$((killed + 1))
     wait "$pid" 2>/dev/null || true
+    # the findings are logged after the commit, before delivery
+    if grep -q "ALERT:" "$T/crash.err"; then
+      in_delivery=$((in_delivery + 1))
+    fi
     continue
   fi
   rc=0
@@ -82,10 +103,11 @@ for i in $(seq 1 "$ROUNDS"); do
   rm -rf "$T/crash.state" "$T/crash.rec"
   trial=$((trial + 1))
 done
-ok '[ "$rounds" -ge 4 ] && [ "$killed" -ge $((rounds / 2)) ]' "the monitor was killed mid-run $killed times in $rounds rounds, $((trial - 1)) trials completed"
+ok '[ "$killed" -ge 3 ]' "the monitor was killed mid-run $killed times in $rounds rounds, $((trial - 1)) trials completed"
 # finish the last trial without a kill
 rc=0
 $K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" || rc=$?
 ok '[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]' "last trial: finishes (exit $rc)"
 check_trial
+echo "crash test: $killed kills ($in_delivery after the commit) in $rounds rounds, $trial trials of $N entries; reference ${tref} ms, commit at ${tcommit} ms"
 finish

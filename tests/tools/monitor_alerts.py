@@ -2,7 +2,7 @@
 """Reads what the monitor produced, for the monitor tests.
 
   monitor_alerts.py show FILE      one line per alert of a JSON-lines sink file:
-                                   "KIND SEVERITY label=L version=V leaf=N"
+                                   "ID KIND SEVERITY label=L version=V leaf=N"
                                    ("-" for absent members), after checking
                                    every line against the alert schema
   monitor_alerts.py ids FILE       the alert ids, one per line, sorted, unique
@@ -60,8 +60,8 @@ def load(path):
 def main(argv):
     if len(argv) == 3 and argv[1] == "show":
         for a in load(argv[2]):
-            print("%s %s label=%s version=%s leaf=%s" % (
-                a["kind"], a["severity"], a.get("label", "-"), a.get("version", "-"),
+            print("%s %s %s label=%s version=%s leaf=%s" % (
+                a["id"], a["kind"], a["severity"], a.get("label", "-"), a.get("version", "-"),
                 a.get("leaf_index", "-")))
     elif len(argv) == 3 and argv[1] == "ids":
         for i in sorted({a["id"] for a in load(argv[2])}):

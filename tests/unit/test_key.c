@@ -182,9 +182,7 @@ static void vkey_unsupported_types(void **state)
         int seen_mldsa = 0;
 
         (void)state;
-        /* RFC 6962 (0x05) static-ct keys: well-formed, but not ours to verify. */
-        vkey_bad(ROME_VKEY, strlen(ROME_VKEY), KTA_ERR_MALFORMED,
-                 "unsupported signature type 0x05");
+        /* RFC 6962 (0x05) static-ct keys are supported (ct.h); see vkey_rfc6962. */
         /* The ML-DSA-44 (0x06) witness key, a ~1.8 kB vkey. */
         json_array_foreach(cps, i, v)
         {
@@ -206,6 +204,33 @@ static void vkey_unsupported_types(void **state)
         json_decref(j);
 }
 
+static void vkey_rfc6962(void **state)
+{
+        struct kta_vkey *k = NULL;
+        struct kta_error err;
+        char *f, *bad;
+        const char *nokey;
+
+        (void)state;
+        /* static-ct-api 0x05: ID = SHA-256(name || 0x0A || 0x05 || SHA-256(SPKI))[:4]. */
+        assert_int_equal(kta_vkey_parse(ROME_VKEY, strlen(ROME_VKEY), &k, &err), KTA_OK);
+        assert_int_equal(k->type, KTA_KEY_RFC6962);
+        assert_int_equal(k->key_id, 0x78f4abaeu);
+        assert_int_equal(k->key_len, 91);
+        f = kta_vkey_format(k);
+        assert_string_equal(f, ROME_VKEY);
+        free(f);
+        kta_vkey_free(k);
+        /* A wrong key ID is rejected. */
+        bad = strdup(ROME_VKEY);
+        memcpy(strstr(bad, "78f4abae"), "78f4abaf", 8);
+        vkey_bad(bad, strlen(bad), KTA_ERR_MALFORMED, "does not match");
+        free(bad);
+        /* Not an SPKI: 0x05 followed by 32 bytes. */
+        nokey = "rome.ct.filippo.io/2024h1+78f4abae+BQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        vkey_bad(nokey, strlen(nokey), KTA_ERR_MALFORMED, "SubjectPublicKeyInfo");
+}
+
 static void vkey_all_index_keys(void **state)
 {
         json_t *j = load_json("checkpoints/index.json");
@@ -213,7 +238,7 @@ static void vkey_all_index_keys(void **state)
         size_t i, ok = 0;
 
         (void)state;
-        /* Every listed vkey either parses and re-formats identically or is 0x05/0x06. */
+        /* Every listed vkey (0x05 included) parses and re-formats identically. */
         json_array_foreach(cps, i, v)
         {
                 json_t *one = json_object_get(v, "vkey");
@@ -231,10 +256,10 @@ static void vkey_all_index_keys(void **state)
                         kta_vkey_free(k);
                         ok++;
                 } else {
-                        assert_non_null(strstr(err.msg, "unsupported signature type 0x05"));
+                        fail_msg("%s: %s", s, err.msg);
                 }
         }
-        assert_int_equal(ok, 8);
+        assert_int_equal(ok, 9);
         json_decref(j);
 }
 
@@ -373,7 +398,7 @@ static void key_id_fn(void **state)
             kta_key_id("PeterNeumann", 12, KTA_KEY_COSIGNATURE_V1, k->key, 32, &id, &err), KTA_OK);
         assert_int_not_equal(id, 0xc74f20a3u);
         assert_int_equal(
-            kta_key_id("PeterNeumann", 12, (enum kta_key_type)5, k->key, 32, &id, &err),
+            kta_key_id("PeterNeumann", 12, (enum kta_key_type)6, k->key, 32, &id, &err),
             KTA_ERR_USAGE);
         kta_vkey_free(k);
 }
@@ -538,6 +563,7 @@ int main(void)
             cmocka_unit_test(vkey_ecdsa),
             cmocka_unit_test(vkey_unsupported_types),
             cmocka_unit_test(vkey_all_index_keys),
+            cmocka_unit_test(vkey_rfc6962),
             cmocka_unit_test(vkey_syntax),
             cmocka_unit_test(vkey_mutations),
             cmocka_unit_test(key_names),

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# ktaudit benchmark harness (issue 9): bench/run.sh [--quick]
+#
+# Builds a Release tree in build-bench/, generates the test directories once
+# (cached in $KTA_BENCH_DATA, default /tmp/ktaudit-bench), and prints every
+# figure with the SHA-256 bounds measured in the same process just before it,
+# the ratio, the same-run baseline and the peak RSS:
+#   1, 2  inclusion / consistency verifications/s at 2^20 and 2^40 (bench_merkle)
+#   3     verify-only replay of 1,000,000 entries from a local directory
+#   4     full audit replay: 1,000,000 entries without auth lines, and
+#         100,000 entries that all carry an auth line
+#   5     first sync over loopback HTTP (nginx; installed with apt-get if missing)
+#   6     peak RSS of 3 and 5 (printed with them) and of the idle daemon
+# --quick: 200,000 entries for 3 to 5 and shorter rate loops.
+# Environment: KTA_BENCH_DATA, KTA_BENCH_BUILD, KTA_BENCH_PORT, KTA_BENCH_NOBUILD.
+# Never part of the test suite: timings on a shared machine are noise, which
+# is why every figure comes with its same-run bound and baseline.
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${KTA_BENCH_BUILD:-$SRC/build-bench}
+DATA=${KTA_BENCH_DATA:-/tmp/ktaudit-bench}
+N=1000000
+NAUTH=100000
+SECS=1.0
+if [ "${1:-}" = "--quick" ]; then
+  N=200000
+  NAUTH=20000
+  SECS=0.3
+fi
+PORT=${KTA_BENCH_PORT:-18089}
+
+log() { printf '\n== %s\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+# KTA_BENCH_NOBUILD=1 uses the binaries already in $BUILD.
+if [ -z "${KTA_BENCH_NOBUILD:-}" ]; then
+  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" --target bench_merkle bench_replay ktaudit_cli >/dev/null
+fi
+B=$BUILD/bench_replay
+K=$BUILD/ktaudit
+mkdir -p "$DATA"
+echo "ktaudit bench: $(date -u +%FT%TZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
+
+for d in "plain:$N:0" "auth:$NAUTH:1"; do
+  IFS=: read -r name n a <<<"$d"
+  dir=$DATA/$name-$n
+  if [ ! -s "$dir/bench-tree" ]; then
+    rm -rf "$dir"
+    run "$B" gen "$dir" "$n" "$a"
+  fi
+done
+PLAIN=$DATA/plain-$N
+AUTH=$DATA/auth-$NAUTH
+
+log "1, 2: proof verification (one core)"
+run "$BUILD/bench_merkle" "$SECS"
+
+log "3: verify-only replay of a local directory ($N entries)"
+run "$B" verify root "file://$PLAIN"
+run "$B" verify tiles "file://$PLAIN"
+echo "-- baseline (one EVP_Digest per hash):"
+run "$B" verify base "file://$PLAIN"
+
+log "4: full audit replay (label index, version checks, auth, 1000 tofu watches)"
+rm -rf "$DATA/state-"*
+run "$B" audit kta "file://$PLAIN" "$DATA/state-plain"
+run "$B" audit kta "file://$AUTH" "$DATA/state-auth"
+echo "-- baseline (EVP_Digest per hash, one SELECT + one upsert per entry, COMMIT every 100,000):"
+run "$B" audit base "file://$PLAIN" "$DATA/state-base-plain"
+run "$B" audit base "file://$AUTH" "$DATA/state-base-auth"
+rm -rf "$DATA/state-"*
+
+log "5: first sync over loopback HTTP"
+NGINX=$(command -v nginx || true)
+if [ -z "$NGINX" ] && [ -x /usr/sbin/nginx ]; then NGINX=/usr/sbin/nginx; fi
+if [ -z "$NGINX" ]; then
+  echo "nginx missing: apt-get install -y nginx-light"
+  (apt-get install -y nginx-light >/dev/null 2>&1 ||
+    { apt-get update >/dev/null 2>&1 && apt-get install -y nginx-light >/dev/null 2>&1; }) || true
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
+SRV_PID=
+cleanup() {
+  if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; fi
+  if [ -n "${DPID:-}" ]; then kill "$DPID" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+NG=$DATA/nginx
+mkdir -p "$NG"
+if [ -x "$NGINX" ]; then
+  cat >"$NG/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $NG/nginx.pid;
+error_log $NG/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$PORT;
+    root $DATA;
+  }
+}
+EOF
+  "$NGINX" -c "$NG/nginx.conf" -p "$NG" &
+  SRV_PID=$!
+  SERVER="nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///')"
+else
+  echo "nginx unavailable: falling back to python3 -m http.server (single-threaded, slower)"
+  (cd "$DATA" && exec python3 -m http.server "$PORT" --bind 127.0.0.1 >/dev/null 2>&1) &
+  SRV_PID=$!
+  SERVER="python3 http.server"
+fi
+for _ in $(seq 50); do
+  if curl -sf "http://127.0.0.1:$PORT/plain-$N/bench-tree" >/dev/null; then break; fi
+  sleep 0.1
+done
+echo "server: $SERVER on 127.0.0.1:$PORT"
+run "$B" verify tiles "http://127.0.0.1:$PORT/plain-$N/"
+echo "-- baseline (one request at a time, EVP_Digest per hash):"
+run "$B" verify base "http://127.0.0.1:$PORT/plain-$N/"
+
+log "6: idle daemon"
+# A published directory (ktaudit dir), a config polling it every 2 s; RSS
+# is read after the first cycle, while the daemon sleeps between cycles.
+D6=$DATA/daemon
+rm -rf "$D6"
+mkdir -p "$D6"
+"$K" keygen --name example.com/bench --out "$D6/log.key" >"$D6/log.vkey"
+"$K" dir init "$DATA/daemon-dir" --origin example.com/bench --key "$D6/log.key" >/dev/null 2>&1 ||
+  { rm -rf "$DATA/daemon-dir"; "$K" dir init "$DATA/daemon-dir" --origin example.com/bench --key "$D6/log.key" >/dev/null; }
+for i in $(seq 100); do
+  pub=$(head -c 32 /dev/urandom | base64)
+  "$K" dir add "$DATA/daemon-dir" --label "user$i@example.org" --key "ed25519:$pub:phone" >/dev/null
+done
+"$K" dir publish "$DATA/daemon-dir" >/dev/null
+cat >"$D6/k.conf" <<EOF
+state_dir $D6/state
+sink file $D6/alerts
+heartbeat $D6/hb
+log example.com/bench
+url http://127.0.0.1:$PORT/daemon-dir/
+key $(cat "$D6/log.vkey")
+poll 2
+EOF
+"$K" monitor --config "$D6/k.conf" 2>"$D6/err" &
+DPID=$!
+for _ in $(seq 100); do [ -s "$D6/hb" ] && break; sleep 0.1; done
+sleep 3
+grep -E "VmRSS|VmHWM" "/proc/$DPID/status" | sed 's/^/  idle daemon /'
+kill "$DPID"
+wait "$DPID" 2>/dev/null || true
+DPID=
+rm -rf "$DATA/daemon-dir" "$D6"

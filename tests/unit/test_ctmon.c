@@ -1,0 +1,247 @@
+/*
+ * Tests for ctmon.h: a cycle against the fake RFC 6962 log
+ * (tests/tools/fake_ct_log.py, started here on loopback) serving the real
+ * certificate of testdata/ct, with a log key made here.
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ktaudit/ct.h"
+#include "ktaudit/ctmon.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/fetch.h"
+#include "ktaudit/state.h"
+#include "testutil.h"
+
+extern char **environ;
+
+struct fx {
+	char dir[64];
+	pid_t pid;
+	char url[128];
+	struct kta_ct_key *key;
+	struct kta_fetcher *f;
+	struct kta_state *st;
+};
+
+static void write_file(const char *path, const void *b, size_t n)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(b, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void set_control(struct fx *x, const char *json)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/ctl.json", x->dir);
+	write_file(p, json, strlen(json));
+}
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	unsigned char *der = NULL;
+	int dl;
+	size_t len;
+	uint8_t *leaf = tu_read_testdata("ct/real_leaf_input.bin", &len);
+	char p[160], port[16] = {0}, certs[96], keyp[96], ctl[96], portf[96];
+	FILE *fp;
+	struct kta_fetch_opts o;
+	struct kta_error err;
+	int i;
+	char *argv[] = {
+	    "python3",         p,   "--certs",   certs, "--key",       keyp,  "--entries", "12",
+	    "--precert-every", "5", "--control", ctl,   "--port-file", portf, NULL};
+
+	strcpy(x->dir, "/tmp/kta-ctmon-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	snprintf(certs, sizeof(certs), "%s/certs", x->dir);
+	assert_int_equal(mkdir(certs, 0700), 0);
+	snprintf(p, sizeof(p), "%s/a.der", certs);
+	write_file(p, leaf + 15, len - 17); /* the x509_entry certificate */
+	free(leaf);
+	snprintf(keyp, sizeof(keyp), "%s/log.key", x->dir);
+	fp = fopen(keyp, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(fp);
+	dl = i2d_PUBKEY(pk, &der);
+	assert_true(dl > 0);
+	assert_int_equal(kta_ct_key_parse(der, (size_t)dl, 1, &x->key, &err), KTA_OK);
+	OPENSSL_free(der);
+	EVP_PKEY_free(pk);
+	snprintf(ctl, sizeof(ctl), "%s/ctl.json", x->dir);
+	set_control(x, "{}");
+	snprintf(portf, sizeof(portf), "%s/port", x->dir);
+	snprintf(p, sizeof(p), "%s/tests/tools/fake_ct_log.py", KTA_SRCDIR);
+	assert_int_equal(posix_spawnp(&x->pid, "python3", NULL, NULL, argv, environ), 0);
+	for (i = 0; i < 200 && port[0] == '\0'; i++) {
+		if ((fp = fopen(portf, "r")) != NULL) {
+			if (fgets(port, sizeof(port), fp) == NULL)
+				port[0] = '\0';
+			fclose(fp);
+		}
+		if (port[0] == '\0')
+			usleep(50000);
+	}
+	assert_true(port[0] != '\0');
+	snprintf(x->url, sizeof(x->url), "http://127.0.0.1:%s/", port);
+	kta_fetch_opts_init(&o);
+	o.schemes = "http";
+	o.max_size = KTA_CT_ENTRIES_BODY_MAX;
+	assert_int_equal(kta_fetcher_new(&o, &x->f, &err), KTA_OK);
+	snprintf(p, sizeof(p), "%s/state", x->dir);
+	assert_int_equal(kta_state_open(p, &x->st, &err), KTA_OK);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+	char cmd[128];
+
+	kill(x->pid, SIGTERM);
+	waitpid(x->pid, NULL, 0);
+	kta_state_close(x->st);
+	kta_fetcher_free(x->f);
+	kta_ct_key_free(x->key);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
+	if (system(cmd) != 0)
+		return 1;
+	free(x);
+	return 0;
+}
+
+struct seen {
+	size_t n, unapproved, precert;
+	uint64_t first;
+};
+
+static enum kta_status on_rep(void *ctx, const struct kta_ctmon_report *rep, struct kta_error *err)
+{
+	struct seen *s = ctx;
+
+	(void)err;
+	if (s->n++ == 0)
+		s->first = rep->leaf_index;
+	s->unapproved += !rep->approved;
+	s->precert += rep->type == KTA_CT_PRECERT_ENTRY;
+	assert_string_equal(rep->cert->names[0], "www.idnet.net");
+	return KTA_OK;
+}
+
+static void cycle(void **state)
+{
+	struct fx *x = *state;
+	struct kta_ctmon_watch w = {"idnet.net", NULL, 0};
+	struct kta_ctmon_log lg;
+	struct kta_ctmon_result res;
+	struct seen s;
+	struct kta_error err;
+	uint64_t nalerts = 0;
+	uint8_t spki[32];
+
+	memset(&lg, 0, sizeof(lg));
+	lg.name = "fake";
+	lg.url = x->url;
+	lg.key = x->key;
+	lg.watches = &w;
+	lg.nwatches = 1;
+	lg.batch = 5;
+	/* First cycle at size 4: every entry is the real certificate; no approved key. */
+	set_control(x, "{\"size\": 4, \"page\": 3}");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1000, on_rep, &s, &res, &err), KTA_OK);
+	assert_int_equal(res.new_size, 4);
+	assert_int_equal(res.entries, 4);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.unapproved, 4);
+	/* One certificate: one alert however many entries carry it. */
+	assert_int_equal(res.alerts, 1);
+	assert_int_equal(kta_state_alert_count(x->st, &nalerts, &err), KTA_OK);
+	assert_int_equal(nalerts, 1);
+	/* Approve its key: later entries (incl. the precert) are reported, no alert. */
+	assert_int_equal(
+	    kta_hex_decode("614b58f143d78d7ed97ddc1ce06150fde9fca3289e7ee3a2754cc5619375689e", 64,
+			   spki, 32),
+	    KTA_OK);
+	w.approved = (const uint8_t(*)[32])spki;
+	w.napproved = 1;
+	set_control(x, "{}");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1001, on_rep, &s, &res, &err), KTA_OK);
+	assert_int_equal(res.old_size, 4);
+	assert_int_equal(res.new_size, 12);
+	assert_int_equal(s.first, 4);
+	assert_int_equal(s.unapproved, 0);
+	assert_int_equal(s.precert, 2);
+	assert_int_equal(res.alerts, 0);
+	/* A watch on another domain sees nothing. */
+	w.domain = ".example.org";
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1002, on_rep, &s, &res, &err), KTA_OK);
+	assert_int_equal(res.entries, 0);
+	/* A forked head of the same size: VERIFY, a fork alert, progress kept. */
+	set_control(x, "{\"fork\": true}");
+	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1003, NULL, NULL, &res, &err),
+			 KTA_ERR_VERIFY);
+	assert_non_null(strstr(err.msg, "fork"));
+	/* A bad signature: VERIFY. */
+	set_control(x, "{\"bad_sig\": true}");
+	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1004, NULL, NULL, &res, &err),
+			 KTA_ERR_VERIFY);
+	assert_int_equal(kta_state_alert_count(x->st, &nalerts, &err), KTA_OK);
+	assert_int_equal(nalerts, 3);
+	/* Usage. */
+	assert_int_equal(kta_ctmon_cycle(NULL, x->f, x->st, 1, NULL, NULL, &res, &err),
+			 KTA_ERR_USAGE);
+}
+
+static void replay_usage(void **state)
+{
+	struct fx *x = *state;
+	struct kta_ct_client *c = NULL, *c2 = NULL;
+	struct kta_hasher *h = NULL;
+	struct kta_compact_range *cr = NULL;
+	struct kta_error err;
+
+	assert_int_equal(kta_ct_client_new(x->f, x->url, 10, &c, &err), KTA_OK);
+	assert_int_equal(kta_hasher_new(&h, &err), KTA_OK);
+	assert_int_equal(kta_compact_range_new(&cr, &err), KTA_OK);
+	/* The range must hold [0, start). */
+	assert_int_equal(kta_ctmon_replay(c, h, cr, 3, 5, "x", NULL, 0, NULL, NULL, NULL, &err),
+			 KTA_ERR_USAGE);
+	set_control(x, "{\"size\": 2}");
+	/* Asking beyond the served tree: the log answers 400. */
+	assert_int_equal(kta_ctmon_replay(c, h, cr, 0, 5, "x", NULL, 0, NULL, NULL, NULL, &err),
+			 KTA_ERR_IO);
+	assert_int_equal(kta_ct_client_new(x->f, x->url, 0, &c2, &err), KTA_ERR_USAGE);
+	assert_null(c2);
+	assert_int_equal(kta_ct_client_new(x->f, "ftp://x/", 1, &c2, &err), KTA_ERR_USAGE);
+	kta_compact_range_free(cr);
+	kta_hasher_free(h);
+	kta_ct_client_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(cycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(replay_usage, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,617 @@
+/*
+ * Unit tests for the monitor library (ktaudit/monitor.h) against key
+ * directories built with the reference publisher and read through file://
+ * URLs: first run and growth, findings and their counting, deduplication of
+ * warnings per day (the clock seam), the witness policy and age, cancel,
+ * offline mode, watches applied without a rescan, metrics text and escaping,
+ * log lookup. The attacks over HTTP are in tests/cli/test_monitor*.sh.
+ */
+#include "testutil.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ktaudit/config.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/file.h"
+#include "ktaudit/key.h"
+#include "ktaudit/monitor.h"
+#include "ktaudit/publish.h"
+#include "ktaudit/state.h"
+
+#define ORIGIN "example.com/mon"
+#define T0 1764143000
+
+struct fx {
+	char base[64];      /* temporary directory */
+	char dir[128];      /* base/d: the key directory */
+	char key_path[128]; /* base/log.key */
+	char *log_vk;       /* formatted log verifier key */
+	struct kta_skey *wit;
+	char *wit_vk;
+	struct kta_skey *user[3];
+	uint8_t upub[3][32];
+	int64_t now;     /* the clock seam */
+	int cancel;      /* the cancel seam */
+	char logs[4096]; /* log lines, concatenated */
+	uint64_t last_done, last_total;
+	struct kta_publisher *p;
+};
+
+static struct kta_skey *seed_key(const char *name, enum kta_key_type type, uint8_t fill)
+{
+	uint8_t seed[32];
+	struct kta_skey *k = NULL;
+
+	memset(seed, fill, sizeof(seed));
+	assert_int_equal(kta_skey_from_seed(name, type, seed, &k, NULL), KTA_OK);
+	return k;
+}
+
+static char *vkey_string(const struct kta_skey *k)
+{
+	struct kta_vkey *vk = NULL;
+	char *s;
+
+	assert_int_equal(kta_skey_vkey(k, &vk, NULL), KTA_OK);
+	s = kta_vkey_format(vk);
+	assert_non_null(s);
+	kta_vkey_free(vk);
+	return s;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct kta_skey *log;
+	struct kta_error err;
+	char *s;
+	int i;
+
+	assert_non_null(f);
+	strcpy(f->base, "/tmp/kta-monitor-XXXXXX");
+	assert_non_null(mkdtemp(f->base));
+	(void)snprintf(f->dir, sizeof(f->dir), "%s/d", f->base);
+	(void)snprintf(f->key_path, sizeof(f->key_path), "%s/log.key", f->base);
+	log = seed_key(ORIGIN, KTA_KEY_ED25519, 1);
+	s = kta_skey_format(log);
+	assert_non_null(s);
+	assert_int_equal(
+	    kta_file_create_excl(f->key_path, (const uint8_t *)s, strlen(s), 0600, NULL), KTA_OK);
+	free(s);
+	f->log_vk = vkey_string(log);
+	kta_skey_free(log);
+	f->wit = seed_key("w1.example", KTA_KEY_COSIGNATURE_V1, 2);
+	f->wit_vk = vkey_string(f->wit);
+	for (i = 0; i < 3; i++) {
+		f->user[i] = seed_key("user", KTA_KEY_ED25519, (uint8_t)(30 + i));
+		memcpy(f->upub[i], f->user[i]->pub, 32);
+	}
+	if (kta_publish_init(f->dir, ORIGIN, f->key_path, &err) != KTA_OK ||
+	    kta_publish_open(f->dir, &f->p, &err) != KTA_OK)
+		fail_msg("publisher: %s", err.msg);
+	f->now = T0;
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	int i;
+
+	kta_publish_close(f->p);
+	(void)nftw(f->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->log_vk);
+	free(f->wit_vk);
+	kta_skey_free(f->wit);
+	for (i = 0; i < 3; i++)
+		kta_skey_free(f->user[i]);
+	free(f);
+	return 0;
+}
+
+/* Queues one update of label with user key u (device "phone"), signed by auth (or NULL). */
+static void add(struct fx *f, const char *label, int u, const struct kta_skey *auth)
+{
+	struct kta_entry_key k;
+	struct kta_publish_update up;
+	struct kta_publish_added res;
+	struct kta_error err;
+
+	memset(&k, 0, sizeof(k));
+	k.alg = KTA_ENTRY_ALG_ED25519;
+	memcpy(k.pub, f->upub[u], 32);
+	k.device = "phone";
+	memset(&up, 0, sizeof(up));
+	up.label = label;
+	up.keys = &k;
+	up.nkeys = 1;
+	up.time = T0;
+	up.auth_key = auth;
+	if (kta_publish_add(f->p, &up, 1, &res, &err) != KTA_OK)
+		fail_msg("add: %s", err.msg);
+}
+
+/* Publishes what is queued; cosigned by the witness at time t when t >= 0. */
+static void publish(struct fx *f, int64_t t)
+{
+	const struct kta_skey *w[1];
+	struct kta_publish_opts o;
+	struct kta_publish_result res;
+	struct kta_error err;
+
+	memset(&o, 0, sizeof(o));
+	w[0] = f->wit;
+	if (t >= 0) {
+		o.witnesses = w;
+		o.nwitnesses = 1;
+		o.now = (uint64_t)t;
+	}
+	if (kta_publish_run(f->p, &o, &res, &err) != KTA_OK)
+		fail_msg("publish: %s", err.msg);
+}
+
+/* A configuration: one log (section `name`) at file://DIR/ plus `extra` lines. */
+static struct kta_config *config(struct fx *f, const char *name, const char *extra)
+{
+	char text[8192];
+	struct kta_config *cfg = NULL;
+	struct kta_error err;
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "state_dir %s/state\nsink file %s/alerts\nlog %s\norigin %s\nurl file://%s/\n"
+		     "key %s\n%s",
+		     f->base, f->base, name, ORIGIN, f->dir, f->log_vk, extra);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	if (kta_config_parse((const uint8_t *)text, (size_t)n, "test.conf", &cfg, &err) != KTA_OK)
+		fail_msg("config: %s", err.msg);
+	return cfg;
+}
+
+static void on_log(void *ctx, enum kta_monitor_level level, const char *log_name, const char *msg)
+{
+	struct fx *f = ctx;
+	size_t n = strlen(f->logs);
+
+	(void)level;
+	(void)log_name;
+	(void)snprintf(f->logs + n, sizeof(f->logs) - n, "%s\n", msg);
+}
+
+static void on_progress(void *ctx, const char *log_name, uint64_t done, uint64_t total)
+{
+	struct fx *f = ctx;
+
+	(void)log_name;
+	f->last_done = done;
+	f->last_total = total;
+}
+
+static int on_cancel(void *ctx)
+{
+	return ((struct fx *)ctx)->cancel;
+}
+
+static int64_t on_now(void *ctx)
+{
+	return ((struct fx *)ctx)->now;
+}
+
+static struct kta_monitor *open_mon(struct fx *f, const struct kta_config *cfg, int offline)
+{
+	struct kta_monitor_opts o;
+	struct kta_monitor *m = NULL;
+	struct kta_error err;
+
+	kta_monitor_opts_init(&o);
+	o.log = on_log;
+	o.progress = on_progress;
+	o.cancel = on_cancel;
+	o.now = on_now;
+	o.ctx = f;
+	o.fetch_retries = 0;
+	o.offline = offline;
+	if (kta_monitor_open(cfg, &o, &m, &err) != KTA_OK)
+		fail_msg("open: %s", err.msg);
+	return m;
+}
+
+static void cycle(struct kta_monitor *m, struct kta_monitor_result *res)
+{
+	struct kta_error err;
+
+	if (kta_monitor_cycle(m, 0, res, &err) != KTA_OK)
+		fail_msg("cycle: %s", err.msg);
+}
+
+static size_t count_lines(const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, i, n = 0;
+
+	if (kta_file_read(path, 1 << 20, &buf, &len, NULL) != KTA_OK)
+		return 0;
+	for (i = 0; i < len; i++)
+		n += buf[i] == '\n';
+	free(buf);
+	return n;
+}
+
+static void test_opts_init(void **state)
+{
+	struct kta_monitor_opts o;
+
+	(void)state;
+	memset(&o, 0x5a, sizeof(o));
+	kta_monitor_opts_init(&o);
+	assert_null(o.log);
+	assert_null(o.progress);
+	assert_null(o.cancel);
+	assert_null(o.now);
+	assert_int_equal(o.offline, 0);
+	assert_true(o.fetch_retries > 0);
+}
+
+static void test_first_run_and_growth(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_monitor_log_status st;
+	struct kta_error err;
+	uint64_t pending = 9;
+	int64_t due = 9;
+	char path[160];
+
+	add(f, "alice", 0, NULL);
+	add(f, "bob", 1, NULL);
+	add(f, "carol", 2, NULL);
+	publish(f, -1);
+	cfg = config(f, "mon", "");
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.first_run, 1);
+	assert_int_equal(res.old_size, 0);
+	assert_int_equal(res.size, 3);
+	assert_int_equal(res.entries, 3);
+	assert_int_equal(res.new_alerts, 0);
+	assert_int_equal(res.findings[KTA_SEV_ALERT] + res.findings[KTA_SEV_CRITICAL] +
+			     res.findings[KTA_SEV_WARNING],
+			 0);
+	assert_string_equal(res.error_class, "");
+	assert_non_null(strstr(f->logs, "first run: trusting the checkpoint of size 3"));
+	assert_int_equal(f->last_done, 3);
+	assert_int_equal(f->last_total, 3);
+	kta_monitor_log_status(m, 0, &st);
+	assert_string_equal(st.name, "mon");
+	assert_int_equal(st.has_checkpoint, 1);
+	assert_int_equal(st.size, 3);
+	assert_int_equal(st.entries_replayed, 3);
+	assert_int_equal(st.last_success, T0);
+
+	/* nothing new */
+	cycle(m, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.first_run, 0);
+	assert_int_equal(res.entries, 0);
+	assert_int_equal(res.old_size, 3);
+
+	/* bob's key replaced without his signature: one unauthorized update */
+	add(f, "bob", 2, NULL);
+	add(f, "alice", 1, f->user[0]); /* authorized by alice's key */
+	publish(f, -1);
+	cycle(m, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.size, 5);
+	assert_int_equal(res.entries, 2);
+	assert_int_equal(res.findings[KTA_SEV_ALERT], 1);
+	assert_int_equal(res.new_alerts, 1);
+	assert_non_null(strstr(f->logs, "unauthorized_update"));
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_ALERT], 0);
+
+	if (kta_monitor_deliver(m, &pending, &due, &err) != KTA_OK)
+		fail_msg("deliver: %s", err.msg);
+	assert_int_equal(pending, 0);
+	assert_int_equal(due, 0);
+	(void)snprintf(path, sizeof(path), "%s/alerts", f->base);
+	assert_int_equal(count_lines(path), 1);
+	kta_monitor_close(m);
+
+	/* a restart continues from the stored checkpoint */
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.first_run, 0);
+	assert_int_equal(res.old_size, 5);
+	assert_int_equal(res.entries, 0);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+static void test_metrics(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	char *text = NULL;
+
+	add(f, "alice", 0, NULL);
+	publish(f, -1);
+	/* a section name that needs escaping in a label value */
+	cfg = config(f, "a\"b\\c", "");
+	m = open_mon(f, cfg, 0);
+	assert_int_equal(kta_monitor_metrics(m, 0, &text, NULL), KTA_OK);
+	assert_null(strstr(text, "ktaudit_checkpoint_size{"));
+	assert_non_null(strstr(text, "ktaudit_last_error{log=\"a\\\"b\\\\c\",error=\"\"} 0\n"));
+	free(text);
+	cycle(m, &res);
+	f->now = T0 + 42;
+	assert_int_equal(kta_monitor_metrics(m, 7, &text, NULL), KTA_OK);
+	assert_non_null(strstr(text, "# TYPE ktaudit_checkpoint_size gauge\n"
+				     "ktaudit_checkpoint_size{log=\"a\\\"b\\\\c\"} 1\n"));
+	assert_non_null(strstr(text, "ktaudit_checkpoint_age_seconds{log=\"a\\\"b\\\\c\"} 42\n"));
+	assert_non_null(strstr(text, "ktaudit_entries_replayed_total{log=\"a\\\"b\\\\c\"} 1\n"));
+	assert_non_null(
+	    strstr(text, "ktaudit_last_success_timestamp{log=\"a\\\"b\\\\c\"} 1764143000\n"));
+	assert_non_null(
+	    strstr(text, "# TYPE ktaudit_alerts_pending gauge\nktaudit_alerts_pending 7\n"));
+	free(text);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+static void test_unreachable_once_per_day(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_monitor_log_status st;
+	char *text = NULL;
+
+	add(f, "alice", 0, NULL);
+	publish(f, -1);
+	cfg = config(f, "mon", "");
+	free(cfg->logs[0].url);
+	cfg->logs[0].url = strdup("file:///nonexistent/ktaudit-test/");
+	assert_non_null(cfg->logs[0].url);
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.audited, 0);
+	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
+	assert_int_equal(res.new_alerts, 1);
+	assert_string_equal(res.error_class, "unreachable");
+	kta_monitor_log_status(m, 0, &st);
+	assert_string_equal(st.last_error, "unreachable");
+	assert_int_equal(st.has_checkpoint, 0);
+	assert_int_equal(kta_monitor_metrics(m, 0, &text, NULL), KTA_OK);
+	assert_non_null(strstr(text, "ktaudit_last_error{log=\"mon\",error=\"unreachable\"} 1\n"));
+	free(text);
+	/* the same day: the same id, not stored again; the next day: a new one */
+	f->now = T0 + 60;
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
+	assert_int_equal(res.new_alerts, 0);
+	f->now = T0 + 86400;
+	cycle(m, &res);
+	assert_int_equal(res.new_alerts, 1);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+static void test_witness_policy_and_age(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	char extra[1024];
+
+	add(f, "alice", 0, NULL);
+	publish(f, T0); /* cosigned at T0 */
+	(void)snprintf(extra, sizeof(extra), "witness %s\nquorum 1\nmax_age 3600\n", f->wit_vk);
+	cfg = config(f, "mon", extra);
+	m = open_mon(f, cfg, 0);
+	f->now = T0 + 100;
+	cycle(m, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.size, 1);
+	/* later, nothing new cosigned: stale, a warning, not audited */
+	add(f, "bob", 1, NULL);
+	publish(f, T0 + 200);
+	f->now = T0 + 200 + 3601;
+	cycle(m, &res);
+	assert_int_equal(res.audited, 0);
+	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
+	assert_string_equal(res.error_class, "stale");
+	assert_int_equal(res.size, 1); /* not adopted */
+	assert_int_equal(res.new_alerts, 1);
+	/* the same condition: once per URL and UTC day */
+	f->now += 60;
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
+	assert_int_equal(res.new_alerts, 0);
+	f->now += 86400;
+	cycle(m, &res);
+	assert_int_equal(res.new_alerts, 1);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+
+	/* a quorum of 1 with no cosignature at all */
+	add(f, "carol", 2, NULL);
+	publish(f, -1);
+	(void)snprintf(extra, sizeof(extra), "witness %s\nquorum 1\n", f->wit_vk);
+	cfg = config(f, "mon", extra);
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.audited, 0);
+	assert_string_equal(res.error_class, "quorum");
+	assert_int_equal(res.size, 1);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_monitor_log_status st;
+	struct kta_error err;
+
+	add(f, "alice", 0, NULL);
+	publish(f, -1);
+	cfg = config(f, "mon", "");
+	m = open_mon(f, cfg, 0);
+	f->cancel = 1;
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	assert_int_equal(res.audited, 0);
+	assert_string_equal(res.error_class, "cancelled");
+	assert_int_equal(res.new_alerts, 0);
+	kta_monitor_log_status(m, 0, &st);
+	assert_int_equal(st.has_checkpoint, 0);
+	f->cancel = 0;
+	cycle(m, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.first_run, 1);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+static void test_offline_and_watches(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_state_watch *w = NULL;
+	struct kta_entry_key keys[2];
+	struct kta_error err;
+	int alerted = -1, found = 0;
+	size_t log = 9;
+
+	add(f, "alice", 0, NULL);
+	publish(f, -1);
+	cfg = config(f, "mon", "");
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	kta_monitor_close(m);
+
+	m = open_mon(f, cfg, 1);
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_monitor_find_log(m, NULL, &log, NULL), KTA_OK);
+	assert_int_equal(log, 0);
+	assert_int_equal(kta_monitor_find_log(m, "mon", &log, NULL), KTA_OK);
+	assert_int_equal(kta_monitor_find_log(m, "other", &log, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "other"));
+	assert_int_equal(kta_monitor_watch_approve(m, 0, "alice", 1, NULL), KTA_ERR_USAGE);
+	assert_int_equal(kta_monitor_watch_add(m, 5, "alice", KTA_WATCH_TOFU, NULL, 0, NULL, NULL),
+			 KTA_ERR_USAGE);
+
+	/* a pin in any order, canonicalized; it differs from alice's key: alerted now */
+	memset(keys, 0, sizeof(keys));
+	keys[0].alg = KTA_ENTRY_ALG_X25519;
+	memcpy(keys[0].pub, f->upub[2], 32);
+	keys[0].device = strdup("phone");
+	keys[1].alg = KTA_ENTRY_ALG_ED25519;
+	memcpy(keys[1].pub, f->upub[1], 32);
+	keys[1].device = strdup("phone");
+	assert_int_equal(
+	    kta_monitor_watch_add(m, 0, "alice", KTA_WATCH_PINNED, keys, 2, &alerted, &err),
+	    KTA_OK);
+	assert_int_equal(alerted, 1);
+	assert_int_equal(
+	    kta_state_watch_get(kta_monitor_state(m), ORIGIN, "alice", &found, &w, NULL), KTA_OK);
+	assert_int_equal(found, 1);
+	assert_int_equal(w->nkeys, 2);
+	assert_int_equal(w->keys[0].alg, KTA_ENTRY_ALG_ED25519);
+	kta_state_watch_free(w);
+	/* (sorted in place: keys[0] is the ed25519 one now) her own key: no
+	 * alert; tofu takes the current set */
+	assert_int_equal(keys[0].alg, KTA_ENTRY_ALG_ED25519);
+	memcpy(keys[0].pub, f->upub[0], 32);
+	assert_int_equal(
+	    kta_monitor_watch_add(m, 0, "alice", KTA_WATCH_PINNED, &keys[0], 1, &alerted, NULL),
+	    KTA_OK);
+	assert_int_equal(alerted, 0);
+	assert_int_equal(
+	    kta_monitor_watch_add(m, 0, "alice", KTA_WATCH_TOFU, NULL, 0, &alerted, NULL), KTA_OK);
+	assert_int_equal(alerted, 0);
+	assert_int_equal(kta_monitor_watch_approve(m, 0, "alice", 1, NULL), KTA_OK);
+	assert_int_equal(kta_monitor_watch_approve(m, 0, "alice", 2, NULL), KTA_ERR_USAGE);
+	/* a duplicate key is refused */
+	keys[1].alg = KTA_ENTRY_ALG_ED25519;
+	memcpy(keys[1].pub, keys[0].pub, 32);
+	assert_int_not_equal(
+	    kta_monitor_watch_add(m, 0, "bob", KTA_WATCH_PINNED, keys, 2, &alerted, NULL), KTA_OK);
+	free(keys[0].device);
+	free(keys[1].device);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+static void test_config_watch_applied(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	char extra[512], b64[KTA_B64_ENCODED_LEN(32) + 1];
+
+	add(f, "alice", 0, NULL);
+	publish(f, -1);
+	cfg = config(f, "mon", "");
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	/* a pin in the configuration that differs from the current set: alert at open */
+	kta_b64_encode(f->upub[1], 32, b64);
+	(void)snprintf(extra, sizeof(extra), "watch alice ed25519:%s:phone\n", b64);
+	cfg = config(f, "mon", extra);
+	f->logs[0] = '\0';
+	m = open_mon(f, cfg, 1);
+	assert_non_null(strstr(f->logs, "key_changed"));
+	kta_monitor_close(m);
+	/* opening again changes nothing (the pin is stored) */
+	f->logs[0] = '\0';
+	m = open_mon(f, cfg, 1);
+	assert_null(strstr(f->logs, "key_changed"));
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_opts_init),
+	    cmocka_unit_test_setup_teardown(test_first_run_and_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreachable_once_per_day, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_witness_policy_and_age, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offline_and_watches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_watch_applied, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
