@@ -16,7 +16,7 @@ if ! $K dir init --help >/dev/null 2>&1; then
 fi
 
 # raw32 VKEYFILE: the base64 of the 32-byte public key inside a vkey.
-raw32() { python3 -c 'import base64,sys; print(base64.b64encode(base64.b64decode(open(sys.argv[1]).read().strip().split("+")[2])[1:]).decode())' "$1"; }
+raw32() { python3 -c 'import base64,sys; print(base64.b64encode(base64.b64decode(open(sys.argv[1]).read().strip().split("+", 2)[2])[1:]).decode())' "$1"; }
 rnd() { head -c 32 /dev/urandom | base64; }
 # entries DIR OUTDIR: writes every entry of the served log to OUTDIR/NNNNNN
 # (reading the checkpoint size and the tlog-tiles entry bundles directly).

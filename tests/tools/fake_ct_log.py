@@ -16,6 +16,7 @@ Misbehaviour is read from the JSON file --control on every request:
               the honest tree)
   bad_entry   serve a different leaf at this index (the signed tree is honest)
   bad_sig     corrupt the STH signature
+  raw_entries serve this exact text as every get-entries body
 Requests are appended to --log (one line each) so tests can check paging.
 The port is written to --port-file.
 """
@@ -183,6 +184,12 @@ def make_handler(lg):
                     lg.log("429")
                     return self.send(429, {"error": "slow down"}, [("Retry-After", "1")])
                 lg.limited = 0
+                if c.get("raw_entries") is not None:
+                    body = c["raw_entries"].encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    return self.wfile.write(body)
                 if start > end or start >= size:
                     return self.send(400, {"error": "bad range"})
                 end = min(end, size - 1, start + int(c.get("page", 1000)) - 1)

@@ -3,6 +3,7 @@
  * (tests/tools/fake_ct_log.py, started here on loopback) serving the real
  * certificate of testdata/ct, with a log key made here.
  */
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <signal.h>
@@ -237,11 +238,129 @@ static void replay_usage(void **state)
 	kta_ct_client_free(c);
 }
 
+struct got {
+	size_t n;
+	size_t leaf_len, extra_len;
+	uint8_t first;
+};
+
+static enum kta_status on_entry(void *ctx, uint64_t index, const uint8_t *leaf, size_t ll,
+				const uint8_t *extra, size_t el, struct kta_error *err)
+{
+	struct got *g = ctx;
+
+	(void)index;
+	(void)extra;
+	(void)err;
+	g->n++;
+	g->leaf_len = ll;
+	g->extra_len = el;
+	g->first = ll > 0 ? leaf[0] : 0xff;
+	return KTA_OK;
+}
+
+/* Writes fmt with its first "%s" replaced by a and the second by b. */
+static void subst(char *out, const char *fmt, const char *a, const char *b)
+{
+	const char *p;
+	int k = 0;
+
+	for (p = fmt; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			const char *v = k++ == 0 ? a : b;
+
+			memcpy(out, v, strlen(v));
+			out += strlen(v);
+			p++;
+		} else {
+			*out++ = *p;
+		}
+	}
+	*out = '\0';
+}
+
+/* The get-entries fast path and the jansson path accept the same bodies. */
+static void entries_shapes(void **state)
+{
+	struct fx *x = *state;
+	struct kta_ct_client *c = NULL;
+	struct kta_error err;
+	size_t len, i;
+	uint8_t *leaf = tu_read_testdata("ct/real_leaf_input.bin", &len);
+	char *b64 = malloc(KTA_B64_ENCODED_LEN(len) + 1), *esc = malloc(3 * KTA_B64_ENCODED_LEN(len) + 1);
+	char *ctl = malloc(8 * KTA_B64_ENCODED_LEN(len) + 512), *body = malloc(4 * KTA_B64_ENCODED_LEN(len) + 256);
+	size_t o = 0;
+	struct got g;
+	static const struct {
+		const char *fmt; /* %s: the leaf's base64 (JSON-escaped by the test) */
+		enum kta_status want;
+		size_t n;
+	} cases[] = {
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"},"
+	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]}", KTA_OK, 2},
+	    {" {\n \"entries\" : [ { \"extra_data\" : \"AAAA\" ,\t\"leaf_input\" : \"%s\" } ,"
+	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"} ] }\r\n", KTA_OK, 2},
+	    /* jansson path: a \u escape, the same bytes */
+	    {"{\"entries\":[{\"leaf_input\":\"\\u0041%s\",\"extra_data\":\"AAAA\"}]}",
+	     KTA_ERR_MALFORMED, 0},
+	    /* jansson path, accepted: "\u0041AAA" is "AAAA" */
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"\\u0041AAA\"},"
+	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]}", KTA_OK, 2},
+	    {"{\"entries\":[]}", KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\",\"x\":1}]}",
+	     KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"leaf_input\":\"AAAA\"}]}", KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AA=A\"}]}", KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]} x", KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}],\"more\":1}",
+	     KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"},]}", KTA_ERR_MALFORMED, 0},
+	};
+
+	kta_b64_encode(leaf, len, b64);
+	/* The leaf with every '/' written as the JSON escape "\/" (ct-go's gotcha). */
+	for (i = 0; b64[i] != '\0'; i++) {
+		if (b64[i] == '/')
+			esc[o++] = '\\';
+		esc[o++] = b64[i];
+	}
+	esc[o] = '\0';
+	assert_true(strchr(b64, '/') != NULL);
+	assert_int_equal(kta_ct_client_new(x->f, x->url, 10, &c, &err), KTA_OK);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j;
+		char *dump;
+
+		subst(body, cases[i].fmt, i == 1 ? esc : b64, b64);
+		j = json_pack("{ss}", "raw_entries", body);
+		dump = json_dumps(j, JSON_COMPACT);
+		set_control(x, dump);
+		free(dump);
+		json_decref(j);
+		memset(&g, 0, sizeof(g));
+		if (kta_ct_get_entries(c, 0, 2, on_entry, &g, &err) != cases[i].want)
+			fail_msg("case %zu: %s", i, err.msg);
+		if (cases[i].want == KTA_OK) {
+			assert_int_equal(g.n, 2);
+			assert_int_equal(g.leaf_len, len);
+			assert_int_equal(g.extra_len, 3);
+			assert_int_equal(g.first, 0);
+		}
+	}
+	kta_ct_client_free(c);
+	free(leaf);
+	free(b64);
+	free(esc);
+	free(ctl);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(cycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(replay_usage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(entries_shapes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
