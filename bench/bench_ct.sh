@@ -38,7 +38,7 @@ t0=$(date +%s.%N)
 /usr/bin/time -o "$T/kt.time" -f "%U %S" taskset -c 0 "$K" ct replay "$U" --log-key "$T/log.pub" --batch 1000 --domain host7.bench.test >/dev/null || true
 t1=$(date +%s.%N)
 kt=$(echo "$N / ($t1 - $t0)" | bc -l)
-ktcpu=$(awk '{print $1 + $2}' "$T/kt.time")
+ktcpu=$(tail -1 "$T/kt.time" | awk '{print $1 + $2}')
 ktc=$(echo "$N / $ktcpu" | bc -l)
 printf 'ktaudit ct replay: %.2f s wall, %.0f entries/s; %.2f s CPU, %.0f entries per CPU second\n' \
   "$(echo "$t1 - $t0" | bc -l)" "$kt" "$ktcpu" "$ktc"

@@ -26,7 +26,11 @@ struct parser {
 	size_t line;
 	struct kta_error *err;
 	struct kta_config *cfg;
-	struct kta_log_config *cur; /* the open section, NULL before the first `log` */
+	struct kta_log_config *cur;  /* the open section, NULL before the first `log` */
+	struct kta_ctlog_config *ct; /* the open `ctlog` section (cur is then NULL) */
+	size_t cap_ctlogs, cap_ctwatches;
+	size_t l_log_id, l_batch, l_max_entries;
+	size_t first_section; /* line of the first `log` or `ctlog` */
 	size_t cap_sinks, cap_logs, cap_mirrors, cap_witnesses, cap_watches;
 	/* line of the first occurrence of each single-valued directive (0 = unseen) */
 	size_t l_state_dir, l_evidence_dir, l_heartbeat, l_heartbeat_exec, l_metrics;
@@ -932,6 +936,234 @@ static enum kta_status dir_log_value(struct parser *p, const struct tok *t, size
 	return perr(p, p->line, KTA_ERR_INTERNAL, "unhandled directive \"%s\"", q(&t[0], qb));
 }
 
+/* --- ctlog sections (Certificate Transparency, ct.h) --------------------- */
+
+static void ctlog_free_fields(struct kta_ctlog_config *c)
+{
+	size_t i;
+
+	free(c->name);
+	free(c->url);
+	kta_ct_key_free(c->key);
+	free(c->ca_file);
+	for (i = 0; i < c->nwatches; i++) {
+		free(c->watches[i].domain);
+		free(c->watches[i].approved);
+	}
+	free(c->watches);
+}
+
+static enum kta_status finish_ctlog(struct parser *p)
+{
+	struct kta_ctlog_config *c = p->ct;
+	char qb[4 * QUOTE_MAX + 4];
+
+	if (c == NULL)
+		return KTA_OK;
+	if (c->url == NULL)
+		return perr(p, c->line, KTA_ERR_MALFORMED, "ctlog \"%s\": missing 'url'",
+			    kta_quote((const uint8_t *)c->name, strlen(c->name), QUOTE_MAX, qb));
+	if (c->key == NULL)
+		return perr(p, c->line, KTA_ERR_MALFORMED, "ctlog \"%s\": missing 'key'",
+			    kta_quote((const uint8_t *)c->name, strlen(c->name), QUOTE_MAX, qb));
+	p->ct = NULL;
+	return KTA_OK;
+}
+
+static enum kta_status finish_section(struct parser *p)
+{
+	enum kta_status r = finish_log(p);
+
+	return r != KTA_OK ? r : finish_ctlog(p);
+}
+
+static enum kta_status dir_ctlog(struct parser *p, const struct tok *t, size_t n)
+{
+	char qb[4 * QUOTE_MAX + 4];
+	struct kta_config *cfg = p->cfg;
+	struct kta_ctlog_config *c;
+	enum kta_status r;
+	size_t i;
+
+	if ((r = finish_section(p)) != KTA_OK || (r = nargs(p, t, n, 1)) != KTA_OK)
+		return r;
+	if (t[1].n > KTA_CONFIG_NAME_MAX)
+		return perr(p, p->line, KTA_ERR_MALFORMED, "ctlog name longer than %d bytes",
+			    KTA_CONFIG_NAME_MAX);
+	for (i = 0; i < cfg->nctlogs; i++)
+		if (tok_is(&t[1], cfg->ctlogs[i].name))
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "duplicate ctlog \"%s\" (first given on line %zu)",
+				    q(&t[1], qb), cfg->ctlogs[i].line);
+	if (cfg->nctlogs >= KTA_CONFIG_LOGS_MAX)
+		return perr(p, p->line, KTA_ERR_LIMIT, "more than %d ctlogs", KTA_CONFIG_LOGS_MAX);
+	if (!grow((void **)&cfg->ctlogs, &p->cap_ctlogs, cfg->nctlogs, sizeof(*c),
+		  KTA_CONFIG_LOGS_MAX))
+		return nomem(p);
+	c = &cfg->ctlogs[cfg->nctlogs];
+	memset(c, 0, sizeof(*c));
+	if ((c->name = tok_dup(&t[1])) == NULL)
+		return nomem(p);
+	cfg->nctlogs++;
+	c->line = p->line;
+	c->poll = KTA_CONFIG_DEFAULT_POLL;
+	c->batch = 256;
+	if (p->first_section == 0)
+		p->first_section = p->line;
+	p->ct = c;
+	p->cap_ctwatches = 0;
+	p->l_url = p->l_key = p->l_poll = p->l_ca_file = 0;
+	p->l_log_id = p->l_batch = p->l_max_entries = 0;
+	return KTA_OK;
+}
+
+/* watch_domain DOMAIN [SPKI_SHA256...] */
+static enum kta_status dir_watch_domain(struct parser *p, const struct tok *t, size_t n)
+{
+	struct kta_ctlog_config *c = p->ct;
+	struct kta_ct_watch_config *w;
+	char qb[4 * QUOTE_MAX + 4];
+	const struct tok *d = &t[1];
+	size_t i, j, body;
+
+	if (n < 2)
+		return nargs(p, t, n, 1);
+	/* A DNS name (RFC 1035 2.3.4: 253 bytes), or one below which to watch. */
+	body = d->n > 0 && d->p[0] == '.' ? d->n - 1 : d->n;
+	if (body == 0 || body > KTA_CT_NAME_MAX)
+		return perr(p, p->line, KTA_ERR_MALFORMED, "watch_domain \"%s\": not a domain name",
+			    q(d, qb));
+	for (i = 0; i < d->n; i++) {
+		unsigned char ch = (unsigned char)d->p[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+		      (ch == '*' && i == 0)) ||
+		    (ch == '.' && i + 1 < d->n && d->p[i + 1] == '.') || d->p[d->n - 1] == '.')
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "watch_domain \"%s\": not a domain name (byte %zu)", q(d, qb),
+				    i);
+	}
+	for (i = 0; i < c->nwatches; i++) {
+		const char *o = c->watches[i].domain;
+		int same = d->n == strlen(o);
+
+		/* ASCII case-insensitive, without the locale (names are stored lowercase). */
+		for (j = 0; same && j < d->n; j++)
+			same = (d->p[j] >= 'A' && d->p[j] <= 'Z' ? d->p[j] + 32 : d->p[j]) == o[j];
+		if (same)
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "watch_domain \"%s\" listed twice (line %zu)", q(d, qb),
+				    c->watches[i].line);
+	}
+	if (n - 2 > KTA_CONFIG_WATCH_KEYS_MAX)
+		return perr(p, p->line, KTA_ERR_LIMIT, "watch_domain: more than %d approved keys",
+			    KTA_CONFIG_WATCH_KEYS_MAX);
+	if (c->nwatches >= KTA_CONFIG_WATCHES_MAX)
+		return perr(p, p->line, KTA_ERR_LIMIT, "more than %d watches in one ctlog",
+			    KTA_CONFIG_WATCHES_MAX);
+	if (!grow((void **)&c->watches, &p->cap_ctwatches, c->nwatches, sizeof(*w),
+		  KTA_CONFIG_WATCHES_MAX))
+		return nomem(p);
+	w = &c->watches[c->nwatches];
+	memset(w, 0, sizeof(*w));
+	w->line = p->line;
+	if ((w->domain = tok_dup(d)) == NULL)
+		return nomem(p);
+	for (i = 0; w->domain[i] != '\0'; i++)
+		if (w->domain[i] >= 'A' && w->domain[i] <= 'Z')
+			w->domain[i] = (char)(w->domain[i] + 32);
+	c->nwatches++;
+	if (n > 2 && (w->approved = calloc(n - 2, 32)) == NULL)
+		return nomem(p);
+	for (i = 2; i < n; i++) {
+		if (kta_parse_hash(t[i].p, t[i].n, w->approved[i - 2], "key", NULL) != KTA_OK)
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "watch_domain: \"%s\" is not a SHA-256 (64 hex or 44 base64)",
+				    q(&t[i], qb));
+		for (j = 0; j < i - 2; j++)
+			if (memcmp(w->approved[j], w->approved[i - 2], 32) == 0)
+				return perr(p, p->line, KTA_ERR_MALFORMED,
+					    "watch_domain: key \"%s\" listed twice", q(&t[i], qb));
+		w->napproved++;
+	}
+	return KTA_OK;
+}
+
+static enum kta_status dir_ctlog_value(struct parser *p, const struct tok *t, size_t n)
+{
+	struct kta_ctlog_config *c = p->ct;
+	char qb[4 * QUOTE_MAX + 4];
+	struct kta_error e;
+	enum kta_status r;
+	uint64_t v;
+
+	if (tok_is(&t[0], "watch_domain"))
+		return dir_watch_domain(p, t, n);
+	if ((r = nargs(p, t, n, 1)) != KTA_OK)
+		return r;
+	if (tok_is(&t[0], "url")) {
+		if ((r = once(p, &p->l_url, "url")) != KTA_OK ||
+		    (r = check_url(p, "url", &t[1], 0)) != KTA_OK)
+			return r;
+		return (c->url = tok_dup(&t[1])) == NULL ? nomem(p) : KTA_OK;
+	}
+	if (tok_is(&t[0], "key")) {
+		if ((r = once(p, &p->l_key, "key")) != KTA_OK)
+			return r;
+		if ((r = kta_ct_key_parse((const uint8_t *)t[1].p, t[1].n, 0, &c->key, &e)) !=
+		    KTA_OK)
+			return r == KTA_ERR_NOMEM
+				   ? nomem(p)
+				   : perr(p, p->line, KTA_ERR_MALFORMED, "key: %s", e.msg);
+		return KTA_OK;
+	}
+	if (tok_is(&t[0], "log_id")) {
+		char id[128];
+
+		if ((r = once(p, &p->l_log_id, "log_id")) != KTA_OK)
+			return r;
+		if (c->key == NULL)
+			return perr(p, p->line, KTA_ERR_MALFORMED, "log_id before 'key'");
+		if (t[1].n >= sizeof(id))
+			return perr(p, p->line, KTA_ERR_MALFORMED, "log_id \"%s\": too long",
+				    q(&t[1], qb));
+		memcpy(id, t[1].p, t[1].n);
+		id[t[1].n] = '\0';
+		if (kta_ct_key_check_log_id(c->key, id, &e) != KTA_OK)
+			return perr(p, p->line, KTA_ERR_MALFORMED, "log_id \"%s\": %s",
+				    q(&t[1], qb), e.msg);
+		return KTA_OK;
+	}
+	if (tok_is(&t[0], "poll")) {
+		if ((r = once(p, &p->l_poll, "poll")) != KTA_OK)
+			return r;
+		return parse_seconds(p, "poll", &t[1], 1, KTA_CONFIG_SECONDS_MAX, &c->poll);
+	}
+	if (tok_is(&t[0], "batch")) {
+		if ((r = once(p, &p->l_batch, "batch")) != KTA_OK ||
+		    (r = parse_seconds(p, "batch", &t[1], 1, KTA_CT_MAX_BATCH, &v)) != KTA_OK)
+			return r;
+		c->batch = (unsigned)v;
+		return KTA_OK;
+	}
+	if (tok_is(&t[0], "max_entries")) {
+		if ((r = once(p, &p->l_max_entries, "max_entries")) != KTA_OK)
+			return r;
+		return parse_seconds(p, "max_entries", &t[1], 0, UINT64_MAX, &c->max_entries);
+	}
+	if (tok_is(&t[0], "ca_file")) {
+		if ((r = once(p, &p->l_ca_file, "ca_file")) != KTA_OK ||
+		    (r = check_path(p, "ca_file", &t[1])) != KTA_OK)
+			return r;
+		return (c->ca_file = tok_dup(&t[1])) == NULL ? nomem(p) : KTA_OK;
+	}
+	return perr(p, p->line, KTA_ERR_MALFORMED, "'%s' is not a ctlog directive", q(&t[0], qb));
+}
+
+static const char *const ctlog_dirs[] = {"url",         "key",     "log_id",       "poll", "batch",
+					 "max_entries", "ca_file", "watch_domain", NULL};
+
 static const char *const global_dirs[] = {
     "state_dir", "evidence_dir", "heartbeat", "heartbeat_exec", "metrics", "sink", NULL};
 static const char *const log_dirs[] = {"url",  "mirror",  "key",     "origin", "witness", "quorum",
@@ -952,14 +1184,21 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 	char qb[4 * QUOTE_MAX + 4];
 	struct kta_config *cfg = p->cfg;
 
-	if (tok_is(&t[0], "log"))
-		return dir_log(p, t, n);
+	if (tok_is(&t[0], "log")) {
+		enum kta_status r = finish_ctlog(p);
+
+		if (r == KTA_OK && p->first_section == 0)
+			p->first_section = p->line;
+		return r != KTA_OK ? r : dir_log(p, t, n);
+	}
+	if (tok_is(&t[0], "ctlog"))
+		return dir_ctlog(p, t, n);
 	if (in_list(&t[0], global_dirs)) {
-		if (p->cur != NULL || cfg->nlogs > 0)
+		if (p->first_section != 0)
 			return perr(p, p->line, KTA_ERR_MALFORMED,
 				    "global directive '%s' after the first 'log' section (line "
 				    "%zu); move it above",
-				    q(&t[0], qb), cfg->logs[0].line);
+				    q(&t[0], qb), p->first_section);
 		if (tok_is(&t[0], "state_dir"))
 			return global_path(p, t, n, &p->l_state_dir, &cfg->state_dir);
 		if (tok_is(&t[0], "evidence_dir"))
@@ -972,6 +1211,16 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 			return dir_heartbeat_exec(p, t, n);
 		return dir_sink(p, t, n);
 	}
+	if (p->ct != NULL) {
+		if (!in_list(&t[0], ctlog_dirs))
+			return perr(p, p->line, KTA_ERR_MALFORMED, "'%s' is not a ctlog directive",
+				    q(&t[0], qb));
+		return dir_ctlog_value(p, t, n);
+	}
+	if (in_list(&t[0], ctlog_dirs) && !in_list(&t[0], log_dirs))
+		return perr(p, p->line, KTA_ERR_MALFORMED,
+			    "'%s' outside a ctlog section (start one with 'ctlog NAME')",
+			    q(&t[0], qb));
 	if (in_list(&t[0], log_dirs)) {
 		if (p->cur == NULL)
 			return perr(p, p->line, KTA_ERR_MALFORMED,
@@ -1054,6 +1303,9 @@ void kta_config_free(struct kta_config *cfg)
 	for (i = 0; i < cfg->nlogs; i++)
 		log_free_fields(&cfg->logs[i]);
 	free(cfg->logs);
+	for (i = 0; i < cfg->nctlogs; i++)
+		ctlog_free_fields(&cfg->ctlogs[i]);
+	free(cfg->ctlogs);
 	free(cfg);
 }
 
@@ -1098,13 +1350,13 @@ enum kta_status kta_config_parse(const uint8_t *buf, size_t len, const char *fil
 	}
 	last = p.line > 0 ? p.line : 1;
 	p.line = last;
-	if ((r = finish_log(&p)) != KTA_OK)
+	if ((r = finish_section(&p)) != KTA_OK)
 		goto out;
 	if (p.cfg->state_dir == NULL) {
 		r = perr(&p, last, KTA_ERR_MALFORMED, "missing 'state_dir'");
 		goto out;
 	}
-	if (p.cfg->nlogs == 0) {
+	if (p.cfg->nlogs == 0 && p.cfg->nctlogs == 0) {
 		r = perr(&p, last, KTA_ERR_MALFORMED, "no 'log' section");
 		goto out;
 	}

@@ -868,7 +868,8 @@ int kta_ct_may_match(const char *watch, const uint8_t *der, size_t len)
 			if (k == wl)
 				return 1;
 			if (p == pl)
-				pl = p + 1 < end ? memchr(p + 1, first, (size_t)(end - p - 1)) : NULL;
+				pl = p + 1 < end ? memchr(p + 1, first, (size_t)(end - p - 1))
+						 : NULL;
 			else
 				pu = p + 1 < end ? memchr(p + 1, up, (size_t)(end - p - 1)) : NULL;
 		}
@@ -1078,10 +1079,10 @@ static int lit(const uint8_t *b, size_t len, size_t *i, const char *t)
 
 /* 1 for the base64 alphabet and '=' (RFC 4648 4), by ASCII code. */
 static const uint8_t b64_chars[128] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0,
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
 };
 
 static int b64ch(uint8_t c)
@@ -1218,8 +1219,7 @@ static enum kta_status span_decode(const struct span *sp, char *tmp, uint8_t *bu
 	return *n > max ? KTA_ERR_LIMIT : KTA_OK;
 }
 
-static enum kta_status entries_fast(const struct span *sp, size_t n, uint64_t start,
-				    uint64_t asked,
+static enum kta_status entries_fast(const struct span *sp, size_t n, uint64_t start, uint64_t asked,
 				    enum kta_status (*fn)(void *, uint64_t, const uint8_t *, size_t,
 							  const uint8_t *, size_t,
 							  struct kta_error *),
@@ -1238,8 +1238,8 @@ static enum kta_status entries_fast(const struct span *sp, size_t n, uint64_t st
 		if (sp[i].n > maxs)
 			maxs = sp[i].n;
 	/* One buffer each for the whole page instead of two allocations per entry. */
-	if ((leaf = malloc(maxs / 4 * 3 + 3)) == NULL || (extra = malloc(maxs / 4 * 3 + 3)) == NULL ||
-	    (tmp = malloc(maxs + 1)) == NULL) {
+	if ((leaf = malloc(maxs / 4 * 3 + 3)) == NULL ||
+	    (extra = malloc(maxs / 4 * 3 + 3)) == NULL || (tmp = malloc(maxs + 1)) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "get-entries: out of memory");
 		goto out;
 	}
@@ -1249,10 +1249,11 @@ static enum kta_status entries_fast(const struct span *sp, size_t n, uint64_t st
 			r = span_decode(&sp[2 * i + 1], tmp, extra, maxs / 4 * 3 + 3,
 					KTA_CT_EXTRA_MAX, &el);
 		if (r != KTA_OK) {
-			r = kta_error_set(err, r,
-					  "get-entries: entry %llu: leaf_input or extra_data is not "
-					  "canonical base64 within its limit",
-					  (unsigned long long)(start + i));
+			r = kta_error_set(
+			    err, r,
+			    "get-entries: entry %llu: leaf_input or extra_data is not "
+			    "canonical base64 within its limit",
+			    (unsigned long long)(start + i));
 			goto out;
 		}
 		if ((r = fn(ctx, start + i, leaf, ll, extra, el, err)) != KTA_OK)

@@ -471,3 +471,30 @@ out:
 	kta_hasher_free(h);
 	return r;
 }
+
+enum kta_status kta_ctmon_log_from_config(const struct kta_ctlog_config *c,
+					  struct kta_ctmon_log *out,
+					  struct kta_ctmon_watch **watches, struct kta_error *err)
+{
+	struct kta_ctmon_watch *w = NULL;
+	size_t i;
+
+	*watches = NULL;
+	if (c->nwatches > 0 && (w = calloc(c->nwatches, sizeof(*w))) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "ctlog %s: out of memory", c->name);
+	for (i = 0; i < c->nwatches; i++) {
+		w[i].domain = c->watches[i].domain;
+		w[i].approved = (const uint8_t(*)[32])c->watches[i].approved;
+		w[i].napproved = c->watches[i].napproved;
+	}
+	memset(out, 0, sizeof(*out));
+	out->name = c->name;
+	out->url = c->url;
+	out->key = c->key;
+	out->watches = w;
+	out->nwatches = c->nwatches;
+	out->batch = c->batch;
+	out->max_entries = c->max_entries;
+	*watches = w;
+	return KTA_OK;
+}

@@ -39,6 +39,22 @@
  *   watch LABEL KEYSPEC...      | 0..n    | pinned key set; KEYSPEC = ALG:B64:DEVICE
  *   watch LABEL tofu            | 0..n    | trust the first key set seen
  *
+ *   ctlog directive             | count   | value (a Certificate Transparency log, ct.h)
+ *   ----------------------------+---------+--------------------------------------------
+ *   ctlog NAME                  | 0..n    | starts a section; NAME unique among ctlogs
+ *   url URL                     | 1 (req) | RFC 6962 base URL (before "ct/v1/")
+ *   key B64_DER                 | 1 (req) | the log's key: base64 DER SPKI (log lists)
+ *   log_id ID                   | 0..1    | base64 or hex SHA-256 of the key; checked
+ *   poll SECONDS                | 0..1    | 1..; default KTA_CONFIG_DEFAULT_POLL
+ *   batch N                     | 0..1    | get-entries size 1..1024; default 256
+ *   max_entries N               | 0..1    | entries per cycle; 0 = all (default)
+ *   ca_file PATH                | 0..1    | absolute path of a CA bundle for this log
+ *   watch_domain DOMAIN [SPKI]..| 0..n    | DOMAIN or .DOMAIN (subdomains); SPKI =
+ *                               |         | 64 hex (or base64) SHA-256 of an approved
+ *                               |         | SubjectPublicKeyInfo, at most
+ *                               |         | KTA_CONFIG_WATCH_KEYS_MAX; a DOMAIN once
+ * At least one `log` or `ctlog` section is required.
+ *
  * Numbers are canonical decimals (kta_parse_u64). URLs are "https://",
  * "http://" (host non-empty) or "file:///" (absolute path); two logs may not
  * share a NAME or an ORIGIN; a URL is listed once per log; a LABEL once per
@@ -76,6 +92,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ktaudit/ct.h"
 #include "ktaudit/entry.h"
 #include "ktaudit/error.h"
 #include "ktaudit/key.h"
@@ -92,7 +109,7 @@
 #define KTA_CONFIG_NAME_MAX 256
 /* Counts. */
 #define KTA_CONFIG_SINKS_MAX 64
-#define KTA_CONFIG_LOGS_MAX 256
+#define KTA_CONFIG_LOGS_MAX 256 /* per kind: log and ctlog */
 #define KTA_CONFIG_MIRRORS_MAX 16
 #define KTA_CONFIG_WITNESSES_MAX 64
 #define KTA_CONFIG_WATCHES_MAX 10000
@@ -156,6 +173,26 @@ struct kta_log_config {
 	size_t line; /* line of the `log` directive */
 };
 
+struct kta_ct_watch_config {
+	char *domain;            /* "example.org" or ".example.org", lowercase */
+	uint8_t (*approved)[32]; /* napproved SPKI SHA-256 hashes; NULL if none */
+	size_t napproved;
+	size_t line;
+};
+
+struct kta_ctlog_config {
+	char *name;                          /* section name, unique among ctlogs */
+	char *url;                           /* RFC 6962 base URL */
+	struct kta_ct_key *key;              /* the log's key (owned) */
+	uint64_t poll;                       /* seconds, >= 1 */
+	unsigned batch;                      /* 1..KTA_CT_MAX_BATCH */
+	uint64_t max_entries;                /* 0 = all */
+	char *ca_file;                       /* or NULL */
+	struct kta_ct_watch_config *watches; /* NULL if none */
+	size_t nwatches;
+	size_t line; /* line of the `ctlog` directive */
+};
+
 struct kta_config {
 	char *path;            /* the file name given to the parser (for messages) */
 	char *state_dir;       /* never NULL */
@@ -166,8 +203,10 @@ struct kta_config {
 	char *metrics;                 /* or NULL */
 	struct kta_sink_config *sinks; /* in file order; NULL if none */
 	size_t nsinks;
-	struct kta_log_config *logs; /* in file order; at least one */
+	struct kta_log_config *logs; /* in file order; NULL if none */
 	size_t nlogs;
+	struct kta_ctlog_config *ctlogs; /* in file order; NULL if none */
+	size_t nctlogs;                  /* nlogs + nctlogs >= 1 */
 };
 
 /*

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "ktaudit/compact.h"
+#include "ktaudit/config.h"
 #include "ktaudit/ct.h"
 #include "ktaudit/error.h"
 #include "ktaudit/fetch.h"
@@ -114,6 +115,16 @@ KTA_API enum kta_status kta_ctmon_replay(struct kta_ct_client *c, struct kta_has
 					 size_t nwatches, kta_ctmon_report_fn fn, void *ctx,
 					 struct kta_ctmon_replay_stats *stats,
 					 struct kta_error *err) KTA_WUR;
+
+/*
+ * Fills *out from a `ctlog` section of the configuration (config.h). The
+ * watches are put in *watches (malloc'd; the caller free()s it; NULL when
+ * there are none). *out borrows from c and *watches: both must outlive it.
+ */
+KTA_API enum kta_status kta_ctmon_log_from_config(const struct kta_ctlog_config *c,
+						  struct kta_ctmon_log *out,
+						  struct kta_ctmon_watch **watches,
+						  struct kta_error *err) KTA_WUR;
 
 /* One monitoring cycle of log (see above). res (may be NULL) is filled on KTA_OK and VERIFY. */
 KTA_API enum kta_status kta_ctmon_cycle(const struct kta_ctmon_log *log, struct kta_fetcher *f,

@@ -97,7 +97,7 @@ const struct cli_cmd cli_commands[] = {
 	{"monitor", "--config FILE [--once] [--check-config]",
 	 "audit the configured logs: verify, replay, alert (a foreground daemon)", opts_monitor, 0,
 	 0, cmd_monitor},
-	{"watch add", "LABEL (--key ALG:B64[:DEVICE]... | --tofu) --config FILE [--log NAME]",
+	{"watch add", "LABEL (--key ALG:B64:DEVICE... | --tofu) --config FILE [--log NAME]",
 	 "watch a label's keys: pin a key set, or trust the first one seen", opts_watch_add, 1, 1,
 	 cmd_watch_add},
 	{"watch approve", "LABEL VERSION --config FILE [--log NAME]",

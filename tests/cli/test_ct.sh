@@ -38,6 +38,13 @@ has err "unknown member" "names it"
 expect 2 "key is not a key" -- $K verify sth "$D/pilot_get-sth_3721782.json" --log-key "$D/pilot_get-sth_3721782.json"
 expect 2 "missing --log-key" -- $K verify sth "$D/pilot_get-sth_3721782.json"
 
+# static-ct-api: a checkpoint with the log's RFC6962NoteSignature (0x05).
+ROME=rome.ct.filippo.io/2024h1+78f4abae+BTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABAFzPC3fap+uINc1RQ4eRbYMUt84+bKkA8GDLN8KwVdzAgYhYSv4kS8XSheGLAHCWhIJTJbuC3sL88bNMTtrsBM=
+expect 0 "static-ct checkpoint (0x05) verifies" -- $K verify checkpoint "$D/rome_ct_filippo_io_2024h1_115474666.note" --log-key "$ROME"
+has out "size 115474666" "names the size"
+sed '2s/115474666/115474667/' "$D/rome_ct_filippo_io_2024h1_115474666.note" >"$T/rome.size"
+expect 1 "static-ct checkpoint with another size" -- $K verify checkpoint "$T/rome.size" --log-key "$ROME"
+
 # verify inclusion accepts a saved get-proof-by-hash response and the leaf_input as it is.
 ROOT=eDFqBcm88Uo6RUj1uFSprfzUakwDRAGzzn63rC8dDss=
 P=$D/real_get-proof-by-hash_848049_3630887.json

@@ -72,18 +72,21 @@ lines() {
   if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi
 }
 
-# The same, killed with kill -9 and restarted, again and again. Rounds
-# alternate between a kill at a random point of the replay (after the
-# "replaying" line, before the commit) and one in the middle of the delivery
-# (just after the sink received an alert). The kill points follow the run's
-# own progress, not the clock, so a slow or loaded machine changes nothing.
-# A trial ends when a run finishes on its own (nothing left to do at that
-# point); its outcome is compared and the next trial starts from scratch.
+# The same, killed with kill -9 and restarted, again and again. A trial
+# starts from an empty state: its first 1-3 runs are killed at a random
+# point of the replay (after the "replaying" line, before the commit), the
+# next 1-3 in the middle of the delivery (just after the sink received an
+# alert), and then a run finishes on its own; the outcome is compared with
+# the uninterrupted run. The kill points follow the run's own progress, not
+# the clock, so a slow or loaded machine changes nothing.
 killed=0
 k_replay=0
 k_delivery=0
 trial=1
 rounds=0
+tk=0                      # kills in this trial
+kr=$((1 + RANDOM % 3))    # ... in the replay
+kd=$((kr + 1 + RANDOM % 3)) # ... in all
 start=$(ms)
 while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) ]; do
   rounds=$((rounds + 1))
@@ -91,7 +94,10 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   $K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" &
   pid=$!
   BGPIDS="$BGPIDS $pid"
-  if [ $((rounds % 2)) -eq 1 ]; then
+  if [ "$tk" -ge "$kd" ]; then
+    # this trial has had its kills: let the run finish
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+  elif [ "$tk" -lt "$kr" ]; then
     # in the replay: a random point of it
     while kill -0 "$pid" 2>/dev/null && ! grep -q "replaying entries" "$T/crash.err"; do sleep 0.01; done
     d=$((RANDOM * span / 32768))
@@ -105,6 +111,7 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   fi
   if kill -9 "$pid" 2>/dev/null; then
     killed=$((killed + 1))
+    tk=$((tk + 1))
     wait "$pid" 2>/dev/null || true
     # the findings are logged after the commit, before the delivery
     if grep -q "ALERT:" "$T/crash.err" || ! grep -q "replaying entries" "$T/crash.err"; then
@@ -122,6 +129,9 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   check_trial
   rm -rf "$T/crash.state" "$T/crash.rec"
   trial=$((trial + 1))
+  tk=0
+  kr=$((1 + RANDOM % 3))
+  kd=$((kr + 1 + RANDOM % 3))
 done
 ok '[ "$k_replay" -ge 1 ] && [ "$k_delivery" -ge 1 ]' "killed during the replay ($k_replay) and during the delivery ($k_delivery)"
 # finish the last trial without a kill

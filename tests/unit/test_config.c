@@ -770,6 +770,102 @@ static void man_page_agrees(void **state)
 	free(man);
 }
 
+#define ARGON_KEY                                                                                  \
+	"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHblsqctplMVc5ramA7vSuNxUQxcomQwGAVAdnWTAWUYr3MgDHQW0" \
+	"LagJ95lB7QT75Ve6JgT2EVLOFGU7L3YrwA=="
+#define CTLOG "ctlog argon\nurl https://ct.googleapis.com/logs/us1/argon2024/\nkey " ARGON_KEY "\n"
+#define SPKI1 "614b58f143d78d7ed97ddc1ce06150fde9fca3289e7ee3a2754cc5619375689e"
+
+static void ctlog_sections(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} bad[] = {
+	    {HEAD "ctlog a\nkey " ARGON_KEY "\n", "t.conf:2: ctlog \"a\": missing 'url'"},
+	    {HEAD "ctlog a\nurl https://x/\n", "t.conf:2: ctlog \"a\": missing 'key'"},
+	    {HEAD CTLOG "key " ARGON_KEY "\n", "t.conf:5: duplicate 'key'"},
+	    {HEAD CTLOG "log_id " SPKI1 "\n", "t.conf:5: log_id"},
+	    {HEAD CTLOG "batch 0\n", "t.conf:5: batch \"0\""},
+	    {HEAD CTLOG "batch 1025\n", "t.conf:5: batch"},
+	    {HEAD CTLOG "watch alice tofu\n", "t.conf:5: 'watch' is not a ctlog directive"},
+	    {HEAD CTLOG "watch_domain\n", "t.conf:5: 'watch_domain' needs 1 value"},
+	    {HEAD CTLOG "watch_domain exa mple\n", "t.conf:5: watch_domain: \"mple\""},
+	    {HEAD CTLOG "watch_domain a..b\n", "t.conf:5: watch_domain \"a..b\""},
+	    {HEAD CTLOG "watch_domain .\n", "t.conf:5: watch_domain \".\""},
+	    {HEAD CTLOG "watch_domain a.org.\n", "t.conf:5: watch_domain"},
+	    {HEAD CTLOG "watch_domain a.org\nwatch_domain A.ORG\n",
+	     "t.conf:6: watch_domain \"A.ORG\" listed twice (line 5)"},
+	    {HEAD CTLOG "watch_domain a.org " SPKI1 " " SPKI1 "\n", "listed twice"},
+	    {HEAD "ctlog a\nurl https://x/\nkey MFkw\n", "t.conf:4: key: log key"},
+	    {HEAD CTLOG CTLOG, "t.conf:5: duplicate ctlog \"argon\" (first given on line 2)"},
+	    {HEAD CTLOG "sink stderr\n",
+	     "global directive 'sink' after the first 'log' section (line 2)"},
+	    {HEAD "batch 5\n" CTLOG, "t.conf:2: 'batch' outside a ctlog section"},
+	    {HEAD LOG "batch 5\n", "t.conf:5: 'batch' outside a ctlog section"},
+	    {HEAD "url https://x/\n" CTLOG, "outside a log section"},
+	};
+	struct kta_config *cfg;
+	struct kta_error e;
+	size_t i;
+	uint8_t spki[32];
+	uint8_t *man;
+	size_t len;
+	char path[4096];
+
+	(void)state;
+	cfg = parse_ok(HEAD CTLOG
+		       "log_id eecdd064d5db1acec55cb79db4cd13a23287467cbcecdec351485946711fb59b\n"
+		       "batch 1000\nmax_entries 50000\npoll 60\n"
+		       "watch_domain Example.org " SPKI1 "\nwatch_domain .example.org\n" LOG);
+	assert_int_equal(cfg->nctlogs, 1);
+	assert_int_equal(cfg->nlogs, 1);
+	assert_string_equal(cfg->ctlogs[0].name, "argon");
+	assert_string_equal(cfg->ctlogs[0].url, "https://ct.googleapis.com/logs/us1/argon2024/");
+	assert_non_null(cfg->ctlogs[0].key);
+	assert_int_equal(cfg->ctlogs[0].batch, 1000);
+	assert_int_equal(cfg->ctlogs[0].max_entries, 50000);
+	assert_int_equal(cfg->ctlogs[0].poll, 60);
+	assert_int_equal(cfg->ctlogs[0].nwatches, 2);
+	assert_string_equal(cfg->ctlogs[0].watches[0].domain, "example.org");
+	assert_int_equal(cfg->ctlogs[0].watches[0].napproved, 1);
+	assert_int_equal(kta_hex_decode(SPKI1, 64, spki, 32), KTA_OK);
+	assert_memory_equal(cfg->ctlogs[0].watches[0].approved[0], spki, 32);
+	assert_string_equal(cfg->ctlogs[0].watches[1].domain, ".example.org");
+	assert_int_equal(cfg->ctlogs[0].watches[1].napproved, 0);
+	kta_config_free(cfg);
+	/* A CT log alone is a complete configuration; defaults. */
+	cfg = parse_ok(HEAD CTLOG);
+	assert_int_equal(cfg->nlogs, 0);
+	assert_int_equal(cfg->ctlogs[0].batch, 256);
+	assert_int_equal(cfg->ctlogs[0].max_entries, 0);
+	assert_int_equal(cfg->ctlogs[0].poll, KTA_CONFIG_DEFAULT_POLL);
+	kta_config_free(cfg);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i].text, &cfg, &e) == KTA_OK)
+			fail_msg("case %zu accepted", i);
+		assert_null(cfg);
+		if (strstr(e.msg, bad[i].msg) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, bad[i].msg);
+	}
+	/* ktaudit.conf.5 documents the CT directives. */
+	snprintf(path, sizeof(path), "%s/docs/ktaudit.conf.5", KTA_SRCDIR);
+	assert_int_equal(kta_file_read(path, 1 << 20, &man, &len, &e), KTA_OK);
+	{
+		static const char *const ct[] = {"ctlog", "log_id", "batch", "max_entries",
+						 "watch_domain"};
+
+		for (i = 0; i < sizeof(ct) / sizeof(ct[0]); i++) {
+			char needle[64];
+
+			snprintf(needle, sizeof(needle), ".BI %s ", ct[i]);
+			if (strstr((char *)man, needle) == NULL)
+				fail_msg("ktaudit.conf.5 does not document %s", ct[i]);
+		}
+	}
+	free(man);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +876,7 @@ int main(void)
 	    cmocka_unit_test(errors),         cmocka_unit_test(nul_byte),
 	    cmocka_unit_test(limits),         cmocka_unit_test(load_errors),
 	    cmocka_unit_test(mutants),        cmocka_unit_test(man_page_agrees),
+	    cmocka_unit_test(ctlog_sections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ktaudit/config.h"
 #include "ktaudit/ct.h"
 #include "ktaudit/ctmon.h"
 #include "ktaudit/encoding.h"
@@ -287,8 +288,10 @@ static void entries_shapes(void **state)
 	struct kta_error err;
 	size_t len, i;
 	uint8_t *leaf = tu_read_testdata("ct/real_leaf_input.bin", &len);
-	char *b64 = malloc(KTA_B64_ENCODED_LEN(len) + 1), *esc = malloc(3 * KTA_B64_ENCODED_LEN(len) + 1);
-	char *ctl = malloc(8 * KTA_B64_ENCODED_LEN(len) + 512), *body = malloc(4 * KTA_B64_ENCODED_LEN(len) + 256);
+	char *b64 = malloc(KTA_B64_ENCODED_LEN(len) + 1),
+	     *esc = malloc(3 * KTA_B64_ENCODED_LEN(len) + 1);
+	char *ctl = malloc(8 * KTA_B64_ENCODED_LEN(len) + 512),
+	     *body = malloc(4 * KTA_B64_ENCODED_LEN(len) + 256);
 	size_t o = 0;
 	struct got g;
 	static const struct {
@@ -297,24 +300,31 @@ static void entries_shapes(void **state)
 		size_t n;
 	} cases[] = {
 	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"},"
-	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]}", KTA_OK, 2},
+	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]}",
+	     KTA_OK, 2},
 	    {" {\n \"entries\" : [ { \"extra_data\" : \"AAAA\" ,\t\"leaf_input\" : \"%s\" } ,"
-	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"} ] }\r\n", KTA_OK, 2},
+	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"} ] }\r\n",
+	     KTA_OK, 2},
 	    /* jansson path: a \u escape, the same bytes */
 	    {"{\"entries\":[{\"leaf_input\":\"\\u0041%s\",\"extra_data\":\"AAAA\"}]}",
 	     KTA_ERR_MALFORMED, 0},
 	    /* jansson path, accepted: "\u0041AAA" is "AAAA" */
 	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"\\u0041AAA\"},"
-	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]}", KTA_OK, 2},
+	     "{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]}",
+	     KTA_OK, 2},
 	    {"{\"entries\":[]}", KTA_ERR_MALFORMED, 0},
 	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\",\"x\":1}]}",
 	     KTA_ERR_MALFORMED, 0},
-	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"leaf_input\":\"AAAA\"}]}", KTA_ERR_MALFORMED, 0},
-	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AA=A\"}]}", KTA_ERR_MALFORMED, 0},
-	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]} x", KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"leaf_input\":\"AAAA\"}]}", KTA_ERR_MALFORMED,
+	     0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AA=A\"}]}", KTA_ERR_MALFORMED,
+	     0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}]} x", KTA_ERR_MALFORMED,
+	     0},
 	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"}],\"more\":1}",
 	     KTA_ERR_MALFORMED, 0},
-	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"},]}", KTA_ERR_MALFORMED, 0},
+	    {"{\"entries\":[{\"leaf_input\":\"%s\",\"extra_data\":\"AAAA\"},]}", KTA_ERR_MALFORMED,
+	     0},
 	};
 
 	kta_b64_encode(leaf, len, b64);
@@ -355,12 +365,42 @@ static void entries_shapes(void **state)
 	free(body);
 }
 
+static void from_config(void **state)
+{
+	static const char text[] =
+	    "state_dir /tmp/x\nctlog argon\nurl https://ct.googleapis.com/logs/us1/argon2024/\n"
+	    "key MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHblsqctplMVc5ramA7vSuNxUQxcomQwGAVAdnWTAWUYr3"
+	    "MgDHQW0LagJ95lB7QT75Ve6JgT2EVLOFGU7L3YrwA==\nbatch 100\nmax_entries 7\n"
+	    "watch_domain .example.org "
+	    "614b58f143d78d7ed97ddc1ce06150fde9fca3289e7ee3a2754cc5619375689e\n";
+	struct kta_config *cfg = NULL;
+	struct kta_ctmon_log lg;
+	struct kta_ctmon_watch *w = NULL;
+	struct kta_error err;
+
+	(void)state;
+	assert_int_equal(kta_config_parse((const uint8_t *)text, strlen(text), "t", &cfg, &err),
+			 KTA_OK);
+	assert_int_equal(kta_ctmon_log_from_config(&cfg->ctlogs[0], &lg, &w, &err), KTA_OK);
+	assert_string_equal(lg.name, "argon");
+	assert_int_equal(lg.batch, 100);
+	assert_int_equal(lg.max_entries, 7);
+	assert_int_equal(lg.nwatches, 1);
+	assert_string_equal(lg.watches[0].domain, ".example.org");
+	assert_int_equal(lg.watches[0].napproved, 1);
+	assert_int_equal(lg.watches[0].approved[0][0], 0x61);
+	assert_ptr_equal(lg.key, cfg->ctlogs[0].key);
+	free(w);
+	kta_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(cycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(replay_usage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(entries_shapes, setup, teardown),
+	    cmocka_unit_test(from_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
