@@ -18,6 +18,10 @@
  *   heartbeat PATH              | 0..1    | absolute path of a file touched per good cycle
  *   heartbeat_exec ARGV...      | 0..1    | argv, argv[0] an absolute path; never a shell
  *   metrics PATH                | 0..1    | absolute path of a Prometheus textfile
+ *   witness_key PATH            | 0..1    | absolute path of the auditor's own
+ *                               |         | cosignature/v1 secret key (keygen --witness)
+ *   publish_dir PATH            | 0..1    | absolute path; cosigned checkpoints go to
+ *                               |         | PATH/<log dir>/checkpoint (witness.h)
  *   sink stderr                 | 0..n    | JSON lines on standard error
  *   sink file PATH              | 0..n    | JSON lines appended to PATH (absolute)
  *   sink syslog                 | 0..n    | syslog(3), priority by severity (sink.h)
@@ -27,8 +31,15 @@
  *   log directive               | count   | value
  *   ----------------------------+---------+--------------------------------------------
  *   log NAME                    | 1..n    | starts a section; NAME unique (1..256 bytes)
- *   url URL                     | 1 (req) | tlog-tiles base URL: https://, http://, file:///
- *   mirror URL                  | 0..n    | another vantage point, same schemes
+ *   url URL [proxy=P]           | 1 (req) | tlog-tiles base URL: https://, http://, file:///
+ *   mirror URL [proxy=P]        | 0..n    | another vantage point, same schemes
+ *                               |         | P: proxy for this URL only, SCHEME://HOST:PORT,
+ *                               |         | SCHEME socks5h, socks5, socks4a, http, https
+ *   peer URL VKEY               | 0..n    | another auditor's publish URL for this log
+ *                               |         | (https, http, file) and its cosignature/v1
+ *                               |         | key (gossip.h); URL listed once per log
+ *   publish_dir PATH            | 0..1    | absolute path: this log's publish directory
+ *                               |         | (overrides the global one's subdirectory)
  *   key VKEY                    | 1 (req) | the log's verifier key (key.h)
  *   origin ORIGIN               | 0..1    | expected checkpoint origin; default NAME
  *   witness VKEY                | 0..n    | witness verifier keys, distinct
@@ -112,6 +123,7 @@
 #define KTA_CONFIG_LOGS_MAX 256 /* per kind: log and ctlog */
 #define KTA_CONFIG_MIRRORS_MAX 16
 #define KTA_CONFIG_WITNESSES_MAX 64
+#define KTA_CONFIG_PEERS_MAX 64
 #define KTA_CONFIG_WATCHES_MAX 10000
 #define KTA_CONFIG_WATCH_KEYS_MAX 128
 /* Defaults. */
@@ -154,11 +166,23 @@ struct kta_watch_config {
 	size_t line;
 };
 
+/* Another auditor of the same log (gossip.h). */
+struct kta_peer_config {
+	char *url;            /* its publish URL for this log (where `checkpoint` lives) */
+	struct kta_vkey *key; /* its cosignature/v1 verifier key */
+	size_t line;
+};
+
 struct kta_log_config {
 	char *name;     /* section name, unique */
 	char *url;      /* tlog-tiles base URL */
 	char **mirrors; /* nmirrors more base URLs; NULL if none */
 	size_t nmirrors;
+	char *url_proxy;       /* proxy for `url`, or NULL (libcurl's environment) */
+	char **mirror_proxies; /* nmirrors entries, each a proxy or NULL; NULL if no mirrors */
+	struct kta_peer_config *peers; /* npeers other auditors; NULL if none */
+	size_t npeers;
+	char *publish_dir; /* this log's publish directory, or NULL (see kta_config) */
 	struct kta_vkey *key;              /* the log's verifier key */
 	char *origin;                      /* expected origin; never NULL (default: name) */
 	const struct kta_vkey **witnesses; /* nwitnesses distinct keys, owned by the config;
@@ -201,6 +225,8 @@ struct kta_config {
 	char **heartbeat_exec; /* argc strings + NULL, or NULL */
 	size_t heartbeat_exec_argc;
 	char *metrics;                 /* or NULL */
+	char *witness_key;             /* path of the auditor's cosigning key, or NULL */
+	char *publish_dir;             /* global publish directory, or NULL */
 	struct kta_sink_config *sinks; /* in file order; NULL if none */
 	size_t nsinks;
 	struct kta_log_config *logs; /* in file order; NULL if none */

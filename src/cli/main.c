@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cmd_check.h"
+#include "cmd_ct.h"
 #include "cmd_dir.h"
 #include "cmd_evidence.h"
 #include "cmd_monitor.h"
@@ -83,6 +84,7 @@ const struct cli_cmd cli_commands[] = {
 	 opts_verify_consistency, 0, 0, cmd_verify_consistency},
 	CMD_TLOG_COMMANDS,
 	CMD_EVIDENCE_COMMANDS,
+	CMD_CT_COMMANDS,
 	{"dir init", "DIR --origin ORIGIN --key PRIVATE_KEY_FILE",
 	 "create an empty key directory (the reference publisher)", opts_dir_init, 1, 1,
 	 cmd_dir_init},
