@@ -35,6 +35,7 @@ struct parser {
 	/* line of the first occurrence of each single-valued directive (0 = unseen) */
 	size_t l_state_dir, l_evidence_dir, l_heartbeat, l_heartbeat_exec, l_metrics;
 	size_t l_url, l_key, l_origin, l_quorum, l_poll, l_max_age, l_ca_file;
+	size_t cap_mproxies, cap_peers, l_publish_dir, l_witness_key, l_publish_global;
 };
 
 /* Sets err to "FILE:LINE: <fmt...>" and returns st. */
@@ -614,6 +615,16 @@ static void log_free_fields(struct kta_log_config *l)
 		kta_vkey_free((struct kta_vkey *)l->witnesses[i]);
 	free(l->witnesses);
 	free(l->ca_file);
+	free(l->url_proxy);
+	for (i = 0; l->mirror_proxies != NULL && i < l->nmirrors; i++)
+		free(l->mirror_proxies[i]);
+	free(l->mirror_proxies);
+	for (i = 0; i < l->npeers; i++) {
+		free(l->peers[i].url);
+		kta_vkey_free(l->peers[i].key);
+	}
+	free(l->peers);
+	free(l->publish_dir);
 	for (i = 0; i < l->nwatches; i++)
 		watch_free_fields(&l->watches[i]);
 	free(l->watches);
@@ -685,8 +696,9 @@ static enum kta_status dir_log(struct parser *p, const struct tok *t, size_t n)
 	l->poll = KTA_CONFIG_DEFAULT_POLL;
 	p->cur = l;
 	p->cap_mirrors = p->cap_witnesses = p->cap_watches = 0;
+	p->cap_mproxies = p->cap_peers = 0;
 	p->l_url = p->l_key = p->l_origin = p->l_quorum = p->l_poll = p->l_max_age = 0;
-	p->l_ca_file = 0;
+	p->l_ca_file = p->l_publish_dir = 0;
 	return KTA_OK;
 }
 
@@ -707,32 +719,140 @@ static enum kta_status url_unique(struct parser *p, const struct tok *t)
 	return KTA_OK;
 }
 
+/*
+ * A `proxy=SCHEME://HOST:PORT` option: SCHEME one libcurl understands for
+ * CURLOPT_PROXY (socks5h resolves names through the proxy, as Tor needs),
+ * printable ASCII, no user name or password (they would sit in a config
+ * that is often world-readable), a port. *out is a copy of the value.
+ */
+static enum kta_status parse_proxy(struct parser *p, const struct tok *t, char **out)
+{
+	static const char *const schemes[] = {"socks5h://", "socks5://", "socks4a://", "http://",
+					      "https://", NULL};
+	char qb[4 * QUOTE_MAX + 4];
+	struct tok v;
+	size_t i, sl = 0;
+	const char *colon;
+
+	*out = NULL;
+	if (t->n < 6 || memcmp(t->p, "proxy=", 6) != 0)
+		return perr(p, p->line, KTA_ERR_MALFORMED,
+			    "unexpected value \"%s\" (the only option is proxy=URL)", q(t, qb));
+	v.p = t->p + 6;
+	v.n = t->n - 6;
+	if (v.n > URL_MAX)
+		return perr(p, p->line, KTA_ERR_LIMIT, "proxy: longer than %d bytes", URL_MAX);
+	for (i = 0; schemes[i] != NULL; i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (v.n > n && memcmp(v.p, schemes[i], n) == 0) {
+			sl = n;
+			break;
+		}
+	}
+	if (sl == 0)
+		return perr(p, p->line, KTA_ERR_MALFORMED,
+			    "proxy \"%s\": scheme must be socks5h://, socks5://, socks4a://, "
+			    "http:// or https://",
+			    q(&v, qb));
+	for (i = 0; i < v.n; i++)
+		if ((unsigned char)v.p[i] <= 0x20 || (unsigned char)v.p[i] >= 0x7f ||
+		    v.p[i] == '@' || v.p[i] == '?' || v.p[i] == '#')
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "proxy \"%s\": must be SCHEME://HOST:PORT (printable, no user "
+				    "name, query or fragment)",
+				    q(&v, qb));
+	colon = memchr(v.p + sl, ':', v.n - sl);
+	if (colon == NULL || colon == v.p + sl || colon + 1 == v.p + v.n)
+		return perr(p, p->line, KTA_ERR_MALFORMED,
+			    "proxy \"%s\": must be SCHEME://HOST:PORT", q(&v, qb));
+	for (i = (size_t)(colon + 1 - v.p); i < v.n; i++)
+		if (!((v.p[i] >= '0' && v.p[i] <= '9') || (v.p[i] == '/' && i + 1 == v.n)))
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "proxy \"%s\": bad port", q(&v, qb));
+	if ((*out = tok_dup(&v)) == NULL)
+		return nomem(p);
+	return KTA_OK;
+}
+
 static enum kta_status dir_url(struct parser *p, const struct tok *t, size_t n, int mirror)
 {
 	struct kta_log_config *l = p->cur;
 	const char *what = mirror ? "mirror" : "url";
+	char qa[4 * QUOTE_MAX + 4];
 	enum kta_status r;
-	char *s;
+	char *s = NULL, *proxy = NULL;
 
-	if ((!mirror && (r = once(p, &p->l_url, "url")) != KTA_OK) ||
-	    (r = nargs(p, t, n, 1)) != KTA_OK || (r = check_url(p, what, &t[1], 0)) != KTA_OK ||
-	    (r = url_unique(p, &t[1])) != KTA_OK)
+	if (!mirror && (r = once(p, &p->l_url, "url")) != KTA_OK)
+		return r;
+	if (n < 2 || n > 3)
+		return perr(p, p->line, KTA_ERR_MALFORMED, "'%s' needs a URL and at most proxy=URL",
+			    q(&t[0], qa));
+	if ((r = check_url(p, what, &t[1], 0)) != KTA_OK || (r = url_unique(p, &t[1])) != KTA_OK)
 		return r;
 	if (mirror && l->nmirrors >= KTA_CONFIG_MIRRORS_MAX)
 		return perr(p, p->line, KTA_ERR_LIMIT, "more than %d mirrors in one log",
 			    KTA_CONFIG_MIRRORS_MAX);
-	if ((s = tok_dup(&t[1])) == NULL)
+	if (n == 3 && (r = parse_proxy(p, &t[2], &proxy)) != KTA_OK)
+		return r;
+	if ((s = tok_dup(&t[1])) == NULL) {
+		free(proxy);
 		return nomem(p);
+	}
 	if (!mirror) {
 		l->url = s;
+		l->url_proxy = proxy;
 		return KTA_OK;
 	}
 	if (!grow((void **)&l->mirrors, &p->cap_mirrors, l->nmirrors, sizeof(char *),
+		  KTA_CONFIG_MIRRORS_MAX) ||
+	    !grow((void **)&l->mirror_proxies, &p->cap_mproxies, l->nmirrors, sizeof(char *),
 		  KTA_CONFIG_MIRRORS_MAX)) {
 		free(s);
+		free(proxy);
 		return nomem(p);
 	}
+	l->mirror_proxies[l->nmirrors] = proxy;
 	l->mirrors[l->nmirrors++] = s;
+	return KTA_OK;
+}
+
+/* `peer URL VKEY`: another auditor's publish URL for this log and its key. */
+static enum kta_status dir_peer(struct parser *p, const struct tok *t, size_t n)
+{
+	struct kta_log_config *l = p->cur;
+	struct kta_peer_config pc;
+	char qb[4 * QUOTE_MAX + 4];
+	enum kta_status r;
+	size_t i;
+
+	memset(&pc, 0, sizeof(pc));
+	if ((r = nargs(p, t, n, 2)) != KTA_OK || (r = check_url(p, "peer", &t[1], 0)) != KTA_OK)
+		return r;
+	for (i = 0; i < l->npeers; i++)
+		if (tok_is(&t[1], l->peers[i].url))
+			return perr(p, p->line, KTA_ERR_MALFORMED,
+				    "peer \"%s\" listed twice in this log (first on line %zu)",
+				    q(&t[1], qb), l->peers[i].line);
+	if (l->npeers >= KTA_CONFIG_PEERS_MAX)
+		return perr(p, p->line, KTA_ERR_LIMIT, "more than %d peers in one log",
+			    KTA_CONFIG_PEERS_MAX);
+	if ((r = kta_vkey_parse(t[2].p, t[2].n, &pc.key, p->err)) != KTA_OK)
+		return pwrap(p, r, "peer key");
+	if (pc.key->type != KTA_KEY_COSIGNATURE_V1) {
+		kta_vkey_free(pc.key);
+		return perr(p, p->line, KTA_ERR_MALFORMED,
+			    "peer key \"%s\": not a cosignature/v1 key (ktaudit keygen --witness)",
+			    q(&t[2], qb));
+	}
+	pc.line = p->line;
+	if ((pc.url = tok_dup(&t[1])) == NULL ||
+	    !grow((void **)&l->peers, &p->cap_peers, l->npeers, sizeof(pc), KTA_CONFIG_PEERS_MAX)) {
+		free(pc.url);
+		kta_vkey_free(pc.key);
+		return nomem(p);
+	}
+	l->peers[l->npeers++] = pc;
 	return KTA_OK;
 }
 
@@ -909,6 +1029,15 @@ static enum kta_status dir_log_value(struct parser *p, const struct tok *t, size
 		    (r = check_path(p, "ca_file", &t[1])) != KTA_OK)
 			return r;
 		if ((l->ca_file = tok_dup(&t[1])) == NULL)
+			return nomem(p);
+		return KTA_OK;
+	}
+	if (tok_is(&t[0], "publish_dir")) {
+		if ((r = once(p, &p->l_publish_dir, "publish_dir")) != KTA_OK ||
+		    (r = nargs(p, t, n, 1)) != KTA_OK ||
+		    (r = check_path(p, "publish_dir", &t[1])) != KTA_OK)
+			return r;
+		if ((l->publish_dir = tok_dup(&t[1])) == NULL)
 			return nomem(p);
 		return KTA_OK;
 	}
@@ -1165,9 +1294,11 @@ static const char *const ctlog_dirs[] = {"url",         "key",     "log_id",    
 					 "max_entries", "ca_file", "watch_domain", NULL};
 
 static const char *const global_dirs[] = {
-    "state_dir", "evidence_dir", "heartbeat", "heartbeat_exec", "metrics", "sink", NULL};
-static const char *const log_dirs[] = {"url",  "mirror",  "key",     "origin", "witness", "quorum",
-				       "poll", "max_age", "ca_file", "watch",  NULL};
+    "state_dir", "evidence_dir", "heartbeat", "heartbeat_exec", "metrics", "sink", "witness_key",
+    NULL};
+static const char *const log_dirs[] = {"url",     "mirror",  "key",   "origin", "witness",
+				       "quorum",  "poll",    "max_age", "ca_file", "watch",
+				       "peer",    "publish_dir", NULL};
 
 static int in_list(const struct tok *t, const char *const *list)
 {
@@ -1193,6 +1324,9 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 	}
 	if (tok_is(&t[0], "ctlog"))
 		return dir_ctlog(p, t, n);
+	/* publish_dir is global before the first section, per log inside one */
+	if (tok_is(&t[0], "publish_dir") && p->first_section == 0)
+		return global_path(p, t, n, &p->l_publish_global, &cfg->publish_dir);
 	if (in_list(&t[0], global_dirs)) {
 		if (p->first_section != 0)
 			return perr(p, p->line, KTA_ERR_MALFORMED,
@@ -1209,6 +1343,8 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 			return global_path(p, t, n, &p->l_metrics, &cfg->metrics);
 		if (tok_is(&t[0], "heartbeat_exec"))
 			return dir_heartbeat_exec(p, t, n);
+		if (tok_is(&t[0], "witness_key"))
+			return global_path(p, t, n, &p->l_witness_key, &cfg->witness_key);
 		return dir_sink(p, t, n);
 	}
 	if (p->ct != NULL) {
@@ -1236,6 +1372,8 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 			return dir_key(p, t, n, 1);
 		if (tok_is(&t[0], "watch"))
 			return dir_watch(p, t, n);
+		if (tok_is(&t[0], "peer"))
+			return dir_peer(p, t, n);
 		return dir_log_value(p, t, n);
 	}
 	return perr(p, p->line, KTA_ERR_MALFORMED, "unknown directive \"%s\"", q(&t[0], qb));
@@ -1297,6 +1435,8 @@ void kta_config_free(struct kta_config *cfg)
 	free(cfg->heartbeat);
 	argv_free(cfg->heartbeat_exec);
 	free(cfg->metrics);
+	free(cfg->witness_key);
+	free(cfg->publish_dir);
 	for (i = 0; i < cfg->nsinks; i++)
 		sink_free_fields(&cfg->sinks[i]);
 	free(cfg->sinks);

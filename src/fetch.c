@@ -31,6 +31,7 @@ struct kta_fetcher {
         struct kta_fetch_opts o; /* o.schemes/ca_file/user_agent are not used */
         char *ca_file;           /* owned copy, or NULL */
         char *user_agent;        /* owned copy */
+        char *proxy;             /* owned copy, or NULL */
         char protocols[32];      /* for CURLOPT_PROTOCOLS_STR */
         unsigned schemes;        /* SCHEME_* bits allowed */
         CURLM *multi;            /* owns the connection cache, kept across calls */
@@ -224,12 +225,14 @@ enum kta_status kta_fetcher_new(const struct kta_fetch_opts *opts, struct kta_fe
         f->o.schemes = NULL;
         f->o.ca_file = NULL;
         f->o.user_agent = NULL;
+        f->o.proxy = NULL;
         f->schemes = bits;
         ua = opts->user_agent != NULL ? opts->user_agent : "ktaudit/" KTA_VERSION_STRING;
         f->user_agent = dup_str(ua);
         f->pool = calloc(opts->max_connections, sizeof(*f->pool));
         if (f->user_agent == NULL || f->pool == NULL ||
-            (opts->ca_file != NULL && (f->ca_file = dup_str(opts->ca_file)) == NULL)) {
+            (opts->ca_file != NULL && (f->ca_file = dup_str(opts->ca_file)) == NULL) ||
+            (opts->proxy != NULL && (f->proxy = dup_str(opts->proxy)) == NULL)) {
                 kta_error_set(err, r, "fetch: out of memory");
                 goto out;
         }
@@ -294,6 +297,7 @@ void kta_fetcher_free(struct kta_fetcher *f)
         free(f->pool);
         free(f->ca_file);
         free(f->user_agent);
+        free(f->proxy);
         free(f);
 }
 
@@ -414,6 +418,12 @@ static CURLcode configure(struct xfer *x, CURL *e)
                 /* The CA file replaces the trust store rather than adding to it. */
                 SET(CURLOPT_CAINFO, f->ca_file);
                 SET(CURLOPT_CAPATH, (char *)NULL);
+        }
+        if (f->proxy != NULL) {
+                /* This fetcher's own proxy, over any *_proxy environment
+                 * variable; "" in no_proxy so loopback goes through it too. */
+                SET(CURLOPT_PROXY, f->proxy);
+                SET(CURLOPT_NOPROXY, "");
         }
         SET(CURLOPT_USERAGENT, f->user_agent);
         SET(CURLOPT_CONNECTTIMEOUT_MS, f->o.connect_timeout_ms);

@@ -17,11 +17,13 @@
 #include "ktaudit/evidence.h"
 #include "ktaudit/fetch.h"
 #include "ktaudit/file.h"
+#include "ktaudit/gossip.h"
 #include "ktaudit/hash.h"
 #include "ktaudit/merkle.h"
 #include "ktaudit/state.h"
 #include "ktaudit/tile.h"
 #include "ktaudit/tlog.h"
+#include "ktaudit/witness.h"
 
 /* Bundles fetched in parallel during a replay. */
 #define MON_PREFETCH 8u
@@ -32,7 +34,9 @@
 struct msource {
 	const char *url; /* borrowed from the configuration */
 	struct kta_tlog *c;
-	int primary; /* 1 for `url`, 0 for a mirror */
+	int primary;             /* 1 for `url`, 0 for a mirror */
+	struct kta_fetcher *f;   /* the fetcher of c: the log's, or own_f */
+	struct kta_fetcher *own_f; /* with this URL's proxy, or NULL */
 };
 
 /* One configured log and what this process knows about it. */
@@ -41,6 +45,7 @@ struct mlog {
 	struct kta_fetcher *f;
 	struct msource *src; /* url first, then the mirrors */
 	size_t nsrc;
+	char *publish_dir; /* where the cosigned checkpoint goes, or NULL */
 	struct kta_monitor_log_status status;
 };
 
@@ -49,6 +54,7 @@ struct kta_monitor {
 	struct kta_monitor_opts o;
 	struct kta_state *st;
 	struct kta_hasher *h;
+	struct kta_skey *wkey; /* the auditor's cosigning key, or NULL */
 	struct mlog *logs;
 	size_t nlogs;
 };
@@ -310,8 +316,10 @@ static void log_schemes(const struct kta_log_config *lc, char out[static 32])
 	int https = 0, http = 0, file = 0;
 	size_t i;
 
-	for (i = 0; i <= lc->nmirrors; i++) {
-		const char *u = i == 0 ? lc->url : lc->mirrors[i - 1];
+	for (i = 0; i <= lc->nmirrors + lc->npeers; i++) {
+		const char *u = i == 0 ? lc->url
+			      : i <= lc->nmirrors ? lc->mirrors[i - 1]
+						  : lc->peers[i - 1 - lc->nmirrors].url;
 
 		https |= strncmp(u, "https://", 8) == 0;
 		http |= strncmp(u, "http://", 7) == 0;
@@ -347,10 +355,28 @@ static enum kta_status open_log(struct kta_monitor *m, struct mlog *lg, struct k
 	if ((lg->src = calloc(lg->nsrc, sizeof(*lg->src))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
 	for (i = 0; i < lg->nsrc; i++) {
+		const char *proxy = i == 0 ? lg->cfg->url_proxy : lg->cfg->mirror_proxies[i - 1];
+
 		lg->src[i].url = i == 0 ? lg->cfg->url : lg->cfg->mirrors[i - 1];
 		lg->src[i].primary = i == 0;
-		if ((r = kta_tlog_new(lg->f, lg->src[i].url, &to, &lg->src[i].c, err)) != KTA_OK)
-			return kta_error_prefix(err, "log %s", lg->cfg->name);
+		lg->src[i].f = lg->f;
+		if (proxy != NULL) {
+			/* A vantage point of its own (e.g. through Tor): the log
+			 * cannot tell that this client is the same auditor. */
+			fo.proxy = proxy;
+			r = kta_fetcher_new(&fo, &lg->src[i].own_f, err);
+			fo.proxy = NULL;
+			if (r != KTA_OK) {
+				(void)kta_error_prefix(err, "log %s", lg->cfg->name);
+				return r;
+			}
+			lg->src[i].f = lg->src[i].own_f;
+		}
+		if ((r = kta_tlog_new(lg->src[i].f, lg->src[i].url, &to, &lg->src[i].c, err)) !=
+		    KTA_OK) {
+			(void)kta_error_prefix(err, "log %s", lg->cfg->name);
+			return r;
+		}
 	}
 	return KTA_OK;
 }
@@ -513,6 +539,29 @@ static enum kta_status load_status(struct kta_monitor *m, struct mlog *lg, struc
 	return KTA_OK;
 }
 
+/* The log's publish directory: its own publish_dir, or GLOBAL/<log dir>. */
+static enum kta_status publish_path(struct kta_monitor *m, struct mlog *lg, struct kta_error *err)
+{
+	char sub[KTA_WITNESS_LOG_DIR_MAX + 1];
+	enum kta_status r;
+	size_t n;
+
+	if (lg->cfg->publish_dir != NULL) {
+		if ((lg->publish_dir = strdup(lg->cfg->publish_dir)) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+		return KTA_OK;
+	}
+	if (m->cfg->publish_dir == NULL)
+		return KTA_OK;
+	if ((r = kta_witness_log_dir(lg->cfg->name, sub, sizeof(sub), err)) != KTA_OK)
+		return r;
+	n = strlen(m->cfg->publish_dir) + 1 + strlen(sub) + 1;
+	if ((lg->publish_dir = malloc(n)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+	(void)snprintf(lg->publish_dir, n, "%s/%s", m->cfg->publish_dir, sub);
+	return KTA_OK;
+}
+
 enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_monitor_opts *opts,
 				 struct kta_monitor **out, struct kta_error *err)
 {
@@ -529,6 +578,9 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 	else
 		kta_monitor_opts_init(&m->o);
 	if ((r = kta_hasher_new(&m->h, err)) != KTA_OK)
+		goto out;
+	if (!m->o.offline && cfg->witness_key != NULL &&
+	    (r = kta_witness_load_key(cfg->witness_key, &m->wkey, err)) != KTA_OK)
 		goto out;
 	if ((r = kta_state_open(cfg->state_dir, &m->st, err)) != KTA_OK)
 		goto out;
@@ -548,6 +600,8 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 			goto out;
 		if (!m->o.offline && (r = open_log(m, &m->logs[i], err)) != KTA_OK)
 			goto out;
+		if ((r = publish_path(m, &m->logs[i], err)) != KTA_OK)
+			goto out;
 	}
 	*out = m;
 	m = NULL;
@@ -564,14 +618,18 @@ void kta_monitor_close(struct kta_monitor *m)
 	if (m == NULL)
 		return;
 	for (i = 0; i < m->nlogs; i++) {
-		for (j = 0; m->logs[i].src != NULL && j < m->logs[i].nsrc; j++)
+		for (j = 0; m->logs[i].src != NULL && j < m->logs[i].nsrc; j++) {
 			kta_tlog_free(m->logs[i].src[j].c);
+			kta_fetcher_free(m->logs[i].src[j].own_f);
+		}
 		free(m->logs[i].src);
+		free(m->logs[i].publish_dir);
 		kta_fetcher_free(m->logs[i].f);
 	}
 	free(m->logs);
 	kta_state_close(m->st);
 	kta_hasher_free(m->h);
+	kta_skey_free(m->wkey);
 	free(m);
 }
 
@@ -654,7 +712,7 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 	(void)snprintf(full, sizeof(full), "%scheckpoint", kta_tlog_url(cy->lg->src[i].c));
 	kta_error_clear(&e);
 	memset(&info, 0, sizeof(info));
-	r = kta_fetch_get(cy->lg->f, full, &s->note, &s->note_len, &info, &e);
+	r = kta_fetch_get(cy->lg->src[i].f, full, &s->note, &s->note_len, &info, &e);
 	if (mon_cancelled(cy->m))
 		return kta_error_set(err, KTA_ERR_IO, "cancelled");
 	if (r == KTA_ERR_NOMEM || r == KTA_ERR_INTERNAL)
@@ -1285,6 +1343,17 @@ static enum kta_status store_deferred(struct replay_ctx *rc, struct kta_tlog *c,
 	return KTA_OK;
 }
 
+/* The fetcher of the source whose client is c (its proxy, if any). */
+static struct kta_fetcher *src_fetcher(const struct mlog *lg, const struct kta_tlog *c)
+{
+	size_t i;
+
+	for (i = 0; i < lg->nsrc; i++)
+		if (lg->src[i].c == c)
+			return lg->src[i].f;
+	return lg->f;
+}
+
 /* Reads entry bundle bi of the tree (size) from source c: its entries' bytes. */
 static enum kta_status read_bundle(struct cyc *cy, struct kta_tlog *c, uint64_t bi, uint64_t size,
 				   uint8_t **body, size_t *len, struct kta_tile_bundle *b,
@@ -1301,14 +1370,14 @@ static enum kta_status read_bundle(struct cyc *cy, struct kta_tlog *c, uint64_t 
 		return r;
 	(void)snprintf(url, sizeof(url), "%s%s", kta_tlog_url(c), path);
 	memset(&info, 0, sizeof(info));
-	r = kta_fetch_get(cy->lg->f, url, body, len, &info, err);
+	r = kta_fetch_get(src_fetcher(cy->lg, c), url, body, len, &info, err);
 	if (r == KTA_ERR_IO && info.not_found && w != KTA_TILE_WIDTH) {
 		/* tlog-tiles "Partial Tiles": the full bundle begins with the same entries. */
 		if ((r = kta_tile_entries_path(bi, KTA_TILE_WIDTH, path, sizeof(path), err)) !=
 		    KTA_OK)
 			return r;
 		(void)snprintf(url, sizeof(url), "%s%s", kta_tlog_url(c), path);
-		if ((r = kta_fetch_get(cy->lg->f, url, body, len, NULL, err)) != KTA_OK)
+		if ((r = kta_fetch_get(src_fetcher(cy->lg, c), url, body, len, NULL, err)) != KTA_OK)
 			return r;
 		if ((r = kta_tile_parse_bundle(*body, *len, KTA_TILE_WIDTH, b, err)) != KTA_OK)
 			return r;
@@ -1561,6 +1630,246 @@ out:
 	return r;
 }
 
+/* ---- gossip with peer auditors (gossip.h) ---- */
+
+/* A head from the stored verified checkpoint l; tiles from the url. */
+static struct head stored_head(const struct cyc *cy, const struct kta_state_log *l)
+{
+	struct head h;
+
+	h.url = "(verified)";
+	h.note = (const uint8_t *)l->checkpoint;
+	h.note_len = l->checkpoint_len;
+	h.size = l->size;
+	h.root = l->root;
+	h.range = l->range;
+	h.c = cy->lg->src[0].c;
+	h.tiles_url = cy->lg->src[0].url;
+	return h;
+}
+
+/*
+ * Reads every peer's cosigned checkpoint and checks it against our
+ * verified head (gossip.h): a peer that cannot be read or whose checkpoint
+ * does not verify is a warning; two log-signed heads that cannot be in one
+ * log are a fork (critical, evidence). A larger peer head whose tiles the
+ * log does not serve us is only logged: it is checked once we catch up.
+ */
+static enum kta_status gossip(struct cyc *cy, struct kta_error *err)
+{
+	const struct kta_log_config *lc = cy->lg->cfg;
+	struct kta_state_log *nv = NULL;
+	enum kta_status r = KTA_OK;
+	struct head our, ph;
+	int found = 0;
+	size_t i;
+
+	if (lc->npeers == 0)
+		return KTA_OK;
+	if ((r = kta_state_log_get(cy->m->st, lc->origin, &found, &nv, err)) != KTA_OK)
+		return r;
+	if (!found) {
+		mon_log(cy->m, KTA_MONITOR_INFO, lc->name,
+			"gossip skipped: no verified checkpoint of our own yet");
+		return KTA_OK;
+	}
+	our = stored_head(cy, nv);
+	for (i = 0; i < lc->npeers && r == KTA_OK; i++) {
+		const struct kta_peer_config *pc = &lc->peers[i];
+		struct kta_checkpoint *cp = NULL;
+		struct kta_fetch_info info;
+		struct kta_error e;
+		char full[KTA_CONFIG_PATH_MAX + 16], cls[KTA_MONITOR_ERROR_CLASS_MAX];
+		size_t ul = strlen(pc->url);
+		uint8_t *note = NULL;
+		size_t note_len = 0;
+
+		(void)snprintf(full, sizeof(full), "%s%scheckpoint", pc->url,
+			       ul > 0 && pc->url[ul - 1] == '/' ? "" : "/");
+		kta_error_clear(&e);
+		memset(&info, 0, sizeof(info));
+		r = kta_fetch_get(cy->lg->f, full, &note, &note_len, &info, &e);
+		if (mon_cancelled(cy->m)) {
+			free(note);
+			r = kta_error_set(err, KTA_ERR_IO, "cancelled");
+			break;
+		}
+		if (r == KTA_ERR_NOMEM || r == KTA_ERR_INTERNAL) {
+			r = kta_error_set(err, r, "%s", e.msg);
+			break;
+		}
+		if (r != KTA_OK) {
+			free(note);
+			fetch_class(r, &info, cls, sizeof(cls));
+			r = report_unreachable(cy, pc->url, cls, e.msg, err);
+			continue;
+		}
+		r = kta_gossip_verify(note, note_len, lc->key, lc->origin, pc->key, cy->now,
+				      KTA_MONITOR_MAX_SKEW, &cp, &e);
+		if (r == KTA_ERR_NOMEM || r == KTA_ERR_INTERNAL || r == KTA_ERR_USAGE) {
+			free(note);
+			r = kta_error_set(err, r, "%s", e.msg);
+			break;
+		}
+		if (r != KTA_OK) {
+			/* The peer (or whoever serves its URL) is not the log: a
+			 * warning, like an unreadable peer. */
+			free(note);
+			r = report_unreachable(cy, pc->url, "peer_checkpoint", e.msg, err);
+			continue;
+		}
+		ph.url = pc->url;
+		ph.note = note;
+		ph.note_len = note_len;
+		ph.size = cp->size;
+		ph.root = cp->root;
+		ph.range = NULL;
+		ph.c = cy->lg->src[0].c; /* the larger tree's tiles come from the log */
+		ph.tiles_url = cy->lg->src[0].url;
+		switch (kta_gossip_relation(our.size, ph.size)) {
+		case KTA_GOSSIP_SMALLER:
+			r = check_pair(cy, &ph, &our, NULL, 0, err);
+			break;
+		case KTA_GOSSIP_EQUAL:
+			r = check_pair(cy, &our, &ph, NULL, 0, err);
+			break;
+		case KTA_GOSSIP_LARGER:
+			r = check_pair(cy, &our, &ph, NULL, 1, err);
+			break;
+		}
+		mon_log(cy->m, KTA_MONITOR_INFO, lc->name,
+			"gossip: peer %s has a checkpoint of size %" PRIu64 " (%s ours, %" PRIu64 ")",
+			pc->url, ph.size,
+			ph.size < our.size ? "smaller than" : ph.size == our.size ? "equal to" : "larger than",
+			our.size);
+		kta_checkpoint_free(cp);
+		free(note);
+	}
+	kta_state_log_free(nv);
+	return r;
+}
+
+/* ---- the auditor as a witness (witness.h) ---- */
+
+/*
+ * The note without signature lines by the auditor's own key name (a
+ * publisher may have merged an earlier cosignature of ours into it; a note
+ * may carry one signature per key). *out malloc'd.
+ */
+static enum kta_status strip_own(const uint8_t *note, size_t len, const char *name, uint8_t **out,
+				 size_t *out_len, struct kta_error *err)
+{
+	static const char dash[] = "\xe2\x80\x94 ";
+	size_t nl = strlen(name), i = 0, o = 0, dl = sizeof(dash) - 1;
+	int in_sigs = 0;
+	uint8_t *b;
+
+	if ((b = malloc(len + 1)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+	while (i < len) {
+		const uint8_t *nlp = memchr(note + i, '\n', len - i);
+		size_t ll = nlp != NULL ? (size_t)(nlp - (note + i)) + 1 : len - i;
+		int drop = in_sigs && ll > dl + nl + 1 && memcmp(note + i, dash, dl) == 0 &&
+			   memcmp(note + i + dl, name, nl) == 0 && note[i + dl + nl] == ' ';
+
+		if (ll == 1 && note[i] == '\n')
+			in_sigs = 1; /* the blank line before the signatures */
+		if (!drop) {
+			memcpy(b + o, note + i, ll);
+			o += ll;
+		}
+		i += ll;
+	}
+	*out = b;
+	*out_len = o;
+	return KTA_OK;
+}
+
+/*
+ * Cosigns the verified target t and publishes it, unless it is not
+ * provably consistent with the last checkpoint this auditor cosigned
+ * (kept in the state across restarts): never two cosignatures on a fork.
+ */
+static enum kta_status cosign(struct cyc *cy, struct seen *t, struct kta_error *err)
+{
+	struct kta_monitor *m = cy->m;
+	const struct kta_log_config *lc = cy->lg->cfg;
+	struct kta_state_cosigned *prev = NULL;
+	uint8_t *bare = NULL, *cs = NULL;
+	size_t bare_len = 0, cs_len = 0;
+	struct kta_error why, e;
+	struct head th, ch;
+	enum cons cons = CONS_OK;
+	enum kta_status r;
+	int found = 0;
+
+	if ((r = kta_state_cosigned_get(m->st, lc->origin, &found, &prev, err)) != KTA_OK)
+		return r;
+	if (found) {
+		th = seen_head(cy, t);
+		ch.url = "(cosigned)";
+		ch.note = (const uint8_t *)prev->checkpoint;
+		ch.note_len = prev->checkpoint_len;
+		ch.size = prev->size;
+		ch.root = prev->root;
+		ch.range = NULL;
+		ch.c = th.c;
+		ch.tiles_url = th.tiles_url;
+		if (prev->size > th.size) {
+			mon_log(m, KTA_MONITOR_WARN, lc->name,
+				"not cosigning the checkpoint of size %" PRIu64
+				": smaller than the one cosigned before (%" PRIu64 ")",
+				th.size, prev->size);
+			goto out;
+		}
+		if ((r = consistency(cy, &ch, &th, &cons, &why, err)) != KTA_OK)
+			goto out;
+		if (cons != CONS_OK) {
+			mon_log(m, KTA_MONITOR_WARN, lc->name,
+				"refusing to cosign the checkpoint of size %" PRIu64
+				": not provably consistent with the checkpoint of size %" PRIu64
+				" cosigned before (%s)",
+				th.size, prev->size, why.msg);
+			if (cons == CONS_FORK)
+				r = check_pair(cy, &ch, &th, NULL, 0, err);
+			goto out;
+		}
+	}
+	kta_error_clear(&e);
+	if ((r = strip_own(t->note, t->note_len, m->wkey->name, &bare, &bare_len, err)) != KTA_OK)
+		goto out;
+	r = kta_checkpoint_cosign(bare, bare_len, m->wkey, (uint64_t)(cy->now > 0 ? cy->now : 0),
+				  &cs, &cs_len, &e);
+	if (r == KTA_ERR_NOMEM || r == KTA_ERR_INTERNAL) {
+		r = kta_error_set(err, r, "%s", e.msg);
+		goto out;
+	}
+	if (r != KTA_OK) {
+		mon_log(m, KTA_MONITOR_WARN, lc->name, "cannot cosign: %s", e.msg);
+		r = KTA_OK;
+		goto out;
+	}
+	/* The record first: a crash after it and before the file only
+	 * delays publication, never forgets what was cosigned. */
+	if ((r = kta_state_cosigned_put(m->st, lc->origin, (const char *)cs, cs_len,
+					t->cp->size, t->cp->root, cy->now, err)) != KTA_OK)
+		goto out;
+	kta_error_clear(&e);
+	if (kta_witness_publish(cy->lg->publish_dir, cs, cs_len, &e) != KTA_OK) {
+		mon_log(m, KTA_MONITOR_WARN, lc->name, "%s", e.msg);
+		set_class(cy->res, "publish");
+		goto out;
+	}
+	mon_log(m, KTA_MONITOR_INFO, lc->name,
+		"cosigned the checkpoint of size %" PRIu64 " as %s, published in %s", t->cp->size,
+		m->wkey->name, cy->lg->publish_dir);
+out:
+	kta_state_cosigned_free(prev);
+	free(bare);
+	free(cs);
+	return r;
+}
+
 /* ---- the cycle ---- */
 
 enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_monitor_result *res,
@@ -1616,6 +1925,22 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 			else if (cy.v == NULL || cy.v->size != t->cp->size)
 				cy.lg->status.checkpoint_time = cy.now;
 		}
+		/* Cosign what we verified and replayed ourselves, unless this
+		 * cycle found something critical; then gossip. A fork found by
+		 * gossip does not withdraw the cosignature: our head is still the
+		 * log's, consistent with our history, and publishing it is what
+		 * lets the peer on the other side of the split see the fork too. */
+		if (cy.advanced && m->wkey != NULL && cy.lg->publish_dir != NULL) {
+			if (res->findings[KTA_SEV_CRITICAL] == 0) {
+				if ((r = cosign(&cy, t, err)) != KTA_OK)
+					goto out;
+			} else {
+				mon_log(m, KTA_MONITOR_WARN, cy.lg->cfg->name,
+					"not cosigning: a critical finding was made in this cycle");
+			}
+		}
+		if (cy.advanced && (r = gossip(&cy, err)) != KTA_OK)
+			goto out;
 	} else if (t == NULL) {
 		set_class(res, "no_checkpoint");
 	}

@@ -112,6 +112,14 @@ static const char schema_sql[] = "CREATE TABLE logs("
 				 " last_error TEXT,"
 				 " PRIMARY KEY(alert_id, sink));";
 
+/* The last checkpoint this auditor cosigned per origin (witness.h). */
+static const char cosigned_sql[] = "CREATE TABLE IF NOT EXISTS cosigned("
+				   " origin TEXT PRIMARY KEY NOT NULL,"
+				   " checkpoint TEXT NOT NULL,"
+				   " size INTEGER NOT NULL,"
+				   " root BLOB NOT NULL,"
+				   " updated INTEGER NOT NULL)";
+
 struct kta_state_index;
 
 struct kta_state {
@@ -450,6 +458,10 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 				  (long long)ver);
 		goto out;
 	}
+	/* Added after schema version 1 without a version bump: an extra table
+	 * is invisible to older readers, so it is created where missing. */
+	if ((r = db_exec(st, cosigned_sql, err)) != KTA_OK)
+		goto out;
 	r = db_exec(st, "COMMIT", err);
 out:
 	if (r != KTA_OK)
@@ -748,6 +760,98 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 	sqlite3_reset(s);
 	r = KTA_OK;
 out:
+	return tx_leave(st, own, r, err);
+}
+
+void kta_state_cosigned_free(struct kta_state_cosigned *c)
+{
+	if (c == NULL)
+		return;
+	free(c->checkpoint);
+	free(c);
+}
+
+enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin, int *found,
+				       struct kta_state_cosigned **out, struct kta_error *err)
+{
+	enum kta_status r = KTA_ERR_IO;
+	sqlite3_stmt *s = NULL;
+	struct kta_state_cosigned *c = NULL;
+	const void *root;
+	int rc;
+
+	*out = NULL;
+	*found = 0;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT checkpoint, size, root, updated FROM cosigned WHERE origin = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, "read cosigned", err);
+	bind_text(s, 1, origin);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		r = KTA_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = db_fail(st, "read cosigned", err);
+		goto out;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->checkpoint = col_strdup(s, 0)) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		goto out;
+	}
+	c->checkpoint_len = strlen(c->checkpoint);
+	root = sqlite3_column_blob(s, 2);
+	if (col_u64(s, 1, &c->size) != 0 || root == NULL || sqlite3_column_bytes(s, 2) != 32) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: log %s: bad cosigned row", st->path,
+				  origin);
+		goto out;
+	}
+	memcpy(c->root, root, 32);
+	c->updated = sqlite3_column_int64(s, 3);
+	*out = c;
+	c = NULL;
+	*found = 1;
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
+	kta_state_cosigned_free(c);
+	return r;
+}
+
+enum kta_status kta_state_cosigned_put(struct kta_state *st, const char *origin, const char *note,
+				       size_t note_len, uint64_t size,
+				       const uint8_t root[static 32], int64_t now,
+				       struct kta_error *err)
+{
+	enum kta_status r;
+	sqlite3_stmt *s = NULL;
+	int own;
+
+	if (note == NULL || note_len == 0 || note_len > KTA_STATE_NOTE_MAX ||
+	    memchr(note, '\0', note_len) != NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "state: bad cosigned note text");
+	if (size > (uint64_t)INT64_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: tree size too large to store");
+	if ((r = tx_enter(st, &own, err)) != KTA_OK)
+		return r;
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO cosigned(origin, checkpoint, size, root, updated) "
+			       "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(origin) DO UPDATE SET "
+			       "checkpoint = excluded.checkpoint, size = excluded.size, "
+			       "root = excluded.root, updated = excluded.updated",
+			       -1, &s, NULL) != SQLITE_OK ||
+	    bind_text(s, 1, origin) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, note, (int)note_len, SQLITE_STATIC) != SQLITE_OK ||
+	    bind_u64(s, 3, size) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 4, root, 32, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 5, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		r = db_fail(st, "store cosigned checkpoint", err);
+		goto out;
+	}
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
 	return tx_leave(st, own, r, err);
 }
 

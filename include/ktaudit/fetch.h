@@ -57,7 +57,9 @@
  * ktaudit itself keeps no global state.
  *
  * Proxies: libcurl's usual environment variables (https_proxy, http_proxy,
- * no_proxy, ...) apply; TLS is still verified end to end.
+ * no_proxy, ...) apply unless opts->proxy names one for this fetcher
+ * (CURLOPT_PROXY, e.g. "socks5h://127.0.0.1:9050" for Tor); TLS is still
+ * verified end to end.
  *
  * Ownership: kta_fetcher_new allocates the fetcher, kta_fetcher_free frees
  * it (NULL is fine). The strings in opts are copied; the hook contexts
@@ -110,6 +112,7 @@ struct kta_fetch_opts {
         unsigned max_connections;   /* parallel connections, 1..64 */
         unsigned max_redirects;     /* 0 = do not follow, at most 20 */
         const char *user_agent;     /* NULL = "ktaudit/<version>" */
+        const char *proxy;          /* CURLOPT_PROXY for every transfer; NULL = environment */
         uint64_t jitter_seed;       /* 0 = seed from the clock */
         /* Test seam: called with every computed retry wait; returns the wait
          * to use. NULL = use it unchanged. */

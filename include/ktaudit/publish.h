@@ -214,4 +214,34 @@ KTA_API enum kta_status kta_publish_run(struct kta_publisher *p, const struct kt
 					struct kta_publish_result *res,
 					struct kta_error *err) KTA_WUR;
 
+/* What kta_publish_merge_cosignatures did. */
+struct kta_publish_merge_result {
+	size_t merged;    /* cosignature lines added to the served checkpoint */
+	size_t present;   /* cosignatures already there (same key name and ID) */
+	size_t other;     /* notes of another tree head (not the served one), skipped */
+	uint64_t lookups; /* lookup answers rewritten to embed the merged checkpoint */
+};
+
+/*
+ * Merges cosignatures collected from auditors and witnesses (issue 5: an
+ * auditor publishes the checkpoint it cosigned, witness.h) into the served
+ * checkpoint: for each note notes[i] (lens[i] bytes) whose signed text is
+ * byte for byte the served checkpoint's text, every cosignature/v1 line
+ * (72-byte signature) by a key (name, ID) not yet on the served note is
+ * appended. Notes of another tree head are counted in res->other and
+ * skipped. The signatures are not verified here (the publisher need not
+ * know the auditors' keys; clients verify those they require). When lines
+ * were added, the lookup answers that embed the served checkpoint are
+ * rewritten to embed the merged one (the rest of each file is unchanged),
+ * then `checkpoint` is replaced atomically. Takes the publish lock. Errors:
+ * KTA_ERR_MALFORMED (a note does not parse), KTA_ERR_LIMIT (too many
+ * signatures, too large), KTA_ERR_IO (files, lock, the served checkpoint
+ * unreadable), KTA_ERR_NOMEM.
+ */
+KTA_API enum kta_status kta_publish_merge_cosignatures(struct kta_publisher *p,
+						       const uint8_t *const *notes,
+						       const size_t *lens, size_t n,
+						       struct kta_publish_merge_result *res,
+						       struct kta_error *err) KTA_WUR;
+
 #endif

@@ -133,6 +133,32 @@ KTA_API enum kta_status kta_state_log_put(struct kta_state *st, const char *orig
 					  const struct kta_compact_range *range, int64_t now,
 					  struct kta_error *err) KTA_WUR;
 
+/* --- cosigned: the last checkpoint this auditor cosigned (witness.h) ----- */
+
+struct kta_state_cosigned {
+	char *checkpoint;      /* the cosigned note as published, NUL-terminated */
+	size_t checkpoint_len; /* bytes, without the NUL */
+	uint64_t size;         /* its tree size */
+	uint8_t root[32];      /* its root hash */
+	int64_t updated;       /* when it was stored */
+};
+
+/*
+ * Gets the last cosigned checkpoint of origin: *found = 0 (and *out = NULL)
+ * when none, else *out (free with kta_state_cosigned_free). Kept across
+ * restarts so that the auditor never cosigns a fork of what it cosigned.
+ */
+KTA_API enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin,
+					       int *found, struct kta_state_cosigned **out,
+					       struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_cosigned_free(struct kta_state_cosigned *c);
+
+/* Stores (replaces) the last cosigned checkpoint of origin. */
+KTA_API enum kta_status kta_state_cosigned_put(struct kta_state *st, const char *origin,
+					       const char *note, size_t note_len, uint64_t size,
+					       const uint8_t root[static 32], int64_t now,
+					       struct kta_error *err) KTA_WUR;
+
 /* --- the replay index over the labels and label_history tables ----------- */
 
 struct kta_state_index; /* opaque: prepared statements and a key buffer */

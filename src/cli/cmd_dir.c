@@ -7,7 +7,9 @@
 #include "cmd_dir.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/entry.h"
+#include "ktaudit/fetch.h"
 #include "ktaudit/key.h"
+#include "ktaudit/note.h"
 #include "ktaudit/publish.h"
 
 /* Warnings printed for one add; the rest are counted in the summary. */
@@ -31,6 +33,9 @@ const struct cli_opt opts_dir_add[] = {
 
 const struct cli_opt opts_dir_publish[] = {
     {"cosign", CLI_MANY, "FILE", "cosign the checkpoint with this witness key file; repeatable"},
+    {"merge-cosignatures", CLI_MANY, "FILE_OR_URL",
+     "merge the cosignatures of this cosigned checkpoint (an auditor's published file, "
+     "https/http/file URL or path); repeatable"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
 
@@ -172,13 +177,39 @@ out:
 	return cli_finish(a, r, &err, line, j);
 }
 
+/* Reads a cosigned checkpoint from a path or an https/http/file URL. */
+static enum kta_status read_cosigned(struct kta_fetcher **f, const char *src, uint8_t **buf,
+				     size_t *len, struct kta_error *err)
+{
+	struct kta_fetch_opts fo;
+	enum kta_status r;
+
+	if (strncmp(src, "https://", 8) != 0 && strncmp(src, "http://", 7) != 0 &&
+	    strncmp(src, "file://", 7) != 0)
+		return cli_read_file("--merge-cosignatures", src, KTA_NOTE_MAX_SIZE, buf, len, err);
+	if (*f == NULL) {
+		kta_fetch_opts_init(&fo);
+		fo.schemes = "https,http,file";
+		fo.max_size = KTA_NOTE_MAX_SIZE;
+		if ((r = kta_fetcher_new(&fo, f, err)) != KTA_OK)
+			return r;
+	}
+	if ((r = kta_fetch_get(*f, src, buf, len, NULL, err)) != KTA_OK)
+		(void)kta_error_prefix(err, "--merge-cosignatures %s", src);
+	return r;
+}
+
 int cmd_dir_publish(const struct cli_args *a)
 {
 	struct kta_skey *wit[CLI_MAX_VALUES] = {NULL};
 	struct kta_publish_opts o;
 	struct kta_publish_result res;
 	struct kta_publisher *p = NULL;
-	size_t nw = cli_count(a, "cosign"), i;
+	size_t nw = cli_count(a, "cosign"), nm = cli_count(a, "merge-cosignatures"), i;
+	uint8_t *notes[CLI_MAX_VALUES] = {NULL};
+	size_t lens[CLI_MAX_VALUES] = {0};
+	struct kta_publish_merge_result mres;
+	struct kta_fetcher *f = NULL;
 	struct kta_error err;
 	enum kta_status r = KTA_OK;
 	char line[512], root[KTA_B64_ENCODED_LEN(32) + 1];
@@ -195,12 +226,26 @@ int cmd_dir_publish(const struct cli_args *a)
 	o.now = (uint64_t)time(NULL);
 	if ((r = kta_publish_open(a->pos[0], &p, &err)) != KTA_OK)
 		goto out;
+	for (i = 0; i < nm; i++)
+		if ((r = read_cosigned(&f, cli_get_n(a, "merge-cosignatures", i), &notes[i], &lens[i],
+				       &err)) != KTA_OK)
+			goto out;
 	if ((r = kta_publish_run(p, &o, &res, &err)) != KTA_OK)
+		goto out;
+	memset(&mres, 0, sizeof(mres));
+	if (nm > 0 && (r = kta_publish_merge_cosignatures(p, (const uint8_t *const *)notes, lens,
+							  nm, &mres, &err)) != KTA_OK)
 		goto out;
 	kta_b64_encode(res.root, 32, root);
 	j = json_pack("{s:I,s:I,s:I,s:I,s:s}", "published", (json_int_t)res.entries, "old_size",
 		      (json_int_t)res.old_size, "size", (json_int_t)res.size, "lookups",
 		      (json_int_t)res.lookups, "root", root);
+	if (j != NULL && nm > 0)
+		(void)json_object_set_new(
+		    j, "merged",
+		    json_pack("{s:I,s:I,s:I,s:I}", "cosignatures", (json_int_t)mres.merged,
+			      "already_present", (json_int_t)mres.present, "other_tree",
+			      (json_int_t)mres.other, "lookups", (json_int_t)mres.lookups));
 	if (res.entries == 0)
 		(void)snprintf(line, sizeof(line), "nothing to publish: size %llu, root %s",
 			       (unsigned long long)res.size, root);
@@ -209,8 +254,20 @@ int cmd_dir_publish(const struct cli_args *a)
 			       "published %llu entr%s: size %llu, root %s, %llu lookups",
 			       (unsigned long long)res.entries, res.entries == 1 ? "y" : "ies",
 			       (unsigned long long)res.size, root, (unsigned long long)res.lookups);
+	if (nm > 0) {
+		size_t l = strlen(line);
+
+		(void)snprintf(line + l, sizeof(line) - l,
+			       "; merged %zu cosignature%s (%zu already present, %zu for another "
+			       "tree head), %llu lookups updated",
+			       mres.merged, mres.merged == 1 ? "" : "s", mres.present, mres.other,
+			       (unsigned long long)mres.lookups);
+	}
 out:
 	kta_publish_close(p);
+	kta_fetcher_free(f);
+	for (i = 0; i < nm; i++)
+		free(notes[i]);
 	for (i = 0; i < nw; i++)
 		kta_skey_free(wit[i]);
 	return cli_finish(a, r, &err, line, j);

@@ -89,7 +89,7 @@ const struct cli_cmd cli_commands[] = {
 	 "create an empty key directory (the reference publisher)", opts_dir_init, 1, 1,
 	 cmd_dir_init},
 	{"dir add",
-	 "DIR (--label L --key ALG:B64[:DEVICE]... [--auth-key PRIVATE_KEY_FILE] [--time UNIX] | "
+	 "DIR (--label L --key ALG:B64:DEVICE... [--auth-key PRIVATE_KEY_FILE] [--time UNIX] | "
 	 "--from FILE)",
 	 "queue key-directory updates (versions assigned per label)", opts_dir_add, 1, 1,
 	 cmd_dir_add},
