@@ -727,8 +727,8 @@ static enum kta_status url_unique(struct parser *p, const struct tok *t)
  */
 static enum kta_status parse_proxy(struct parser *p, const struct tok *t, char **out)
 {
-	static const char *const schemes[] = {"socks5h://", "socks5://", "socks4a://", "http://",
-					      "https://", NULL};
+	static const char *const schemes[] = {"socks5h://", "socks5://", "socks4a://",
+					      "http://",    "https://",  NULL};
 	char qb[4 * QUOTE_MAX + 4];
 	struct tok v;
 	size_t i, sl = 0;
@@ -768,8 +768,8 @@ static enum kta_status parse_proxy(struct parser *p, const struct tok *t, char *
 			    "proxy \"%s\": must be SCHEME://HOST:PORT", q(&v, qb));
 	for (i = (size_t)(colon + 1 - v.p); i < v.n; i++)
 		if (!((v.p[i] >= '0' && v.p[i] <= '9') || (v.p[i] == '/' && i + 1 == v.n)))
-			return perr(p, p->line, KTA_ERR_MALFORMED,
-				    "proxy \"%s\": bad port", q(&v, qb));
+			return perr(p, p->line, KTA_ERR_MALFORMED, "proxy \"%s\": bad port",
+				    q(&v, qb));
 	if ((*out = tok_dup(&v)) == NULL)
 		return nomem(p);
 	return KTA_OK;
@@ -1294,11 +1294,11 @@ static const char *const ctlog_dirs[] = {"url",         "key",     "log_id",    
 					 "max_entries", "ca_file", "watch_domain", NULL};
 
 static const char *const global_dirs[] = {
-    "state_dir", "evidence_dir", "heartbeat", "heartbeat_exec", "metrics", "sink", "witness_key",
-    NULL};
-static const char *const log_dirs[] = {"url",     "mirror",  "key",   "origin", "witness",
-				       "quorum",  "poll",    "max_age", "ca_file", "watch",
-				       "peer",    "publish_dir", NULL};
+    "state_dir", "evidence_dir", "heartbeat",   "heartbeat_exec",
+    "metrics",   "sink",         "witness_key", NULL};
+static const char *const log_dirs[] = {"url",    "mirror",      "key",     "origin",  "witness",
+				       "quorum", "poll",        "max_age", "ca_file", "watch",
+				       "peer",   "publish_dir", NULL};
 
 static int in_list(const struct tok *t, const char *const *list)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 
 enum kta_status kta_gossip_verify(const uint8_t *note, size_t len, const struct kta_vkey *log_key,
-				  const char *origin, const struct kta_vkey *peer_key,
-				  int64_t now, uint64_t max_skew, struct kta_checkpoint **out,
+				  const char *origin, const struct kta_vkey *peer_key, int64_t now,
+				  uint64_t max_skew, struct kta_checkpoint **out,
 				  struct kta_error *err)
 {
 	struct kta_checkpoint_policy p;
@@ -19,8 +19,9 @@ enum kta_status kta_gossip_verify(const uint8_t *note, size_t len, const struct 
 	*out = NULL;
 	memset(&res, 0, sizeof(res));
 	if (log_key == NULL || peer_key == NULL || peer_key->type != KTA_KEY_COSIGNATURE_V1)
-		return kta_error_set(err, KTA_ERR_USAGE,
-				     "gossip: a log key and a cosignature/v1 peer key are required");
+		return kta_error_set(
+		    err, KTA_ERR_USAGE,
+		    "gossip: a log key and a cosignature/v1 peer key are required");
 	if (len > KTA_GOSSIP_CHECKPOINT_MAX)
 		return kta_error_set(err, KTA_ERR_LIMIT, "gossip: checkpoint larger than %d bytes",
 				     KTA_GOSSIP_CHECKPOINT_MAX);

@@ -34,8 +34,8 @@
 struct msource {
 	const char *url; /* borrowed from the configuration */
 	struct kta_tlog *c;
-	int primary;             /* 1 for `url`, 0 for a mirror */
-	struct kta_fetcher *f;   /* the fetcher of c: the log's, or own_f */
+	int primary;               /* 1 for `url`, 0 for a mirror */
+	struct kta_fetcher *f;     /* the fetcher of c: the log's, or own_f */
 	struct kta_fetcher *own_f; /* with this URL's proxy, or NULL */
 };
 
@@ -317,9 +317,9 @@ static void log_schemes(const struct kta_log_config *lc, char out[static 32])
 	size_t i;
 
 	for (i = 0; i <= lc->nmirrors + lc->npeers; i++) {
-		const char *u = i == 0 ? lc->url
-			      : i <= lc->nmirrors ? lc->mirrors[i - 1]
-						  : lc->peers[i - 1 - lc->nmirrors].url;
+		const char *u = i == 0              ? lc->url
+				: i <= lc->nmirrors ? lc->mirrors[i - 1]
+						    : lc->peers[i - 1 - lc->nmirrors].url;
 
 		https |= strncmp(u, "https://", 8) == 0;
 		http |= strncmp(u, "http://", 7) == 0;
@@ -1377,7 +1377,8 @@ static enum kta_status read_bundle(struct cyc *cy, struct kta_tlog *c, uint64_t 
 		    KTA_OK)
 			return r;
 		(void)snprintf(url, sizeof(url), "%s%s", kta_tlog_url(c), path);
-		if ((r = kta_fetch_get(src_fetcher(cy->lg, c), url, body, len, NULL, err)) != KTA_OK)
+		if ((r = kta_fetch_get(src_fetcher(cy->lg, c), url, body, len, NULL, err)) !=
+		    KTA_OK)
 			return r;
 		if ((r = kta_tile_parse_bundle(*body, *len, KTA_TILE_WIDTH, b, err)) != KTA_OK)
 			return r;
@@ -1738,9 +1739,12 @@ static enum kta_status gossip(struct cyc *cy, struct kta_error *err)
 			break;
 		}
 		mon_log(cy->m, KTA_MONITOR_INFO, lc->name,
-			"gossip: peer %s has a checkpoint of size %" PRIu64 " (%s ours, %" PRIu64 ")",
+			"gossip: peer %s has a checkpoint of size %" PRIu64 " (%s ours, %" PRIu64
+			")",
 			pc->url, ph.size,
-			ph.size < our.size ? "smaller than" : ph.size == our.size ? "equal to" : "larger than",
+			ph.size < our.size    ? "smaller than"
+			: ph.size == our.size ? "equal to"
+					      : "larger than",
 			our.size);
 		kta_checkpoint_free(cp);
 		free(note);
@@ -1851,8 +1855,8 @@ static enum kta_status cosign(struct cyc *cy, struct seen *t, struct kta_error *
 	}
 	/* The record first: a crash after it and before the file only
 	 * delays publication, never forgets what was cosigned. */
-	if ((r = kta_state_cosigned_put(m->st, lc->origin, (const char *)cs, cs_len,
-					t->cp->size, t->cp->root, cy->now, err)) != KTA_OK)
+	if ((r = kta_state_cosigned_put(m->st, lc->origin, (const char *)cs, cs_len, t->cp->size,
+					t->cp->root, cy->now, err)) != KTA_OK)
 		goto out;
 	kta_error_clear(&e);
 	if (kta_witness_publish(cy->lg->publish_dir, cs, cs_len, &e) != KTA_OK) {
@@ -1939,11 +1943,13 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 					"not cosigning: a critical finding was made in this cycle");
 			}
 		}
-		if (cy.advanced && (r = gossip(&cy, err)) != KTA_OK)
-			goto out;
 	} else if (t == NULL) {
 		set_class(res, "no_checkpoint");
 	}
+	/* Gossip against whatever is verified now, also when this cycle could
+	 * not advance (a peer may be the only one to show the fork). */
+	if ((r = gossip(&cy, err)) != KTA_OK)
+		goto out;
 	r = KTA_OK;
 out:
 	if (r != KTA_OK)

@@ -9,8 +9,7 @@
 
 #include "ktaudit/file.h"
 
-enum kta_status kta_witness_load_key(const char *path, struct kta_skey **out,
-				     struct kta_error *err)
+enum kta_status kta_witness_load_key(const char *path, struct kta_skey **out, struct kta_error *err)
 {
 	struct kta_skey *k = NULL;
 	uint8_t *buf = NULL;
@@ -46,8 +45,7 @@ out:
 	return r;
 }
 
-enum kta_status kta_witness_log_dir(const char *name, char *out, size_t cap,
-				    struct kta_error *err)
+enum kta_status kta_witness_log_dir(const char *name, char *out, size_t cap, struct kta_error *err)
 {
 	size_t n, i;
 	int dots = 1;

@@ -182,9 +182,9 @@ struct kta_log_config {
 	char **mirror_proxies; /* nmirrors entries, each a proxy or NULL; NULL if no mirrors */
 	struct kta_peer_config *peers; /* npeers other auditors; NULL if none */
 	size_t npeers;
-	char *publish_dir; /* this log's publish directory, or NULL (see kta_config) */
-	struct kta_vkey *key;              /* the log's verifier key */
-	char *origin;                      /* expected origin; never NULL (default: name) */
+	char *publish_dir;    /* this log's publish directory, or NULL (see kta_config) */
+	struct kta_vkey *key; /* the log's verifier key */
+	char *origin;         /* expected origin; never NULL (default: name) */
 	const struct kta_vkey **witnesses; /* nwitnesses distinct keys, owned by the config;
 					      passes as kta_checkpoint_policy.witnesses */
 	size_t nwitnesses;

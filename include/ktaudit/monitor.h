@@ -8,7 +8,8 @@
  * and one tlog-tiles client per configured URL. kta_monitor_cycle audits one
  * log:
  *
- *   1. fetch `checkpoint` from the url and every mirror; verify each:
+ *   1. fetch `checkpoint` from the url and every mirror (each through its
+ *      own `proxy=`, if configured: a separate fetcher); verify each:
  *        does not parse / no valid log signature / wrong origin
  *                                     -> bad_signature (critical, no evidence:
  *                                        an unsigned text proves nothing)
@@ -45,6 +46,23 @@
  *      keeps each id once, stores exactly the same alerts. (The whole
  *      catch-up from V to T is one step; docs/operating.md "Crash safety"
  *      says what committing a very long one in chunks would need.)
+ *
+ *   5. with a witness key and a publish directory (config.h witness_key,
+ *      publish_dir), T is cosigned (cosignature/v1) and written atomically to
+ *      the log's publish directory (witness.h), unless the cycle made a
+ *      critical finding or T is not provably consistent with the last
+ *      checkpoint this auditor cosigned (state.h "cosigned", kept across
+ *      restarts; an inconsistent one is a fork). A checkpoint that already
+ *      carries a cosignature by the auditor's key name (merged by the
+ *      publisher) gets a fresh one in its place.
+ *   6. gossip (gossip.h), every cycle with a verified checkpoint V: each
+ *      `peer`'s published checkpoint P must carry the log's signature and
+ *      the peer's cosignature (else an unreachable warning, class
+ *      peer_checkpoint or the fetch error's); P smaller than V must be a
+ *      prefix of V (proof from V's tiles), equal must have V's root, larger
+ *      must contain V (proof from P's tiles at the url; if the log does not
+ *      serve them, logged only). Otherwise: fork (critical, evidence when
+ *      the bundle can be built from the tiles we are served).
  *
  * Alerts that repeat every cycle while a condition lasts get ids that repeat
  * too, so the outbox (and the sinks) see each once: unreachable carries the

@@ -33,6 +33,7 @@
 #include "ktaudit/file.h"
 #include "ktaudit/monitor.h"
 #include "ktaudit/state.h"
+#include "ktaudit/witness.h"
 
 extern char **environ;
 
@@ -574,6 +575,8 @@ out:
 	return code;
 }
 
+static int check_witness(const struct kta_config *cfg);
+
 int cmd_monitor(const struct cli_args *a)
 {
 	struct kta_config *cfg = NULL;
@@ -590,6 +593,10 @@ int cmd_monitor(const struct cli_args *a)
 			nw += cfg->logs[i].nwatches;
 		if (cli_count(a, "once"))
 			fprintf(stderr, "ktaudit: --once ignored with --check-config\n");
+		if ((code = check_witness(cfg)) != 0) {
+			kta_config_free(cfg);
+			return code;
+		}
 		printf("OK: %s: %zu log%s, %zu sink%s, %zu watch%s, state in %s\n", cfg->path,
 		       cfg->nlogs, cfg->nlogs == 1 ? "" : "s", cfg->nsinks,
 		       cfg->nsinks == 1 ? "" : "s", nw, nw == 1 ? "" : "es", cfg->state_dir);
@@ -607,6 +614,39 @@ int cmd_monitor(const struct cli_args *a)
 		return code;
 	}
 	return monitor_daemon(cli_get(a, "config"), cfg, &u);
+}
+
+/*
+ * --check-config: the witness key must load (it is read when the monitor
+ * starts); a key without a publish directory, or the reverse, cosigns
+ * nothing, which is worth a warning. Returns the exit code (0 ok).
+ */
+static int check_witness(const struct kta_config *cfg)
+{
+	struct kta_skey *wk = NULL;
+	struct kta_error e;
+	enum kta_status r;
+	size_t i, npub = cfg->publish_dir != NULL ? cfg->nlogs : 0;
+
+	for (i = 0; cfg->publish_dir == NULL && i < cfg->nlogs; i++)
+		npub += cfg->logs[i].publish_dir != NULL;
+	if (cfg->witness_key == NULL) {
+		if (npub > 0)
+			fprintf(stderr,
+				"ktaudit: warning: publish_dir without witness_key: nothing "
+				"will be cosigned\n");
+		return 0;
+	}
+	kta_error_clear(&e);
+	if ((r = kta_witness_load_key(cfg->witness_key, &wk, &e)) != KTA_OK) {
+		fprintf(stderr, "ktaudit: %s\n", e.msg);
+		return kta_status_exit_code(r);
+	}
+	if (npub == 0)
+		fprintf(stderr, "ktaudit: warning: witness_key without publish_dir: nothing will "
+				"be cosigned\n");
+	kta_skey_free(wk);
+	return 0;
 }
 
 /* ---- watch add | approve | list, history ---- */

@@ -62,6 +62,15 @@ expect 2 "proxy scheme checked" -- $K monitor --config "$T/bad.conf" --check-con
 has err "proxy" "names the proxy"
 auditor bad "$HONEST" "mirror ${HONEST}m/ socks=1"
 expect 2 "unknown URL option" -- $K monitor --config "$T/bad.conf" --check-config
+auditor bad "$HONEST"
+sed -i "s|^witness_key .*|witness_key $T/s.log.key|" "$T/bad.conf"
+expect 2 "check-config: witness_key must be a cosignature/v1 key" -- $K monitor --config "$T/bad.conf" --check-config
+has err "cosignature/v1" "says which key type"
+sed -i "s|^witness_key .*|witness_key $T/missing.key|" "$T/bad.conf"
+expect 3 "check-config: witness_key unreadable" -- $K monitor --config "$T/bad.conf" --check-config
+sed -i "/^witness_key /d" "$T/bad.conf"
+expect 0 "check-config: publish_dir alone is a warning" -- $K monitor --config "$T/bad.conf" --check-config
+has err "publish_dir without witness_key" "warns"
 
 # --- a mirror's proxy is used for that mirror only -------------------------------
 auditor px "$HONEST"
@@ -156,5 +165,37 @@ has err "refusing to cosign the checkpoint of size 3" "refused from the cosigned
 ok 'cmp -s "$(pubfile a)" "$T/a.before"' "still unchanged"
 expect 0 "A's published checkpoint is the honest one" -- $K verify checkpoint "$(pubfile a)" --log-key "$LOGVK" --witness "$VA"
 ok '[ "$(sed -n 3p "$(pubfile a)")" = "$(sed -n 3p "$T/s.d/checkpoint")" ]' "same root as the honest log"
+
+# --- gossip with a smaller and a larger peer head: consistency, both ways --------
+auditor a3 "$HONEST" "peer file://$T/b3.pub/example.com_s/ $VB"
+auditor b3 "$HONEST" "peer file://$T/a3.pub/example.com_s/ $VA"
+sed -i "s|w-a3.key|w-a.key|; s|w-b3.key|w-b.key|" "$T/a3.conf" "$T/b3.conf"
+once a3 3 "A3: first run, peer not published"
+once b3 0 "B3: first run, same head as A3"
+cp -a "$T/s.d" "$T/s.lag"
+$K dir add "$T/s.d" --label v --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/s.d" >/dev/null
+# s.lag: the new tiles, but the old checkpoint (a lagging CDN cache of it)
+cp "$T/s.lag/checkpoint" "$T/s.lag.cp"
+rm -rf "$T/s.lag" && cp -a "$T/s.d" "$T/s.lag" && cp "$T/s.lag.cp" "$T/s.lag/checkpoint"
+serve "$T/s.lag"
+LAG=$URL
+once a3 0 "A grows to 4; B's head of 3 is a prefix"
+has err "has a checkpoint of size 3 (smaller than ours, 4)" "A: smaller peer head checked"
+sed -i "s|^url .*|url $LAG|" "$T/b3.conf"
+once b3 0 "B still sees 3; A's head of 4 proven from the tiles at once"
+has err "has a checkpoint of size 4 (larger than ours, 3)" "B: larger peer head checked"
+nalerts b3 0 "B: still nothing"
+sed -i "s|^url .*|url $HONEST|" "$T/b3.conf"
+once b3 0 "B catches up"
+
+# a smaller peer head that is not a prefix of ours: a fork (the evidence
+# would need the peer's subtrees, which the log does not serve us)
+auditor b4 "$FORKED"
+once b4 0 "B4 on the fork, no peers"
+sed -i "/^peer /d" "$T/a3.conf"
+echo "peer file://$T/b4.pub/example.com_s/ $VB" >>"$T/a3.conf"
+once a3 1 "A3 at 4 sees B4's forked head of 3"
+has_alert a3 "fork critical label=- version=- leaf=-" "A3: fork against a smaller peer head"
 
 finish

@@ -138,9 +138,9 @@ static void test_verify_needs_log_sig(void **state)
 	size_t fl = 0, cl = 0;
 
 	/* a note signed by another key of the same name, cosigned by the peer */
-	assert_int_equal(kta_note_sign((const uint8_t *)text, strlen(text), f->other_log_sk, &fake,
-				       &fl, NULL),
-			 KTA_OK);
+	assert_int_equal(
+	    kta_note_sign((const uint8_t *)text, strlen(text), f->other_log_sk, &fake, &fl, NULL),
+	    KTA_OK);
 	assert_int_equal(kta_checkpoint_cosign(fake, fl, f->peer_sk, NOW, &cs, &cl, NULL), KTA_OK);
 	assert_int_equal(gv(f, cs, cl, f->peer_vk, &err), KTA_ERR_VERIFY);
 	assert_non_null(strstr(err.msg, "log signature"));
@@ -391,7 +391,8 @@ static void test_config(void **state)
 	assert_null(cfg->logs[0].mirror_proxies[0]);
 	assert_string_equal(cfg->logs[0].mirror_proxies[1], "http://127.0.0.1:3128");
 	assert_int_equal(cfg->logs[0].npeers, 2);
-	assert_string_equal(cfg->logs[0].peers[0].url, "https://auditor-b.example/example.com_dir/");
+	assert_string_equal(cfg->logs[0].peers[0].url,
+			    "https://auditor-b.example/example.com_dir/");
 	assert_string_equal(cfg->logs[0].peers[0].key->name, "auditor-b.example");
 	assert_int_equal(cfg->logs[0].peers[1].line, 10);
 	assert_string_equal(cfg->logs[0].publish_dir, "/srv/own");
@@ -410,16 +411,20 @@ static void test_config(void **state)
 		    {"url https://a.example/ proxy=socks5h://h:x1", "port", KTA_ERR_MALFORMED},
 		    {"url https://a.example/ tor=1", "proxy=URL", KTA_ERR_MALFORMED},
 		    {"url https://a.example/ proxy=http://h:1 x", "at most", KTA_ERR_MALFORMED},
-		    {"url https://a.example/\npeer https://p.example/", "needs 2", KTA_ERR_MALFORMED},
-		    {"url https://a.example/\npeer ftp://p.example/ PV", "scheme", KTA_ERR_MALFORMED},
+		    {"url https://a.example/\npeer https://p.example/", "needs 2",
+		     KTA_ERR_MALFORMED},
+		    {"url https://a.example/\npeer ftp://p.example/ PV", "scheme",
+		     KTA_ERR_MALFORMED},
 		    {"url https://a.example/\npeer https://p.example/ LV", "cosignature/v1",
 		     KTA_ERR_MALFORMED},
-		    {"url https://a.example/\npeer https://p.example/ PV\npeer https://p.example/ PV",
+		    {"url https://a.example/\npeer https://p.example/ PV\npeer https://p.example/ "
+		     "PV",
 		     "twice", KTA_ERR_MALFORMED},
 		    {"url https://a.example/\npublish_dir rel/dir", "absolute", KTA_ERR_MALFORMED},
 		    {"url https://a.example/\npublish_dir /a\npublish_dir /b", "duplicate",
 		     KTA_ERR_MALFORMED},
-		    {"url https://a.example/\nwitness_key /k", "global directive", KTA_ERR_MALFORMED},
+		    {"url https://a.example/\nwitness_key /k", "global directive",
+		     KTA_ERR_MALFORMED},
 		};
 		size_t i;
 
@@ -440,11 +445,13 @@ static void test_config(void **state)
 				}
 			}
 			line[o] = '\0';
-			snprintf(buf, sizeof(buf), HEAD "log example.com/dir\nkey %s\n%s\n", lv, line);
+			snprintf(buf, sizeof(buf), HEAD "log example.com/dir\nkey %s\n%s\n", lv,
+				 line);
 			if (conf(buf, &cfg, &err) != bad[i].st)
 				fail_msg("case %zu accepted or wrong status: %s", i, line);
 			assert_null(cfg);
-			if (strstr(err.msg, bad[i].want) == NULL || strstr(err.msg, "t.conf:") == NULL)
+			if (strstr(err.msg, bad[i].want) == NULL ||
+			    strstr(err.msg, "t.conf:") == NULL)
 				fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, err.msg,
 					 bad[i].want);
 		}
