@@ -18,59 +18,7 @@
 #include "ktaudit/hash.h"
 #include "ktaudit/merkle.h"
 
-static double now(void)
-{
-	struct timespec t;
-
-	/* CPU time: the cores are shared; see bench/common.h */
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static volatile uint8_t sink;
-
-/* Runs fn(arg) in batches until `secs` have passed; returns calls per second. */
-static double rate(void (*fn)(void *), void *arg, double secs)
-{
-	double t0 = now(), t;
-	unsigned long n = 0;
-
-	do {
-		int i;
-
-		for (i = 0; i < 1000; i++)
-			fn(arg);
-		n += 1000;
-		t = now();
-	} while (t - t0 < secs);
-	return (double)n / (t - t0);
-}
-
-static void raw_block(void *arg)
-{
-	SHA256_CTX *c = arg;
-	static const uint8_t block[64] = {1};
-
-	SHA256_Transform(c, block);
-	sink ^= (uint8_t)c->h[0];
-}
-
-struct evp_ctx {
-	EVP_MD *md;
-	EVP_MD_CTX *ctx;
-	uint8_t buf[65], out[32];
-};
-
-static void evp_node(void *arg)
-{
-	struct evp_ctx *e = arg;
-	unsigned int n;
-
-	EVP_DigestInit_ex2(e->ctx, e->md, NULL);
-	EVP_DigestUpdate(e->ctx, e->buf, sizeof(e->buf));
-	EVP_DigestFinal_ex(e->ctx, e->out, &n);
-	e->buf[1] = e->out[0];
-}
+#include "common.h"
 
 struct node_ctx {
 	struct kta_hasher *h;
@@ -274,22 +222,22 @@ int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
 	SHA256_CTX c;
-	struct evp_ctx e;
+	struct bench_evp e;
 	struct node_ctx nc;
 	struct proof_ctx p;
 	double raw, evp, node;
 	int k;
 
 	SHA256_Init(&c);
-	raw = rate(raw_block, &c, secs);
+	raw = bench_rate(bench_raw_block, &c, secs);
 	memset(&e, 0, sizeof(e));
 	e.md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	e.ctx = EVP_MD_CTX_new();
-	evp = rate(evp_node, &e, secs);
+	evp = bench_rate(bench_evp_node, &e, secs);
 	memset(&nc, 0, sizeof(nc));
 	if (kta_hasher_new(&nc.h, NULL) != KTA_OK)
 		return 3;
-	node = rate(kta_node, &nc, secs);
+	node = bench_rate(kta_node, &nc, secs);
 	printf("SHA-256 bounds, this run, one core (all rates per CPU-second):\n");
 	printf("  raw compression          %10.0f blocks/s  (= %.0f node hashes/s at 2 blocks each)\n",
 	       raw, raw / 2);
@@ -305,15 +253,15 @@ int main(int argc, char **argv)
 		double bi, bc, cn;
 
 		make_inclusion(&p, size);
-		ri = rate(verify_incl, &p, secs);
-		bi = rate(base_incl, &p, secs);
+		ri = bench_rate(verify_incl, &p, secs);
+		bi = bench_rate(base_incl, &p, secs);
 		printf("inclusion   at ~2^%d (%2zu hashes) %9.0f verifications/s  (%.0f%% of the raw "
 		       "bound, %.0f%% of the EVP-node bound); baseline %.0f/s, %.2fx\n",
 		       k, p.len, ri, 100.0 * ri * (double)p.len * 2 / raw,
 		       100.0 * ri * (double)p.len / evp, bi, ri / bi);
 		make_consistency(&p, size / 3 + 7, size);
-		rc = rate(verify_cons, &p, secs);
-		bc = rate(base_cons, &p, secs);
+		rc = bench_rate(verify_cons, &p, secs);
+		bc = bench_rate(base_cons, &p, secs);
 		/* node hashes of one verification (RFC 9162 2.1.4.2 keeps two roots) */
 		p.nh = 0;
 		base_cons(&p);

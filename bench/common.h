@@ -20,7 +20,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double bench_now(void)
+static inline double bench_now(void)
 {
 	struct timespec t;
 
@@ -31,7 +31,7 @@ static double bench_now(void)
 static volatile uint8_t bench_sink;
 
 /* CPU time of this process (CLOCK_PROCESS_CPUTIME_ID), in seconds. */
-static double bench_cpu_now(void)
+static inline double bench_cpu_now(void)
 {
 	struct timespec t;
 
@@ -45,7 +45,7 @@ static double bench_cpu_now(void)
  * cores are shared: a single-threaded loop's CPU rate does not depend on how
  * often the scheduler runs something else.
  */
-static double bench_rate(void (*fn)(void *), void *arg, double secs)
+static inline double bench_rate(void (*fn)(void *), void *arg, double secs)
 {
 	double t0 = bench_cpu_now(), t;
 	unsigned long n = 0;
@@ -61,7 +61,7 @@ static double bench_rate(void (*fn)(void *), void *arg, double secs)
 	return (double)n / (t - t0);
 }
 
-static void bench_raw_block(void *arg)
+static inline void bench_raw_block(void *arg)
 {
 	SHA256_CTX *c = arg;
 	static const uint8_t block[64] = {1};
@@ -76,7 +76,7 @@ struct bench_evp {
 	uint8_t buf[65], out[32];
 };
 
-static void bench_evp_node(void *arg)
+static inline void bench_evp_node(void *arg)
 {
 	struct bench_evp *e = arg;
 	unsigned int n;
@@ -93,7 +93,7 @@ struct bench_bounds {
 };
 
 /* Measures both bounds for `secs` each. */
-static void bench_bounds_measure(struct bench_bounds *b, double secs)
+static inline void bench_bounds_measure(struct bench_bounds *b, double secs)
 {
 	SHA256_CTX c;
 	struct bench_evp e;
@@ -110,7 +110,7 @@ static void bench_bounds_measure(struct bench_bounds *b, double secs)
 	EVP_MD_free(e.md);
 }
 
-static void bench_bounds_print(const struct bench_bounds *b)
+static inline void bench_bounds_print(const struct bench_bounds *b)
 {
 	printf("  bounds (this run, per CPU-second): raw compression %.2f M blocks/s, "
 	       "EVP node hash %.2f M/s\n",
@@ -119,7 +119,7 @@ static void bench_bounds_print(const struct bench_bounds *b)
 
 /* CPU time (user + system) this process has used, in seconds: on a shared
  * machine, entries per CPU-second is steadier than entries per wall second. */
-static double bench_cpu_seconds(void)
+static inline double bench_cpu_seconds(void)
 {
 	struct rusage ru;
 
@@ -130,7 +130,7 @@ static double bench_cpu_seconds(void)
 }
 
 /* Peak resident set of this process in MiB. */
-static double bench_peak_rss_mib(void)
+static inline double bench_peak_rss_mib(void)
 {
 	struct rusage ru;
 

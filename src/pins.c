@@ -7,6 +7,7 @@
 #include "ktaudit/encoding.h"
 #include "ktaudit/pins.h"
 #include "ktaudit/replay.h"
+#include "strbuf.h"
 
 /* Directives in their required order (pins.h); the value is the rank. */
 enum directive {
@@ -533,51 +534,14 @@ const struct kta_pins_label *kta_pins_find(const struct kta_pins *p, const char 
 /* Writing. */
 
 /* A growable output buffer with a hard cap (KTA_PINS_MAX_SIZE). */
-struct obuf {
-	char *b;
-	size_t len, cap;
-	int failed; /* out of memory or over the cap */
-};
-
-static void ob_add(struct obuf *o, const char *s, size_t n)
-{
-	if (o->failed)
-		return;
-	if (n > KTA_PINS_MAX_SIZE - o->len) {
-		o->failed = 1;
-		return;
-	}
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		char *nb;
-
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(o->b, cap)) == NULL) {
-			o->failed = 1;
-			return;
-		}
-		o->b = nb;
-		o->cap = cap;
-	}
-	memcpy(o->b + o->len, s, n);
-	o->len += n;
-	o->b[o->len] = '\0';
-}
-
-static void ob_str(struct obuf *o, const char *s)
-{
-	ob_add(o, s, strlen(s));
-}
-
-static void ob_checkpoint(struct obuf *o, uint64_t size, const uint8_t root[32])
+static void ob_checkpoint(struct kta_strbuf *o, uint64_t size, const uint8_t root[32])
 {
 	char line[64 + KTA_B64_ENCODED_LEN(32)];
 	char b64[KTA_B64_ENCODED_LEN(32) + 1];
 
 	kta_b64_encode(root, 32, b64);
 	(void)snprintf(line, sizeof(line), "checkpoint %llu %s\n", (unsigned long long)size, b64);
-	ob_str(o, line);
+	kta_strbuf_str(o, line);
 }
 
 static int vkey_cmp(const void *a, const void *b)
@@ -594,7 +558,7 @@ static int label_name_cmp(const void *a, const void *b)
 }
 
 /* Writes " ALG:B64:DEVICE" for each key of l in canonical order. */
-static enum kta_status write_keys(struct obuf *o, const struct kta_pins_label *l,
+static enum kta_status write_keys(struct kta_strbuf *o, const struct kta_pins_label *l,
 				  struct kta_error *err)
 {
 	struct kta_entry_key *k = NULL;
@@ -618,12 +582,12 @@ static enum kta_status write_keys(struct obuf *o, const struct kta_pins_label *l
 	}
 	for (i = 0; i < l->nkeys; i++) {
 		kta_b64_encode(k[i].pub, 32, b64);
-		ob_str(o, " ");
-		ob_str(o, kta_entry_alg_name(k[i].alg));
-		ob_str(o, ":");
-		ob_str(o, b64);
-		ob_str(o, ":");
-		ob_str(o, k[i].device);
+		kta_strbuf_str(o, " ");
+		kta_strbuf_str(o, kta_entry_alg_name(k[i].alg));
+		kta_strbuf_str(o, ":");
+		kta_strbuf_str(o, b64);
+		kta_strbuf_str(o, ":");
+		kta_strbuf_str(o, k[i].device);
 	}
 	free(k);
 	return KTA_OK;
@@ -633,7 +597,7 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 				struct kta_error *err)
 {
 	enum kta_status r = KTA_ERR_NOMEM;
-	struct obuf o = {NULL, 0, 0, 0};
+	struct kta_strbuf o;
 	char **wit = NULL;
 	const struct kta_pins_label **lab = NULL;
 	char *s = NULL;
@@ -642,6 +606,7 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 
 	*out = NULL;
 	*out_len = 0;
+	kta_strbuf_init(&o, KTA_PINS_MAX_SIZE);
 	if (p == NULL || p->log == NULL || p->url == NULL || p->log_key == NULL) {
 		r = kta_error_set(err, KTA_ERR_USAGE, "pins: log, url and key are required");
 		goto out;
@@ -649,15 +614,15 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 	if ((p->nwitnesses > 0 && (wit = calloc(p->nwitnesses, sizeof(*wit))) == NULL) ||
 	    (p->nlabels > 0 && (lab = malloc(p->nlabels * sizeof(*lab))) == NULL))
 		goto nomem;
-	ob_str(&o, KTA_PINS_HEADER "\nlog ");
-	ob_str(&o, p->log);
-	ob_str(&o, "\nurl ");
-	ob_str(&o, p->url);
-	ob_str(&o, "\nkey ");
+	kta_strbuf_str(&o, KTA_PINS_HEADER "\nlog ");
+	kta_strbuf_str(&o, p->log);
+	kta_strbuf_str(&o, "\nurl ");
+	kta_strbuf_str(&o, p->url);
+	kta_strbuf_str(&o, "\nkey ");
 	if ((s = kta_vkey_format(p->log_key)) == NULL)
 		goto nomem;
-	ob_str(&o, s);
-	ob_str(&o, "\n");
+	kta_strbuf_str(&o, s);
+	kta_strbuf_str(&o, "\n");
 	for (i = 0; i < p->nwitnesses; i++)
 		if ((wit[i] = kta_vkey_format(p->witnesses[i])) == NULL)
 			goto nomem;
@@ -668,17 +633,17 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 			r = kta_error_set(err, KTA_ERR_USAGE, "pins: witness given twice");
 			goto out;
 		}
-		ob_str(&o, "witness ");
-		ob_str(&o, wit[i]);
-		ob_str(&o, "\n");
+		kta_strbuf_str(&o, "witness ");
+		kta_strbuf_str(&o, wit[i]);
+		kta_strbuf_str(&o, "\n");
 	}
 	if (p->quorum > 0) {
 		(void)snprintf(num, sizeof(num), "quorum %llu\n", (unsigned long long)p->quorum);
-		ob_str(&o, num);
+		kta_strbuf_str(&o, num);
 	}
 	if (p->max_age > 0) {
 		(void)snprintf(num, sizeof(num), "max_age %llu\n", (unsigned long long)p->max_age);
-		ob_str(&o, num);
+		kta_strbuf_str(&o, num);
 	}
 	if (p->has_checkpoint)
 		ob_checkpoint(&o, p->size, p->root);
@@ -692,11 +657,11 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 					  lab[i]->label);
 			goto out;
 		}
-		ob_str(&o, "label ");
-		ob_str(&o, lab[i]->label);
+		kta_strbuf_str(&o, "label ");
+		kta_strbuf_str(&o, lab[i]->label);
 		if ((r = write_keys(&o, lab[i], err)) != KTA_OK)
 			goto out;
-		ob_str(&o, "\n");
+		kta_strbuf_str(&o, "\n");
 	}
 	if (o.failed)
 		goto nomem;
@@ -737,12 +702,13 @@ enum kta_status kta_pins_set_checkpoint(const uint8_t *buf, size_t len, const ch
 {
 	enum kta_status r;
 	struct kta_pins *p = NULL, *q = NULL;
-	struct obuf o = {NULL, 0, 0, 0};
+	struct kta_strbuf o;
 	const char *s = (const char *)buf;
 	size_t pos = 0, line = 1, at = 0, skip = 0, after_head = 0;
 
 	*out = NULL;
 	*out_len = 0;
+	kta_strbuf_init(&o, KTA_PINS_MAX_SIZE);
 	if ((r = kta_pins_parse(buf, len, name, &p, err)) != KTA_OK)
 		goto out;
 	/* Find the byte range to replace (the checkpoint line) or the
@@ -762,9 +728,9 @@ enum kta_status kta_pins_set_checkpoint(const uint8_t *buf, size_t len, const ch
 	}
 	if (p->checkpoint_line == 0)
 		at = after_head;
-	ob_add(&o, s, at);
+	kta_strbuf_add(&o, s, at);
 	ob_checkpoint(&o, size, root);
-	ob_add(&o, s + at + skip, len - at - skip);
+	kta_strbuf_add(&o, s + at + skip, len - at - skip);
 	if (o.failed) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "pins: out of memory");
 		goto out;

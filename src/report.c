@@ -6,6 +6,7 @@
 
 #include "ktaudit/encoding.h"
 #include "ktaudit/report.h"
+#include "strbuf.h"
 
 /* Largest rendered report, in bytes. */
 #define REPORT_OUT_MAX ((size_t)512 << 20)
@@ -298,62 +299,8 @@ enum kta_status kta_report_format_parse(const char *s, enum kta_report_format *o
 /* ------------------------------------------------------------------------ */
 /* Output buffer. */
 
-struct sb {
-	char *b;
-	size_t len, cap;
-	int failed;
-};
-
-static void sb_add(struct sb *o, const char *s, size_t n)
-{
-	if (o->failed)
-		return;
-	if (n > REPORT_OUT_MAX - o->len) {
-		o->failed = 1;
-		return;
-	}
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 1024;
-		char *nb;
-
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(o->b, cap)) == NULL) {
-			o->failed = 1;
-			return;
-		}
-		o->b = nb;
-		o->cap = cap;
-	}
-	memcpy(o->b + o->len, s, n);
-	o->len += n;
-	o->b[o->len] = '\0';
-}
-
-static void sb_str(struct sb *o, const char *s)
-{
-	sb_add(o, s, strlen(s));
-}
-
-KTA_PRINTF(2, 3)
-static void sb_printf(struct sb *o, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		o->failed = 1;
-		return;
-	}
-	sb_add(o, buf, (size_t)n);
-}
-
 /* Text: control characters become '?'. */
-static void sb_text(struct sb *o, const char *s)
+static void sb_text(struct kta_strbuf *o, const char *s)
 {
 	size_t i, start = 0, n = strlen(s);
 
@@ -361,12 +308,12 @@ static void sb_text(struct sb *o, const char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c == 0x7f) {
-			sb_add(o, s + start, i - start);
-			sb_add(o, "?", 1);
+			kta_strbuf_add(o, s + start, i - start);
+			kta_strbuf_add(o, "?", 1);
 			start = i + 1;
 		}
 	}
-	sb_add(o, s + start, n - start);
+	kta_strbuf_add(o, s + start, n - start);
 }
 
 /*
@@ -376,7 +323,7 @@ static void sb_text(struct sb *o, const char *s)
  * into spaces); other characters outside Char (controls, U+FFFE, U+FFFF)
  * and every byte of a string that is not UTF-8 as '?'.
  */
-static void sb_xml(struct sb *o, const char *s, int attr)
+static void sb_xml(struct kta_strbuf *o, const char *s, int attr)
 {
 	size_t i, n = strlen(s);
 	int utf8 = kta_utf8_valid((const uint8_t *)s, n);
@@ -386,57 +333,57 @@ static void sb_xml(struct sb *o, const char *s, int attr)
 
 		switch (c) {
 		case '&':
-			sb_str(o, "&amp;");
+			kta_strbuf_str(o, "&amp;");
 			continue;
 		case '<':
-			sb_str(o, "&lt;");
+			kta_strbuf_str(o, "&lt;");
 			continue;
 		case '>':
-			sb_str(o, "&gt;");
+			kta_strbuf_str(o, "&gt;");
 			continue;
 		case '"':
-			sb_str(o, "&quot;");
+			kta_strbuf_str(o, "&quot;");
 			continue;
 		case '\'':
-			sb_str(o, "&apos;");
+			kta_strbuf_str(o, "&apos;");
 			continue;
 		case '\t':
 		case '\n':
 		case '\r':
 			if (attr)
-				sb_printf(o, "&#%u;", (unsigned)c);
+				kta_strbuf_printf(o, "&#%u;", (unsigned)c);
 			else if (c == '\r')
-				sb_str(o, "&#13;"); /* a literal CR would be normalized away */
+				kta_strbuf_str(o, "&#13;"); /* a literal CR would be normalized away */
 			else
-				sb_add(o, (const char *)&s[i], 1);
+				kta_strbuf_add(o, (const char *)&s[i], 1);
 			continue;
 		default:
 			break;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			sb_add(o, "?", 1);
+			kta_strbuf_add(o, "?", 1);
 		} else if (c < 0x80) {
-			sb_add(o, &s[i], 1);
+			kta_strbuf_add(o, &s[i], 1);
 		} else if (!utf8) {
-			sb_add(o, "?", 1);
+			kta_strbuf_add(o, "?", 1);
 		} else if (c == 0xef && i + 2 < n && (unsigned char)s[i + 1] == 0xbf &&
 			   ((unsigned char)s[i + 2] == 0xbe || (unsigned char)s[i + 2] == 0xbf)) {
-			sb_add(o, "?", 1); /* U+FFFE, U+FFFF */
+			kta_strbuf_add(o, "?", 1); /* U+FFFE, U+FFFF */
 			i += 2;
 		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0) {
 			/* C1 controls U+0080..U+009F: allowed by XML 1.0 but
 			 * "discouraged" (2.2); make them visible. */
-			sb_add(o, "?", 1);
+			kta_strbuf_add(o, "?", 1);
 			i += 1;
 		} else {
-			sb_add(o, &s[i], 1);
+			kta_strbuf_add(o, &s[i], 1);
 		}
 	}
 }
 
 /* GitHub workflow command data (prop = 0) or property value (prop = 1),
  * escaped as @actions/core's escapeData / escapeProperty do. */
-static void sb_gh(struct sb *o, const char *s, int prop)
+static void sb_gh(struct kta_strbuf *o, const char *s, int prop)
 {
 	size_t i, n = strlen(s);
 
@@ -444,19 +391,19 @@ static void sb_gh(struct sb *o, const char *s, int prop)
 		char c = s[i];
 
 		if (c == '%')
-			sb_str(o, "%25");
+			kta_strbuf_str(o, "%25");
 		else if (c == '\r')
-			sb_str(o, "%0D");
+			kta_strbuf_str(o, "%0D");
 		else if (c == '\n')
-			sb_str(o, "%0A");
+			kta_strbuf_str(o, "%0A");
 		else if (prop && c == ':')
-			sb_str(o, "%3A");
+			kta_strbuf_str(o, "%3A");
 		else if (prop && c == ',')
-			sb_str(o, "%2C");
+			kta_strbuf_str(o, "%2C");
 		else if ((unsigned char)c < 0x20 || c == 0x7f)
-			sb_str(o, "?");
+			kta_strbuf_str(o, "?");
 		else
-			sb_add(o, &s[i], 1);
+			kta_strbuf_add(o, &s[i], 1);
 	}
 }
 
@@ -547,17 +494,17 @@ static size_t findex_range(const struct findex *fx, const struct rcheck *c, size
 /* ------------------------------------------------------------------------ */
 /* Renderers. */
 
-static void summary_line(struct sb *o, const struct kta_report *r)
+static void summary_line(struct kta_strbuf *o, const struct kta_report *r)
 {
 	struct kta_report_summary s;
 
 	kta_report_summary(r, &s);
-	sb_printf(o,
+	kta_strbuf_printf(o,
 		  "result: %s (%zu checks: %zu passed, %zu warnings, %zu failed, %zu errors, %zu "
 		  "skipped)\n",
 		  result_name(r), s.checks, s.passed, s.warnings, s.failed, s.errors, s.skipped);
 	if (s.dropped > 0)
-		sb_printf(o, "(%zu more findings not listed)\n", s.dropped);
+		kta_strbuf_printf(o, "(%zu more findings not listed)\n", s.dropped);
 }
 
 static const char *status_upper(enum kta_report_status st)
@@ -577,46 +524,46 @@ static const char *status_upper(enum kta_report_status st)
 	return "?    ";
 }
 
-static void render_text(struct sb *o, const struct kta_report *r, const struct findex *fx)
+static void render_text(struct kta_strbuf *o, const struct kta_report *r, const struct findex *fx)
 {
 	size_t i, j, first, n;
 
 	sb_text(o, r->title);
-	sb_str(o, "\n");
+	kta_strbuf_str(o, "\n");
 	for (i = 0; i < r->nmeta; i++) {
 		sb_text(o, r->meta[i].key);
-		sb_str(o, ": ");
+		kta_strbuf_str(o, ": ");
 		sb_text(o, r->meta[i].value);
-		sb_str(o, "\n");
+		kta_strbuf_str(o, "\n");
 	}
 	for (i = 0; i < r->nchecks; i++) {
 		const struct rcheck *c = &r->checks[i];
 
-		sb_str(o, status_upper(c->st));
-		sb_str(o, " ");
+		kta_strbuf_str(o, status_upper(c->st));
+		kta_strbuf_str(o, " ");
 		sb_text(o, c->group);
-		sb_str(o, " ");
+		kta_strbuf_str(o, " ");
 		sb_text(o, c->name);
-		sb_str(o, ": ");
+		kta_strbuf_str(o, ": ");
 		sb_text(o, c->message);
-		sb_str(o, "\n");
+		kta_strbuf_str(o, "\n");
 		first = findex_range(fx, c, &n);
 		for (j = first; j < first + n; j++) {
 			const struct rfinding *f = &r->findings[fx->order[j]];
 
-			sb_str(o, "      - ");
+			kta_strbuf_str(o, "      - ");
 			sb_text(o, f->kind);
-			sb_str(o, ": ");
+			kta_strbuf_str(o, ": ");
 			sb_text(o, f->message);
-			sb_str(o, "\n");
+			kta_strbuf_str(o, "\n");
 		}
 	}
 	summary_line(o, r);
 }
 
 /* Adds each of the check's findings as "- KIND: MESSAGE" lines via `put`. */
-static void finding_lines(struct sb *o, const struct kta_report *r, const struct findex *fx,
-			  const struct rcheck *c, void (*put)(struct sb *, const char *, int),
+static void finding_lines(struct kta_strbuf *o, const struct kta_report *r, const struct findex *fx,
+			  const struct rcheck *c, void (*put)(struct kta_strbuf *, const char *, int),
 			  int arg)
 {
 	size_t j, first, n;
@@ -632,70 +579,70 @@ static void finding_lines(struct sb *o, const struct kta_report *r, const struct
 	}
 }
 
-static void render_junit(struct sb *o, const struct kta_report *r, const struct findex *fx)
+static void render_junit(struct kta_strbuf *o, const struct kta_report *r, const struct findex *fx)
 {
 	struct kta_report_summary s;
 	size_t i;
 
 	kta_report_summary(r, &s);
-	sb_str(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"");
+	kta_strbuf_str(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"");
 	sb_xml(o, r->title, 1);
-	sb_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
+	kta_strbuf_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
 		  s.checks, s.failed, s.errors, s.skipped);
-	sb_str(o, "  <testsuite name=\"");
+	kta_strbuf_str(o, "  <testsuite name=\"");
 	sb_xml(o, r->title, 1);
-	sb_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
+	kta_strbuf_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
 		  s.checks, s.failed, s.errors, s.skipped);
 	if (r->nmeta > 0) {
-		sb_str(o, "    <properties>\n");
+		kta_strbuf_str(o, "    <properties>\n");
 		for (i = 0; i < r->nmeta; i++) {
-			sb_str(o, "      <property name=\"");
+			kta_strbuf_str(o, "      <property name=\"");
 			sb_xml(o, r->meta[i].key, 1);
-			sb_str(o, "\" value=\"");
+			kta_strbuf_str(o, "\" value=\"");
 			sb_xml(o, r->meta[i].value, 1);
-			sb_str(o, "\"/>\n");
+			kta_strbuf_str(o, "\"/>\n");
 		}
-		sb_str(o, "    </properties>\n");
+		kta_strbuf_str(o, "    </properties>\n");
 	}
 	for (i = 0; i < r->nchecks; i++) {
 		const struct rcheck *c = &r->checks[i];
 
-		sb_str(o, "    <testcase classname=\"ktaudit.");
+		kta_strbuf_str(o, "    <testcase classname=\"ktaudit.");
 		sb_xml(o, c->group, 1);
-		sb_str(o, "\" name=\"");
+		kta_strbuf_str(o, "\" name=\"");
 		sb_xml(o, c->name, 1);
 		if (c->st == KTA_REPORT_PASS) {
-			sb_str(o, "\"/>\n");
+			kta_strbuf_str(o, "\"/>\n");
 			continue;
 		}
-		sb_str(o, "\">\n");
+		kta_strbuf_str(o, "\">\n");
 		if (c->st == KTA_REPORT_SKIP) {
-			sb_str(o, "      <skipped message=\"");
+			kta_strbuf_str(o, "      <skipped message=\"");
 			sb_xml(o, c->message, 1);
-			sb_str(o, "\"/>\n");
+			kta_strbuf_str(o, "\"/>\n");
 		} else if (c->st == KTA_REPORT_WARN) {
-			sb_str(o, "      <system-out>WARNING: ");
+			kta_strbuf_str(o, "      <system-out>WARNING: ");
 			sb_xml(o, c->message, 0);
 			finding_lines(o, r, fx, c, sb_xml, 0);
-			sb_str(o, "</system-out>\n");
+			kta_strbuf_str(o, "</system-out>\n");
 		} else {
 			const char *el = c->st == KTA_REPORT_FAIL ? "failure" : "error";
 
-			sb_printf(o, "      <%s message=\"", el);
+			kta_strbuf_printf(o, "      <%s message=\"", el);
 			sb_xml(o, c->message, 1);
-			sb_str(o, "\" type=\"");
+			kta_strbuf_str(o, "\" type=\"");
 			sb_xml(o, c->st == KTA_REPORT_FAIL ? "fail" : kta_status_str(c->cause), 1);
-			sb_str(o, "\">");
+			kta_strbuf_str(o, "\">");
 			sb_xml(o, c->message, 0);
 			finding_lines(o, r, fx, c, sb_xml, 0);
-			sb_printf(o, "</%s>\n", el);
+			kta_strbuf_printf(o, "</%s>\n", el);
 		}
-		sb_str(o, "    </testcase>\n");
+		kta_strbuf_str(o, "    </testcase>\n");
 	}
-	sb_str(o, "  </testsuite>\n</testsuites>\n");
+	kta_strbuf_str(o, "  </testsuite>\n</testsuites>\n");
 }
 
-static void render_github(struct sb *o, const struct kta_report *r, const struct findex *fx)
+static void render_github(struct kta_strbuf *o, const struct kta_report *r, const struct findex *fx)
 {
 	size_t i;
 
@@ -703,30 +650,30 @@ static void render_github(struct sb *o, const struct kta_report *r, const struct
 		const struct rcheck *c = &r->checks[i];
 
 		if (c->st == KTA_REPORT_PASS || c->st == KTA_REPORT_SKIP) {
-			sb_str(o, c->st == KTA_REPORT_PASS ? "PASS " : "SKIP ");
+			kta_strbuf_str(o, c->st == KTA_REPORT_PASS ? "PASS " : "SKIP ");
 			sb_text(o, c->group);
-			sb_str(o, " ");
+			kta_strbuf_str(o, " ");
 			sb_text(o, c->name);
-			sb_str(o, ": ");
+			kta_strbuf_str(o, ": ");
 			sb_text(o, c->message);
-			sb_str(o, "\n");
+			kta_strbuf_str(o, "\n");
 			continue;
 		}
-		sb_str(o, c->st == KTA_REPORT_WARN ? "::warning title=" : "::error title=");
+		kta_strbuf_str(o, c->st == KTA_REPORT_WARN ? "::warning title=" : "::error title=");
 		sb_gh(o, r->title, 1);
 		sb_gh(o, ": ", 1);
 		sb_gh(o, c->group, 1);
 		sb_gh(o, " ", 1);
 		sb_gh(o, c->name, 1);
-		sb_str(o, "::");
+		kta_strbuf_str(o, "::");
 		sb_gh(o, c->message, 0);
 		finding_lines(o, r, fx, c, sb_gh, 0);
-		sb_str(o, "\n");
+		kta_strbuf_str(o, "\n");
 	}
 	summary_line(o, r);
 }
 
-static enum kta_status render_json(struct sb *o, const struct kta_report *r,
+static enum kta_status render_json(struct kta_strbuf *o, const struct kta_report *r,
 				   const struct findex *fx, struct kta_error *err)
 {
 	struct kta_report_summary s;
@@ -799,8 +746,8 @@ static enum kta_status render_json(struct sb *o, const struct kta_report *r,
 	json_decref(sum);
 	if (text == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "report: out of memory");
-	sb_str(o, text);
-	sb_str(o, "\n");
+	kta_strbuf_str(o, text);
+	kta_strbuf_str(o, "\n");
 	free(text);
 	return KTA_OK;
 }
@@ -808,12 +755,13 @@ static enum kta_status render_json(struct sb *o, const struct kta_report *r,
 enum kta_status kta_report_render(const struct kta_report *r, enum kta_report_format f, char **out,
 				  size_t *out_len, struct kta_error *err)
 {
-	struct sb o = {NULL, 0, 0, 0};
+	struct kta_strbuf o;
 	struct findex fx = {NULL, NULL};
 	enum kta_status st = KTA_OK;
 
 	*out = NULL;
 	*out_len = 0;
+	kta_strbuf_init(&o, REPORT_OUT_MAX);
 	if (r == NULL)
 		return kta_error_set(err, KTA_ERR_USAGE, "report: NULL report");
 	if (findex_init(&fx, r) != 0)
