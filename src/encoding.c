@@ -200,41 +200,58 @@ enum kta_status kta_parse_hash(const char *in, size_t in_len, uint8_t out[static
 			     what, kta_quote((const uint8_t *)in, in_len, 70, q));
 }
 
+size_t kta_utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp)
+{
+	uint8_t c = s[i];
+	size_t n, k;
+	uint32_t v;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		n = 1;
+		v = c & 0x1fu;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2;
+		v = c & 0x0fu;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3;
+		v = c & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len - i <= n)
+		return 0;
+	for (k = 1; k <= n; k++) {
+		if ((s[i + k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i + k] & 0x3fu);
+	}
+	/* no overlongs, nothing above U+10FFFF, no surrogates */
+	if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
+	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n + 1;
+}
+
 int kta_utf8_valid(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 
 	while (i < len) {
-		uint8_t c = s[i];
 		uint32_t cp;
-		size_t n, k;
+		size_t n;
 
-		if (c < 0x80) {
+		if (s[i] < 0x80) { /* ASCII fast path */
 			i++;
 			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			cp = c & 0x1fu;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			cp = c & 0x0fu;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			cp = c & 0x07u;
-		} else {
-			return 0;
 		}
-		if (len - i <= n)
+		if ((n = kta_utf8_next(s, len, i, &cp)) == 0)
 			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }

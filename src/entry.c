@@ -33,46 +33,6 @@ const char *kta_entry_alg_name(enum kta_entry_alg alg)
 	return alg_names[alg];
 }
 
-/*
- * Decodes one UTF-8 sequence at s[i] (i < len) strictly: no overlongs, no
- * surrogates, nothing above U+10FFFF. Returns its length, or 0 if invalid.
- */
-static size_t utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp)
-{
-	uint8_t c = s[i];
-	size_t n, k;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		n = 1;
-		v = c & 0x1fu;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 2;
-		v = c & 0x0fu;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 3;
-		v = c & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len - i <= n)
-		return 0;
-	for (k = 1; k <= n; k++) {
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i + k] & 0x3fu);
-	}
-	if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
-	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return n + 1;
-}
-
 /* The code points a name must not contain (entry.h, "Names"): controls,
  * space, the Unicode White_Space characters and U+FEFF, as a fixed list. */
 static int banned_code_point(uint32_t cp)
@@ -110,7 +70,7 @@ static enum kta_status check_name(const uint8_t *s, size_t len, size_t max, cons
 		return kta_error_set(err, st, "%s%s \"%s\" is %zu bytes, more than %zu", where,
 				     what, kta_quote(s, len, QUOTE_MAX, q), len, max);
 	for (i = 0; i < len; i += n) {
-		if ((n = utf8_next(s, len, i, &cp)) == 0)
+		if ((n = kta_utf8_next(s, len, i, &cp)) == 0)
 			return kta_error_set(err, st, "%s%s is not valid UTF-8 at byte %zu", where,
 					     what, i);
 		if (!banned_code_point(cp))

@@ -56,6 +56,13 @@ KTA_API enum kta_status kta_parse_u64(const char *in, size_t in_len, uint64_t *o
 KTA_API enum kta_status kta_parse_hash(const char *in, size_t in_len, uint8_t out[static 32],
 				       const char *what, struct kta_error *err) KTA_WUR;
 
+/*
+ * Decodes one UTF-8 sequence at s[i] (i < len) strictly: no overlongs, no
+ * surrogates, nothing above U+10FFFF. Sets *cp and returns the sequence's
+ * length, or returns 0 if it is invalid or truncated.
+ */
+KTA_API size_t kta_utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp);
+
 /* Returns 1 if (s, len) is well-formed UTF-8 (no overlongs, no surrogates). */
 KTA_API int kta_utf8_valid(const uint8_t *s, size_t len);
 

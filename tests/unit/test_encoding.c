@@ -133,6 +133,26 @@ static void utf8_cases(void **state)
 	assert_false(kta_utf8_valid((const uint8_t *)"\xff", 1));
 }
 
+static void utf8_next_cases(void **state)
+{
+	const uint8_t *s = (const uint8_t *)"a\xc3\xa9\xe2\x80\x94\xf0\x9f\x94\x91";
+	uint32_t cp = 0;
+
+	(void)state;
+	assert_int_equal(kta_utf8_next(s, 10, 0, &cp), 1);
+	assert_int_equal(cp, 'a');
+	assert_int_equal(kta_utf8_next(s, 10, 1, &cp), 2);
+	assert_int_equal(cp, 0xe9);
+	assert_int_equal(kta_utf8_next(s, 10, 3, &cp), 3);
+	assert_int_equal(cp, 0x2014);
+	assert_int_equal(kta_utf8_next(s, 10, 6, &cp), 4);
+	assert_int_equal(cp, 0x1f511);
+	assert_int_equal(kta_utf8_next(s, 9, 6, &cp), 0);  /* truncated */
+	assert_int_equal(kta_utf8_next(s, 10, 7, &cp), 0); /* continuation byte first */
+	assert_int_equal(kta_utf8_next((const uint8_t *)"\xe0\x80\xaf", 3, 0, &cp), 0); /* overlong */
+	assert_int_equal(kta_utf8_next((const uint8_t *)"\xed\xbf\xbf", 3, 0, &cp), 0); /* surrogate */
+}
+
 static void ct_equal_and_quote(void **state)
 {
 	char q[64];
@@ -142,6 +162,18 @@ static void ct_equal_and_quote(void **state)
 	assert_false(kta_ct_equal((const uint8_t *)"abcd", (const uint8_t *)"abce", 4));
 	assert_string_equal(kta_quote((const uint8_t *)"a\nb\"", 4, 10, q), "a\\x0ab\\x22");
 	assert_string_equal(kta_quote((const uint8_t *)"abcdef", 6, 3, q), "abc...");
+	/* a private key given by mistake is never echoed, in full or in part */
+	{
+		static const char k[] = "PRIVATE+KEY+x+01234567+AQ4CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+		char big[4 * 64 + 4];
+
+		kta_quote((const uint8_t *)k, sizeof(k) - 1, 64, big);
+		assert_null(strstr(big, "AQ4C"));
+		assert_null(strstr(big, "01234567"));
+		kta_quote((const uint8_t *)"key PRIVATE+KEY+x+0", 19, 64, big);
+		assert_non_null(strstr(big, "key "));
+		assert_null(strstr(big, "x+0"));
+	}
 }
 
 int main(void)
@@ -150,7 +182,7 @@ int main(void)
 		cmocka_unit_test(b64_roundtrip), cmocka_unit_test(b64_known),
 		cmocka_unit_test(b64_rejects),   cmocka_unit_test(hex_cases),
 		cmocka_unit_test(u64_cases),     cmocka_unit_test(hash_cases),
-		cmocka_unit_test(utf8_cases),    cmocka_unit_test(ct_equal_and_quote),
+		cmocka_unit_test(utf8_cases),    cmocka_unit_test(utf8_next_cases),    cmocka_unit_test(ct_equal_and_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
