@@ -110,8 +110,7 @@ static enum kta_status fsync_dir_of(const char *path, struct kta_error *err)
 	return KTA_OK;
 }
 
-/* Writes all of (data, len) to fd; returns 0 or an errno value. */
-static int write_all(int fd, const uint8_t *data, size_t len)
+int kta_file_write_all(int fd, const uint8_t *data, size_t len)
 {
 	size_t off = 0;
 
@@ -144,7 +143,7 @@ enum kta_status kta_file_write_atomic(const char *path, const uint8_t *data, siz
 		if (errno != EEXIST || attempt >= 100)
 			return kta_error_set(err, KTA_ERR_IO, "%s: %s", tmp, strerror(errno));
 	}
-	e = write_all(fd, data, len);
+	e = kta_file_write_all(fd, data, len);
 	if (e == 0 && fsync(fd) != 0)
 		e = errno;
 	if (close(fd) != 0 && e == 0)
@@ -166,7 +165,7 @@ enum kta_status kta_file_create_excl(const char *path, const uint8_t *data, size
 
 	if (fd < 0)
 		return kta_error_set(err, KTA_ERR_IO, "%s: %s", path, strerror(errno));
-	e = write_all(fd, data, len);
+	e = kta_file_write_all(fd, data, len);
 	if (e == 0 && fsync(fd) != 0)
 		e = errno;
 	if (close(fd) != 0 && e == 0)

@@ -37,6 +37,12 @@ KTA_API enum kta_status kta_file_write_atomic(const char *path, const uint8_t *d
 KTA_API enum kta_status kta_file_create_excl(const char *path, const uint8_t *data, size_t len,
 					     mode_t mode, struct kta_error *err) KTA_WUR;
 
+/*
+ * Writes all of (data, len) to fd, retrying short writes and EINTR.
+ * Returns 0, or the errno value of the failed write.
+ */
+KTA_API int kta_file_write_all(int fd, const uint8_t *data, size_t len);
+
 /* Creates directory `path` and its parents with `mode` (like mkdir -p). */
 KTA_API enum kta_status kta_file_mkdirs(const char *path, mode_t mode,
 					struct kta_error *err) KTA_WUR;
