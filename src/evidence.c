@@ -316,6 +316,35 @@ enum kta_status kta_evidence_fork_prefix(const char *origin, const uint8_t *note
 	    out, out_len, err);
 }
 
+enum kta_status kta_evidence_fork_consistency(const char *origin, const uint8_t *note_a,
+					      size_t len_a, const uint8_t *note_b, size_t len_b,
+					      const uint8_t (*vec)[32], size_t vec_len, char **out,
+					      size_t *out_len, struct kta_error *err)
+{
+	json_t *o = NULL, *p = NULL;
+	enum kta_status r;
+
+	*out = NULL;
+	if (vec == NULL || vec_len == 0 || vec_len > KTA_MERKLE_MAX_PROOF + 1)
+		return kta_error_set(err, KTA_ERR_USAGE, "evidence: bad consistency vector");
+	if ((r = bundle_start("fork", origin, note_a, len_a, note_b, len_b, &o, err)) != KTA_OK)
+		return r;
+	p = json_pack("{s:o}", "consistency", hashes_json(vec, vec_len));
+	if (p == NULL || json_object_set_new(o, "proofs", p)) {
+		json_decref(o);
+		return kta_error_set(err, KTA_ERR_NOMEM, "evidence: out of memory");
+	}
+	return bundle_finish(
+	    o,
+	    "The log signed checkpoint A (the smaller tree, size m) and checkpoint B (size n). "
+	    "consistency is the RFC 9162 consistency proof from m to n computed from B's tiles "
+	    "(with the subtree [0, m) first when m is a power of two). Run through RFC 9162 "
+	    "2.1.4.2 it yields B's signed root, so its hashes are B's; the root of the first m "
+	    "leaves it yields differs from A's signed root. So B does not extend A: the log "
+	    "forked.",
+	    out, out_len, err);
+}
+
 enum kta_status kta_evidence_rollback(const char *origin, const uint8_t *first, size_t len_first,
 				      const uint8_t *later, size_t len_later, char **out,
 				      size_t *out_len, struct kta_error *err)
@@ -488,6 +517,72 @@ static void b64h(const uint8_t h[32], char out[B64H])
 	kta_b64_encode(h, 32, out);
 }
 
+/*
+ * fork, two sizes, from the larger tree's consistency proof: the vector
+ * must fold to B's signed root (so its hashes are B's nodes, by collision
+ * resistance) and the prefix root it yields must differ from A's signed root.
+ */
+static enum kta_status verify_fork_consistency(struct kta_hasher *h, const json_t *proofs,
+					       const struct kta_checkpoint *a,
+					       const struct kta_checkpoint *b,
+					       struct kta_evidence_result *res,
+					       struct kta_error *err)
+{
+	static const char *const ckeys[] = {"consistency", NULL};
+	uint8_t(*vec)[32] = NULL, fr[32], sr[32];
+	size_t nvec = 0;
+	char ra[B64H], rb[B64H];
+	enum kta_status r;
+
+	if ((r = kta_json_only_keys(proofs, ckeys, "evidence: proofs", err)) != KTA_OK ||
+	    (r = kta_json_get_hashes(proofs, "consistency", "evidence: proofs",
+				     KTA_MERKLE_MAX_PROOF + 1, &vec, &nvec, err)) != KTA_OK)
+		goto out;
+	if (a->size > b->size) {
+		r = kta_error_set(err, KTA_ERR_VERIFY,
+				  "the first checkpoint (size %llu) must be the smaller tree, not "
+				  "the second (size %llu)",
+				  (unsigned long long)a->size, (unsigned long long)b->size);
+		goto out;
+	}
+	if (a->size == 0) {
+		r = kta_error_set(err, KTA_ERR_VERIFY,
+				  "the empty tree is a prefix of every tree: no fork");
+		goto out;
+	}
+	if ((r = kta_merkle_consistency_roots(h, a->size, b->size, (const uint8_t(*)[32])vec, nvec,
+					      fr, sr, err)) != KTA_OK) {
+		(void)kta_error_prefix(err, "proofs.consistency");
+		goto out;
+	}
+	if (!kta_ct_equal(sr, b->root, 32)) {
+		r = kta_error_set(
+		    err, KTA_ERR_VERIFY,
+		    "proofs.consistency does not lead to the second checkpoint's root");
+		goto out;
+	}
+	if (kta_ct_equal(fr, a->root, 32)) {
+		r = kta_error_set(
+		    err, KTA_ERR_VERIFY,
+		    "proofs.consistency shows the first checkpoint is a prefix of the "
+		    "second: no fork");
+		goto out;
+	}
+	b64h(a->root, ra);
+	b64h(fr, rb);
+	snprintf(res->statement, sizeof(res->statement),
+		 "the log %s signed a tree of size %llu (root %s) and a tree of size %llu whose "
+		 "first %llu leaves hash to %s (RFC 9162 consistency proof): the second does not "
+		 "extend the first; the log forked",
+		 a->origin, (unsigned long long)a->size, ra, (unsigned long long)b->size,
+		 (unsigned long long)a->size, rb);
+	res->strong = 1;
+	r = KTA_OK;
+out:
+	free(vec);
+	return r;
+}
+
 static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, struct vcp *cp,
 				   struct kta_evidence_result *res, struct kta_error *err)
 {
@@ -527,6 +622,10 @@ static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, s
 	if (proofs == NULL || !json_is_object(proofs)) {
 		r = kta_error_set(err, KTA_ERR_MALFORMED,
 				  "evidence: a fork between two sizes needs \"proofs\"");
+		goto out;
+	}
+	if (json_object_get(proofs, "consistency") != NULL) {
+		r = verify_fork_consistency(h, proofs, a, b, res, err);
 		goto out;
 	}
 	if ((r = kta_json_only_keys(proofs, pkeys, "evidence: proofs", err)) != KTA_OK ||

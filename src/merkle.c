@@ -155,6 +155,94 @@ enum kta_status kta_merkle_verify_inclusion(struct kta_hasher *h, uint64_t index
 	return KTA_OK;
 }
 
+/*
+ * RFC 9162 2.1.4.2 steps 3-7 for 0 < size1 < size2: folds the consistency
+ * vector (first, then proof; first NULL = proof[0]) into the roots fr (size1)
+ * and sr (size2). The vector's length must already be checked.
+ */
+static enum kta_status fold_consistency(struct kta_hasher *h, uint64_t size1, uint64_t size2,
+					const uint8_t *first, const uint8_t (*proof)[32],
+					size_t proof_len, uint8_t fr[static 32],
+					uint8_t sr[static 32], struct kta_error *err)
+{
+	size_t seed = first != NULL ? 1 : 0, total = proof_len + seed, i;
+	const uint8_t *c;
+	uint64_t fn, sn;
+
+	if (total == 0)
+		return kta_error_set(err, KTA_ERR_VERIFY, "consistency proof: empty");
+	/* steps 3-4 */
+	fn = size1 - 1;
+	sn = size2 - 1;
+	while ((fn & 1) != 0) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+	/* step 5 */
+	c = seed ? first : proof[0];
+	memcpy(fr, c, KTA_HASH_SIZE);
+	memcpy(sr, c, KTA_HASH_SIZE);
+	/* step 6 */
+	for (i = 1; i < total; i++) {
+		c = proof[i - seed];
+		if (sn == 0)
+			return kta_error_set(err, KTA_ERR_VERIFY,
+					     "consistency proof: too long at hash %zu", i - seed);
+		if ((fn & 1) != 0 || fn == sn) {
+			kta_hash_node(h, c, fr, fr);
+			kta_hash_node(h, c, sr, sr);
+			/* fn == sn != 0 here when LSB(fn) is clear, so fn != 0 */
+			if ((fn & 1) == 0) {
+				unsigned z = trailing_zeros(fn);
+
+				fn >>= z;
+				sn >>= z;
+			}
+		} else {
+			kta_hash_node(h, sr, c, sr);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	/* step 7 */
+	if (kta_hasher_failed(h))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "consistency proof: SHA-256 failed");
+	if (sn != 0)
+		return kta_error_set(err, KTA_ERR_VERIFY, "consistency proof: too short");
+	return KTA_OK;
+}
+
+enum kta_status kta_merkle_consistency_roots(struct kta_hasher *h, uint64_t size1, uint64_t size2,
+					     const uint8_t (*vec)[32], size_t vec_len,
+					     uint8_t fr[static 32], uint8_t sr[static 32],
+					     struct kta_error *err)
+{
+	uint8_t a[KTA_HASH_SIZE], b[KTA_HASH_SIZE];
+	size_t want;
+	enum kta_status r;
+
+	if (kta_hasher_failed(h))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "consistency proof: SHA-256 failed");
+	if (size1 == 0 || size1 >= size2)
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "consistency proof: sizes %" PRIu64 " -> %" PRIu64
+				     " are not 0 < size1 < size2",
+				     size1, size2);
+	/* The vector carries the seed itself when size1 is a power of two. */
+	want =
+	    kta_merkle_consistency_proof_len(size1, size2) + ((size1 & (size1 - 1)) == 0 ? 1 : 0);
+	if (vec_len != want || (vec_len > 0 && vec == NULL))
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "consistency proof: vector has %zu hashes, expected %zu for "
+				     "sizes %" PRIu64 " -> %" PRIu64,
+				     vec_len, want, size1, size2);
+	if ((r = fold_consistency(h, size1, size2, NULL, vec, vec_len, a, b, err)) != KTA_OK)
+		return r;
+	memcpy(fr, a, KTA_HASH_SIZE);
+	memcpy(sr, b, KTA_HASH_SIZE);
+	return KTA_OK;
+}
+
 enum kta_status kta_merkle_verify_consistency(struct kta_hasher *h, uint64_t size1, uint64_t size2,
 					      const uint8_t root1[static 32],
 					      const uint8_t root2[static 32],
@@ -162,9 +250,8 @@ enum kta_status kta_merkle_verify_consistency(struct kta_hasher *h, uint64_t siz
 					      struct kta_error *err)
 {
 	uint8_t empty[KTA_HASH_SIZE], fr[KTA_HASH_SIZE], sr[KTA_HASH_SIZE];
-	const uint8_t *c;
-	uint64_t fn, sn;
-	size_t want, seed, total, i;
+	size_t want, seed;
+	enum kta_status r;
 	char a[17], b[17];
 
 	if (kta_hasher_failed(h))
@@ -206,51 +293,11 @@ enum kta_status kta_merkle_verify_consistency(struct kta_hasher *h, uint64_t siz
 				     "sizes %" PRIu64 " -> %" PRIu64,
 				     proof_len, want, size1, size2);
 
-	/*
-	 * RFC 9162 2.1.4.2. Step 2 prepends root1 when size1 is a power of two;
-	 * rather than copy the proof, element i of the extended path is root1
-	 * (i = 0) or proof[i - seed].
-	 */
+	/* RFC 9162 2.1.4.2. Step 2 prepends root1 when size1 is a power of two. */
 	seed = (size1 & (size1 - 1)) == 0 ? 1 : 0;
-	total = proof_len + seed;
-	/* steps 3-4 */
-	fn = size1 - 1;
-	sn = size2 - 1;
-	while ((fn & 1) != 0) {
-		fn >>= 1;
-		sn >>= 1;
-	}
-	/* step 5 */
-	c = seed ? root1 : proof[0];
-	memcpy(fr, c, KTA_HASH_SIZE);
-	memcpy(sr, c, KTA_HASH_SIZE);
-	/* step 6 */
-	for (i = 1; i < total; i++) {
-		c = proof[i - seed];
-		if (sn == 0)
-			return kta_error_set(err, KTA_ERR_VERIFY,
-					     "consistency proof: too long at hash %zu", i - seed);
-		if ((fn & 1) != 0 || fn == sn) {
-			kta_hash_node(h, c, fr, fr);
-			kta_hash_node(h, c, sr, sr);
-			/* fn == sn != 0 here when LSB(fn) is clear, so fn != 0 */
-			if ((fn & 1) == 0) {
-				unsigned z = trailing_zeros(fn);
-
-				fn >>= z;
-				sn >>= z;
-			}
-		} else {
-			kta_hash_node(h, sr, c, sr);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
-	/* step 7 */
-	if (kta_hasher_failed(h))
-		return kta_error_set(err, KTA_ERR_INTERNAL, "consistency proof: SHA-256 failed");
-	if (sn != 0)
-		return kta_error_set(err, KTA_ERR_VERIFY, "consistency proof: too short");
+	if ((r = fold_consistency(h, size1, size2, seed ? root1 : NULL, proof, proof_len, fr, sr,
+				  err)) != KTA_OK)
+		return r;
 	if (!kta_ct_equal(fr, root1, KTA_HASH_SIZE))
 		return kta_error_set(err, KTA_ERR_VERIFY,
 				     "consistency proof: root1 mismatch for size %" PRIu64

@@ -66,8 +66,9 @@ struct seen {
 	size_t note_len;
 	struct kta_checkpoint *cp; /* set when the log signature and origin verified */
 	int policy_ok;             /* quorum and age met as well */
-	int has_time;              /* a configured witness gave a cosignature time */
+	int has_time;              /* a trustworthy time for the head is known */
 	int64_t newest;            /* newest such time */
+	int time_seen;             /* newest is when the tree was first seen, not a cosignature */
 	int consistent;            /* no inconsistency found against the state or others */
 };
 
@@ -762,16 +763,36 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 				s->cp->size, url, count, lc->quorum)) != KTA_OK)
 			return r;
 	}
+	if (lc->nwitnesses == 0) {
+		/* No witnesses (issue 5 "Freshness"): the newest trustworthy time is
+		 * when the tree was first seen to change, the time the verified tree
+		 * was stored (advance keeps it while the tree stays the same), or
+		 * now for a tree not verified yet. */
+		s->has_time = 1;
+		s->time_seen = 1;
+		s->newest = cy->now;
+		if (cy->v != NULL && cy->v->size == s->cp->size &&
+		    kta_ct_equal(cy->v->root, s->cp->root, 32) && cy->v->updated < cy->now)
+			s->newest = cy->v->updated;
+	}
 	if (lc->max_age > 0 && (!s->has_time || (cy->now > s->newest &&
 						 (uint64_t)(cy->now - s->newest) > lc->max_age))) {
-		/* A9: a head that stops advancing hides new entries; freshness can
-		 * only come from witness cosignatures (checkpoint.h step 6). */
+		/* A9: a head that stops advancing hides new entries; its time
+		 * comes from witness cosignatures (checkpoint.h step 6), else from
+		 * when its tree was first seen (above). */
 		s->policy_ok = 0;
 		set_class(cy->res, "stale");
 		f = simple(KTA_ALERT_STALE, vsize(cy),
 			   json_pack("{s:s,s:s,s:I}", "url", url, "day", day, "max_age",
 				     (json_int_t)lc->max_age));
-		if (s->has_time)
+		if (s->time_seen)
+			r = report(cy, &f, err,
+				   "checkpoint of size %" PRIu64
+				   " from %s has not changed for %" PRId64
+				   " s (no witnesses configured: age since first seen), max_age "
+				   "%" PRIu64,
+				   s->cp->size, url, cy->now - s->newest, lc->max_age);
+		else if (s->has_time)
 			r = report(cy, &f, err,
 				   "checkpoint of size %" PRIu64 " from %s is too old: newest "
 				   "cosignature %" PRId64 " s ago, max_age %" PRIu64,
@@ -864,8 +885,44 @@ static enum kta_status consistency(struct cyc *cy, const struct head *a, const s
 }
 
 /*
+ * The consistency form of the two-size fork evidence (evidence.h): PROOF(m,
+ * D[n]) from b's tiles, seeded with b's subtree [0, m) when m is a power of
+ * two (RFC 9162 2.1.4.2 step 2).
+ */
+static enum kta_status consistency_evidence(struct cyc *cy, const struct head *a,
+					    const struct head *b, char **ev, size_t *evlen,
+					    struct kta_error *e)
+{
+	uint8_t vec[KTA_MERKLE_MAX_PROOF + 1][32];
+	size_t seed = (a->size & (a->size - 1)) == 0 ? 1 : 0, plen = 0;
+	enum kta_status r;
+
+	if (a->size == 0 || a->size >= b->size)
+		return kta_error_set(e, KTA_ERR_INTERNAL, "consistency evidence: bad sizes");
+	kta_tlog_set_tree(b->c, b->size, b->root);
+	if ((r = kta_tlog_consistency_proof(b->c, a->size, vec + seed, KTA_MERKLE_MAX_PROOF, &plen,
+					    e)) != KTA_OK)
+		return r;
+	if (seed) {
+		struct kta_tlog_node node;
+		unsigned level = 0;
+
+		while (((uint64_t)1 << level) < a->size)
+			level++;
+		node.height = level;
+		node.index = 0;
+		if ((r = kta_tlog_read_hashes(b->c, &node, 1, &vec[0], e)) != KTA_OK)
+			return r;
+	}
+	return kta_evidence_fork_consistency(cy->lg->cfg->origin, a->note, a->note_len, b->note,
+					     b->note_len, (const uint8_t(*)[32])vec, plen + seed,
+					     ev, evlen, e);
+}
+
+/*
  * Builds the fork evidence for heads a and b (evidence.h): two signed notes
- * of one size, or, for two sizes, the perfect subtree of a's compact range
+ * of one size; for two sizes without a's compact range, the consistency
+ * proof from b's tiles; else the perfect subtree of a's compact range
  * whose hash in b's tree differs, with its audit path in b. *ev is NULL
  * (and KTA_OK returned) when no bundle can be built; the reason is logged.
  */
@@ -873,7 +930,6 @@ static enum kta_status fork_evidence(struct cyc *cy, const struct head *a, const
 				     char **ev, size_t *evlen, struct kta_error *err)
 {
 	const char *origin = cy->lg->cfg->origin;
-	struct kta_compact_range *own = NULL;
 	const struct kta_compact_range *range = a->range;
 	const uint8_t(*hs)[32];
 	uint8_t proof[KTA_MERKLE_MAX_PROOF][32], h[32];
@@ -890,10 +946,10 @@ static enum kta_status fork_evidence(struct cyc *cy, const struct head *a, const
 		goto out;
 	}
 	if (range == NULL) {
-		kta_tlog_set_tree(a->c, a->size, a->root);
-		if ((r = kta_tlog_compact_range(a->c, a->size, &own, &e)) != KTA_OK)
-			goto out;
-		range = own;
+		/* Without a's compact range (a peer's head, or a mirror's), the
+		 * consistency proof from b's tiles alone proves the fork. */
+		r = consistency_evidence(cy, a, b, ev, evlen, &e);
+		goto out;
 	}
 	hs = kta_compact_range_hashes(range, &n);
 	kta_tlog_set_tree(b->c, b->size, b->root);
@@ -925,7 +981,6 @@ static enum kta_status fork_evidence(struct cyc *cy, const struct head *a, const
 	}
 	r = kta_error_set(&e, KTA_ERR_VERIFY, "every subtree of the smaller tree is in the larger");
 out:
-	kta_compact_range_free(own);
 	if (r == KTA_ERR_NOMEM)
 		return kta_error_set(err, r, "%s", e.msg);
 	if (r != KTA_OK) {
@@ -1538,12 +1593,14 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 	rc.start = start;
 	rc.total = t->cp->size - start;
 	if (cy->v != NULL && cy->v->size == t->cp->size) {
-		/* Same tree: keep the newer note (fresher cosignatures) if it differs. */
+		/* Same tree: keep the newer note (fresher cosignatures) if it differs,
+		 * with the time the tree was first stored: without witnesses that
+		 * is its age (fetch_one), and a re-signed note must not refresh it. */
 		if (cy->v->checkpoint_len != t->note_len ||
 		    memcmp(cy->v->checkpoint, t->note, t->note_len) != 0) {
 			r = kta_state_log_put(m->st, lg->cfg->origin, (const char *)t->note,
 					      t->note_len, t->cp->size, t->cp->root, cy->v->range,
-					      cy->now, err);
+					      cy->v->updated, err);
 			if (r != KTA_OK)
 				return r;
 		}

@@ -26,6 +26,11 @@
  *                        | audit_path}             | 2.1.1); audit_path proves new_hash is the
  *                        |                         | same subtree in B; the two differ: B does
  *                        |                         | not extend A
+ *   fork (two sizes,     | checkpoints [A, B],     | A (size m) and B (size n > m) are signed;
+ *   consistency form)    | proofs {consistency}    | RFC 9162 2.1.4.2 run on the vector
+ *                        |                         | yields B's signed root (so the hashes are
+ *                        |                         | B's) and a root of B's first m leaves that
+ *                        |                         | differs from A's: B does not extend A
  *   rollback             | checkpoints [first,     | both are signed and first is larger; the
  *                        | later]                  | order in time is the monitor's
  *                        |                         | observation (signatures carry no time)
@@ -48,6 +53,13 @@
  * level k). A monitor with A's compact range and B's tiles can always build
  * one when B does not extend A: some subtree of A must differ in B, or the
  * roots would fold to the same value.
+ *
+ * Consistency form: "consistency" is PROOF(m, D[n]) (RFC 9162 2.1.4.1)
+ * computed from B's tiles; when m is a power of two the hash of B's subtree
+ * [0, m) comes first (the step 2 seed, which a verifier that trusted A would
+ * take from A's root), see kta_merkle_consistency_roots. It needs only the
+ * larger tree's hashes, so an auditor whose own tree is the larger one can
+ * prove a smaller peer head is no prefix of it.
  *
  * Limits: a bundle is at most KTA_EVIDENCE_MAX_SIZE bytes; checkpoints as in
  * note.h; entries at most KTA_ENTRY_MAX_SIZE bytes; paths at most
@@ -140,6 +152,17 @@ kta_evidence_fork_prefix(const char *origin, const uint8_t *note_a, size_t len_a
 			 size_t nrange, size_t range_index, const uint8_t new_hash[static 32],
 			 const uint8_t (*path)[32], size_t path_len, char **out, size_t *out_len,
 			 struct kta_error *err) KTA_WUR;
+
+/*
+ * fork, two sizes, consistency form: note_a (size m), note_b (size n > m);
+ * vec: the consistency vector from B's tiles (see "Consistency form"),
+ * 1..KTA_MERKLE_MAX_PROOF + 1 hashes.
+ */
+KTA_API enum kta_status kta_evidence_fork_consistency(const char *origin, const uint8_t *note_a,
+						      size_t len_a, const uint8_t *note_b,
+						      size_t len_b, const uint8_t (*vec)[32],
+						      size_t vec_len, char **out, size_t *out_len,
+						      struct kta_error *err) KTA_WUR;
 
 /* rollback: `first` was verified before `later`, which is smaller. */
 KTA_API enum kta_status kta_evidence_rollback(const char *origin, const uint8_t *first,

@@ -117,6 +117,24 @@ KTA_API enum kta_status kta_merkle_verify_consistency(struct kta_hasher *h, uint
 						      struct kta_error *err) KTA_WUR;
 
 /*
+ * Runs RFC 9162 2.1.4.2 (steps 3-7) on a consistency vector for 0 < size1 <
+ * size2 and returns the two roots it computes, without comparing them to
+ * anything: fr, the root of the first size1 leaves, and sr, the root of all
+ * size2 leaves. vec is the vector AFTER step 2: when size1 is a power of two
+ * its first hash is the subtree [0, size1) (a verifier that trusts root1
+ * prepends it; evidence carries the larger tree's value instead), so it has
+ * kta_merkle_consistency_proof_len(size1, size2) + 1 hashes; otherwise
+ * exactly that many. A caller that checks sr against a signed root of size2
+ * learns fr, the size1 prefix of that tree. KTA_OK, or KTA_ERR_VERIFY for bad
+ * sizes or length; fr and sr are written only on success.
+ */
+KTA_API enum kta_status kta_merkle_consistency_roots(struct kta_hasher *h, uint64_t size1,
+						     uint64_t size2, const uint8_t (*vec)[32],
+						     size_t vec_len, uint8_t fr[static 32],
+						     uint8_t sr[static 32],
+						     struct kta_error *err) KTA_WUR;
+
+/*
  * The number of hashes in PATH(index, D[size]) (RFC 9162 2.1.3.1), for
  * preallocation and for tiles-based clients that assemble proofs. 0 when
  * index >= size (no proof exists) and when size = 1.

@@ -7,6 +7,9 @@
 # gossip raises a critical fork with evidence that `verify evidence`
 # accepts. An auditor never cosigns a fork of what it cosigned before, even
 # after losing its verified state. A mirror's proxy is used for that mirror.
+# A smaller forked peer head is proven by the consistency form of the
+# evidence. Three auditors, one shown the fork: all three raise it. Without
+# witnesses, max_age counts from when the tree was first seen.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
@@ -189,13 +192,88 @@ nalerts b3 0 "B: still nothing"
 sed -i "s|^url .*|url $HONEST|" "$T/b3.conf"
 once b3 0 "B catches up"
 
-# a smaller peer head that is not a prefix of ours: a fork (the evidence
-# would need the peer's subtrees, which the log does not serve us)
+# a smaller peer head that is not a prefix of ours: a fork, proven by the
+# consistency proof from our (larger) tree's tiles alone
 auditor b4 "$FORKED"
 once b4 0 "B4 on the fork, no peers"
 sed -i "/^peer /d" "$T/a3.conf"
 echo "peer file://$T/b4.pub/example.com_s/ $VB" >>"$T/a3.conf"
 once a3 1 "A3 at 4 sees B4's forked head of 3"
 has_alert a3 "fork critical label=- version=- leaf=-" "A3: fork against a smaller peer head"
+ev=$($ALERTS get "$T/a3.alerts" fork evidence | tr -d '"')
+ok '[ -s "$ev" ]' "A3: fork evidence written"
+expect 0 "A3's consistency-form evidence verifies offline" -- $K verify evidence "$ev" --log-key "$LOGVK"
+has out "RFC 9162 consistency proof" "it is the consistency form"
+
+# --- three auditors, each a peer of the other two ------------------------------------
+# trio PREFIX URL_C: auditors PREFIXa, PREFIXb (honest URL) and PREFIXc (URL_C)
+# with their own state and keys A, B, C; every one peers with the other two.
+trio() {
+  local p=$1 x y
+  for x in a b c; do
+    local peers=() url=$HONEST
+    [ "$x" = c ] && url=$2
+    for y in a b c; do
+      [ "$x" = "$y" ] || peers+=("peer file://$T/$p$y.pub/example.com_s/ $(cat "$T/w-$y.vkey")")
+    done
+    auditor "$p$x" "$url" "${peers[@]}"
+    sed -i "s|^witness_key .*|witness_key $T/w-$x.key|" "$T/$p$x.conf"
+  done
+}
+trio h "$HONEST"
+once hc 3 "honest trio: C first, peers not published"
+once ha 3 "honest trio: A, B not published"
+once hb 0 "honest trio: B agrees with A and C"
+once ha 0 "honest trio: A agrees with B and C"
+once hc 0 "honest trio: C agrees with A and B"
+for x in ha hb hc; do
+  ok '! alerts "$x" | grep -q "^fork "' "honest trio: no fork alert for $x"
+done
+nalerts hb 0 "honest trio: B raised nothing"
+
+# the provider serves another tree of the same size to C only (by URL)
+$K dir init "$T/s.fork4" --origin example.com/s --key "$T/s.log.key" >/dev/null
+for l in x y z q; do $K dir add "$T/s.fork4" --label "$l" --key "ed25519:$(randkey):d" >/dev/null; done
+$K dir publish "$T/s.fork4" >/dev/null
+serve "$T/s.fork4"
+FORK4=$URL
+trio t "$FORK4"
+once tc 3 "split trio: C on the fork, peers not published"
+once ta 1 "split trio: A sees C's fork"
+once tb 1 "split trio: B sees C's fork"
+has err "gossip: peer file://$T/ta.pub/example.com_s/ has a checkpoint of size 4 (equal to ours" "B compared notes with A"
+once tc 1 "split trio: C sees A's and B's heads"
+once ta 1 "split trio: A again"
+for x in ta tb tc; do
+  has_alert "$x" "fork critical label=- version=- leaf=-" "split trio: $x raised the fork"
+  ev=$($ALERTS get "$T/$x.alerts" fork evidence | tr -d '"')
+  expect 0 "split trio: $x's evidence verifies offline" -- $K verify evidence "$ev" --log-key "$LOGVK"
+done
+# A and B agree: neither blames the other
+for x in ta tb; do
+  y=$([ "$x" = ta ] && echo tb || echo ta)
+  ok '! grep "\"kind\": *\"fork\"" "$T/$x.alerts" | grep -q "/$y.pub/"' "split trio: $x does not blame $y"
+  ok 'grep "\"kind\": *\"fork\"" "$T/$x.alerts" | grep -q "/tc.pub/"' "split trio: $x blames C's view"
+done
+
+# --- freshness without witnesses: the age of a tree is since it was first seen -----
+# (the state's time is moved back instead of waiting: no timed test)
+auditor f "$HONEST" "max_age 600"
+sed -i "/^witness_key /d; /^publish_dir /d" "$T/f.conf"
+once f 0 "no witnesses, max_age: a tree first seen now is fresh"
+sqlite3 "$T/f.state/state.db" "UPDATE logs SET updated = updated - 500"
+# the log re-signs the same tree (a cosignature by a witness we do not use)
+cp "$T/s.d/checkpoint" "$T/s.d.cp"
+$K sign --key "$T/w-c.key" --out "$T/s.d/checkpoint" "$T/s.d.cp" >/dev/null
+once f 0 "same tree, new note: still fresh (first seen 500 s ago)"
+ok '[ "$(sqlite3 "$T/f.state/state.db" "SELECT checkpoint FROM logs")" = "$(cat "$T/s.d/checkpoint")" ]' "the new note was stored"
+sqlite3 "$T/f.state/state.db" "UPDATE logs SET updated = updated - 200"
+once f 3 "a new note of the same tree does not refresh its age: stale (A9)"
+has err "has not changed for" "stale from the first-seen time"
+has_alert f "stale warning label=- version=- leaf=-" "stale warning without witnesses"
+$K dir add "$T/s.d" --label u --key "ed25519:$(randkey):d" >/dev/null
+$K dir publish "$T/s.d" >/dev/null
+once f 0 "the log advances: fresh again"
+nalerts f 1 "only the one stale warning"
 
 finish

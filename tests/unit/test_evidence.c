@@ -444,6 +444,144 @@ static void fork_two_sizes(void **state)
 	free(bundle);
 }
 
+/* ---- fork, two sizes, consistency form -------------------------------------- */
+
+/*
+ * The consistency-form bundle for A = a[0, m) and B = b[0, n): PROOF(m,
+ * D[n]) of b, seeded with b's subtree [0, m) when m is a power of two.
+ */
+static char *fork_consistency_bundle(const uint8_t (*a)[32], uint64_t m, const uint8_t (*b)[32],
+				     uint64_t n)
+{
+	uint8_t vec[KTA_MERKLE_MAX_PROOF + 1][32], *na, *nb;
+	size_t seed = (m & (m - 1)) == 0 ? 1 : 0, pl = 0, la, lb, ol;
+	char *out = NULL;
+
+	assert_int_equal(kta_merkle_consistency_proof(hasher, b, n, m, vec + seed,
+						      KTA_MERKLE_MAX_PROOF, &pl, NULL),
+			 KTA_OK);
+	if (seed)
+		assert_int_equal(kta_merkle_root(hasher, b, m, vec[0], NULL), KTA_OK);
+	na = cp_of(a, m, &la);
+	nb = cp_of(b, n, &lb);
+	assert_int_equal(kta_evidence_fork_consistency(ORIGIN, na, la, nb, lb,
+						       (const uint8_t(*)[32])vec, pl + seed, &out,
+						       &ol, NULL),
+			 KTA_OK);
+	assert_int_equal(ol, strlen(out));
+	free(na);
+	free(nb);
+	return out;
+}
+
+static void corrupt_consistency(json_t *j)
+{
+	json_t *r = json_object_get(json_object_get(j, "proofs"), "consistency");
+	char s[45];
+
+	strcpy(s, json_string_value(json_array_get(r, 0)));
+	s[5] = s[5] == 'A' ? 'B' : 'A';
+	json_array_set_new(r, 0, json_string(s));
+}
+
+static void drop_consistency_hash(json_t *j)
+{
+	json_t *p = json_object_get(json_object_get(j, "proofs"), "consistency");
+
+	json_array_remove(p, json_array_size(p) - 1);
+}
+
+static void add_consistency_hash(json_t *j)
+{
+	json_t *p = json_object_get(json_object_get(j, "proofs"), "consistency");
+
+	json_array_append_new(p, json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+}
+
+static void mix_proof_forms(json_t *j)
+{
+	json_object_set_new(json_object_get(j, "proofs"), "range_index", json_integer(0));
+}
+
+static void fork_consistency(void **state)
+{
+	uint8_t a[64][32], b[64][32];
+	uint64_t m, n, rng = 11;
+	char *bundle, *x;
+	int checked = 0;
+
+	(void)state;
+	/* every pair m < n up to 20 (powers of two included) with one leaf < m
+	 * changed: the evidence holds; for an honest extension it does not */
+	for (n = 2; n <= 20; n++)
+		for (m = 1; m < n; m++) {
+			uint64_t d = tu_rand(&rng) % m;
+
+			mk_leaves(a, n, 1);
+			memcpy(b, a, sizeof(a));
+			mk_leaves(b + d, 1, 2);
+			bundle = fork_consistency_bundle((const uint8_t(*)[32])a, m,
+							 (const uint8_t(*)[32])b, n);
+			expect_holds(bundle, KTA_EVIDENCE_FORK);
+			free(bundle);
+			bundle = fork_consistency_bundle((const uint8_t(*)[32])a, m,
+							 (const uint8_t(*)[32])a, n);
+			expect_status(bundle, KTA_ERR_VERIFY, "no fork");
+			free(bundle);
+			checked++;
+		}
+	assert_int_equal(checked, 190);
+
+	/* tampering, with m = 13 < n = 40 and m = 8 < n = 21 (seeded) */
+	for (m = 8; m <= 13; m += 5) {
+		n = m == 8 ? 21 : 40;
+		mk_leaves(a, n, 1);
+		memcpy(b, a, sizeof(a));
+		mk_leaves(b + m - 1, 1, 3);
+		bundle =
+		    fork_consistency_bundle((const uint8_t(*)[32])a, m, (const uint8_t(*)[32])b, n);
+		expect_holds(bundle, KTA_EVIDENCE_FORK);
+		{
+			struct kta_evidence_result res;
+
+			assert_int_equal(verify(bundle, &res, NULL), KTA_OK);
+			assert_int_equal(res.strong, 1);
+			assert_non_null(strstr(res.statement, "consistency proof"));
+		}
+		x = edit(bundle, corrupt_consistency);
+		expect_status(x, KTA_ERR_VERIFY, "second checkpoint's root");
+		free(x);
+		x = edit(bundle, drop_consistency_hash);
+		expect_status(x, KTA_ERR_VERIFY, "proofs.consistency");
+		free(x);
+		x = edit(bundle, add_consistency_hash);
+		expect_status(x, KTA_ERR_VERIFY, "proofs.consistency");
+		free(x);
+		x = edit(bundle, swap_checkpoints);
+		expect_status(x, KTA_ERR_VERIFY, "smaller tree");
+		free(x);
+		x = edit(bundle, mix_proof_forms);
+		expect_status(x, KTA_ERR_MALFORMED, "range_index");
+		free(x);
+		x = edit(bundle, dup_first_checkpoint);
+		expect_status(x, KTA_ERR_MALFORMED, "same-size");
+		free(x);
+		flip_all(bundle, NULL);
+		free(bundle);
+	}
+	/* builder usage */
+	{
+		char *out = (char *)1;
+		size_t ol = 0;
+
+		assert_int_equal(kta_evidence_fork_consistency(ORIGIN, (const uint8_t *)"a", 1,
+							       (const uint8_t *)"b", 1, NULL, 0,
+							       &out, &ol, NULL),
+				 KTA_ERR_USAGE);
+		assert_null(out);
+	}
+}
+
 /* ---- rollback ------------------------------------------------------------- */
 
 static void rollback(void **state)
@@ -858,6 +996,7 @@ int main(void)
 	    cmocka_unit_test(fork_same_size),
 	    cmocka_unit_test(fork_other_signer),
 	    cmocka_unit_test(fork_two_sizes),
+	    cmocka_unit_test(fork_consistency),
 	    cmocka_unit_test(rollback),
 	    cmocka_unit_test(root_mismatch),
 	    cmocka_unit_test(version_equivocation),

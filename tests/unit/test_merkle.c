@@ -1508,6 +1508,72 @@ static void hasher_failure(void **state)
 	json_decref(t.j);
 }
 
+/* kta_merkle_consistency_roots returns both roots of the (seeded) vector. */
+static void consistency_roots(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t leaves[24][32], vec[MAXP + 1][32], r1[32], r2[32], fr[32], sr[32], keep[32];
+	uint64_t m, n, i;
+	size_t len = 0, seed;
+	struct kta_error err;
+
+	for (i = 0; i < 24; i++)
+		kta_hash_leaf(f->h, (const uint8_t *)&i, sizeof(i), leaves[i]);
+	for (n = 2; n <= 24; n++)
+		for (m = 1; m < n; m++) {
+			seed = (m & (m - 1)) == 0 ? 1 : 0;
+			assert_int_equal(
+			    kta_merkle_consistency_proof(f->h, (const uint8_t(*)[32])leaves, n, m,
+							 vec + seed, MAXP, &len, NULL),
+			    KTA_OK);
+			assert_int_equal(
+			    kta_merkle_root(f->h, (const uint8_t(*)[32])leaves, m, r1, NULL),
+			    KTA_OK);
+			assert_int_equal(
+			    kta_merkle_root(f->h, (const uint8_t(*)[32])leaves, n, r2, NULL),
+			    KTA_OK);
+			if (seed)
+				memcpy(vec[0], r1, 32);
+			assert_int_equal(kta_merkle_consistency_roots(f->h, m, n,
+								      (const uint8_t(*)[32])vec,
+								      len + seed, fr, sr, NULL),
+					 KTA_OK);
+			assert_memory_equal(fr, r1, 32);
+			assert_memory_equal(sr, r2, 32);
+			/* one hash more or less, or other sizes: rejected, outputs untouched */
+			memset(fr, 0xab, 32);
+			memcpy(keep, fr, 32);
+			assert_int_equal(kta_merkle_consistency_roots(f->h, m, n,
+								      (const uint8_t(*)[32])vec,
+								      len + seed - 1, fr, sr, &err),
+					 KTA_ERR_VERIFY);
+			assert_non_null(strstr(err.msg, "expected"));
+			assert_int_equal(kta_merkle_consistency_roots(f->h, m, n,
+								      (const uint8_t(*)[32])vec,
+								      len + seed + 1, fr, sr, NULL),
+					 KTA_ERR_VERIFY);
+			assert_memory_equal(fr, keep, 32);
+			/* a changed hash changes the roots it yields */
+			vec[len + seed - 1][3] ^= 1;
+			assert_int_equal(kta_merkle_consistency_roots(f->h, m, n,
+								      (const uint8_t(*)[32])vec,
+								      len + seed, fr, sr, NULL),
+					 KTA_OK);
+			assert_memory_not_equal(sr, r2, 32);
+		}
+	assert_int_equal(
+	    kta_merkle_consistency_roots(f->h, 0, 5, (const uint8_t(*)[32])vec, 1, fr, sr, NULL),
+	    KTA_ERR_VERIFY);
+	assert_int_equal(
+	    kta_merkle_consistency_roots(f->h, 5, 5, (const uint8_t(*)[32])vec, 0, fr, sr, NULL),
+	    KTA_ERR_VERIFY);
+	assert_int_equal(
+	    kta_merkle_consistency_roots(f->h, 6, 5, (const uint8_t(*)[32])vec, 1, fr, sr, NULL),
+	    KTA_ERR_VERIFY);
+	assert_int_equal(kta_merkle_consistency_roots(f->h, 3, 5, NULL, 0, fr, sr, NULL),
+			 KTA_ERR_VERIFY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1518,7 +1584,7 @@ int main(void)
 	    cmocka_unit_test(proof_lengths),         cmocka_unit_test(proof_ranges),
 	    cmocka_unit_test(ranges_from_nodes),     cmocka_unit_test(huge_sizes),
 	    cmocka_unit_test(property_random_trees), cmocka_unit_test(generator_usage),
-	    cmocka_unit_test(hasher_failure),
+	    cmocka_unit_test(hasher_failure),        cmocka_unit_test(consistency_roots),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
