@@ -5,16 +5,22 @@
 
 #include "ktaudit/file.h"
 
-uint8_t *tu_read_testdata(const char *rel, size_t *len)
+uint8_t *tu_read_file(const char *path, size_t *len)
 {
-	char path[4096];
 	uint8_t *buf = NULL;
 	struct kta_error err;
 
-	(void)snprintf(path, sizeof(path), "%s/%s", KTA_TESTDATA, rel);
 	if (kta_file_read(path, 64u << 20, &buf, len, &err) != KTA_OK)
-		fail_msg("cannot read test data %s: %s", path, err.msg);
+		fail_msg("cannot read %s: %s", path, err.msg);
 	return buf;
+}
+
+uint8_t *tu_read_testdata(const char *rel, size_t *len)
+{
+	char path[4096];
+
+	(void)snprintf(path, sizeof(path), "%s/%s", KTA_TESTDATA, rel);
+	return tu_read_file(path, len);
 }
 
 uint64_t tu_rand(uint64_t *state)

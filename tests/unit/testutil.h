@@ -11,6 +11,9 @@
 /* Reads KTA_TESTDATA "/" rel into a malloc'd NUL-terminated buffer; fails the test on error. */
 uint8_t *tu_read_testdata(const char *rel, size_t *len);
 
+/* Reads an absolute path into a malloc'd NUL-terminated buffer; fails the test on error. */
+uint8_t *tu_read_file(const char *path, size_t *len);
+
 /* Deterministic xorshift PRNG for property tests (state is the caller's). */
 uint64_t tu_rand(uint64_t *state);
 
