@@ -239,8 +239,9 @@ int main(int argc, char **argv)
 		return 3;
 	node = bench_rate(kta_node, &nc, secs);
 	printf("SHA-256 bounds, this run, one core (all rates per CPU-second):\n");
-	printf("  raw compression          %10.0f blocks/s  (= %.0f node hashes/s at 2 blocks each)\n",
-	       raw, raw / 2);
+	printf(
+	    "  raw compression          %10.0f blocks/s  (= %.0f node hashes/s at 2 blocks each)\n",
+	    raw, raw / 2);
 	printf("  EVP node hash (reused)   %10.0f /s\n", evp);
 	printf("kta_hash_node              %10.0f /s   %.2fx EVP, %.0f%% of the 2-block bound\n",
 	       node, node / evp, 100.0 * node / (raw / 2));
@@ -255,10 +256,11 @@ int main(int argc, char **argv)
 		make_inclusion(&p, size);
 		ri = bench_rate(verify_incl, &p, secs);
 		bi = bench_rate(base_incl, &p, secs);
-		printf("inclusion   at ~2^%d (%2zu hashes) %9.0f verifications/s  (%.0f%% of the raw "
-		       "bound, %.0f%% of the EVP-node bound); baseline %.0f/s, %.2fx\n",
-		       k, p.len, ri, 100.0 * ri * (double)p.len * 2 / raw,
-		       100.0 * ri * (double)p.len / evp, bi, ri / bi);
+		printf(
+		    "inclusion   at ~2^%d (%2zu hashes) %9.0f verifications/s  (%.0f%% of the raw "
+		    "bound, %.0f%% of the EVP-node bound); baseline %.0f/s, %.2fx\n",
+		    k, p.len, ri, 100.0 * ri * (double)p.len * 2 / raw,
+		    100.0 * ri * (double)p.len / evp, bi, ri / bi);
 		make_consistency(&p, size / 3 + 7, size);
 		rc = bench_rate(verify_cons, &p, secs);
 		bc = bench_rate(base_cons, &p, secs);
@@ -266,11 +268,12 @@ int main(int argc, char **argv)
 		p.nh = 0;
 		base_cons(&p);
 		cn = (double)p.nh;
-		printf("consistency at ~2^%d (%2zu hashes) %9.0f verifications/s  (%.0f%% of the raw "
-		       "bound at %.0f node hashes, %.0f%% of the EVP-node bound); baseline %.0f/s, "
-		       "%.2fx\n",
-		       k, p.len, rc, 100.0 * rc * cn * 2 / raw, cn, 100.0 * rc * cn / evp, bc,
-		       rc / bc);
+		printf(
+		    "consistency at ~2^%d (%2zu hashes) %9.0f verifications/s  (%.0f%% of the raw "
+		    "bound at %.0f node hashes, %.0f%% of the EVP-node bound); baseline %.0f/s, "
+		    "%.2fx\n",
+		    k, p.len, rc, 100.0 * rc * cn * 2 / raw, cn, 100.0 * rc * cn / evp, bc,
+		    rc / bc);
 	}
 	kta_hasher_free(nc.h);
 	EVP_MD_CTX_free(e.ctx);

@@ -12,20 +12,20 @@ static const struct {
 	const char *name;
 	enum kta_severity sev;
 } kinds[] = {
-	{KTA_ALERT_FORK, "fork", KTA_SEV_CRITICAL},
-	{KTA_ALERT_ROLLBACK, "rollback", KTA_SEV_CRITICAL},
-	{KTA_ALERT_ROOT_MISMATCH, "root_mismatch", KTA_SEV_CRITICAL},
-	{KTA_ALERT_VERSION_EQUIVOCATION, "version_equivocation", KTA_SEV_CRITICAL},
-	{KTA_ALERT_VERSION_SKIP, "version_skip", KTA_SEV_CRITICAL},
-	{KTA_ALERT_BAD_SIGNATURE, "bad_signature", KTA_SEV_CRITICAL},
-	{KTA_ALERT_MALFORMED_ENTRY, "malformed_entry", KTA_SEV_CRITICAL},
-	{KTA_ALERT_KEY_CHANGED, "key_changed", KTA_SEV_ALERT},
-	{KTA_ALERT_UNAUTHORIZED_UPDATE, "unauthorized_update", KTA_SEV_ALERT},
-	{KTA_ALERT_BAD_AUTH_SIGNATURE, "bad_auth_signature", KTA_SEV_ALERT},
-	{KTA_ALERT_UNREACHABLE, "unreachable", KTA_SEV_WARNING},
-	{KTA_ALERT_STALE, "stale", KTA_SEV_WARNING},
-	{KTA_ALERT_QUORUM, "quorum", KTA_SEV_WARNING},
-	{KTA_ALERT_CLOCK, "clock", KTA_SEV_WARNING},
+    {KTA_ALERT_FORK, "fork", KTA_SEV_CRITICAL},
+    {KTA_ALERT_ROLLBACK, "rollback", KTA_SEV_CRITICAL},
+    {KTA_ALERT_ROOT_MISMATCH, "root_mismatch", KTA_SEV_CRITICAL},
+    {KTA_ALERT_VERSION_EQUIVOCATION, "version_equivocation", KTA_SEV_CRITICAL},
+    {KTA_ALERT_VERSION_SKIP, "version_skip", KTA_SEV_CRITICAL},
+    {KTA_ALERT_BAD_SIGNATURE, "bad_signature", KTA_SEV_CRITICAL},
+    {KTA_ALERT_MALFORMED_ENTRY, "malformed_entry", KTA_SEV_CRITICAL},
+    {KTA_ALERT_KEY_CHANGED, "key_changed", KTA_SEV_ALERT},
+    {KTA_ALERT_UNAUTHORIZED_UPDATE, "unauthorized_update", KTA_SEV_ALERT},
+    {KTA_ALERT_BAD_AUTH_SIGNATURE, "bad_auth_signature", KTA_SEV_ALERT},
+    {KTA_ALERT_UNREACHABLE, "unreachable", KTA_SEV_WARNING},
+    {KTA_ALERT_STALE, "stale", KTA_SEV_WARNING},
+    {KTA_ALERT_QUORUM, "quorum", KTA_SEV_WARNING},
+    {KTA_ALERT_CLOCK, "clock", KTA_SEV_WARNING},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -133,8 +133,7 @@ enum kta_status kta_alert_set_label(struct kta_alert *a, const char *label, uint
 	return KTA_OK;
 }
 
-enum kta_status kta_alert_set_details(struct kta_alert *a, const json_t *obj,
-				      struct kta_error *err)
+enum kta_status kta_alert_set_details(struct kta_alert *a, const json_t *obj, struct kta_error *err)
 {
 	char *s;
 
@@ -225,8 +224,9 @@ static enum kta_status get_str(const json_t *j, const char *key, int required, c
 
 	*out = NULL;
 	if (v == NULL)
-		return required ? kta_error_set(err, KTA_ERR_MALFORMED, "alert: missing \"%s\"", key)
-				: KTA_OK;
+		return required
+			   ? kta_error_set(err, KTA_ERR_MALFORMED, "alert: missing \"%s\"", key)
+			   : KTA_OK;
 	if (!json_is_string(v))
 		return kta_error_set(err, KTA_ERR_MALFORMED, "alert: \"%s\" is not a string", key);
 	if ((*out = strdup(json_string_value(v))) == NULL)
@@ -250,12 +250,11 @@ static enum kta_status get_int(const json_t *j, const char *key, int *present, j
 	return KTA_OK;
 }
 
-enum kta_status kta_alert_from_json(const json_t *j, struct kta_alert **out,
-				    struct kta_error *err)
+enum kta_status kta_alert_from_json(const json_t *j, struct kta_alert **out, struct kta_error *err)
 {
-	static const char *const known[] = {"id",      "time",       "severity", "kind",
-					    "log",     "label",      "version",  "leaf_index",
-					    "size",    "message",    "details",  "evidence"};
+	static const char *const known[] = {"id",   "time",    "severity", "kind",
+					    "log",  "label",   "version",  "leaf_index",
+					    "size", "message", "details",  "evidence"};
 	struct kta_alert *a = NULL;
 	enum kta_status r = KTA_ERR_MALFORMED;
 	const char *key;
@@ -267,7 +266,8 @@ enum kta_status kta_alert_from_json(const json_t *j, struct kta_alert **out,
 	*out = NULL;
 	if (!json_is_object(j))
 		return kta_error_set(err, KTA_ERR_MALFORMED, "alert: not a JSON object");
-	json_object_foreach((json_t *)j, key, v) {
+	json_object_foreach((json_t *)j, key, v)
+	{
 		size_t i, ok = 0;
 
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)

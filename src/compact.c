@@ -102,14 +102,12 @@ enum kta_status kta_compact_range_append(struct kta_compact_range *cr, struct kt
  * of 2^height. Precondition: size is a multiple of 2^height (KTA_ERR_USAGE
  * otherwise); KTA_ERR_LIMIT when the size would overflow.
  */
-enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr,
-						 struct kta_hasher *h, unsigned height,
-						 const uint8_t root[static 32],
+enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr, struct kta_hasher *h,
+						 unsigned height, const uint8_t root[static 32],
 						 struct kta_error *err);
 
-enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr,
-						 struct kta_hasher *h, unsigned height,
-						 const uint8_t root[static 32],
+enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr, struct kta_hasher *h,
+						 unsigned height, const uint8_t root[static 32],
 						 struct kta_error *err)
 {
 	uint8_t carry[KTA_HASH_SIZE];

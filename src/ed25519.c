@@ -57,7 +57,8 @@ enum kta_status kta_ed25519_public(const uint8_t seed[static 32], uint8_t pub[st
 	enum kta_status r = KTA_OK;
 
 	if (pk == NULL || EVP_PKEY_get_raw_public_key(pk, pub, &n) != 1 || n != 32)
-		r = kta_error_set(err, KTA_ERR_INTERNAL, "Ed25519 key derivation failed in OpenSSL");
+		r = kta_error_set(err, KTA_ERR_INTERNAL,
+				  "Ed25519 key derivation failed in OpenSSL");
 	EVP_PKEY_free(pk);
 	return r;
 }

@@ -13,8 +13,7 @@ void kta_error_clear(struct kta_error *err)
 	err->msg[0] = '\0';
 }
 
-enum kta_status kta_error_set(struct kta_error *err, enum kta_status status, const char *fmt,
-			      ...)
+enum kta_status kta_error_set(struct kta_error *err, enum kta_status status, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -62,7 +62,8 @@ enum kta_status kta_file_read(const char *path, size_t max, uint8_t **buf, size_
 			break;
 		n += (size_t)got;
 		if (n > max) {
-			r = kta_error_set(err, KTA_ERR_LIMIT, "%s: larger than the limit of %zu bytes",
+			r = kta_error_set(err, KTA_ERR_LIMIT,
+					  "%s: larger than the limit of %zu bytes",
 					  is_stdin ? "standard input" : path, max);
 			goto out;
 		}
@@ -157,8 +158,8 @@ enum kta_status kta_file_write_atomic(const char *path, const uint8_t *data, siz
 	return fsync_dir_of(path, err);
 }
 
-enum kta_status kta_file_create_excl(const char *path, const uint8_t *data, size_t len,
-				     mode_t mode, struct kta_error *err)
+enum kta_status kta_file_create_excl(const char *path, const uint8_t *data, size_t len, mode_t mode,
+				     struct kta_error *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	int e;

@@ -19,8 +19,9 @@ enum kta_status kta_json_load_object(const uint8_t *buf, size_t len, size_t max,
 	/* JSON_REJECT_DUPLICATES: one spelling only; NULs are refused by default. */
 	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (j == NULL)
-		return kta_error_set(err, KTA_ERR_MALFORMED, "%s: invalid JSON at line %d column %d: %s",
-				     what, je.line, je.column, je.text);
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "%s: invalid JSON at line %d column %d: %s", what, je.line,
+				     je.column, je.text);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return kta_error_set(err, KTA_ERR_MALFORMED, "%s: not a JSON object", what);
@@ -35,7 +36,8 @@ enum kta_status kta_json_only_keys(const json_t *obj, const char *const *allowed
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		size_t i;
 		int found = 0;
 
@@ -46,7 +48,8 @@ enum kta_status kta_json_only_keys(const json_t *obj, const char *const *allowed
 		if (!found) {
 			char q[4 * 40 + 4];
 
-			return kta_error_set(err, KTA_ERR_MALFORMED, "%s: unknown member \"%s\"", what,
+			return kta_error_set(err, KTA_ERR_MALFORMED, "%s: unknown member \"%s\"",
+					     what,
 					     kta_quote((const uint8_t *)key, strlen(key), 40, q));
 		}
 	}
@@ -77,7 +80,7 @@ enum kta_status kta_json_get_hashes(const json_t *obj, const char *key, const ch
 				    struct kta_error *err)
 {
 	json_t *arr = json_object_get(obj, key), *v;
-	uint8_t (*h)[32] = NULL;
+	uint8_t(*h)[32] = NULL;
 	size_t i, cnt;
 
 	*out = NULL;
@@ -96,7 +99,8 @@ enum kta_status kta_json_get_hashes(const json_t *obj, const char *key, const ch
 		return KTA_OK;
 	if ((h = calloc(cnt, sizeof(*h))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "%s: out of memory", what);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		size_t got;
 		const char *s;
 
@@ -112,10 +116,10 @@ enum kta_status kta_json_get_hashes(const json_t *obj, const char *key, const ch
 
 			free(h);
 			return kta_error_set(
-				err, KTA_ERR_MALFORMED,
-				"%s: \"%s\"[%zu] \"%s\" is not a 32-byte hash in canonical base64",
-				what, key, i,
-				kta_quote((const uint8_t *)s, json_string_length(v), 48, q));
+			    err, KTA_ERR_MALFORMED,
+			    "%s: \"%s\"[%zu] \"%s\" is not a 32-byte hash in canonical base64",
+			    what, key, i,
+			    kta_quote((const uint8_t *)s, json_string_length(v), 48, q));
 		}
 	}
 	*out = h;
@@ -142,8 +146,8 @@ enum kta_status kta_json_get_b64(const json_t *obj, const char *key, const char 
 	s = json_string_value(v);
 	slen = json_string_length(v);
 	if (slen / 4 * 3 > max + 2)
-		return kta_error_set(err, KTA_ERR_LIMIT, "%s: \"%s\" is over the limit of %zu bytes",
-				     what, key, max);
+		return kta_error_set(err, KTA_ERR_LIMIT,
+				     "%s: \"%s\" is over the limit of %zu bytes", what, key, max);
 	if ((b = malloc(slen / 4 * 3 + 1)) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "%s: out of memory", what);
 	r = kta_b64_decode(s, slen, b, slen / 4 * 3 + 1, n);
@@ -155,8 +159,8 @@ enum kta_status kta_json_get_b64(const json_t *obj, const char *key, const char 
 	if (*n > max) {
 		free(b);
 		*n = 0;
-		return kta_error_set(err, KTA_ERR_LIMIT, "%s: \"%s\" is over the limit of %zu bytes",
-				     what, key, max);
+		return kta_error_set(err, KTA_ERR_LIMIT,
+				     "%s: \"%s\" is over the limit of %zu bytes", what, key, max);
 	}
 	*out = b;
 	return KTA_OK;

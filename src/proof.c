@@ -28,8 +28,8 @@ enum kta_status kta_proof_parse_inclusion(const uint8_t *buf, size_t len,
 			goto out;
 		p->has_index = 1;
 	}
-	r = kta_json_get_hashes(j, "audit_path", what, KTA_PROOF_MAX_HASHES, &p->path,
-				&p->path_len, err);
+	r = kta_json_get_hashes(j, "audit_path", what, KTA_PROOF_MAX_HASHES, &p->path, &p->path_len,
+				err);
 	if (r != KTA_OK)
 		goto out;
 	*out = p;

@@ -353,7 +353,8 @@ static void sb_xml(struct kta_strbuf *o, const char *s, int attr)
 			if (attr)
 				kta_strbuf_printf(o, "&#%u;", (unsigned)c);
 			else if (c == '\r')
-				kta_strbuf_str(o, "&#13;"); /* a literal CR would be normalized away */
+				kta_strbuf_str(o,
+					       "&#13;"); /* a literal CR would be normalized away */
 			else
 				kta_strbuf_add(o, (const char *)&s[i], 1);
 			continue;
@@ -499,10 +500,11 @@ static void summary_line(struct kta_strbuf *o, const struct kta_report *r)
 	struct kta_report_summary s;
 
 	kta_report_summary(r, &s);
-	kta_strbuf_printf(o,
-		  "result: %s (%zu checks: %zu passed, %zu warnings, %zu failed, %zu errors, %zu "
-		  "skipped)\n",
-		  result_name(r), s.checks, s.passed, s.warnings, s.failed, s.errors, s.skipped);
+	kta_strbuf_printf(
+	    o,
+	    "result: %s (%zu checks: %zu passed, %zu warnings, %zu failed, %zu errors, %zu "
+	    "skipped)\n",
+	    result_name(r), s.checks, s.passed, s.warnings, s.failed, s.errors, s.skipped);
 	if (s.dropped > 0)
 		kta_strbuf_printf(o, "(%zu more findings not listed)\n", s.dropped);
 }
@@ -563,8 +565,8 @@ static void render_text(struct kta_strbuf *o, const struct kta_report *r, const 
 
 /* Adds each of the check's findings as "- KIND: MESSAGE" lines via `put`. */
 static void finding_lines(struct kta_strbuf *o, const struct kta_report *r, const struct findex *fx,
-			  const struct rcheck *c, void (*put)(struct kta_strbuf *, const char *, int),
-			  int arg)
+			  const struct rcheck *c,
+			  void (*put)(struct kta_strbuf *, const char *, int), int arg)
 {
 	size_t j, first, n;
 
@@ -588,11 +590,11 @@ static void render_junit(struct kta_strbuf *o, const struct kta_report *r, const
 	kta_strbuf_str(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"");
 	sb_xml(o, r->title, 1);
 	kta_strbuf_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
-		  s.checks, s.failed, s.errors, s.skipped);
+			  s.checks, s.failed, s.errors, s.skipped);
 	kta_strbuf_str(o, "  <testsuite name=\"");
 	sb_xml(o, r->title, 1);
 	kta_strbuf_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
-		  s.checks, s.failed, s.errors, s.skipped);
+			  s.checks, s.failed, s.errors, s.skipped);
 	if (r->nmeta > 0) {
 		kta_strbuf_str(o, "    <properties>\n");
 		for (i = 0; i < r->nmeta; i++) {

@@ -782,9 +782,9 @@ enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin,
 
 	*out = NULL;
 	*found = 0;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT checkpoint, size, root, updated FROM cosigned WHERE origin = ?1",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		st->db, "SELECT checkpoint, size, root, updated FROM cosigned WHERE origin = ?1",
+		-1, &s, NULL) != SQLITE_OK)
 		return db_fail(st, "read cosigned", err);
 	bind_text(s, 1, origin);
 	rc = sqlite3_step(s);
@@ -899,16 +899,16 @@ struct kta_state_index {
 	uint8_t *blob; /* encoding buffer for put */
 	size_t blob_cap;
 	/* write-back buffer (see above) */
-	int checked;             /* direct_below and fresh are known for this transaction */
-	uint64_t direct_below;   /* leaves below this are written at once */
-	int fresh;               /* see above; only while the transaction lasts */
-	struct wb_rec **recs;    /* buffered puts, in put order */
+	int checked;           /* direct_below and fresh are known for this transaction */
+	uint64_t direct_below; /* leaves below this are written at once */
+	int fresh;             /* see above; only while the transaction lasts */
+	struct wb_rec **recs;  /* buffered puts, in put order */
 	size_t nrecs, recs_cap;
 	size_t *slots; /* open addressing: 1 + index in recs of a label's latest put */
 	size_t nslots, nused;
-	size_t bytes;     /* buffered bytes, against KTA_STATE_WB_BYTES */
-	uint64_t seed;    /* hash seed, so a log cannot aim collisions at us */
-	uint64_t *bloom;  /* labels flushed while fresh; NULL until the first flush */
+	size_t bytes;    /* buffered bytes, against KTA_STATE_WB_BYTES */
+	uint64_t seed;   /* hash seed, so a log cannot aim collisions at us */
+	uint64_t *bloom; /* labels flushed while fresh; NULL until the first flush */
 };
 
 enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,

@@ -925,9 +925,8 @@ static enum kta_status bundle_leaves(struct kta_tlog *c, const struct obj *o,
 }
 
 /* Internal to the library (compact.c): see there. */
-enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr,
-						 struct kta_hasher *h, unsigned height,
-						 const uint8_t root[static 32],
+enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr, struct kta_hasher *h,
+						 unsigned height, const uint8_t root[static 32],
 						 struct kta_error *err);
 
 enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end,
@@ -1008,8 +1007,8 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 				size_t m = range_nodes(base, base + o[i].t.width, nodes + nn), j;
 
 				/* A full bundle is one node of height 8: its calc[] entry. */
-				full_node[i] = m == 1 && nodes[nn].height == KTA_TILE_HEIGHT ? nn
-											 : SIZE_MAX;
+				full_node[i] =
+				    m == 1 && nodes[nn].height == KTA_TILE_HEIGHT ? nn : SIZE_MAX;
 
 				for (j = nn; j < nn + m; j++) {
 					uint64_t off = (nodes[j].index << nodes[j].height) - base;
@@ -1076,8 +1075,9 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 					}
 					goto out;
 				}
-				if ((r = kta_compact_range_append_subtree(
-					 cr, c->h, KTA_TILE_HEIGHT, calc[full_node[i]], err)) != KTA_OK)
+				if ((r = kta_compact_range_append_subtree(cr, c->h, KTA_TILE_HEIGHT,
+									  calc[full_node[i]],
+									  err)) != KTA_OK)
 					goto out;
 				continue;
 			}

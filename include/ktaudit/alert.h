@@ -45,38 +45,38 @@ enum kta_severity {
 
 enum kta_alert_kind {
 	/* critical: provable misbehaviour of the log (evidence bundle attached) */
-	KTA_ALERT_FORK = 1,          /* A3/A4: two signed heads not in one append-only log */
-	KTA_ALERT_ROLLBACK,          /* A5: a signed head smaller than one verified before */
-	KTA_ALERT_ROOT_MISMATCH,     /* A7: served entries do not hash to the signed root */
+	KTA_ALERT_FORK = 1,             /* A3/A4: two signed heads not in one append-only log */
+	KTA_ALERT_ROLLBACK,             /* A5: a signed head smaller than one verified before */
+	KTA_ALERT_ROOT_MISMATCH,        /* A7: served entries do not hash to the signed root */
 	KTA_ALERT_VERSION_EQUIVOCATION, /* A8: two entries claim one version of a label */
-	KTA_ALERT_VERSION_SKIP,      /* A8: a label's version went back or skipped */
-	KTA_ALERT_BAD_SIGNATURE,     /* A10: a checkpoint with an invalid log signature */
-	KTA_ALERT_MALFORMED_ENTRY,   /* an entry in the signed log does not parse */
+	KTA_ALERT_VERSION_SKIP,         /* A8: a label's version went back or skipped */
+	KTA_ALERT_BAD_SIGNATURE,        /* A10: a checkpoint with an invalid log signature */
+	KTA_ALERT_MALFORMED_ENTRY,      /* an entry in the signed log does not parse */
 	/* alert: a key change someone should look at */
-	KTA_ALERT_KEY_CHANGED,       /* A1/A2: a watched label's key set differs from its pin */
+	KTA_ALERT_KEY_CHANGED,         /* A1/A2: a watched label's key set differs from its pin */
 	KTA_ALERT_UNAUTHORIZED_UPDATE, /* A11: no key of the previous version signed it */
 	KTA_ALERT_BAD_AUTH_SIGNATURE,  /* an auth line whose signature does not verify */
 	/* warning: could not audit */
-	KTA_ALERT_UNREACHABLE,       /* fetch failed (network, HTTP status, limits) */
-	KTA_ALERT_STALE,             /* A9: checkpoint older than max-age / not advancing */
-	KTA_ALERT_QUORUM,            /* A10: witness quorum not met */
-	KTA_ALERT_CLOCK,             /* the local clock looks wrong */
+	KTA_ALERT_UNREACHABLE, /* fetch failed (network, HTTP status, limits) */
+	KTA_ALERT_STALE,       /* A9: checkpoint older than max-age / not advancing */
+	KTA_ALERT_QUORUM,      /* A10: witness quorum not met */
+	KTA_ALERT_CLOCK,       /* the local clock looks wrong */
 };
 
 struct kta_alert {
-	char id[33];                 /* 32 lowercase hex + NUL; see kta_alert_set_id */
-	int64_t time;                /* detection time, Unix seconds */
+	char id[33];  /* 32 lowercase hex + NUL; see kta_alert_set_id */
+	int64_t time; /* detection time, Unix seconds */
 	enum kta_severity severity;
 	enum kta_alert_kind kind;
-	char *log;                   /* log origin; never NULL */
-	char *label;                 /* NULL unless a label finding */
-	uint64_t version;            /* valid when label != NULL */
+	char *log;        /* log origin; never NULL */
+	char *label;      /* NULL unless a label finding */
+	uint64_t version; /* valid when label != NULL */
 	int has_leaf_index;
 	uint64_t leaf_index;
-	uint64_t size;               /* checkpoint size at detection */
-	char *message;               /* one line, never NULL */
-	char *details;               /* compact JSON object text, or NULL */
-	char *evidence;              /* evidence bundle path, or NULL */
+	uint64_t size;  /* checkpoint size at detection */
+	char *message;  /* one line, never NULL */
+	char *details;  /* compact JSON object text, or NULL */
+	char *evidence; /* evidence bundle path, or NULL */
 };
 
 /* The default severity of a kind (the table above). */

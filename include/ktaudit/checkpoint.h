@@ -65,30 +65,30 @@
 #define KTA_CHECKPOINT_MAX_EXT 64
 
 struct kta_checkpoint {
-        char *origin;     /* line 1, NUL-terminated */
-        uint64_t size;    /* line 2: number of leaves */
-        uint8_t root[32]; /* line 3: RFC 6962 root hash */
-        char **ext;       /* extension lines (without "\n"), NUL-terminated; NULL if none */
-        size_t next;      /* number of extension lines */
+	char *origin;     /* line 1, NUL-terminated */
+	uint64_t size;    /* line 2: number of leaves */
+	uint8_t root[32]; /* line 3: RFC 6962 root hash */
+	char **ext;       /* extension lines (without "\n"), NUL-terminated; NULL if none */
+	size_t next;      /* number of extension lines */
 };
 
 struct kta_checkpoint_policy {
-        const struct kta_vkey *log_key; /* required: the log's key (usually 0x01 or 0x02) */
-        const char *origin;             /* expected origin; NULL = log_key->name */
-        const struct kta_vkey *const *witnesses; /* nwitnesses witness keys (may be NULL if 0) */
-        size_t nwitnesses;
-        size_t quorum;     /* distinct valid witness cosignatures required (0 = none) */
-        int64_t now;       /* current POSIX time, seconds */
-        uint64_t max_age;  /* 0 = no limit; else now - newest cosignature time <= max_age */
-        uint64_t max_skew; /* cosignature times up to now + max_skew are accepted */
+	const struct kta_vkey *log_key; /* required: the log's key (usually 0x01 or 0x02) */
+	const char *origin;             /* expected origin; NULL = log_key->name */
+	const struct kta_vkey *const *witnesses; /* nwitnesses witness keys (may be NULL if 0) */
+	size_t nwitnesses;
+	size_t quorum;     /* distinct valid witness cosignatures required (0 = none) */
+	int64_t now;       /* current POSIX time, seconds */
+	uint64_t max_age;  /* 0 = no limit; else now - newest cosignature time <= max_age */
+	uint64_t max_skew; /* cosignature times up to now + max_skew are accepted */
 };
 
 struct kta_checkpoint_result {
-        struct kta_checkpoint
-            *cp;            /* the verified checkpoint; free with kta_checkpoint_result_free */
-        size_t cosigned;    /* distinct listed witnesses with a valid cosignature */
-        int has_cosig_time; /* 1 if newest_cosig_time is set */
-        int64_t newest_cosig_time; /* newest valid cosignature/v1 timestamp; -1 if none */
+	struct kta_checkpoint
+	    *cp;            /* the verified checkpoint; free with kta_checkpoint_result_free */
+	size_t cosigned;    /* distinct listed witnesses with a valid cosignature */
+	int has_cosig_time; /* 1 if newest_cosig_time is set */
+	int64_t newest_cosig_time; /* newest valid cosignature/v1 timestamp; -1 if none */
 };
 
 /*
@@ -97,8 +97,8 @@ struct kta_checkpoint_result {
  * KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_checkpoint_parse(const uint8_t *text, size_t len,
-                                             struct kta_checkpoint **out,
-                                             struct kta_error *err) KTA_WUR;
+					     struct kta_checkpoint **out,
+					     struct kta_error *err) KTA_WUR;
 
 /* Frees c and everything it owns; c may be NULL. */
 KTA_API void kta_checkpoint_free(struct kta_checkpoint *c);
@@ -119,9 +119,9 @@ KTA_API char *kta_checkpoint_format(const struct kta_checkpoint *c);
  * KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_checkpoint_cosign(const uint8_t *note, size_t len,
-                                              const struct kta_skey *witness, uint64_t time,
-                                              uint8_t **out, size_t *out_len,
-                                              struct kta_error *err) KTA_WUR;
+					      const struct kta_skey *witness, uint64_t time,
+					      uint8_t **out, size_t *out_len,
+					      struct kta_error *err) KTA_WUR;
 
 /*
  * Verifies a signed checkpoint note (note, len) under policy p (steps
@@ -131,9 +131,9 @@ KTA_API enum kta_status kta_checkpoint_cosign(const uint8_t *note, size_t len,
  * key, negative now, quorum > nwitnesses), KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_checkpoint_verify(const uint8_t *note, size_t len,
-                                              const struct kta_checkpoint_policy *p,
-                                              struct kta_checkpoint_result *res,
-                                              struct kta_error *err) KTA_WUR;
+					      const struct kta_checkpoint_policy *p,
+					      struct kta_checkpoint_result *res,
+					      struct kta_error *err) KTA_WUR;
 
 /* Frees res->cp and resets *res; res may be NULL. */
 KTA_API void kta_checkpoint_result_free(struct kta_checkpoint_result *res);

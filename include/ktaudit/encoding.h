@@ -25,8 +25,8 @@
  * (bad character, wrong padding, non-zero pad bits, whitespace) and with
  * KTA_ERR_LIMIT when the result would not fit out_cap. "" decodes to 0 bytes.
  */
-KTA_API enum kta_status kta_b64_decode(const char *in, size_t in_len, uint8_t *out,
-				       size_t out_cap, size_t *out_len) KTA_WUR;
+KTA_API enum kta_status kta_b64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap,
+				       size_t *out_len) KTA_WUR;
 
 /*
  * Encodes (in, in_len) as padded base64 into out, which must hold

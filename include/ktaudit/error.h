@@ -60,7 +60,7 @@ KTA_API enum kta_status kta_error_set(struct kta_error *err, enum kta_status sta
  * (then returns KTA_ERR_INTERNAL).
  */
 KTA_API enum kta_status kta_error_prefix(struct kta_error *err, const char *fmt, ...)
-	KTA_PRINTF(2, 3);
+    KTA_PRINTF(2, 3);
 
 /* A short constant name for a status ("malformed input", ...). */
 KTA_API const char *kta_status_str(enum kta_status status);

@@ -95,50 +95,50 @@
 struct kta_fetcher; /* opaque */
 
 struct kta_fetch_opts {
-        /* Comma-separated subset of "https,http,file" (no spaces). The CLI
-         * allows the scheme(s) of the URLs the user configured. NULL means
-         * "https". */
-        const char *schemes;
-        const char *ca_file;        /* PEM trust store; NULL = the system store */
-        size_t max_size;            /* per object body limit in bytes, >= 1 */
-        long connect_timeout_ms;    /* per attempt, >= 1 */
-        long timeout_ms;            /* whole transfer, per attempt, >= 1 */
-        long low_speed_limit;       /* bytes/s; 0 disables the low-speed cut */
-        long low_speed_time_s;      /* ... sustained for this long */
-        unsigned max_retries;       /* extra attempts after the first */
-        unsigned backoff_base_ms;   /* first retry wait (before jitter) */
-        unsigned backoff_max_ms;    /* cap on the exponential wait */
-        unsigned retry_after_max_s; /* cap on a server's Retry-After */
-        unsigned max_connections;   /* parallel connections, 1..64 */
-        unsigned max_redirects;     /* 0 = do not follow, at most 20 */
-        const char *user_agent;     /* NULL = "ktaudit/<version>" */
-        const char *proxy;          /* CURLOPT_PROXY for every transfer; NULL = environment */
-        uint64_t jitter_seed;       /* 0 = seed from the clock */
-        /* Test seam: called with every computed retry wait; returns the wait
-         * to use. NULL = use it unchanged. */
-        unsigned (*delay_hook)(void *ctx, unsigned ms);
-        void *delay_ctx;
-        /* Cancellation (e.g. a daemon's SIGTERM flag): polled during transfers
-         * and waits; nonzero stops every unfinished object with KTA_ERR_IO
-         * "cancelled". NULL = never. */
-        int (*cancel)(void *ctx);
-        void *cancel_ctx;
+	/* Comma-separated subset of "https,http,file" (no spaces). The CLI
+	 * allows the scheme(s) of the URLs the user configured. NULL means
+	 * "https". */
+	const char *schemes;
+	const char *ca_file;        /* PEM trust store; NULL = the system store */
+	size_t max_size;            /* per object body limit in bytes, >= 1 */
+	long connect_timeout_ms;    /* per attempt, >= 1 */
+	long timeout_ms;            /* whole transfer, per attempt, >= 1 */
+	long low_speed_limit;       /* bytes/s; 0 disables the low-speed cut */
+	long low_speed_time_s;      /* ... sustained for this long */
+	unsigned max_retries;       /* extra attempts after the first */
+	unsigned backoff_base_ms;   /* first retry wait (before jitter) */
+	unsigned backoff_max_ms;    /* cap on the exponential wait */
+	unsigned retry_after_max_s; /* cap on a server's Retry-After */
+	unsigned max_connections;   /* parallel connections, 1..64 */
+	unsigned max_redirects;     /* 0 = do not follow, at most 20 */
+	const char *user_agent;     /* NULL = "ktaudit/<version>" */
+	const char *proxy;          /* CURLOPT_PROXY for every transfer; NULL = environment */
+	uint64_t jitter_seed;       /* 0 = seed from the clock */
+	/* Test seam: called with every computed retry wait; returns the wait
+	 * to use. NULL = use it unchanged. */
+	unsigned (*delay_hook)(void *ctx, unsigned ms);
+	void *delay_ctx;
+	/* Cancellation (e.g. a daemon's SIGTERM flag): polled during transfers
+	 * and waits; nonzero stops every unfinished object with KTA_ERR_IO
+	 * "cancelled". NULL = never. */
+	int (*cancel)(void *ctx);
+	void *cancel_ctx;
 };
 
 /* Per-object details beyond the status. */
 struct kta_fetch_info {
-        long http_status;  /* status of the last HTTP response; 0 if none or file:// */
-        int not_found;     /* 1: HTTP 404/410 or an unreadable file:// file */
-        unsigned attempts; /* requests made (1 + retries) */
+	long http_status;  /* status of the last HTTP response; 0 if none or file:// */
+	int not_found;     /* 1: HTTP 404/410 or an unreadable file:// file */
+	unsigned attempts; /* requests made (1 + retries) */
 };
 
 /* The result of one object of kta_fetch_many. */
 struct kta_fetch_result {
-        enum kta_status status; /* as for kta_fetch_get */
-        struct kta_error err;   /* the message when status != KTA_OK */
-        uint8_t *body;          /* malloc'd on success, else NULL; NUL follows */
-        size_t len;
-        struct kta_fetch_info info;
+	enum kta_status status; /* as for kta_fetch_get */
+	struct kta_error err;   /* the message when status != KTA_OK */
+	uint8_t *body;          /* malloc'd on success, else NULL; NUL follows */
+	size_t len;
+	struct kta_fetch_info info;
 };
 
 /* Fills *opts with the defaults above (schemes "https", no CA file). */
@@ -150,7 +150,7 @@ KTA_API void kta_fetch_opts_init(struct kta_fetch_opts *opts);
  * up (or lacks a requested scheme); KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_fetcher_new(const struct kta_fetch_opts *opts, struct kta_fetcher **out,
-                                        struct kta_error *err) KTA_WUR;
+					struct kta_error *err) KTA_WUR;
 
 /* Frees f and closes its connections; NULL does nothing. */
 KTA_API void kta_fetcher_free(struct kta_fetcher *f);
@@ -161,8 +161,8 @@ KTA_API void kta_fetcher_free(struct kta_fetcher *f);
  * when given it is filled on success and failure.
  */
 KTA_API enum kta_status kta_fetch_get(struct kta_fetcher *f, const char *url, uint8_t **body,
-                                      size_t *len, struct kta_fetch_info *info,
-                                      struct kta_error *err) KTA_WUR;
+				      size_t *len, struct kta_fetch_info *info,
+				      struct kta_error *err) KTA_WUR;
 
 /*
  * Fetches n objects in parallel over at most opts.max_connections
@@ -174,8 +174,8 @@ KTA_API enum kta_status kta_fetch_get(struct kta_fetcher *f, const char *url, ui
  * Free the bodies with kta_fetch_results_free.
  */
 KTA_API enum kta_status kta_fetch_many(struct kta_fetcher *f, const char *const *urls, size_t n,
-                                       struct kta_fetch_result *results,
-                                       struct kta_error *err) KTA_WUR;
+				       struct kta_fetch_result *results,
+				       struct kta_error *err) KTA_WUR;
 
 /* Frees the bodies in results[0..n) and sets them to NULL (n may be 0). */
 KTA_API void kta_fetch_results_free(struct kta_fetch_result *results, size_t n);

@@ -54,28 +54,28 @@
 #define KTA_KEY_MATERIAL_MAX 2048
 
 enum kta_key_type {
-        KTA_KEY_ED25519 = 0x01,        /* Ed25519 over the note text */
-        KTA_KEY_ECDSA = 0x02,          /* ECDSA, ASN.1 DER sig over SHA-256(note text) */
-        KTA_KEY_COSIGNATURE_V1 = 0x04, /* C2SP tlog-cosignature, timestamped Ed25519 */
-        KTA_KEY_RFC6962 = 0x05,        /* static-ct-api RFC6962NoteSignature (ct.h) */
+	KTA_KEY_ED25519 = 0x01,        /* Ed25519 over the note text */
+	KTA_KEY_ECDSA = 0x02,          /* ECDSA, ASN.1 DER sig over SHA-256(note text) */
+	KTA_KEY_COSIGNATURE_V1 = 0x04, /* C2SP tlog-cosignature, timestamped Ed25519 */
+	KTA_KEY_RFC6962 = 0x05,        /* static-ct-api RFC6962NoteSignature (ct.h) */
 };
 
 /* A verifier (public) key. */
 struct kta_vkey {
-        char *name;             /* NUL-terminated key name */
-        uint32_t key_id;        /* the 4-byte key ID, big-endian value */
-        enum kta_key_type type; /* signature type */
-        uint8_t *key;           /* raw public key (32 for Ed25519/0x04) or SPKI DER (0x02) */
-        size_t key_len;         /* bytes in key */
+	char *name;             /* NUL-terminated key name */
+	uint32_t key_id;        /* the 4-byte key ID, big-endian value */
+	enum kta_key_type type; /* signature type */
+	uint8_t *key;           /* raw public key (32 for Ed25519/0x04) or SPKI DER (0x02) */
+	size_t key_len;         /* bytes in key */
 };
 
 /* A signing key (Ed25519 or cosignature/v1 only). */
 struct kta_skey {
-        char *name;             /* NUL-terminated key name */
-        uint32_t key_id;        /* key ID of the derived verifier key */
-        enum kta_key_type type; /* KTA_KEY_ED25519 or KTA_KEY_COSIGNATURE_V1 */
-        uint8_t seed[32];       /* secret Ed25519 seed (RFC 8032) */
-        uint8_t pub[32];        /* public key derived from seed */
+	char *name;             /* NUL-terminated key name */
+	uint32_t key_id;        /* key ID of the derived verifier key */
+	enum kta_key_type type; /* KTA_KEY_ED25519 or KTA_KEY_COSIGNATURE_V1 */
+	uint8_t seed[32];       /* secret Ed25519 seed (RFC 8032) */
+	uint8_t pub[32];        /* public key derived from seed */
 };
 
 /*
@@ -89,8 +89,8 @@ KTA_API int kta_key_name_valid(const uint8_t *s, size_t len);
  * the table; KTA_ERR_INTERNAL if SHA-256 fails.
  */
 KTA_API enum kta_status kta_key_id(const char *name, size_t name_len, enum kta_key_type type,
-                                   const uint8_t *key, size_t key_len, uint32_t *id,
-                                   struct kta_error *err) KTA_WUR;
+				   const uint8_t *key, size_t key_len, uint32_t *id,
+				   struct kta_error *err) KTA_WUR;
 
 /*
  * Parses a vkey string (s, len); see the table above. On success *out is a
@@ -100,7 +100,7 @@ KTA_API enum kta_status kta_key_id(const char *name, size_t name_len, enum kta_k
  * KTA_KEY_STRING_MAX), KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_vkey_parse(const char *s, size_t len, struct kta_vkey **out,
-                                       struct kta_error *err) KTA_WUR;
+				       struct kta_error *err) KTA_WUR;
 
 /* Frees k and everything it owns; k may be NULL. */
 KTA_API void kta_vkey_free(struct kta_vkey *k);
@@ -114,15 +114,15 @@ KTA_API char *kta_vkey_format(const struct kta_vkey *k);
  * (invalid name or type), KTA_ERR_INTERNAL (RNG), KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_skey_generate(const char *name, enum kta_key_type type,
-                                          struct kta_skey **out, struct kta_error *err) KTA_WUR;
+					  struct kta_skey **out, struct kta_error *err) KTA_WUR;
 
 /*
  * Makes a signing key from a known 32-byte seed (tests, deterministic
  * fixtures). Same errors as kta_skey_generate.
  */
 KTA_API enum kta_status kta_skey_from_seed(const char *name, enum kta_key_type type,
-                                           const uint8_t seed[static 32], struct kta_skey **out,
-                                           struct kta_error *err) KTA_WUR;
+					   const uint8_t seed[static 32], struct kta_skey **out,
+					   struct kta_error *err) KTA_WUR;
 
 /*
  * Parses "PRIVATE+KEY+name+hexid+base64(type||seed)" (one trailing "\n"
@@ -131,14 +131,14 @@ KTA_API enum kta_status kta_skey_from_seed(const char *name, enum kta_key_type t
  * KTA_ERR_NOMEM, KTA_ERR_INTERNAL. Error messages never quote the seed.
  */
 KTA_API enum kta_status kta_skey_parse(const char *s, size_t len, struct kta_skey **out,
-                                       struct kta_error *err) KTA_WUR;
+				       struct kta_error *err) KTA_WUR;
 
 /* Formats k as an skey string (no newline). malloc'd; NULL if out of memory. */
 KTA_API char *kta_skey_format(const struct kta_skey *k);
 
 /* The verifier key of k (same name, ID and type); caller frees with kta_vkey_free. */
 KTA_API enum kta_status kta_skey_vkey(const struct kta_skey *k, struct kta_vkey **out,
-                                      struct kta_error *err) KTA_WUR;
+				      struct kta_error *err) KTA_WUR;
 
 /* Wipes the seed (OPENSSL_cleanse) and frees k; k may be NULL. */
 KTA_API void kta_skey_free(struct kta_skey *k);

@@ -65,25 +65,25 @@
 #define KTA_COSIG_TIME_MAX ((uint64_t)INT64_MAX)
 
 struct kta_note_sig {
-        char *name;      /* NUL-terminated key name */
-        uint32_t key_id; /* first 4 bytes of the decoded signature, big-endian */
-        uint8_t *sig;    /* the algorithm signature: decoded bytes after the key ID */
-        size_t sig_len;  /* >= 1 */
-        size_t line;     /* 1-based line number of the signature line in the note */
+	char *name;      /* NUL-terminated key name */
+	uint32_t key_id; /* first 4 bytes of the decoded signature, big-endian */
+	uint8_t *sig;    /* the algorithm signature: decoded bytes after the key ID */
+	size_t sig_len;  /* >= 1 */
+	size_t line;     /* 1-based line number of the signature line in the note */
 };
 
 struct kta_note {
-        uint8_t *text;             /* signed text incl. its final "\n"; NUL follows, not counted */
-        size_t text_len;           /* bytes in text */
-        struct kta_note_sig *sigs; /* signature lines in note order */
-        size_t nsigs;              /* 1..KTA_NOTE_MAX_SIGS */
+	uint8_t *text;             /* signed text incl. its final "\n"; NUL follows, not counted */
+	size_t text_len;           /* bytes in text */
+	struct kta_note_sig *sigs; /* signature lines in note order */
+	size_t nsigs;              /* 1..KTA_NOTE_MAX_SIGS */
 };
 
 /* Result of kta_note_verify for one configured key. */
 struct kta_note_check {
-        int valid;          /* 1 if a valid signature by the key is present */
-        size_t line;        /* line of that signature (0 if none) */
-        uint64_t timestamp; /* cosignature/v1 keys: newest valid timestamp; else 0 */
+	int valid;          /* 1 if a valid signature by the key is present */
+	size_t line;        /* line of that signature (0 if none) */
+	uint64_t timestamp; /* cosignature/v1 keys: newest valid timestamp; else 0 */
 };
 
 /*
@@ -92,7 +92,7 @@ struct kta_note_check {
  * long), KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_note_parse(const uint8_t *buf, size_t len, struct kta_note **out,
-                                       struct kta_error *err) KTA_WUR;
+				       struct kta_error *err) KTA_WUR;
 
 /* Frees n and everything it owns; n may be NULL. */
 KTA_API void kta_note_free(struct kta_note *n);
@@ -105,8 +105,8 @@ KTA_API void kta_note_free(struct kta_note *n);
  * res is written only on KTA_OK. nkeys may be 0.
  */
 KTA_API enum kta_status kta_note_verify(const struct kta_note *n,
-                                        const struct kta_vkey *const *keys, size_t nkeys,
-                                        struct kta_note_check *res, struct kta_error *err) KTA_WUR;
+					const struct kta_vkey *const *keys, size_t nkeys,
+					struct kta_note_check *res, struct kta_error *err) KTA_WUR;
 
 /*
  * Signs a note text (text, text_len) with k (an Ed25519 0x01 key) and returns
@@ -117,8 +117,8 @@ KTA_API enum kta_status kta_note_verify(const struct kta_note *n,
  * KTA_ERR_LIMIT, KTA_ERR_NOMEM, KTA_ERR_INTERNAL.
  */
 KTA_API enum kta_status kta_note_sign(const uint8_t *text, size_t text_len,
-                                      const struct kta_skey *k, uint8_t **out, size_t *out_len,
-                                      struct kta_error *err) KTA_WUR;
+				      const struct kta_skey *k, uint8_t **out, size_t *out_len,
+				      struct kta_error *err) KTA_WUR;
 
 /*
  * Appends a signature line by k to an existing signed note (note, len),
@@ -128,8 +128,8 @@ KTA_API enum kta_status kta_note_sign(const uint8_t *text, size_t text_len,
  * KTA_ERR_LIMIT if the note already has KTA_NOTE_MAX_SIGS signatures.
  */
 KTA_API enum kta_status kta_note_add_sig(const uint8_t *note, size_t len, const struct kta_skey *k,
-                                         uint64_t time, uint8_t **out, size_t *out_len,
-                                         struct kta_error *err) KTA_WUR;
+					 uint64_t time, uint8_t **out, size_t *out_len,
+					 struct kta_error *err) KTA_WUR;
 
 /*
  * Builds the cosignature/v1 signed message (c2sp.org/tlog-cosignature,
@@ -138,7 +138,7 @@ KTA_API enum kta_status kta_note_add_sig(const uint8_t *note, size_t len, const 
  * free()s). Errors: KTA_ERR_USAGE (time > 2^63-1), KTA_ERR_NOMEM.
  */
 KTA_API enum kta_status kta_note_cosig_message(const uint8_t *text, size_t text_len, uint64_t time,
-                                               uint8_t **out, size_t *out_len,
-                                               struct kta_error *err) KTA_WUR;
+					       uint8_t **out, size_t *out_len,
+					       struct kta_error *err) KTA_WUR;
 
 #endif

@@ -148,8 +148,8 @@ struct kta_state_cosigned {
  * when none, else *out (free with kta_state_cosigned_free). Kept across
  * restarts so that the auditor never cosigns a fork of what it cosigned.
  */
-KTA_API enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin,
-					       int *found, struct kta_state_cosigned **out,
+KTA_API enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin, int *found,
+					       struct kta_state_cosigned **out,
 					       struct kta_error *err) KTA_WUR;
 KTA_API void kta_state_cosigned_free(struct kta_state_cosigned *c);
 

@@ -67,29 +67,29 @@
 
 /* One tile or entry bundle. */
 struct kta_tile {
-        int level;      /* 0..KTA_TILE_MAX_LEVEL, or KTA_TILE_ENTRIES */
-        uint64_t index; /* <N> */
-        unsigned width; /* 1..255 partial, KTA_TILE_WIDTH = full */
+	int level;      /* 0..KTA_TILE_MAX_LEVEL, or KTA_TILE_ENTRIES */
+	uint64_t index; /* <N> */
+	unsigned width; /* 1..255 partial, KTA_TILE_WIDTH = full */
 };
 
 /* One entry of a bundle: borrowed from the bundle's buffer. */
 struct kta_tile_entry {
-        const uint8_t *data; /* never NULL, even when len is 0 */
-        size_t len;          /* 0..KTA_TILE_ENTRY_MAX */
+	const uint8_t *data; /* never NULL, even when len is 0 */
+	size_t len;          /* 0..KTA_TILE_ENTRY_MAX */
 };
 
 /* A validated entry bundle; see kta_tile_parse_bundle. Borrowed. */
 struct kta_tile_bundle {
-        const uint8_t *data; /* the whole bundle */
-        size_t len;
-        unsigned count; /* number of entries (= the expected width) */
+	const uint8_t *data; /* the whole bundle */
+	size_t len;
+	unsigned count; /* number of entries (= the expected width) */
 };
 
 /* Walks a validated bundle; see kta_tile_bundle_iter_init. */
 struct kta_tile_bundle_iter {
-        const uint8_t *pos; /* next length prefix */
-        const uint8_t *end; /* one past the bundle */
-        unsigned left;      /* entries not yet returned */
+	const uint8_t *pos; /* next length prefix */
+	const uint8_t *end; /* one past the bundle */
+	unsigned left;      /* entries not yet returned */
 };
 
 /* ---- paths ---- */
@@ -102,11 +102,11 @@ struct kta_tile_bundle_iter {
  * small (out is then "").
  */
 KTA_API enum kta_status kta_tile_path(int level, uint64_t index, unsigned width, char *out,
-                                      size_t cap, struct kta_error *err);
+				      size_t cap, struct kta_error *err);
 
 /* kta_tile_path(KTA_TILE_ENTRIES, index, width, ...). */
 KTA_API enum kta_status kta_tile_entries_path(uint64_t index, unsigned width, char *out, size_t cap,
-                                              struct kta_error *err);
+					      struct kta_error *err);
 
 /*
  * Parses a path of the form above (exactly; no prefix, no leading or
@@ -115,7 +115,7 @@ KTA_API enum kta_status kta_tile_entries_path(uint64_t index, unsigned width, ch
  * the offending component quoted.
  */
 KTA_API enum kta_status kta_tile_path_parse(const char *path, size_t len, struct kta_tile *out,
-                                            struct kta_error *err) KTA_WUR;
+					    struct kta_error *err) KTA_WUR;
 
 /* ---- tile math (levels 0..63; KTA_TILE_ENTRIES counts as level 0) ---- */
 
@@ -132,7 +132,7 @@ KTA_API unsigned kta_tile_partial_width(int level, uint64_t size);
  * one. KTA_ERR_USAGE when the tree has no such tile.
  */
 KTA_API enum kta_status kta_tile_width(int level, uint64_t index, uint64_t size, unsigned *width,
-                                       struct kta_error *err);
+				       struct kta_error *err);
 
 /*
  * Locates the Merkle tree node at `height` (0 = leaf hashes) and `node`
@@ -144,8 +144,8 @@ KTA_API enum kta_status kta_tile_width(int level, uint64_t index, uint64_t size,
  * when height > 63 or the node is not complete in `size`.
  */
 KTA_API enum kta_status kta_tile_for_node(unsigned height, uint64_t node, uint64_t size,
-                                          struct kta_tile *tile, unsigned *first, unsigned *count,
-                                          struct kta_error *err);
+					  struct kta_tile *tile, unsigned *first, unsigned *count,
+					  struct kta_error *err);
 
 /*
  * The entry bundle holding entry `index` of a tree of `size` leaves (level
@@ -153,7 +153,7 @@ KTA_API enum kta_status kta_tile_for_node(unsigned height, uint64_t node, uint64
  * it. KTA_ERR_USAGE when index >= size.
  */
 KTA_API enum kta_status kta_tile_for_entry(uint64_t index, uint64_t size, struct kta_tile *tile,
-                                           unsigned *pos, struct kta_error *err);
+					   unsigned *pos, struct kta_error *err);
 
 /* ---- hash tiles ---- */
 
@@ -164,8 +164,8 @@ KTA_API enum kta_status kta_tile_for_entry(uint64_t index, uint64_t size, struct
  * width.
  */
 KTA_API enum kta_status kta_tile_parse_hashes(const uint8_t *data, size_t len, unsigned width,
-                                              const uint8_t (**hashes)[32],
-                                              struct kta_error *err) KTA_WUR;
+					      const uint8_t (**hashes)[32],
+					      struct kta_error *err) KTA_WUR;
 
 /*
  * Writes n hashes (1..256) as a hash tile into out (capacity cap) and sets
@@ -173,8 +173,8 @@ KTA_API enum kta_status kta_tile_parse_hashes(const uint8_t *data, size_t len, u
  * too small.
  */
 KTA_API enum kta_status kta_tile_encode_hashes(const uint8_t (*hashes)[32], unsigned n,
-                                               uint8_t *out, size_t cap, size_t *out_len,
-                                               struct kta_error *err);
+					       uint8_t *out, size_t cap, size_t *out_len,
+					       struct kta_error *err);
 
 /* ---- entry bundles ---- */
 
@@ -187,12 +187,12 @@ KTA_API enum kta_status kta_tile_encode_hashes(const uint8_t (*hashes)[32], unsi
  * KTA_ERR_USAGE on a bad width.
  */
 KTA_API enum kta_status kta_tile_parse_bundle(const uint8_t *data, size_t len, unsigned width,
-                                              struct kta_tile_bundle *out,
-                                              struct kta_error *err) KTA_WUR;
+					      struct kta_tile_bundle *out,
+					      struct kta_error *err) KTA_WUR;
 
 /* Starts a walk over a bundle that kta_tile_parse_bundle accepted. */
 KTA_API void kta_tile_bundle_iter_init(struct kta_tile_bundle_iter *it,
-                                       const struct kta_tile_bundle *b);
+				       const struct kta_tile_bundle *b);
 
 /*
  * Sets *e to the next entry (borrowed) and returns 1, or returns 0 after
@@ -208,8 +208,8 @@ KTA_API int kta_tile_bundle_next(struct kta_tile_bundle_iter *it, struct kta_til
  * (out and *used are then unchanged).
  */
 KTA_API enum kta_status kta_tile_bundle_append(uint8_t *out, size_t cap, size_t *used,
-                                               const uint8_t *entry, size_t elen,
-                                               struct kta_error *err);
+					       const uint8_t *entry, size_t elen,
+					       struct kta_error *err);
 
 /*
  * Encodes n entries (1..256) as a bundle into out (capacity cap) and sets
@@ -217,7 +217,7 @@ KTA_API enum kta_status kta_tile_bundle_append(uint8_t *out, size_t cap, size_t 
  * KTA_TILE_ENTRY_MAX or a too small cap.
  */
 KTA_API enum kta_status kta_tile_encode_bundle(const struct kta_tile_entry *entries, unsigned n,
-                                               uint8_t *out, size_t cap, size_t *out_len,
-                                               struct kta_error *err);
+					       uint8_t *out, size_t cap, size_t *out_len,
+					       struct kta_error *err);
 
 #endif

@@ -19,7 +19,7 @@ enum cli_kind {
 };
 
 struct cli_opt {
-	const char *name;    /* without the leading "--" */
+	const char *name; /* without the leading "--" */
 	enum cli_kind kind;
 	const char *metavar; /* NULL for flags */
 	const char *help;
@@ -42,9 +42,9 @@ struct cli_args {
 };
 
 struct cli_cmd {
-	const char *name;     /* "verify checkpoint" */
-	const char *synopsis; /* the part after the name */
-	const char *summary;  /* one line */
+	const char *name;           /* "verify checkpoint" */
+	const char *synopsis;       /* the part after the name */
+	const char *summary;        /* one line */
 	const struct cli_opt *opts; /* terminated by {NULL} */
 	size_t min_pos, max_pos;
 	int (*run)(const struct cli_args *a);

@@ -227,8 +227,8 @@ int cmd_dir_publish(const struct cli_args *a)
 	if ((r = kta_publish_open(a->pos[0], &p, &err)) != KTA_OK)
 		goto out;
 	for (i = 0; i < nm; i++)
-		if ((r = read_cosigned(&f, cli_get_n(a, "merge-cosignatures", i), &notes[i], &lens[i],
-				       &err)) != KTA_OK)
+		if ((r = read_cosigned(&f, cli_get_n(a, "merge-cosignatures", i), &notes[i],
+				       &lens[i], &err)) != KTA_OK)
 			goto out;
 	if ((r = kta_publish_run(p, &o, &res, &err)) != KTA_OK)
 		goto out;

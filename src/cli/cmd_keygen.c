@@ -48,19 +48,18 @@ int cmd_keygen(const struct cli_args *a)
 		goto out;
 	j = json_pack("{s:s,s:s,s:s}", "vkey", vkstr, "file", out, "type",
 		      type == KTA_KEY_ED25519 ? "ed25519" : "cosignature/v1");
-out:
-	{
-		int rc = cli_finish(a, r, &err, r == KTA_OK ? vkstr : NULL, j);
+out : {
+	int rc = cli_finish(a, r, &err, r == KTA_OK ? vkstr : NULL, j);
 
-		if (skstr != NULL) {
-			memset(skstr, 0, strlen(skstr));
-			free(skstr);
-		}
-		free(vkstr);
-		kta_vkey_free(vk);
-		kta_skey_free(sk);
-		return rc;
+	if (skstr != NULL) {
+		memset(skstr, 0, strlen(skstr));
+		free(skstr);
 	}
+	free(vkstr);
+	kta_vkey_free(vk);
+	kta_skey_free(sk);
+	return rc;
+}
 }
 
 /* Loads a private key file written by `ktaudit keygen`. */
@@ -110,8 +109,7 @@ int cmd_sign(const struct cli_args *a)
 		goto out;
 	if ((r = load_skey(keyfile, &sk, &err)) != KTA_OK)
 		goto out;
-	if ((r = cli_read_file("input", a->pos[0], KTA_NOTE_MAX_SIZE, &in, &inlen, &err)) !=
-	    KTA_OK)
+	if ((r = cli_read_file("input", a->pos[0], KTA_NOTE_MAX_SIZE, &in, &inlen, &err)) != KTA_OK)
 		goto out;
 	if (sk->type == KTA_KEY_COSIGNATURE_V1) {
 		/* A witness cosigns only a signed checkpoint (c2sp tlog-cosignature). */

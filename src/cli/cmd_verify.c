@@ -167,12 +167,11 @@ int cmd_verify_checkpoint(const struct cli_args *a)
 	if (res.has_cosig_time)
 		json_object_set_new(j, "cosigned_at", json_integer(res.newest_cosig_time));
 	if (nw == 0)
-		(void)snprintf(line, sizeof(line), "OK: %s size %llu, signed by %s",
-			       res.cp->origin, (unsigned long long)res.cp->size, log_key->name);
+		(void)snprintf(line, sizeof(line), "OK: %s size %llu, signed by %s", res.cp->origin,
+			       (unsigned long long)res.cp->size, log_key->name);
 	else
 		(void)snprintf(line, sizeof(line), "OK: %s size %llu, %zu of %zu witnesses",
-			       res.cp->origin, (unsigned long long)res.cp->size, res.cosigned,
-			       nw);
+			       res.cp->origin, (unsigned long long)res.cp->size, res.cosigned, nw);
 out:
 	free(buf);
 	kta_checkpoint_result_free(&res);
@@ -227,8 +226,7 @@ int cmd_verify_inclusion(const struct cli_args *a)
 	} else if (pf->has_index) {
 		index = pf->leaf_index;
 	} else {
-		r = kta_error_set(&err, KTA_ERR_USAGE,
-				  "the proof has no leaf_index: give --index");
+		r = kta_error_set(&err, KTA_ERR_USAGE, "the proof has no leaf_index: give --index");
 		goto out;
 	}
 	if (entry != NULL) {

@@ -51,8 +51,8 @@ enum kta_status cli_parse(const struct cli_cmd *cmd, int argc, char **argv, stru
 		nlen = eq ? (size_t)(eq - s) : strlen(s);
 		if (nlen == 4 && strncmp(s, "json", 4) == 0 && eq == NULL) {
 			if (a->json)
-				return kta_error_set(err, KTA_ERR_USAGE,
-						     "%s: --json given twice", cmd->name);
+				return kta_error_set(err, KTA_ERR_USAGE, "%s: --json given twice",
+						     cmd->name);
 			a->json = 1;
 			continue;
 		}
@@ -62,9 +62,8 @@ enum kta_status cli_parse(const struct cli_cmd *cmd, int argc, char **argv, stru
 					     cmd->name, (int)nlen, s);
 		if (cmd->opts[k].kind == CLI_FLAG) {
 			if (eq != NULL)
-				return kta_error_set(err, KTA_ERR_USAGE,
-						     "%s: --%s takes no value", cmd->name,
-						     cmd->opts[k].name);
+				return kta_error_set(err, KTA_ERR_USAGE, "%s: --%s takes no value",
+						     cmd->name, cmd->opts[k].name);
 			val = "";
 		} else if (eq != NULL) {
 			val = eq + 1;
@@ -84,8 +83,9 @@ enum kta_status cli_parse(const struct cli_cmd *cmd, int argc, char **argv, stru
 		a->vals[k][a->nvals[k]++] = val;
 	}
 	if (a->npos < cmd->min_pos)
-		return kta_error_set(err, KTA_ERR_USAGE, "%s: missing argument (usage: ktaudit %s %s)",
-				     cmd->name, cmd->name, cmd->synopsis);
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "%s: missing argument (usage: ktaudit %s %s)", cmd->name,
+				     cmd->name, cmd->synopsis);
 	return KTA_OK;
 }
 

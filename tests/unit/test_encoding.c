@@ -43,17 +43,17 @@ static void b64_known(void **state)
 static void b64_rejects(void **state)
 {
 	static const char *bad[] = {
-		"Zm8",      /* length not a multiple of 4 */
-		"Zm9=",     /* non-zero pad bits (canonical is Zm8=) */
-		"Zh==",     /* non-zero pad bits (canonical is Zg==) */
-		"Z===",     /* three pad characters */
-		"Zg=a",     /* padding in the middle */
-		"=Zg=",     /* padding first */
-		"Zm9v\n",   /* whitespace */
-		"Zm9 ",     /* space */
-		"Zm-v",     /* URL-safe alphabet */
-		"Zm_v",     /* URL-safe alphabet */
-		"Zg==Zg==", /* padding before the end */
+	    "Zm8",      /* length not a multiple of 4 */
+	    "Zm9=",     /* non-zero pad bits (canonical is Zm8=) */
+	    "Zh==",     /* non-zero pad bits (canonical is Zg==) */
+	    "Z===",     /* three pad characters */
+	    "Zg=a",     /* padding in the middle */
+	    "=Zg=",     /* padding first */
+	    "Zm9v\n",   /* whitespace */
+	    "Zm9 ",     /* space */
+	    "Zm-v",     /* URL-safe alphabet */
+	    "Zm_v",     /* URL-safe alphabet */
+	    "Zg==Zg==", /* padding before the end */
 	};
 	uint8_t out[16];
 	size_t i, n;
@@ -117,9 +117,9 @@ static void hash_cases(void **state)
 	assert_memory_equal(h, h2, 32);
 	assert_int_equal(kta_parse_hash(hex, 62, h, "root", &err), KTA_ERR_MALFORMED);
 	assert_non_null(strstr(err.msg, "root"));
-	assert_int_equal(kta_parse_hash("bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB==", 44, h,
-					"root", &err),
-			 KTA_ERR_MALFORMED);
+	assert_int_equal(
+	    kta_parse_hash("bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB==", 44, h, "root", &err),
+	    KTA_ERR_MALFORMED);
 }
 
 static void utf8_cases(void **state)
@@ -149,8 +149,10 @@ static void utf8_next_cases(void **state)
 	assert_int_equal(cp, 0x1f511);
 	assert_int_equal(kta_utf8_next(s, 9, 6, &cp), 0);  /* truncated */
 	assert_int_equal(kta_utf8_next(s, 10, 7, &cp), 0); /* continuation byte first */
-	assert_int_equal(kta_utf8_next((const uint8_t *)"\xe0\x80\xaf", 3, 0, &cp), 0); /* overlong */
-	assert_int_equal(kta_utf8_next((const uint8_t *)"\xed\xbf\xbf", 3, 0, &cp), 0); /* surrogate */
+	assert_int_equal(kta_utf8_next((const uint8_t *)"\xe0\x80\xaf", 3, 0, &cp),
+			 0); /* overlong */
+	assert_int_equal(kta_utf8_next((const uint8_t *)"\xed\xbf\xbf", 3, 0, &cp),
+			 0); /* surrogate */
 }
 
 static void ct_equal_and_quote(void **state)
@@ -164,7 +166,8 @@ static void ct_equal_and_quote(void **state)
 	assert_string_equal(kta_quote((const uint8_t *)"abcdef", 6, 3, q), "abc...");
 	/* a private key given by mistake is never echoed, in full or in part */
 	{
-		static const char k[] = "PRIVATE+KEY+x+01234567+AQ4CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+		static const char k[] =
+		    "PRIVATE+KEY+x+01234567+AQ4CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 		char big[4 * 64 + 4];
 
 		kta_quote((const uint8_t *)k, sizeof(k) - 1, 64, big);
@@ -179,10 +182,11 @@ static void ct_equal_and_quote(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(b64_roundtrip), cmocka_unit_test(b64_known),
-		cmocka_unit_test(b64_rejects),   cmocka_unit_test(hex_cases),
-		cmocka_unit_test(u64_cases),     cmocka_unit_test(hash_cases),
-		cmocka_unit_test(utf8_cases),    cmocka_unit_test(utf8_next_cases),    cmocka_unit_test(ct_equal_and_quote),
+	    cmocka_unit_test(b64_roundtrip),      cmocka_unit_test(b64_known),
+	    cmocka_unit_test(b64_rejects),        cmocka_unit_test(hex_cases),
+	    cmocka_unit_test(u64_cases),          cmocka_unit_test(hash_cases),
+	    cmocka_unit_test(utf8_cases),         cmocka_unit_test(utf8_next_cases),
+	    cmocka_unit_test(ct_equal_and_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
