@@ -1655,6 +1655,21 @@ out:
 	return r;
 }
 
+/*
+ * Doubles a row array's capacity (8 to start), overflow-checked. Returns the
+ * new array, or NULL with arr untouched (the caller's cleanup still frees it).
+ */
+static void *grow_array(void *arr, size_t *cap, size_t elem)
+{
+	size_t nc = *cap == 0 ? 8 : *cap * 2;
+	void *na;
+
+	if (nc < *cap || nc > SIZE_MAX / elem || (na = realloc(arr, nc * elem)) == NULL)
+		return NULL;
+	*cap = nc;
+	return na;
+}
+
 enum kta_status kta_state_watch_list(struct kta_state *st, const char *origin,
 				     struct kta_state_watch **out, size_t *n, struct kta_error *err)
 {
@@ -1675,16 +1690,13 @@ enum kta_status kta_state_watch_list(struct kta_state *st, const char *origin,
 		bind_text(s, 1, origin);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (cnt == cap) {
-			size_t nc = cap == 0 ? 8 : cap * 2;
-			struct kta_state_watch *na;
+			void *na = grow_array(arr, &cap, sizeof(*arr));
 
-			if (nc > SIZE_MAX / sizeof(*na) ||
-			    (na = realloc(arr, nc * sizeof(*na))) == NULL) {
+			if (na == NULL) {
 				r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 				goto out;
 			}
 			arr = na;
-			cap = nc;
 		}
 		r = watch_from_row(st, s, &arr[cnt], err);
 		cnt++; /* partially filled rows are freed too */
@@ -1931,16 +1943,13 @@ enum kta_status kta_state_history(struct kta_state *st, const char *origin, cons
 		const unsigned char *auth = sqlite3_column_text(s, 3);
 
 		if (cnt == cap) {
-			size_t nc = cap == 0 ? 8 : cap * 2;
-			struct kta_state_history_item *na;
+			void *na = grow_array(arr, &cap, sizeof(*arr));
 
-			if (nc > SIZE_MAX / sizeof(*na) ||
-			    (na = realloc(arr, nc * sizeof(*na))) == NULL) {
+			if (na == NULL) {
 				r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 				goto out;
 			}
 			arr = na;
-			cap = nc;
 		}
 		it = &arr[cnt];
 		memset(it, 0, sizeof(*it));
