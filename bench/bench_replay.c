@@ -323,13 +323,14 @@ static void report(const char *name, const struct run *r, double secs, double cp
 /* --- verify-only ----------------------------------------------------------- */
 
 static enum kta_status parse_only(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				  struct kta_error *err)
+				  const uint8_t *leaf_hash, struct kta_error *err)
 {
 	struct run *r = ctx;
 	struct kta_entry *e = NULL;
 	enum kta_status st;
 
 	(void)index;
+	(void)leaf_hash;
 	if ((st = kta_entry_parse(entry, len, &e, err)) != KTA_OK)
 		return st;
 	kta_entry_free(e);
@@ -497,12 +498,12 @@ static enum kta_status count_alert(void *ctx, const struct kta_alert *a, struct 
 }
 
 static enum kta_status replay_one(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				  struct kta_error *err)
+				  const uint8_t *leaf_hash, struct kta_error *err)
 {
 	struct run *r = ctx;
 	enum kta_status st;
 
-	if ((st = kta_replay_entry(r->rp, index, entry, len, NULL, err)) != KTA_OK)
+	if ((st = kta_replay_entry(r->rp, index, entry, len, leaf_hash, err)) != KTA_OK)
 		return st;
 	count_entry(r, len);
 	return KTA_OK;

@@ -341,10 +341,10 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *st,
 }
 
 static enum kta_status on_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				struct kta_error *err)
+				const uint8_t *leaf_hash, struct kta_error *err)
 {
 	struct ctx *x = ctx;
-	enum kta_status r = kta_replay_entry(x->rp, index, entry, len, NULL, err);
+	enum kta_status r = kta_replay_entry(x->rp, index, entry, len, leaf_hash, err);
 
 	if (r != KTA_OK) {
 		x->fn_failed = 1;

@@ -1273,7 +1273,7 @@ static enum kta_status replay_emit(void *ctx, const struct kta_alert *a, struct 
 }
 
 static enum kta_status replay_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				    struct kta_error *err)
+				    const uint8_t *leaf_hash, struct kta_error *err)
 {
 	struct replay_ctx *rc = ctx;
 	struct kta_monitor *m = rc->cy->m;
@@ -1283,7 +1283,7 @@ static enum kta_status replay_entry(void *ctx, uint64_t index, const uint8_t *en
 		rc->fn_failed = 1;
 		return kta_error_set(err, KTA_ERR_IO, "cancelled");
 	}
-	if ((r = kta_replay_entry(rc->rp, index, entry, len, NULL, err)) != KTA_OK) {
+	if ((r = kta_replay_entry(rc->rp, index, entry, len, leaf_hash, err)) != KTA_OK) {
 		rc->fn_failed = 1;
 		return kta_error_prefix(err, "leaf %" PRIu64, index);
 	}

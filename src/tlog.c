@@ -929,12 +929,12 @@ enum kta_status kta_compact_range_append_subtree(struct kta_compact_range *cr, s
 						 unsigned height, const uint8_t root[static 32],
 						 struct kta_error *err);
 
-enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end,
-				 struct kta_compact_range *cr, unsigned flags,
-				 enum kta_status (*fn)(void *ctx, uint64_t index,
-						       const uint8_t *entry, size_t len,
-						       struct kta_error *err),
-				 void *ctx, struct kta_error *err)
+enum kta_status
+kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_compact_range *cr,
+		 unsigned flags,
+		 enum kta_status (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
+				       const uint8_t *leaf_hash, struct kta_error *err),
+		 void *ctx, struct kta_error *err)
 {
 	const unsigned per = c->o.prefetch;
 	struct obj *o = NULL;
@@ -1060,7 +1060,8 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 			if (auth && cr != NULL && full_node[i] != SIZE_MAX && idx >= start &&
 			    end - idx >= KTA_TILE_WIDTH) {
 				for (; kta_tile_bundle_next(&it, &e); idx++, j++) {
-					if ((r = fn(ctx, idx, e.data, e.len, err)) == KTA_OK)
+					if ((r = fn(ctx, idx, e.data, e.len,
+						    lh[i * KTA_TILE_WIDTH + j], err)) == KTA_OK)
 						continue;
 					for (unsigned q = 0; q < j; q++) {
 						struct kta_error e2;
@@ -1086,7 +1087,8 @@ enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t en
 					continue;
 				if (idx >= end)
 					break;
-				if ((r = fn(ctx, idx, e.data, e.len, err)) != KTA_OK)
+				if ((r = fn(ctx, idx, e.data, e.len, lh[i * KTA_TILE_WIDTH + j],
+					    err)) != KTA_OK)
 					goto out;
 				if (cr != NULL &&
 				    (r = kta_compact_range_append(
@@ -1230,11 +1232,11 @@ static enum kta_status audit_push(struct audit *a, int level, const uint8_t hash
 	}
 }
 
-enum kta_status kta_tlog_audit(struct kta_tlog *c,
-			       enum kta_status (*fn)(void *ctx, uint64_t index,
-						     const uint8_t *entry, size_t len,
-						     struct kta_error *err),
-			       void *ctx, struct kta_tlog_audit *res, struct kta_error *err)
+enum kta_status
+kta_tlog_audit(struct kta_tlog *c,
+	       enum kta_status (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
+				     const uint8_t *leaf_hash, struct kta_error *err),
+	       void *ctx, struct kta_tlog_audit *res, struct kta_error *err)
 {
 	const unsigned per = c->o.prefetch;
 	struct audit *a = NULL;
@@ -1301,7 +1303,8 @@ enum kta_status kta_tlog_audit(struct kta_tlog *c,
 			kta_tile_bundle_iter_init(&it, &bundle);
 			for (; kta_tile_bundle_next(&it, &e); idx++, j++) {
 				kta_hash_leaf(c->h, e.data, e.len, lh[j]);
-				if (fn != NULL && (r = fn(ctx, idx, e.data, e.len, err)) != KTA_OK)
+				if (fn != NULL &&
+				    (r = fn(ctx, idx, e.data, e.len, lh[j], err)) != KTA_OK)
 					goto out;
 				if ((r = kta_compact_range_append(cr, c->h, lh[j], err)) != KTA_OK)
 					goto out;

@@ -186,8 +186,10 @@ KTA_API enum kta_status kta_tlog_compact_range(struct kta_tlog *c, uint64_t size
 /*
  * Replays entries [start, end) of the selected tree (start <= end <= size):
  * fetches their bundles (opts.prefetch per round), checks that each bundle
- * parses, and hands every entry in the range to fn in index order. `entry`
- * borrows from the bundle and is valid only during the call. A status other
+ * parses, and hands every entry in the range to fn in index order, with its
+ * RFC 9162 leaf hash (32 bytes, computed once here, so that callers never
+ * hash a leaf again). `entry` and `leaf_hash` borrow from the client and are
+ * valid only during the call. A status other
  * than KTA_OK from fn stops the replay and is returned (with fn's message).
  *
  * Unless flags has KTA_TLOG_UNAUTHENTICATED, each bundle is authenticated
@@ -204,12 +206,12 @@ KTA_API enum kta_status kta_tlog_compact_range(struct kta_tlog *c, uint64_t size
  * root check is made; fn then sees entries before they are verified and
  * must be able to roll back.
  */
-KTA_API enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end,
-					 struct kta_compact_range *cr, unsigned flags,
-					 enum kta_status (*fn)(void *ctx, uint64_t index,
-							       const uint8_t *entry, size_t len,
-							       struct kta_error *err),
-					 void *ctx, struct kta_error *err) KTA_WUR;
+KTA_API enum kta_status
+kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_compact_range *cr,
+		 unsigned flags,
+		 enum kta_status (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
+				       const uint8_t *leaf_hash, struct kta_error *err),
+		 void *ctx, struct kta_error *err) KTA_WUR;
 
 /*
  * Audits the whole selected tree from scratch: fetches every entry bundle
@@ -228,7 +230,7 @@ KTA_API enum kta_status kta_tlog_entries(struct kta_tlog *c, uint64_t start, uin
 KTA_API enum kta_status
 kta_tlog_audit(struct kta_tlog *c,
 	       enum kta_status (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				     struct kta_error *err),
+				     const uint8_t *leaf_hash, struct kta_error *err),
 	       void *ctx, struct kta_tlog_audit *res, struct kta_error *err) KTA_WUR;
 
 #endif

@@ -364,11 +364,19 @@ struct replay {
 };
 
 static enum kta_status on_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				struct kta_error *err)
+				const uint8_t *leaf_hash, struct kta_error *err)
 {
 	struct replay *rp = ctx;
 	char e[32];
 	size_t n = entry_bytes(index, e, sizeof(e));
+	struct kta_hasher *h = NULL;
+	uint8_t want[32];
+
+	/* the client hands over the entry's true leaf hash */
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	kta_hash_leaf(h, entry, len, want);
+	kta_hasher_free(h);
+	assert_memory_equal(leaf_hash, want, 32);
 
 	if (index == rp->stop_at)
 		return kta_error_set(err, KTA_ERR_VERIFY, "stopped at %" PRIu64, index);
@@ -382,13 +390,14 @@ static enum kta_status on_entry(void *ctx, uint64_t index, const uint8_t *entry,
 
 /* Counts entries without looking at them (for tampered logs). */
 static enum kta_status on_count(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
-				struct kta_error *err)
+				const uint8_t *leaf_hash, struct kta_error *err)
 {
 	struct replay *rp = ctx;
 
 	(void)index;
 	(void)entry;
 	(void)len;
+	(void)leaf_hash;
 	(void)err;
 	rp->count++;
 	return KTA_OK;
