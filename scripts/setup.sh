@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
       libcmocka-dev libsqlite3-dev sqlite3 python3 openssl ca-certificates clang
-      libclang-rt-14-dev curl libxml2-utils python3-yaml git)
+      libclang-rt-14-dev curl libxml2-utils python3-yaml git groff-base)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,6 +13,7 @@
 #include "cmd_evidence.h"
 #include "cmd_monitor.h"
 #include "cmd_tlog.h"
+#include "ktaudit/version.h"
 
 #ifndef KTA_VERSION_STRING
 #define KTA_VERSION_STRING "0.0.0"
@@ -134,6 +135,36 @@ static void usage(FILE *f)
 		   "finish.\n");
 }
 
+/* The runtime versions, for bug reports: the libraries a binary runs with can
+ * differ from those it was built against. */
+static void print_version(void)
+{
+	struct kta_versions v;
+
+	kta_versions_get(&v);
+	printf("ktaudit %s\n", v.ktaudit);
+	printf("  %s\n", v.openssl);
+	printf("  libcurl %s%s%s\n", v.curl, v.curl_ssl[0] != '\0' ? " " : "", v.curl_ssl);
+	printf("  jansson %s\n", v.jansson);
+	printf("  SQLite %s\n", v.sqlite);
+}
+
+/* Machine-readable command and option table, one "COMMAND<TAB>--OPTION" line
+ * per option (a command without options gets a line with an empty second
+ * field); the man page test checks ktaudit(1) against it. */
+static void list_options(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < cli_ncommands; i++) {
+		const struct cli_opt *o = cli_commands[i].opts;
+
+		printf("%s\t--json\n", cli_commands[i].name);
+		for (j = 0; o != NULL && o[j].name != NULL; j++)
+			printf("%s\t--%s\n", cli_commands[i].name, o[j].name);
+	}
+}
+
 /* Matches argv against a command name of one or two words; returns words used. */
 static int match(const struct cli_cmd *c, int argc, char **argv)
 {
@@ -176,7 +207,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("ktaudit %s\n", KTA_VERSION_STRING);
+		print_version();
+		return 0;
+	}
+	if (strcmp(argv[1], "--list-options") == 0) {
+		list_options();
 		return 0;
 	}
 	for (i = 0; i < cli_ncommands; i++) {
