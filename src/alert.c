@@ -9,23 +9,23 @@
 
 static const struct {
 	enum kta_alert_kind kind;
-	const char *name;
 	enum kta_severity sev;
+	const char *name;
 } kinds[] = {
-    {KTA_ALERT_FORK, "fork", KTA_SEV_CRITICAL},
-    {KTA_ALERT_ROLLBACK, "rollback", KTA_SEV_CRITICAL},
-    {KTA_ALERT_ROOT_MISMATCH, "root_mismatch", KTA_SEV_CRITICAL},
-    {KTA_ALERT_VERSION_EQUIVOCATION, "version_equivocation", KTA_SEV_CRITICAL},
-    {KTA_ALERT_VERSION_SKIP, "version_skip", KTA_SEV_CRITICAL},
-    {KTA_ALERT_BAD_SIGNATURE, "bad_signature", KTA_SEV_CRITICAL},
-    {KTA_ALERT_MALFORMED_ENTRY, "malformed_entry", KTA_SEV_CRITICAL},
-    {KTA_ALERT_KEY_CHANGED, "key_changed", KTA_SEV_ALERT},
-    {KTA_ALERT_UNAUTHORIZED_UPDATE, "unauthorized_update", KTA_SEV_ALERT},
-    {KTA_ALERT_BAD_AUTH_SIGNATURE, "bad_auth_signature", KTA_SEV_ALERT},
-    {KTA_ALERT_UNREACHABLE, "unreachable", KTA_SEV_WARNING},
-    {KTA_ALERT_STALE, "stale", KTA_SEV_WARNING},
-    {KTA_ALERT_QUORUM, "quorum", KTA_SEV_WARNING},
-    {KTA_ALERT_CLOCK, "clock", KTA_SEV_WARNING},
+    {KTA_ALERT_FORK, KTA_SEV_CRITICAL, "fork"},
+    {KTA_ALERT_ROLLBACK, KTA_SEV_CRITICAL, "rollback"},
+    {KTA_ALERT_ROOT_MISMATCH, KTA_SEV_CRITICAL, "root_mismatch"},
+    {KTA_ALERT_VERSION_EQUIVOCATION, KTA_SEV_CRITICAL, "version_equivocation"},
+    {KTA_ALERT_VERSION_SKIP, KTA_SEV_CRITICAL, "version_skip"},
+    {KTA_ALERT_BAD_SIGNATURE, KTA_SEV_CRITICAL, "bad_signature"},
+    {KTA_ALERT_MALFORMED_ENTRY, KTA_SEV_CRITICAL, "malformed_entry"},
+    {KTA_ALERT_KEY_CHANGED, KTA_SEV_ALERT, "key_changed"},
+    {KTA_ALERT_UNAUTHORIZED_UPDATE, KTA_SEV_ALERT, "unauthorized_update"},
+    {KTA_ALERT_BAD_AUTH_SIGNATURE, KTA_SEV_ALERT, "bad_auth_signature"},
+    {KTA_ALERT_UNREACHABLE, KTA_SEV_WARNING, "unreachable"},
+    {KTA_ALERT_STALE, KTA_SEV_WARNING, "stale"},
+    {KTA_ALERT_QUORUM, KTA_SEV_WARNING, "quorum"},
+    {KTA_ALERT_CLOCK, KTA_SEV_WARNING, "clock"},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

@@ -73,7 +73,6 @@ enum kta_status kta_checkpoint_parse(const uint8_t *text, size_t len, struct kta
 		goto out;
 	}
 	pos = l + 1;
-	line = 2;
 	/* 2: tree size, ASCII decimal without leading zeros. */
 	if (pos >= len) {
 		r = kta_error_set(err, KTA_ERR_MALFORMED, "checkpoint: line 2: missing tree size");
@@ -87,7 +86,6 @@ enum kta_status kta_checkpoint_parse(const uint8_t *text, size_t len, struct kta
 		goto out;
 	}
 	pos += l + 1;
-	line = 3;
 	/* 3: root hash, canonical base64 of exactly 32 bytes. */
 	if (pos >= len) {
 		r = kta_error_set(err, KTA_ERR_MALFORMED, "checkpoint: line 3: missing root hash");
@@ -256,6 +254,7 @@ enum kta_status kta_checkpoint_verify(const uint8_t *note, size_t len,
 
 	/* Every configured key is checked in one pass (note.h rules). */
 	nkeys = 1 + p->nwitnesses;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((keys = calloc(nkeys, sizeof(*keys))) == NULL ||
 	    (chk = calloc(nkeys, sizeof(*chk))) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "checkpoint: out of memory");

@@ -592,7 +592,7 @@ static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, s
 	const json_t *proofs = json_object_get(bundle, "proofs");
 	uint8_t(*range)[32] = NULL, (*path)[32] = NULL, fold[32], newh[32];
 	size_t nrange = 0, npath = 0, k;
-	uint64_t ri, begin = 0;
+	uint64_t ri, begin = 0, end;
 	unsigned level = 0;
 	char ra[B64H], rb[B64H];
 	enum kta_status r = KTA_ERR_MALFORMED;
@@ -702,6 +702,7 @@ static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, s
 		    "proofs.audit_path does not lead to the second checkpoint's root");
 		goto out;
 	}
+	end = begin + ((uint64_t)1 << level); /* <= a->size: the subtree is in that tree */
 	b64h(range[ri], ra);
 	b64h(newh, rb);
 	snprintf(res->statement, sizeof(res->statement),
@@ -709,8 +710,7 @@ static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, s
 		 "extend it: leaves [%llu, %llu) hash to %s in the first and to %s in the second; "
 		 "the log forked",
 		 a->origin, (unsigned long long)a->size, (unsigned long long)b->size,
-		 (unsigned long long)begin, (unsigned long long)(begin + ((uint64_t)1 << level)),
-		 ra, rb);
+		 (unsigned long long)begin, (unsigned long long)end, ra, rb);
 	res->strong = 1;
 	r = KTA_OK;
 out:

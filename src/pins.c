@@ -209,6 +209,7 @@ static enum kta_status do_witness(struct parser *ps, struct kta_error *err)
 		}
 	if (p->nwitnesses == ps->witnesses_cap) {
 		size_t cap = ps->witnesses_cap ? 2 * ps->witnesses_cap : 4;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 		struct kta_vkey **w = realloc(p->witnesses, cap * sizeof(*w));
 
 		if (w == NULL) {
@@ -402,10 +403,12 @@ static enum kta_status finish(struct parser *ps, struct kta_error *err)
 	}
 	if (p->nlabels == 0)
 		return KTA_OK;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((p->by_name = malloc(p->nlabels * sizeof(*p->by_name))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "pins: out of memory");
 	for (i = 0; i < p->nlabels; i++)
 		p->by_name[i] = &p->labels[i];
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	qsort(p->by_name, p->nlabels, sizeof(*p->by_name), label_cmp);
 	for (i = 1; i < p->nlabels; i++)
 		if (strcmp(p->by_name[i - 1]->label, p->by_name[i]->label) == 0) {
@@ -612,6 +615,7 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 		goto out;
 	}
 	if ((p->nwitnesses > 0 && (wit = calloc(p->nwitnesses, sizeof(*wit))) == NULL) ||
+	    /* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	    (p->nlabels > 0 && (lab = malloc(p->nlabels * sizeof(*lab))) == NULL))
 		goto nomem;
 	kta_strbuf_str(&o, KTA_PINS_HEADER "\nlog ");
@@ -650,6 +654,7 @@ enum kta_status kta_pins_format(const struct kta_pins *p, char **out, size_t *ou
 	for (i = 0; i < p->nlabels; i++)
 		lab[i] = &p->labels[i];
 	if (p->nlabels > 1)
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 		qsort(lab, p->nlabels, sizeof(*lab), label_name_cmp);
 	for (i = 0; i < p->nlabels; i++) {
 		if (i > 0 && strcmp(lab[i - 1]->label, lab[i]->label) == 0) {
@@ -717,6 +722,7 @@ enum kta_status kta_pins_set_checkpoint(const uint8_t *buf, size_t len, const ch
 		const char *nl = memchr(s + pos, '\n', len - pos);
 		size_t ll = (size_t)(nl - (s + pos));
 
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): set on KTA_OK */
 		if (line == p->checkpoint_line) {
 			at = pos;
 			skip = ll + 1;
@@ -726,6 +732,7 @@ enum kta_status kta_pins_set_checkpoint(const uint8_t *buf, size_t len, const ch
 		pos += ll + 1;
 		line++;
 	}
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): set on KTA_OK */
 	if (p->checkpoint_line == 0)
 		at = after_head;
 	kta_strbuf_add(&o, s, at);
@@ -738,6 +745,7 @@ enum kta_status kta_pins_set_checkpoint(const uint8_t *buf, size_t len, const ch
 	/* The result must parse and hold exactly the new checkpoint. */
 	if ((r = kta_pins_parse((const uint8_t *)o.b, o.len, name, &q, err)) != KTA_OK)
 		goto out;
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): set on KTA_OK */
 	if (!q->has_checkpoint || q->size != size || memcmp(q->root, root, 32) != 0 ||
 	    q->nlabels != p->nlabels) {
 		r = kta_error_set(err, KTA_ERR_INTERNAL, "%s: checkpoint update failed",

@@ -361,6 +361,7 @@ static void sb_xml(struct kta_strbuf *o, const char *s, int attr)
 		default:
 			break;
 		}
+		/* NOLINTBEGIN(bugprone-branch-clone): several cases print "?" */
 		if (c < 0x20 || c == 0x7f) {
 			kta_strbuf_add(o, "?", 1);
 		} else if (c < 0x80) {
@@ -379,6 +380,7 @@ static void sb_xml(struct kta_strbuf *o, const char *s, int attr)
 		} else {
 			kta_strbuf_add(o, &s[i], 1);
 		}
+		/* NOLINTEND(bugprone-branch-clone) */
 	}
 }
 
@@ -551,6 +553,7 @@ static void render_text(struct kta_strbuf *o, const struct kta_report *r, const 
 		kta_strbuf_str(o, "\n");
 		first = findex_range(fx, c, &n);
 		for (j = first; j < first + n; j++) {
+			/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): n > 0: set */
 			const struct rfinding *f = &r->findings[fx->order[j]];
 
 			kta_strbuf_str(o, "      - ");
@@ -572,6 +575,7 @@ static void finding_lines(struct kta_strbuf *o, const struct kta_report *r, cons
 
 	first = findex_range(fx, c, &n);
 	for (j = first; j < first + n; j++) {
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): n > 0: set */
 		const struct rfinding *f = &r->findings[fx->order[j]];
 
 		put(o, "\n- ", arg);

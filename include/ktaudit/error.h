@@ -53,6 +53,12 @@ KTA_API void kta_error_clear(struct kta_error *err);
  */
 KTA_API enum kta_status kta_error_set(struct kta_error *err, enum kta_status status,
 				      const char *fmt, ...) KTA_PRINTF(3, 4);
+#if defined(__clang_analyzer__) && !defined(KTA_ERROR_C)
+/* The static analyzer sees one file at a time and cannot know that
+ * kta_error_set returns its status argument; without this it follows
+ * "failed, yet returned KTA_OK" paths that cannot happen. Not used in builds. */
+#define kta_error_set(err, status, ...) (kta_error_set((err), (status), __VA_ARGS__), (status))
+#endif
 
 /*
  * Prepends "PREFIX: " to err's current message (used to add the file name or
