@@ -837,6 +837,28 @@ int kta_ct_name_matches(const char *watch, const char *name)
 	return nl > wl && ieq(name + nl - wl, watch, wl);
 }
 
+/*
+ * 1 if watch[0..wl) (first byte already matched at p) is at p with stride s:
+ * s = 1 plain bytes, 2 a BMPString (UCS-2BE), 4 a UniversalString (UCS-4BE),
+ * whose ASCII characters kta_ct_cert_parse also turns into names (a subject
+ * CN is converted with ASN1_STRING_to_UTF8). left = bytes from p to the end.
+ */
+static int match_stride(const uint8_t *p, size_t left, const char *watch, size_t wl, size_t s)
+{
+	size_t k, j;
+
+	if (wl - 1 > (left - 1) / s)
+		return 0;
+	for (k = 1; k < wl; k++) {
+		for (j = 1; j < s; j++)
+			if (p[k * s - j] != 0)
+				return 0;
+		if (lower(p[k * s]) != lower((unsigned char)watch[k]))
+			return 0;
+	}
+	return 1;
+}
+
 int kta_ct_may_match(const char *watch, const uint8_t *der, size_t len)
 {
 	size_t wl;
@@ -859,13 +881,13 @@ int kta_ct_may_match(const char *watch, const uint8_t *der, size_t len)
 		pl = memchr(der, first, (size_t)(end - der));
 		pu = up != first ? memchr(der, up, (size_t)(end - der)) : NULL;
 		while (pl != NULL || pu != NULL) {
-			size_t k;
+			size_t left;
 
 			p = pl == NULL ? pu : pu == NULL ? pl : pl < pu ? pl : pu;
-			for (k = 1; k < wl; k++)
-				if (lower(p[k]) != lower((unsigned char)watch[k]))
-					break;
-			if (k == wl)
+			left = (size_t)(der + len - p);
+			if (match_stride(p, left, watch, wl, 1) ||
+			    match_stride(p, left, watch, wl, 2) ||
+			    match_stride(p, left, watch, wl, 4))
 				return 1;
 			if (p == pl)
 				pl = p + 1 < end ? memchr(p + 1, first, (size_t)(end - p - 1))
@@ -989,8 +1011,11 @@ enum kta_status kta_ct_get_consistency(struct kta_ct_client *c, uint64_t first, 
 		return r;
 	r = kta_proof_parse_consistency(b, len, &p, err);
 	free(b);
-	if (r != KTA_OK)
-		return kta_error_prefix(err, "%s%s", c->base, path);
+	if (r != KTA_OK) {
+		/* Keep r: kta_error_prefix returns INTERNAL when err is NULL. */
+		(void)kta_error_prefix(err, "%s%s", c->base, path);
+		return r;
+	}
 	*proof = p->hashes;
 	*n = p->len;
 	p->hashes = NULL;
@@ -1027,8 +1052,10 @@ enum kta_status kta_ct_get_proof_by_hash(struct kta_ct_client *c, const uint8_t 
 		return r;
 	r = kta_proof_parse_inclusion(b, len, &p, err);
 	free(b);
-	if (r != KTA_OK)
-		return kta_error_prefix(err, "%s%s", c->base, path);
+	if (r != KTA_OK) {
+		(void)kta_error_prefix(err, "%s%s", c->base, path);
+		return r;
+	}
 	if (!p->has_index) {
 		kta_inclusion_proof_free(p);
 		return kta_error_set(err, KTA_ERR_MALFORMED, "%s%s: no \"leaf_index\"", c->base,

@@ -223,7 +223,9 @@ KTA_API int kta_ct_name_matches(const char *watch, const char *name);
 /*
  * A cheap pre-filter: 0 when (der, len) cannot contain a name that `watch`
  * matches (its bytes, without a leading dot, occur nowhere in it, ASCII
- * case-insensitively), else 1. Lets a monitor skip parsing most certificates.
+ * case-insensitively, neither as such nor as UCS-2BE or UCS-4BE, the
+ * BMPString and UniversalString forms a subject CN may take), else 1. Lets a
+ * monitor skip parsing most certificates.
  */
 KTA_API int kta_ct_may_match(const char *watch, const uint8_t *der, size_t len);
 

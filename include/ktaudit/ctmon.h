@@ -8,6 +8,8 @@
  *      checkpoint = the get-sth JSON of the newest verified head):
  *        smaller than the newest verified head      -> rollback alert
  *        same size, other root                      -> fork alert
+ *      (both with an evidence bundle of the two signed heads when
+ *      log->evidence_dir is set: ctevidence.h)
  *        larger: get-sth-consistency from the stored size, verified with
  *        the kernel (RFC 9162 2.1.4.2); failing     -> fork alert
  *   3. Replay: get-entries from the stored size (paging by what comes
@@ -28,6 +30,25 @@
  * A failing step returns its status (VERIFY after the alert is committed;
  * IO, MALFORMED etc. with nothing stored).
  *
+ * Static logs (monitoring_url set; c2sp.org/static-ct-api): the same cycle
+ * over the tiles API through the tiles client (tlog.h):
+ *   1. <monitoring_url>/checkpoint, verified with the log's note key of type
+ *      0x05 (RFC6962NoteSignature: the log key, named by the origin = the
+ *      submission prefix `url` without scheme and trailing '/'); a bad
+ *      signature or origin -> bad_signature alert.
+ *   2. rollback / fork as above (evidence: the note bundles of evidence.h,
+ *      checked with that 0x05 key); a larger checkpoint must be consistent
+ *      with the stored tree by a proof computed from the authenticated hash
+ *      tiles -> fork otherwise.
+ *   3. data tiles tile/data/<N>[.p/<W>] (the full tile when a partial one
+ *      is gone): TileLeaf entries parsed (ct.h), hashed, and authenticated
+ *      against the hash tiles BEFORE any certificate is looked at (the
+ *      subtrees the tile covers must have the signed tree's hashes) ->
+ *      root_mismatch otherwise; then replayed into the compact range, the
+ *      root compared, and watches applied as in step 4. A data tile that
+ *      does not parse is KTA_ERR_MALFORMED (nothing stored).
+ * The stored head (state `logs` checkpoint) is then the checkpoint note.
+ *
  * Watches: "example.org" matches that name exactly; ".example.org" any
  * name below it (ct.h kta_ct_name_matches). Approved keys are SHA-256
  * hashes of SubjectPublicKeyInfos; a watch with none approves nothing.
@@ -41,6 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ktaudit/alert.h"
 #include "ktaudit/compact.h"
 #include "ktaudit/config.h"
 #include "ktaudit/ct.h"
@@ -60,12 +82,20 @@ struct kta_ctmon_watch {
 
 struct kta_ctmon_log {
 	const char *name;             /* state key "ct:" NAME; alerts' "log" */
-	const char *url;              /* RFC 6962 base URL (before "ct/v1/") */
+	const char *url;              /* RFC 6962 base URL (before "ct/v1/"); for a static
+					 log the submission prefix, which names the checkpoint
+					 origin (schema-less, no trailing '/') */
 	const struct kta_ct_key *key; /* the log's key */
 	const struct kta_ctmon_watch *watches;
 	size_t nwatches;
 	unsigned batch;       /* get-entries request size, 1..KTA_CT_MAX_BATCH */
 	uint64_t max_entries; /* entries replayed per cycle; 0 = all */
+	/* Where fork and rollback alerts' evidence bundles (ctevidence.h) go, as
+	 * DIR/<alert id>.json; NULL = none. */
+	const char *evidence_dir;
+	/* c2sp.org/static-ct-api monitoring prefix; NULL = the RFC 6962 API at url.
+	 * See "Static logs" above. */
+	const char *monitoring_url;
 };
 
 /* One matching certificate. */
@@ -86,6 +116,13 @@ struct kta_ctmon_result {
 	uint64_t matches;   /* certificates that matched a watch */
 	uint64_t malformed; /* signed entries that do not parse (malformed_entry alert) */
 	uint64_t alerts;    /* alerts newly stored */
+	/* On KTA_ERR_VERIFY: the log-level finding stored (bad_signature,
+	 * rollback, fork or root_mismatch); else 0. */
+	enum kta_alert_kind finding;
+	/* 1 when an evidence bundle could not be written (the alert is stored
+	 * without it); evidence_msg says why. */
+	int evidence_failed;
+	char evidence_msg[KTA_ERROR_MSG_MAX];
 };
 
 /* Called for each matching certificate, in log order; non-OK stops the cycle. */

@@ -180,7 +180,15 @@ KTA_API enum kta_status kta_monitor_open(const struct kta_config *cfg,
 KTA_API void kta_monitor_close(struct kta_monitor *m);
 
 /*
- * Runs one cycle of log number `log` (index into cfg->logs), steps above.
+ * Runs one cycle of log number `log`, steps above. Log numbers 0..nlogs-1
+ * are cfg->logs; nlogs..nlogs+nctlogs-1 are cfg->ctlogs (Certificate
+ * Transparency), whose cycle is kta_ctmon_cycle (ctmon.h) on the same state
+ * database and outbox, with the CT log's name as the alerts' "log" and
+ * evidence bundles (ctevidence.h) in cfg->evidence_dir; a fetch failure there
+ * is an unreachable warning, a certificate for a watched domain with an
+ * approved key an info log line, with an unapproved key a key_changed alert.
+ * kta_monitor_log_status and kta_monitor_metrics number logs the same way;
+ * kta_monitor_find_log and the watch functions know key-directory logs only.
  * Findings are not errors: KTA_OK means the cycle ran to its end (res says
  * whether the log was audited and what was found). KTA_ERR_IO/NOMEM/
  * INTERNAL mean the state database failed or the cycle was cancelled; the

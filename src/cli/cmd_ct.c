@@ -332,9 +332,10 @@ int cmd_ct_cycle(const struct cli_args *a)
 	struct report_ctx rc = {a->json, 0};
 	struct kta_error err;
 	uint64_t batch, max;
-	char line[512];
+	char line[512], *evdir = NULL;
 	json_t *j = NULL;
 	enum kta_status r;
+	size_t n;
 
 	kta_error_clear(&err);
 	memset(&res, 0, sizeof(res));
@@ -343,6 +344,13 @@ int cmd_ct_cycle(const struct cli_args *a)
 		r = kta_error_set(&err, KTA_ERR_USAGE, "--state is required");
 		goto out;
 	}
+	/* Evidence goes where the monitor's default evidence_dir would put it. */
+	n = strlen(dir) + sizeof("/evidence");
+	if ((evdir = malloc(n)) == NULL) {
+		r = kta_error_set(&err, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	(void)snprintf(evdir, n, "%s/evidence", dir);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		r = kta_error_set(&err, KTA_ERR_NOMEM, "out of memory");
 		goto out;
@@ -361,7 +369,10 @@ int cmd_ct_cycle(const struct cli_args *a)
 	lg.nwatches = d->n;
 	lg.batch = (unsigned)batch;
 	lg.max_entries = max;
+	lg.evidence_dir = evdir;
 	r = kta_ctmon_cycle(&lg, f, st, (int64_t)time(NULL), on_report, &rc, &res, &err);
+	if (res.evidence_failed)
+		fprintf(stderr, "ktaudit: warning: evidence not written: %s\n", res.evidence_msg);
 	if (r == KTA_OK && res.alerts > 0) {
 		r = kta_error_set(&err, KTA_ERR_VERIFY,
 				  "%llu new alert(s): certificate(s) for watched domains with "
@@ -385,5 +396,6 @@ out:
 	kta_fetcher_free(f);
 	kta_ct_key_free(k);
 	free(d);
+	free(evdir);
 	return cli_finish(a, r, &err, line, j);
 }

@@ -6,19 +6,41 @@
 #include <string.h>
 #include <time.h>
 
+#include "ktaudit/ct.h"
+#include "ktaudit/ctevidence.h"
 #include "ktaudit/evidence.h"
 #include "ktaudit/key.h"
 
 const struct cli_opt opts_verify_evidence[] = {
-    {"log-key", CLI_ONE, "VKEY", "the log's verifier key (name+id+base64)"},
+    {"log-key", CLI_ONE, "VKEY",
+     "the log's verifier key (name+id+base64); for a CT bundle (ct_fork, ct_rollback) the CT "
+     "log's key, base64 DER or a PEM file"},
     {"origin", CLI_ONE, "ORIGIN",
      "the log's origin line, if not the key's name; the bundle's \"log\" must match"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
 
+/* A CT log key: base64 DER given inline, else a file (PEM or base64 DER). */
+static enum kta_status load_ct_key(const char *v, struct kta_ct_key **k, struct kta_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	enum kta_status r;
+
+	if (kta_ct_key_parse((const uint8_t *)v, strlen(v), 0, k, NULL) == KTA_OK)
+		return KTA_OK;
+	if ((r = cli_read_file("--log-key", v, KTA_CT_KEY_INPUT_MAX, &buf, &len, err)) == KTA_OK)
+		r = kta_ct_key_parse(buf, len, 0, k, err);
+	free(buf);
+	if (r != KTA_OK)
+		return kta_error_prefix(err, "--log-key");
+	return KTA_OK;
+}
+
 int cmd_verify_evidence(const struct cli_args *a)
 {
 	struct kta_vkey *key = NULL;
+	struct kta_ct_key *ctkey = NULL;
 	struct kta_evidence_result res;
 	struct kta_error err;
 	enum kta_status r;
@@ -34,15 +56,28 @@ int cmd_verify_evidence(const struct cli_args *a)
 		r = kta_error_set(&err, KTA_ERR_USAGE, "verify evidence: --log-key is required");
 		goto out;
 	}
-	if ((r = kta_vkey_parse(ks, strlen(ks), &key, &err)) != KTA_OK) {
-		(void)kta_error_prefix(&err, "--log-key");
-		goto out;
-	}
 	if ((r = cli_read_file(a->pos[0], a->pos[0], KTA_EVIDENCE_MAX_SIZE, &buf, &len, &err)) !=
 	    KTA_OK)
 		goto out;
-	r = kta_evidence_verify(buf, len, key, cli_get(a, "origin"), (int64_t)time(NULL), &res,
-				&err);
+	if (kta_ctevidence_is_ct(buf, len)) {
+		/* A CT log signs get-sth bodies with its TLS key, not notes (ctevidence.h). */
+		if (cli_get(a, "origin") != NULL) {
+			r = kta_error_set(
+			    &err, KTA_ERR_USAGE,
+			    "verify evidence: --origin does not apply to CT evidence");
+			goto out;
+		}
+		if ((r = load_ct_key(ks, &ctkey, &err)) != KTA_OK)
+			goto out;
+		r = kta_ctevidence_verify(buf, len, ctkey, &res, &err);
+	} else {
+		if ((r = kta_vkey_parse(ks, strlen(ks), &key, &err)) != KTA_OK) {
+			(void)kta_error_prefix(&err, "--log-key");
+			goto out;
+		}
+		r = kta_evidence_verify(buf, len, key, cli_get(a, "origin"), (int64_t)time(NULL),
+					&res, &err);
+	}
 	if (r == KTA_ERR_VERIFY) {
 		(void)kta_error_prefix(&err, "%s: the evidence does not hold", a->pos[0]);
 		goto out;
@@ -64,6 +99,7 @@ out : {
 	free(line);
 	free(buf);
 	kta_vkey_free(key);
+	kta_ct_key_free(ctkey);
 	return code;
 }
 }

@@ -307,13 +307,29 @@ static void write_metrics(const struct kta_config *cfg, struct kta_monitor *m, u
 	free(text);
 }
 
+/* Monitor log numbers (monitor.h): key-directory logs, then CT logs. */
+static size_t nall(const struct kta_config *cfg)
+{
+	return cfg->nlogs + cfg->nctlogs;
+}
+
+static const char *log_name(const struct kta_config *cfg, size_t i)
+{
+	return i < cfg->nlogs ? cfg->logs[i].name : cfg->ctlogs[i - cfg->nlogs].name;
+}
+
+static uint64_t log_poll(const struct kta_config *cfg, size_t i)
+{
+	return i < cfg->nlogs ? cfg->logs[i].poll : cfg->ctlogs[i - cfg->nlogs].poll;
+}
+
 /* 1 when every log's last cycle audited it with nothing left unchecked. */
 static int all_logs_good(const struct kta_config *cfg, const struct kta_monitor *m)
 {
 	struct kta_monitor_log_status s;
 	size_t i;
 
-	for (i = 0; i < cfg->nlogs; i++) {
+	for (i = 0; i < nall(cfg); i++) {
 		kta_monitor_log_status(m, i, &s);
 		if (s.last_success == 0 || s.last_error[0] != '\0')
 			return 0;
@@ -385,7 +401,7 @@ static int run_cycle(struct kta_monitor *m, const struct kta_config *cfg, size_t
 	r = kta_monitor_cycle(m, i, res, &e);
 	end_progress(u);
 	if (r != KTA_OK)
-		ui_log(u, KTA_MONITOR_WARN, cfg->logs[i].name, e.msg);
+		ui_log(u, KTA_MONITOR_WARN, log_name(cfg, i), e.msg);
 	/* Findings stored before a failure still count: they are in the outbox. */
 	if (res->findings[KTA_SEV_CRITICAL] + res->findings[KTA_SEV_ALERT] > 0)
 		return 1;
@@ -413,11 +429,11 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 
 	if ((code = open_monitor(cfg, u, 0, &m)) != 0)
 		return code;
-	for (i = 0; i < cfg->nlogs && !got_term; i++) {
+	for (i = 0; i < nall(cfg) && !got_term; i++) {
 		code = run_cycle(m, cfg, i, u, &res);
 		rc = worse(rc, code);
 		if (code == 0)
-			ui_log(u, KTA_MONITOR_INFO, cfg->logs[i].name, "audited");
+			ui_log(u, KTA_MONITOR_INFO, log_name(cfg, i), "audited");
 	}
 	if (got_term)
 		rc = worse(rc, 3);
@@ -480,7 +496,7 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 		rng = 1;
 	if ((code = open_monitor(cfg, u, 0, &m)) != 0)
 		goto out;
-	if ((sc = calloc(cfg->nlogs, sizeof(*sc))) == NULL) {
+	if ((sc = calloc(nall(cfg), sizeof(*sc))) == NULL) {
 		fprintf(stderr, "ktaudit: out of memory\n");
 		code = 3;
 		goto out;
@@ -500,7 +516,7 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 			got_hup = 0;
 			ui_log(u, KTA_MONITOR_INFO, NULL, "SIGHUP: reloading the configuration");
 			if (load_config(path, &ncfg) == 0 && open_monitor(ncfg, u, 0, &nm) == 0 &&
-			    (nsc = calloc(ncfg->nlogs, sizeof(*nsc))) != NULL) {
+			    (nsc = calloc(nall(ncfg), sizeof(*nsc))) != NULL) {
 				kta_monitor_close(m);
 				kta_config_free(cfg);
 				free(sc);
@@ -515,7 +531,7 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 				       "reload failed: keeping the previous configuration");
 			}
 		}
-		for (i = 0; i < cfg->nlogs && !got_term; i++) {
+		for (i = 0; i < nall(cfg) && !got_term; i++) {
 			struct kta_monitor_result res;
 			uint64_t delay;
 
@@ -524,25 +540,25 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 			ran = 1;
 			if (run_cycle(m, cfg, i, u, &res) == 3 && !got_term) {
 				unsigned f = sc[i].failures < 16 ? sc[i].failures + 1 : 16;
-				uint64_t cap = cfg->logs[i].poll > MON_BACKOFF_MAX_S
-						   ? cfg->logs[i].poll
+				uint64_t cap = log_poll(cfg, i) > MON_BACKOFF_MAX_S
+						   ? log_poll(cfg, i)
 						   : MON_BACKOFF_MAX_S;
 
 				char msg[128];
 
 				sc[i].failures = f;
-				delay = cfg->logs[i].poll << (f < 12 ? f : 12);
-				if (delay > cap || delay < cfg->logs[i].poll)
+				delay = log_poll(cfg, i) << (f < 12 ? f : 12);
+				if (delay > cap || delay < log_poll(cfg, i))
 					delay = cap;
 				(void)snprintf(
 				    msg, sizeof(msg),
 				    "could not audit (%u in a row): next cycle in %" PRIu64
 				    " s (+-10%%)",
 				    f, delay);
-				ui_log(u, KTA_MONITOR_WARN, cfg->logs[i].name, msg);
+				ui_log(u, KTA_MONITOR_WARN, log_name(cfg, i), msg);
 			} else {
 				sc[i].failures = 0;
-				delay = cfg->logs[i].poll;
+				delay = log_poll(cfg, i);
 			}
 			sc[i].due = mono_ms() + jittered_ms(delay, &rng);
 		}
@@ -555,7 +571,7 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 				heartbeat(cfg, u);
 		}
 		wake = INT64_MAX;
-		for (i = 0; i < cfg->nlogs; i++)
+		for (i = 0; i < nall(cfg); i++)
 			if (sc[i].due < wake)
 				wake = sc[i].due;
 		if (next_due > 0) {
@@ -589,16 +605,24 @@ int cmd_monitor(const struct cli_args *a)
 	if ((code = load_config(cli_get(a, "config"), &cfg)) != 0)
 		return code;
 	if (cli_count(a, "check-config")) {
+		char ct[48];
+
 		for (i = 0; i < cfg->nlogs; i++)
 			nw += cfg->logs[i].nwatches;
+		for (i = 0; i < cfg->nctlogs; i++)
+			nw += cfg->ctlogs[i].nwatches;
 		if (cli_count(a, "once"))
 			fprintf(stderr, "ktaudit: --once ignored with --check-config\n");
 		if ((code = check_witness(cfg)) != 0) {
 			kta_config_free(cfg);
 			return code;
 		}
-		printf("OK: %s: %zu log%s, %zu sink%s, %zu watch%s, state in %s\n", cfg->path,
-		       cfg->nlogs, cfg->nlogs == 1 ? "" : "s", cfg->nsinks,
+		ct[0] = '\0';
+		if (cfg->nctlogs > 0)
+			(void)snprintf(ct, sizeof(ct), ", %zu CT log%s", cfg->nctlogs,
+				       cfg->nctlogs == 1 ? "" : "s");
+		printf("OK: %s: %zu log%s%s, %zu sink%s, %zu watch%s, state in %s\n", cfg->path,
+		       cfg->nlogs, cfg->nlogs == 1 ? "" : "s", ct, cfg->nsinks,
 		       cfg->nsinks == 1 ? "" : "s", nw, nw == 1 ? "" : "es", cfg->state_dir);
 		kta_config_free(cfg);
 		return fflush(stdout) == 0 ? 0 : 3;

@@ -138,6 +138,12 @@ has err "fork" "fork reported"
 ctl '{"size": 20}'
 expect 1 "smaller head: rollback" -- $K ct cycle "$U" --log-key "$KEY" --state "$S" --name fake
 has err "rollback" "rollback reported"
+n=$(ls "$S/evidence" | wc -l)
+[ "$n" -eq 2 ] && PASS=$((PASS + 1)) || { FAIL=$((FAIL + 1)); echo "FAIL: $n evidence bundles, want 2 (fork, rollback)" >&2; }
+for f in "$S"/evidence/*.json; do
+  expect 0 "ct cycle evidence verifies ($(basename "$f"))" -- $K verify evidence "$f" --log-key "$KEY"
+done
+expect 1 "evidence with another log's key" -- $K verify evidence "$f" --log-key "$ARGON"
 S2="$T/state2"
 ctl '{"size": 10}'
 expect 0 "fresh state at 10" -- $K ct cycle "$U" --log-key "$KEY" --state "$S2" --name f2

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <dirent.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include "ktaudit/config.h"
 #include "ktaudit/ct.h"
+#include "ktaudit/ctevidence.h"
 #include "ktaudit/ctmon.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/fetch.h"
@@ -156,6 +158,7 @@ static void cycle(void **state)
 	struct kta_error err;
 	uint64_t nalerts = 0;
 	uint8_t spki[32];
+	char evdir[128];
 
 	memset(&lg, 0, sizeof(lg));
 	lg.name = "fake";
@@ -197,20 +200,64 @@ static void cycle(void **state)
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1002, on_rep, &s, &res, &err), KTA_OK);
 	assert_int_equal(res.entries, 0);
-	/* A forked head of the same size: VERIFY, a fork alert, progress kept. */
+	/* A forked head of the same size: VERIFY, a fork alert with a ct_fork
+	 * bundle that verifies, progress kept. */
+	snprintf(evdir, sizeof(evdir), "%s/evidence", x->dir);
+	lg.evidence_dir = evdir;
 	set_control(x, "{\"fork\": true}");
 	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1003, NULL, NULL, &res, &err),
 			 KTA_ERR_VERIFY);
 	assert_non_null(strstr(err.msg, "fork"));
+	assert_int_equal(res.finding, KTA_ALERT_FORK);
+	assert_int_equal(res.evidence_failed, 0);
+	assert_int_equal(res.new_size, 12);
+	{
+		DIR *dp = opendir(evdir);
+		struct dirent *de;
+		struct kta_evidence_result er;
+		int nfiles = 0;
+
+		assert_non_null(dp);
+		while ((de = readdir(dp)) != NULL) {
+			char path[512];
+			uint8_t *b;
+			size_t bl;
+
+			if (de->d_name[0] == '.')
+				continue;
+			nfiles++;
+			snprintf(path, sizeof(path), "%s/%s", evdir, de->d_name);
+			b = tu_read_file(path, &bl);
+			assert_int_equal(kta_ctevidence_verify(b, bl, x->key, &er, &err), KTA_OK);
+			assert_int_equal(er.type, KTA_EVIDENCE_FORK);
+			free(b);
+		}
+		closedir(dp);
+		assert_int_equal(nfiles, 1);
+	}
 	/* A bad signature: VERIFY. */
 	set_control(x, "{\"bad_sig\": true}");
 	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1004, NULL, NULL, &res, &err),
 			 KTA_ERR_VERIFY);
+	assert_int_equal(res.finding, KTA_ALERT_BAD_SIGNATURE);
 	assert_int_equal(kta_state_alert_count(x->st, &nalerts, &err), KTA_OK);
 	assert_int_equal(nalerts, 3);
 	/* Usage. */
 	assert_int_equal(kta_ctmon_cycle(NULL, x->f, x->st, 1, NULL, NULL, &res, &err),
 			 KTA_ERR_USAGE);
+	/* A static log needs a submission URL that names the checkpoint origin. */
+	lg.name = "static";
+	lg.monitoring_url = x->url;
+	lg.url = "https:///";
+	assert_int_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1005, NULL, NULL, &res, &err),
+			 KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "origin"));
+	/* The RFC 6962 fake log serves no checkpoint: could not audit, nothing stored. */
+	lg.url = "https://static.test/log/";
+	assert_int_not_equal(kta_ctmon_cycle(&lg, x->f, x->st, 1006, NULL, NULL, &res, &err),
+			     KTA_OK);
+	assert_int_equal(kta_state_alert_count(x->st, &nalerts, &err), KTA_OK);
+	assert_int_equal(nalerts, 3);
 }
 
 static void replay_usage(void **state)
@@ -373,6 +420,11 @@ static void from_config(void **state)
 	    "MgDHQW0LagJ95lB7QT75Ve6JgT2EVLOFGU7L3YrwA==\nbatch 100\nmax_entries 7\n"
 	    "watch_domain .example.org "
 	    "614b58f143d78d7ed97ddc1ce06150fde9fca3289e7ee3a2754cc5619375689e\n";
+	static const char stext[] =
+	    "state_dir /tmp/x\nctlog rome\nurl https://rome.ct.example.com/2025h1/\n"
+	    "monitoring_url https://rome2025h1.bucket.example.org/\n"
+	    "key MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHblsqctplMVc5ramA7vSuNxUQxcomQwGAVAdnWTAWUYr3"
+	    "MgDHQW0LagJ95lB7QT75Ve6JgT2EVLOFGU7L3YrwA==\n";
 	struct kta_config *cfg = NULL;
 	struct kta_ctmon_log lg;
 	struct kta_ctmon_watch *w = NULL;
@@ -390,7 +442,20 @@ static void from_config(void **state)
 	assert_int_equal(lg.watches[0].napproved, 1);
 	assert_int_equal(lg.watches[0].approved[0][0], 0x61);
 	assert_ptr_equal(lg.key, cfg->ctlogs[0].key);
+	assert_null(lg.monitoring_url);
+	assert_null(lg.evidence_dir);
 	free(w);
+	kta_config_free(cfg);
+	cfg = NULL;
+	/* A static log: monitoring_url copied; no watches, no allocation. */
+	assert_int_equal(kta_config_parse((const uint8_t *)stext, strlen(stext), "t", &cfg, &err),
+			 KTA_OK);
+	w = (struct kta_ctmon_watch *)&err; /* must be reset */
+	assert_int_equal(kta_ctmon_log_from_config(&cfg->ctlogs[0], &lg, &w, &err), KTA_OK);
+	assert_null(w);
+	assert_int_equal(lg.nwatches, 0);
+	assert_string_equal(lg.monitoring_url, "https://rome2025h1.bucket.example.org/");
+	assert_string_equal(lg.url, "https://rome.ct.example.com/2025h1/");
 	kta_config_free(cfg);
 }
 
