@@ -7,8 +7,12 @@
 # the ratio, the same-run baseline and the peak RSS:
 #   1, 2  inclusion / consistency verifications/s at 2^20 and 2^40 (bench_merkle)
 #   3     verify-only replay of 1,000,000 entries from a local directory
+#   3     also: the same replay with the full parser (before) and with no
+#         entry check (the floor), and the ratios between them
 #   4     full audit replay: 1,000,000 entries without auth lines, and
-#         100,000 entries that all carry an auth line
+#         100,000 entries that all carry an auth line, with the replay's
+#         worker pool (one thread per CPU) and without, next to OpenSSL's
+#         Ed25519 rate (openssl speed, one core and -multi) of the same run
 #   5     first sync over loopback HTTP (nginx; installed with apt-get if missing)
 #   6     peak RSS of 3 and 5 (printed with them) and of the idle daemon
 # --quick: 200,000 entries for 3 to 5 and shorter rate loops.
@@ -31,6 +35,24 @@ PORT=${KTA_BENCH_PORT:-18089}
 
 log() { printf '\n== %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+# runs a bench_replay command and keeps its output in $OUT/NAME
+OUT=$(mktemp -d)
+keep() {
+  name=$1
+  shift
+  printf '$ %s\n' "$*"
+  "$@" | tee "$OUT/$name"
+}
+# from a kept output: its first "N entries per CPU-second"; its auth lines
+# per wall second, and their ratio to OpenSSL on all threads (same process)
+crate() {
+  awk '/entries per CPU-second/ {
+    for (i = 1; i + 2 <= NF; i++) if ($(i + 1) == "entries" && $(i + 2) == "per") { print $i; exit }
+  }' "$OUT/$1"
+}
+authwall() { grep -m1 'auth lines per wall second' "$OUT/$1" | awk '{ print $6 }'; }
+authall() { grep -m1 'auth lines per wall second' "$OUT/$1" | awk '{ print $8 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # KTA_BENCH_NOBUILD=1 uses the binaries already in $BUILD.
 if [ -z "${KTA_BENCH_NOBUILD:-}" ]; then
@@ -58,18 +80,45 @@ log "1, 2: proof verification (one core)"
 run "$BUILD/bench_merkle" "$SECS"
 
 log "3: verify-only replay of a local directory ($N entries)"
-run "$B" verify root "file://$PLAIN"
-run "$B" verify tiles "file://$PLAIN"
+# kta_entry_validate per entry (one pass, no allocation); the same run with
+# the full parser (kta_entry_parse + free, the path before issue 9's
+# validator), with no entry check at all (the floor: fetch, bundle parse,
+# SHA-256), and the straightforward baseline.
+keep root "$B" verify root "file://$PLAIN"
+keep tiles "$B" verify tiles "file://$PLAIN"
+echo "-- the full parser per entry instead (before):"
+keep parse "$B" verify tiles-parse "file://$PLAIN"
+echo "-- no entry check at all (the floor of this path):"
+keep none "$B" verify tiles-none "file://$PLAIN"
 echo "-- baseline (one EVP_Digest per hash):"
-run "$B" verify base "file://$PLAIN"
+keep vbase "$B" verify base "file://$PLAIN"
+echo "-- figure 3, per CPU-second: tiles $(crate tiles), root $(crate root); full parser $(crate parse), floor $(crate none), baseline $(crate vbase)"
+echo "   tiles / baseline $(ratio "$(crate tiles)" "$(crate vbase)")x; tiles / full parser $(ratio "$(crate tiles)" "$(crate parse)")x; tiles / floor $(ratio "$(crate tiles)" "$(crate none)"); target 2,500,000: $(ratio "$(crate tiles)" 2500000)"
 
 log "4: full audit replay (label index, version checks, auth, 1000 tofu watches)"
 rm -rf "$DATA/state-"*
 run "$B" audit kta "file://$PLAIN" "$DATA/state-plain"
-run "$B" audit kta "file://$AUTH" "$DATA/state-auth"
 echo "-- baseline (EVP_Digest per hash, one SELECT + one upsert per entry, COMMIT every 100,000):"
 run "$B" audit base "file://$PLAIN" "$DATA/state-base-plain"
-run "$B" audit base "file://$AUTH" "$DATA/state-base-auth"
+
+log "4 (auth lines): full audit of $NAUTH entries that all carry an auth line"
+# The bound: OpenSSL's Ed25519 verification rate, one core and all cores,
+# measured in the same run (openssl speed, and in bench_replay itself just
+# before the replay: one core per CPU-second, all threads per wall second).
+echo "-- openssl speed -seconds 3 ed25519; openssl speed -seconds 3 -multi $(nproc) ed25519:"
+openssl speed -seconds 3 ed25519 2>/dev/null | tail -1 | tee "$OUT/speed1"
+openssl speed -seconds 3 -multi "$(nproc)" ed25519 2>/dev/null | tail -1 | tee "$OUT/speedN"
+keep auth "$B" audit kta "file://$AUTH" "$DATA/state-auth" auto
+echo "-- the same with one thread (the replay without a pool):"
+keep auth1 "$B" audit kta "file://$AUTH" "$DATA/state-auth1" 1
+echo "-- baseline (auth lines verified one by one, kta_ed25519_verify, SQLite upsert per entry):"
+keep abase "$B" audit base "file://$AUTH" "$DATA/state-base-auth"
+SPEEDN=$(awk '{ print $NF }' "$OUT/speedN")
+echo "-- figure 4 with auth lines, auth lines per wall second: pool ($(nproc) threads) $(authwall auth), one thread $(authwall auth1), baseline $(authwall abase)"
+echo "   pool / OpenSSL on all threads in the same process: $(authall auth) (target 0.90); pool / openssl speed -multi $(nproc) ($SPEEDN/s): $(ratio "$(authwall auth)" "$SPEEDN")"
+echo "   each against OpenSSL in its own process and minutes (the load moves between runs, so"
+echo "   compare these, not the wall rates): pool $(authall auth) of OpenSSL on $(nproc) threads;"
+echo "   one thread $(authall auth1) and baseline $(authall abase) of OpenSSL on 1 thread"
 rm -rf "$DATA/state-"*
 
 log "5: first sync over loopback HTTP"
@@ -86,7 +135,7 @@ cleanup() {
   if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; fi
   if [ -n "${DPID:-}" ]; then kill "$DPID" 2>/dev/null || true; fi
 }
-trap cleanup EXIT
+trap 'cleanup; rm -rf "$OUT"' EXIT
 NG=$DATA/nginx
 mkdir -p "$NG"
 if [ -x "$NGINX" ]; then

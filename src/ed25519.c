@@ -3,6 +3,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
 
 enum kta_status kta_ed25519_verify(const uint8_t pub[static 32], const uint8_t *msg, size_t len,
 				   const uint8_t sig[static 64])
@@ -25,6 +27,91 @@ out:
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pk);
 	return r;
+}
+
+struct vcache {
+	uint8_t pub[32];
+	EVP_PKEY *pk;    /* NULL: empty slot */
+	EVP_MD_CTX *ctx; /* initialized for pk */
+	uint64_t used;   /* tick of the last use, for LRU eviction */
+};
+
+struct kta_ed25519_verifier {
+	struct vcache c[KTA_ED25519_CACHE];
+	uint64_t tick;
+};
+
+enum kta_status kta_ed25519_verifier_new(struct kta_ed25519_verifier **out, struct kta_error *err)
+{
+	*out = calloc(1, sizeof(**out));
+	if (*out == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "Ed25519 verifier: out of memory");
+	return KTA_OK;
+}
+
+static void vcache_clear(struct vcache *c)
+{
+	EVP_MD_CTX_free(c->ctx);
+	EVP_PKEY_free(c->pk);
+	c->ctx = NULL;
+	c->pk = NULL;
+}
+
+void kta_ed25519_verifier_free(struct kta_ed25519_verifier *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < KTA_ED25519_CACHE; i++)
+		vcache_clear(&v->c[i]);
+	free(v);
+}
+
+enum kta_status kta_ed25519_verifier_verify(struct kta_ed25519_verifier *v,
+					    const uint8_t pub[static 32], const uint8_t *msg,
+					    size_t len, const uint8_t sig[static 64])
+{
+	struct vcache *c = NULL;
+	size_t i;
+
+	for (i = 0; i < KTA_ED25519_CACHE; i++) {
+		if (v->c[i].pk != NULL && memcmp(v->c[i].pub, pub, 32) == 0) {
+			c = &v->c[i];
+			break;
+		}
+		if (c == NULL || v->c[i].pk == NULL || (c->pk != NULL && v->c[i].used < c->used))
+			c = &v->c[i]; /* the empty or least recently used slot */
+	}
+	c->used = ++v->tick;
+	if (c->pk == NULL || memcmp(c->pub, pub, 32) != 0) {
+		/* The slot's context is kept but reset: OpenSSL 3 would otherwise
+		 * re-initialize it with the key it already holds. */
+		EVP_PKEY_free(c->pk);
+		if (c->ctx != NULL)
+			EVP_MD_CTX_reset(c->ctx);
+		if ((c->pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32)) == NULL)
+			return KTA_ERR_VERIFY; /* not a valid point */
+		if (c->ctx == NULL && (c->ctx = EVP_MD_CTX_new()) == NULL) {
+			vcache_clear(c);
+			return KTA_ERR_NOMEM;
+		}
+		if (EVP_DigestVerifyInit(c->ctx, NULL, NULL, NULL, c->pk) != 1) {
+			vcache_clear(c);
+			return KTA_ERR_INTERNAL;
+		}
+		memcpy(c->pub, pub, 32);
+	}
+	/* OpenSSL 3.0 lets a one-shot Ed25519 context verify again; should a
+	 * later version refuse, the failure is retried on a re-initialized
+	 * context, whose answer stands (a bad signature costs two checks). */
+	if (EVP_DigestVerify(c->ctx, sig, 64, msg, len) == 1)
+		return KTA_OK;
+	if (EVP_DigestVerifyInit(c->ctx, NULL, NULL, NULL, c->pk) != 1) {
+		vcache_clear(c);
+		return KTA_ERR_INTERNAL;
+	}
+	return EVP_DigestVerify(c->ctx, sig, 64, msg, len) == 1 ? KTA_OK : KTA_ERR_VERIFY;
 }
 
 enum kta_status kta_ed25519_sign(const uint8_t seed[static 32], const uint8_t *msg, size_t len,

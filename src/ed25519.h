@@ -22,6 +22,27 @@
 enum kta_status kta_ed25519_verify(const uint8_t pub[static 32], const uint8_t *msg, size_t len,
 				   const uint8_t sig[static 64]) KTA_WUR;
 
+/*
+ * A reusable verifier for many signatures (keydir auth lines): it keeps the
+ * last KTA_ED25519_CACHE public keys as EVP_PKEYs, each with its own
+ * initialized EVP_MD_CTX, so a signer seen again costs no key set-up and no
+ * provider look-up. Results are those of kta_ed25519_verify. Allocated by
+ * _new, freed by _free (NULL does nothing). Not thread-safe: one verifier
+ * per thread (OpenSSL itself is thread-safe; the cache is not shared).
+ */
+#define KTA_ED25519_CACHE 16
+
+struct kta_ed25519_verifier;
+
+enum kta_status kta_ed25519_verifier_new(struct kta_ed25519_verifier **out,
+					 struct kta_error *err) KTA_WUR;
+void kta_ed25519_verifier_free(struct kta_ed25519_verifier *v);
+/* KTA_OK, KTA_ERR_VERIFY (bad signature or invalid key), KTA_ERR_NOMEM or
+ * KTA_ERR_INTERNAL (OpenSSL failed; nothing is cached then). */
+enum kta_status kta_ed25519_verifier_verify(struct kta_ed25519_verifier *v,
+					    const uint8_t pub[static 32], const uint8_t *msg,
+					    size_t len, const uint8_t sig[static 64]) KTA_WUR;
+
 /* Signs (msg, len) with the 32-byte seed; writes a 64-byte signature. */
 enum kta_status kta_ed25519_sign(const uint8_t seed[static 32], const uint8_t *msg, size_t len,
 				 uint8_t sig[static 64], struct kta_error *err) KTA_WUR;

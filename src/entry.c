@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ed25519.h"
+#include "entry_auth.h"
 #include "ktaudit/encoding.h"
 
 #define HEADER_LEN (sizeof(KTA_ENTRY_HEADER) - 1)
@@ -612,6 +613,265 @@ void kta_entry_free(struct kta_entry *e)
 	free(e);
 }
 
+/* ------------------------------------------------------------------------ */
+/* kta_entry_validate: the same rules as kta_entry_parse in one pass, without
+ * building the entry (the verify-only replay's path, issue 9). The grammar is
+ * fixed (entry.h): header, label, version, time, key*, auth*; each line is
+ * matched byte by byte against it, so the generic field split, the line
+ * pre-scan and the copies are not needed. The buffer ends in "\n" (checked
+ * first), which every scan below stops at. */
+
+/* Most key lines an entry can hold: each is at least KEY_LINE_MIN + 1 bytes. */
+#define VALIDATE_KEYS_MAX (KTA_ENTRY_MAX_SIZE / (KEY_LINE_MIN + 1) + 1)
+/* Up to this many keys, devices are compared pairwise; above, sorted. */
+#define VALIDATE_PAIRWISE_MAX 8
+
+/* 0x0101010101010101: a byte value b times SWAR_ONES is b in every byte. */
+#define SWAR_ONES (UINT64_MAX / 255)
+
+/* A key line's (alg, device) for the uniqueness check: device at buf + off. */
+struct vkey {
+	uint16_t off;
+	uint8_t len; /* 1..KTA_DEVICE_MAX_LEN */
+	uint8_t alg;
+};
+
+/*
+ * Scans a name (entry.h "Names") starting at p and ending before the first
+ * byte below 0x21 (ASCII space, "\n", controls) or DEL: returns that byte's
+ * position, or NULL if the name is empty, longer than max, not valid UTF-8
+ * or holds a banned code point. end bounds the multi-byte decoding.
+ */
+static const uint8_t *scan_name(const uint8_t *p, const uint8_t *end, size_t max)
+{
+	const uint8_t *s = p;
+	uint32_t cp = 0;
+	size_t n;
+
+	for (;;) {
+		uint8_t c;
+		uint64_t w;
+
+		/* Eight bytes at a time while they are all 0x21..0x7e (SWAR:
+		 * no byte below 0x21, none above 0x7e). */
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if ((((w - SWAR_ONES * 0x21) & ~w) | ((w + SWAR_ONES * (127 - 0x7e)) | w)) &
+			    SWAR_ONES * 0x80)
+				break;
+			p += 8;
+		}
+		c = *p;
+		if (c > 0x20 && c < 0x7f) {
+			p++;
+			continue;
+		}
+		if (c < 0x80)
+			break;
+		if ((n = kta_utf8_next(p, (size_t)(end - p), 0, &cp)) == 0 || banned_code_point(cp))
+			return NULL;
+		p += n;
+	}
+	if (p == s || (size_t)(p - s) > max)
+		return NULL;
+	return p;
+}
+
+/* Scans a canonical decimal in min..max ending at "\n"; returns the byte
+ * after the "\n" or NULL (kta_parse_u64 rules: digits only, no leading 0). */
+static const uint8_t *scan_number(const uint8_t *p, uint64_t min, uint64_t max)
+{
+	const uint8_t *s = p;
+	uint64_t v = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return NULL;
+		v = v * 10 + d;
+		p++;
+	}
+	if (p == s || *p != '\n' || (p - s > 1 && *s == '0') || v < min || v > max)
+		return NULL;
+	return p + 1;
+}
+
+/* Canonical base64 of exactly n bytes at p (KTA_B64_ENCODED_LEN(n) chars). */
+static int b64_exact(const uint8_t *p, uint8_t *out, size_t n)
+{
+	size_t got = 0;
+
+	if (b64_fast(p, out, n))
+		return 1;
+	return kta_b64_decode((const char *)p, KTA_B64_ENCODED_LEN(n), out, n, &got) == KTA_OK &&
+	       got == n;
+}
+
+/* Total order on (alg, device) for the sort; 0 means the same pair. */
+static int vkey_cmp(const uint8_t *buf, const struct vkey *a, const struct vkey *b)
+{
+	if (a->alg != b->alg)
+		return a->alg < b->alg ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return memcmp(buf + a->off, buf + b->off, a->len);
+}
+
+static void vkey_sift(const uint8_t *buf, struct vkey *k, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		struct vkey t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && vkey_cmp(buf, &k[c], &k[c + 1]) < 0)
+			c++;
+		if (vkey_cmp(buf, &k[i], &k[c]) >= 0)
+			return;
+		t = k[i];
+		k[i] = k[c];
+		k[c] = t;
+		i = c;
+	}
+}
+
+/* 1 when two keys share (alg, device). In place, no allocation: O(n^2) for
+ * a few keys, heapsort (O(n log n) whatever the input) above that. */
+static int vkeys_dup(const uint8_t *buf, struct vkey *k, size_t n)
+{
+	size_t i, j;
+
+	if (n <= VALIDATE_PAIRWISE_MAX) {
+		for (i = 1; i < n; i++)
+			for (j = 0; j < i; j++)
+				if (vkey_cmp(buf, &k[i], &k[j]) == 0)
+					return 1;
+		return 0;
+	}
+	for (i = n / 2; i-- > 0;)
+		vkey_sift(buf, k, i, n);
+	for (i = n - 1; i > 0; i--) {
+		struct vkey t = k[0];
+
+		k[0] = k[i];
+		k[i] = t;
+		vkey_sift(buf, k, 0, i);
+	}
+	for (i = 1; i < n; i++)
+		if (vkey_cmp(buf, &k[i - 1], &k[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when (buf, len) is an entry kta_entry_parse accepts; *line is the line
+ * where it is not (for the fallback message). */
+static int entry_valid(const uint8_t *buf, size_t len, size_t *line)
+{
+	struct vkey keys[VALIDATE_KEYS_MAX];
+	const uint8_t *p = buf, *end = buf + len, *q;
+	uint8_t pub[32], prev_pub[32], sig[64];
+	size_t nkeys = 0, nauths = 0;
+	uint8_t prev_alg = 0;
+
+	*line = 1;
+	if (len == 0 || len > KTA_ENTRY_MAX_SIZE || buf[len - 1] != '\n')
+		return 0;
+	if (len < HEADER_LEN + 1 || memcmp(p, KTA_ENTRY_HEADER "\n", HEADER_LEN + 1) != 0)
+		return 0;
+	p += HEADER_LEN + 1;
+	*line = 2;
+	if ((size_t)(end - p) < 6 || memcmp(p, "label ", 6) != 0 ||
+	    (q = scan_name(p + 6, end, KTA_LABEL_MAX_LEN)) == NULL || *q != '\n')
+		return 0;
+	p = q + 1;
+	*line = 3;
+	if ((size_t)(end - p) < 8 || memcmp(p, "version ", 8) != 0 ||
+	    (p = scan_number(p + 8, 1, KTA_ENTRY_MAX_VERSION)) == NULL)
+		return 0;
+	*line = 4;
+	if ((size_t)(end - p) < 5 || memcmp(p, "time ", 5) != 0 ||
+	    (p = scan_number(p + 5, 0, KTA_ENTRY_MAX_TIME)) == NULL)
+		return 0;
+	/* key lines: "key " alg " " pub(44) " " device "\n", ascending (alg, pub) */
+	while (++*line, end - p >= 4 && memcmp(p, "key ", 4) == 0) {
+		uint8_t alg;
+
+		p += 4;
+		if (end - p >= 8 && memcmp(p, "ed25519 ", 8) == 0) {
+			alg = KTA_ENTRY_ALG_ED25519;
+			p += 8;
+		} else if (end - p >= 7 && memcmp(p, "x25519 ", 7) == 0) {
+			alg = KTA_ENTRY_ALG_X25519;
+			p += 7;
+		} else {
+			return 0;
+		}
+		if (end - p < PUB_B64_LEN + 1 || p[PUB_B64_LEN] != ' ' || !b64_exact(p, pub, 32))
+			return 0;
+		if (nkeys > 0 &&
+		    (alg < prev_alg || (alg == prev_alg && memcmp(prev_pub, pub, 32) >= 0)))
+			return 0;
+		p += PUB_B64_LEN + 1;
+		if ((q = scan_name(p, end, KTA_DEVICE_MAX_LEN)) == NULL || *q != '\n')
+			return 0;
+		if (nkeys >= VALIDATE_KEYS_MAX) /* cannot happen: bounded by the size */
+			return 0;
+		keys[nkeys].off = (uint16_t)(p - buf);
+		keys[nkeys].len = (uint8_t)(q - p);
+		keys[nkeys].alg = alg;
+		nkeys++;
+		prev_alg = alg;
+		memcpy(prev_pub, pub, 32);
+		p = q + 1;
+	}
+	/* auth lines: "auth ed25519 " pub(44) " " sig(88) "\n", ascending pub */
+	for (; p < end; ++*line) {
+		if (end - p < AUTH_LINE_LEN + 1 || memcmp(p, "auth ed25519 ", 13) != 0 ||
+		    p[13 + PUB_B64_LEN] != ' ' || p[AUTH_LINE_LEN] != '\n' ||
+		    !b64_exact(p + 13, pub, 32) || !b64_exact(p + 14 + PUB_B64_LEN, sig, 64))
+			return 0;
+		if (nauths > 0 && memcmp(prev_pub, pub, 32) >= 0)
+			return 0;
+		memcpy(prev_pub, pub, 32);
+		nauths++;
+		p += AUTH_LINE_LEN + 1;
+	}
+	if (vkeys_dup(buf, keys, nkeys)) {
+		*line = 0;
+		return 0;
+	}
+	return 1;
+}
+
+enum kta_status kta_entry_validate(const uint8_t *buf, size_t len, struct kta_error *err)
+{
+	struct kta_entry *e = NULL;
+	enum kta_status r;
+	size_t line = 0;
+
+	if (buf != NULL && entry_valid(buf, len, &line))
+		return KTA_OK;
+	if (err == NULL)
+		return KTA_ERR_MALFORMED;
+	if (buf == NULL)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "no entry bytes");
+	/* Rejections are rare: the parser words the message. */
+	r = kta_entry_parse(buf, len, &e, err);
+	kta_entry_free(e);
+	if (r == KTA_OK)
+		return kta_error_set(err, KTA_ERR_INTERNAL,
+				     "entry validation and parsing disagree (line %zu)", line);
+	if (r == KTA_ERR_MALFORMED)
+		return r;
+	/* The parser could not run (out of memory): a shorter message. */
+	if (line == 0)
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "malformed entry: a device has two keys of one algorithm");
+	return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: malformed entry", line);
+}
+
 /*
  * Checks that e obeys every rule of the format (entry.h) and computes its
  * serialized length and signed_len. Fails with KTA_ERR_USAGE naming the
@@ -910,59 +1170,53 @@ static int is_owner_key(const struct kta_entry *p, const uint8_t pub[32])
 	return 0;
 }
 
-enum kta_status kta_entry_check_auth_report(const struct kta_entry *e, const uint8_t *raw,
-					    size_t raw_len, const struct kta_entry *prev,
-					    struct kta_entry_auth_report *rep,
-					    struct kta_error *err)
+/* prev, when given, must be an earlier version of e's label. */
+static enum kta_status check_prev(const struct kta_entry *e, const struct kta_entry *prev,
+				  struct kta_error *err)
 {
-	enum kta_status r = KTA_ERR_USAGE;
+	if (prev == NULL)
+		return KTA_OK;
+	if (prev->label == NULL || e->label == NULL || strcmp(prev->label, e->label) != 0)
+		return kta_error_set(err, KTA_ERR_USAGE, "previous entry is for a different label");
+	if (prev->version >= e->version)
+		return kta_error_set(
+		    err, KTA_ERR_USAGE, "previous entry has version %llu, not below %llu",
+		    (unsigned long long)prev->version, (unsigned long long)e->version);
+	return KTA_OK;
+}
+
+enum kta_status kta_entry_auth_decide(const struct kta_entry *e, const struct kta_entry *prev,
+				      const enum kta_status *sig, struct kta_entry_auth_report *rep,
+				      struct kta_error *err)
+{
 	struct kta_entry_auth_report rp;
-	uint8_t *msg = NULL;
-	size_t mlen = 0, slen = 0, i;
-	struct kta_error e2;
+	size_t i;
 
 	rp.result = KTA_AUTH_UNAUTHORIZED;
 	rp.nverified = rp.nbad = 0;
 	rp.bad_auth = rp.owner_auth = SIZE_MAX;
 	rp.bad_line = 0;
-	if (e == NULL || rep == NULL) {
-		r = kta_error_set(err, KTA_ERR_USAGE, "no entry or report");
-		goto out;
-	}
-	if (prev != NULL) {
-		if (prev->label == NULL || e->label == NULL || strcmp(prev->label, e->label) != 0) {
-			r = kta_error_set(err, KTA_ERR_USAGE,
-					  "previous entry is for a different label");
-			goto out;
-		}
-		if (prev->version >= e->version) {
-			r = kta_error_set(
-			    err, KTA_ERR_USAGE, "previous entry has version %llu, not below %llu",
-			    (unsigned long long)prev->version, (unsigned long long)e->version);
-			goto out;
-		}
-	}
-	if (e->nauths > 0) {
-		if ((r = check_raw(e, raw, raw_len, &slen, err)) != KTA_OK)
-			goto out;
-		if ((r = auth_message(raw, slen, &msg, &mlen, err)) != KTA_OK)
-			goto out;
-	}
+	enum kta_status r;
+
+	if (e == NULL || rep == NULL || (e->nauths > 0 && sig == NULL))
+		return kta_error_set(err, KTA_ERR_USAGE, "no entry or report");
+	if ((r = check_prev(e, prev, err)) != KTA_OK)
+		return r;
 	for (i = 0; i < e->nauths; i++) {
-		r = verify_one(e, msg, mlen, i, &e2);
-		if (r == KTA_OK) {
+		if (sig[i] == KTA_OK) {
 			rp.nverified++;
 			if (prev != NULL && rp.owner_auth == SIZE_MAX &&
 			    is_owner_key(prev, e->auths[i].pub))
 				rp.owner_auth = i;
-		} else if (r == KTA_ERR_VERIFY) {
+		} else if (sig[i] == KTA_ERR_VERIFY) {
 			if (rp.nbad++ == 0) {
 				rp.bad_auth = i;
 				rp.bad_line = FIXED_LINES + 1 + e->nkeys + i;
 			}
 		} else {
-			r = kta_error_set(err, r, "%s", e2.msg);
-			goto out;
+			return kta_error_set(err, sig[i],
+					     "line %zu: Ed25519 verification failed in OpenSSL",
+					     FIXED_LINES + 1 + e->nkeys + i);
 		}
 	}
 	/* A bad signature is a finding of its own and wins (DESIGN.md A11). */
@@ -977,8 +1231,44 @@ enum kta_status kta_entry_check_auth_report(const struct kta_entry *e, const uin
 	else
 		rp.result = KTA_AUTH_UNAUTHORIZED;
 	*rep = rp;
-	r = KTA_OK;
+	return KTA_OK;
+}
+
+/* Signature outcomes kept on the stack up to this many auth lines. */
+#define AUTH_STACK 16
+
+enum kta_status kta_entry_check_auth_report(const struct kta_entry *e, const uint8_t *raw,
+					    size_t raw_len, const struct kta_entry *prev,
+					    struct kta_entry_auth_report *rep,
+					    struct kta_error *err)
+{
+	enum kta_status r = KTA_ERR_USAGE;
+	enum kta_status stack[AUTH_STACK] = {KTA_OK}, *sig = stack;
+	uint8_t *msg = NULL;
+	size_t mlen = 0, slen = 0, i;
+
+	if (e == NULL || rep == NULL) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "no entry or report");
+		goto out;
+	}
+	if ((r = check_prev(e, prev, err)) != KTA_OK)
+		goto out;
+	if (e->nauths > 0) {
+		if ((r = check_raw(e, raw, raw_len, &slen, err)) != KTA_OK)
+			goto out;
+		if ((r = auth_message(raw, slen, &msg, &mlen, err)) != KTA_OK)
+			goto out;
+		if (e->nauths > AUTH_STACK && (sig = malloc(e->nauths * sizeof(*sig))) == NULL) {
+			r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < e->nauths; i++)
+		sig[i] = kta_ed25519_verify(e->auths[i].pub, msg, mlen, e->auths[i].sig);
+	r = kta_entry_auth_decide(e, prev, sig, rep, err);
 out:
+	if (sig != stack)
+		free(sig);
 	free(msg);
 	return r;
 }

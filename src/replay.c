@@ -5,10 +5,14 @@
 #include "ktaudit/replay.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ed25519.h"
+#include "entry_auth.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/hash.h"
 
@@ -239,19 +243,118 @@ static int keys_same(const struct kta_entry_key *a, size_t na, const struct kta_
 /* ------------------------------------------------------------------------ */
 /* The replay engine. */
 
+#define CONTEXT_LEN (sizeof(KTA_ENTRY_AUTH_CONTEXT) - 1)
+/* Entries in flight in a threaded replay (replay.h "Threads"). */
+#define QUEUE_LEN KTA_REPLAY_QUEUE
+
+enum job_state {
+	J_DONE,    /* nothing to verify, or verified */
+	J_PENDING, /* auth lines waiting for a thread */
+	J_RUNNING, /* a thread verifies them */
+};
+
+/* One entry between kta_replay_entry and its processing. */
+struct job {
+	uint64_t leaf_index;
+	int64_t now;   /* alert "time" when it was fed */
+	uint64_t size; /* alert "size" when it was fed */
+	uint8_t lh[32];
+	uint8_t *buf;          /* KTA_ENTRY_AUTH_CONTEXT || entry bytes (the signed message) */
+	size_t cap;            /* bytes allocated at buf; grows, never shrinks */
+	size_t len;            /* entry length */
+	struct kta_entry *e;   /* NULL when the entry is malformed (perr) */
+	struct kta_error perr; /* why it does not parse */
+	enum kta_status *sig;  /* outcome of each auth line (e->nauths) */
+	size_t sig_cap;
+	enum job_state state; /* read and written under mu in a threaded replay */
+};
+
+struct worker {
+	struct kta_replay *r;
+	struct kta_ed25519_verifier *v;
+	pthread_t t;
+	int started;
+};
+
 struct kta_replay {
 	char *origin;
 	int64_t now;
 	uint64_t size;
+	int64_t cur_now;   /* "time" of the alerts of the entry being processed */
+	uint64_t cur_size; /* "size" of the same */
 	struct kta_replay_index index;
 	struct kta_replay_watches watches;
 	kta_replay_emit_fn emit;
 	void *emit_ctx;
 	struct kta_hasher *hasher;
+	struct kta_ed25519_verifier *ver; /* the caller's thread's */
 	int have_last;
 	uint64_t last_index;
 	struct kta_replay_stats stats;
+	struct job one; /* a sequential replay's entry */
+	/* Threaded replay (threads > 1): a ring of QUEUE_LEN jobs. Sequence
+	 * numbers: [head, tail) are fed and not yet processed; next is the
+	 * first not yet handed to a thread (head <= next <= tail). */
+	unsigned threads;
+	struct job *ring;
+	uint64_t head, next, tail;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv; /* workers: a job is pending, or stop */
+	pthread_cond_t done_cv; /* the caller: a job is done */
+	int sync_ready;         /* mu and the conditions are initialized */
+	int stop;
+	struct worker *workers;
+	size_t nworkers;
+	enum kta_status failed; /* KTA_OK, or the failure that ended the replay */
+	char fail_msg[KTA_ERROR_MSG_MAX];
 };
+
+static void *worker_main(void *arg);
+
+unsigned kta_replay_threads_online(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > KTA_REPLAY_THREADS_MAX ? KTA_REPLAY_THREADS_MAX : (unsigned)n;
+}
+
+/* Starts the pool of a threaded replay: threads - 1 workers. */
+static enum kta_status pool_start(struct kta_replay *rp, struct kta_error *err)
+{
+	enum kta_status r;
+	size_t i;
+
+	if ((rp->ring = calloc(QUEUE_LEN, sizeof(*rp->ring))) == NULL ||
+	    (rp->workers = calloc(rp->threads - 1, sizeof(*rp->workers))) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "replay: out of memory");
+	if (pthread_mutex_init(&rp->mu, NULL) != 0)
+		return kta_error_set(err, KTA_ERR_INTERNAL, "replay: cannot create a mutex");
+	if (pthread_cond_init(&rp->work_cv, NULL) != 0) {
+		pthread_mutex_destroy(&rp->mu);
+		return kta_error_set(err, KTA_ERR_INTERNAL, "replay: cannot create a condition");
+	}
+	if (pthread_cond_init(&rp->done_cv, NULL) != 0) {
+		pthread_cond_destroy(&rp->work_cv);
+		pthread_mutex_destroy(&rp->mu);
+		return kta_error_set(err, KTA_ERR_INTERNAL, "replay: cannot create a condition");
+	}
+	rp->sync_ready = 1;
+	for (i = 0; i + 1 < rp->threads; i++) {
+		struct worker *w = &rp->workers[i];
+
+		w->r = rp;
+		if ((r = kta_ed25519_verifier_new(&w->v, err)) != KTA_OK)
+			return r;
+		if (pthread_create(&w->t, NULL, worker_main, w) != 0)
+			return kta_error_set(err, KTA_ERR_INTERNAL,
+					     "replay: cannot start verification thread %zu", i + 1);
+		w->started = 1;
+		rp->nworkers++;
+	}
+	return KTA_OK;
+}
 
 enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_replay **out,
 			       struct kta_error *err)
@@ -266,11 +369,17 @@ enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_r
 				  "replay: origin, index get/put and emit are required");
 		goto out;
 	}
+	if (cfg->threads > KTA_REPLAY_THREADS_MAX && cfg->threads != KTA_REPLAY_THREADS_AUTO) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "replay: %u threads, more than %u",
+				  cfg->threads, KTA_REPLAY_THREADS_MAX);
+		goto out;
+	}
 	if ((rp = calloc(1, sizeof(*rp))) == NULL || (rp->origin = strdup(cfg->origin)) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "replay: out of memory");
 		goto out;
 	}
-	if ((r = kta_hasher_new(&rp->hasher, err)) != KTA_OK)
+	if ((r = kta_hasher_new(&rp->hasher, err)) != KTA_OK ||
+	    (r = kta_ed25519_verifier_new(&rp->ver, err)) != KTA_OK)
 		goto out;
 	rp->now = cfg->now;
 	rp->size = cfg->size;
@@ -278,6 +387,11 @@ enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_r
 	rp->watches = cfg->watches;
 	rp->emit = cfg->emit;
 	rp->emit_ctx = cfg->emit_ctx;
+	rp->threads = cfg->threads == KTA_REPLAY_THREADS_AUTO ? kta_replay_threads_online()
+		      : cfg->threads == 0                     ? 1
+							      : cfg->threads;
+	if (rp->threads > 1 && (r = pool_start(rp, err)) != KTA_OK)
+		goto out;
 	*out = rp;
 	rp = NULL;
 	r = KTA_OK;
@@ -286,10 +400,41 @@ out:
 	return r;
 }
 
+static void job_clear(struct job *j)
+{
+	kta_entry_free(j->e);
+	free(j->buf);
+	free(j->sig);
+}
+
 void kta_replay_free(struct kta_replay *r)
 {
+	size_t i;
+
 	if (r == NULL)
 		return;
+	if (r->sync_ready) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->work_cv);
+		pthread_mutex_unlock(&r->mu);
+	}
+	for (i = 0; r->workers != NULL && i + 1 < r->threads; i++) {
+		if (r->workers[i].started)
+			pthread_join(r->workers[i].t, NULL);
+		kta_ed25519_verifier_free(r->workers[i].v);
+	}
+	if (r->sync_ready) {
+		pthread_cond_destroy(&r->done_cv);
+		pthread_cond_destroy(&r->work_cv);
+		pthread_mutex_destroy(&r->mu);
+	}
+	for (i = 0; r->ring != NULL && i < QUEUE_LEN; i++)
+		job_clear(&r->ring[i]);
+	free(r->ring);
+	free(r->workers);
+	job_clear(&r->one);
+	kta_ed25519_verifier_free(r->ver);
 	kta_hasher_free(r->hasher);
 	free(r->origin);
 	free(r);
@@ -331,13 +476,13 @@ static enum kta_status emit_alert(struct kta_replay *r, enum kta_alert_kind kind
 	enum kta_status st = KTA_ERR_NOMEM;
 	struct kta_alert *a = NULL;
 
-	if ((st = kta_alert_new(kind, r->origin, r->now, message, &a, err)) != KTA_OK)
+	if ((st = kta_alert_new(kind, r->origin, r->cur_now, message, &a, err)) != KTA_OK)
 		goto out;
 	if (label != NULL && (st = kta_alert_set_label(a, label, version, err)) != KTA_OK)
 		goto out;
 	a->has_leaf_index = 1;
 	a->leaf_index = leaf_index;
-	a->size = r->size;
+	a->size = r->cur_size;
 	if (details == NULL) {
 		st = kta_error_set(err, KTA_ERR_NOMEM, "replay: out of memory");
 		goto out;
@@ -576,57 +721,72 @@ static enum kta_status report_unauthorized(struct kta_replay *r, const struct kt
 			  msg, err);
 }
 
-enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, const uint8_t *bytes,
-				 size_t len, const uint8_t *leaf_hash, struct kta_error *err)
+/* Verifies every auth line of j (parsed, with auth lines) with v. */
+static void job_verify(struct job *j, struct kta_ed25519_verifier *v)
+{
+	const struct kta_entry *e = j->e;
+	size_t i, mlen = CONTEXT_LEN + e->signed_len;
+
+	for (i = 0; i < e->nauths; i++)
+		j->sig[i] =
+		    kta_ed25519_verifier_verify(v, e->auths[i].pub, j->buf, mlen, e->auths[i].sig);
+}
+
+/* Room for the signed message (n entry bytes) and e's outcomes in j. */
+static enum kta_status job_reserve(struct job *j, size_t n, size_t nauths, struct kta_error *err)
+{
+	if (CONTEXT_LEN + n > j->cap) {
+		uint8_t *b = realloc(j->buf, CONTEXT_LEN + n);
+
+		if (b == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "replay: out of memory");
+		j->buf = b;
+		j->cap = CONTEXT_LEN + n;
+		memcpy(j->buf, KTA_ENTRY_AUTH_CONTEXT, CONTEXT_LEN);
+	}
+	if (nauths > j->sig_cap) {
+		enum kta_status *s = realloc(j->sig, nauths * sizeof(*s));
+
+		if (s == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "replay: out of memory");
+		j->sig = s;
+		j->sig_cap = nauths;
+	}
+	return KTA_OK;
+}
+
+/*
+ * The checks of one entry whose auth lines are verified (j->sig), in leaf
+ * order, on the caller's thread: version, authorization, watches, index.
+ * bytes are the entry's (j->len).
+ */
+static enum kta_status process(struct kta_replay *r, struct job *j, const uint8_t *bytes,
+			       struct kta_error *err)
 {
 	enum kta_status st = KTA_ERR_USAGE;
-	struct kta_entry *e = NULL;
-	struct kta_error perr;
+	const struct kta_entry *e = j->e;
+	const uint64_t leaf_index = j->leaf_index;
+	const uint8_t *lh = j->lh;
 	struct kta_label_state cur, next;
 	struct kta_entry prev;
 	struct kta_entry_auth_report rep;
 	struct kta_replay_watch w;
-	uint8_t lh[32];
 	int found = 0, prev_known;
 	enum vcheck vc = V_OK;
 
+	r->cur_now = j->now;
+	r->cur_size = j->size;
 	memset(&cur, 0, sizeof(cur));
-	if (r->have_last && leaf_index <= r->last_index) {
-		st = kta_error_set(
-		    err, KTA_ERR_USAGE, "replay: leaf %llu does not follow leaf %llu",
-		    (unsigned long long)leaf_index, (unsigned long long)r->last_index);
-		goto out;
-	}
-	if (bytes == NULL && len > 0) {
-		st = kta_error_set(err, KTA_ERR_USAGE, "replay: no entry bytes");
-		goto out;
-	}
-	if (leaf_hash != NULL) {
-		memcpy(lh, leaf_hash, 32);
-	} else {
-		kta_hash_leaf(r->hasher, bytes, len, lh);
-		if (kta_hasher_failed(r->hasher)) {
-			st = kta_error_set(err, KTA_ERR_INTERNAL, "replay: SHA-256 failed");
-			goto out;
-		}
-	}
-
-	st = kta_entry_parse(bytes, len, &e, &perr);
-	if (st == KTA_ERR_MALFORMED || st == KTA_ERR_LIMIT) {
+	if (e == NULL) {
 		char msg[KTA_ERROR_MSG_MAX + 64];
 
 		snprintf(msg, sizeof(msg), "entry at leaf %llu does not parse: %s",
-			 (unsigned long long)leaf_index, perr.msg);
+			 (unsigned long long)leaf_index, j->perr.msg);
 		st = emit_alert(
 		    r, KTA_ALERT_MALFORMED_ENTRY, NULL, 0, leaf_index,
-		    json_pack("{s:s,s:o}", "error", perr.msg, "entry_hash", b64_json(lh, 32)), msg,
-		    err);
+		    json_pack("{s:s,s:o}", "error", j->perr.msg, "entry_hash", b64_json(lh, 32)),
+		    msg, err);
 		goto done;
-	}
-	if (st != KTA_OK) {
-		kta_error_set(err, st, "replay: leaf %llu: %s", (unsigned long long)leaf_index,
-			      perr.msg);
-		goto out;
 	}
 
 	if ((st = r->index.get(r->index.ctx, e->label, &found, &cur, err)) != KTA_OK)
@@ -654,7 +814,7 @@ enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, cons
 		prev.keys = (struct kta_entry_key *)(uintptr_t)cur.keys;
 		prev.nkeys = cur.nkeys;
 	}
-	st = kta_entry_check_auth_report(e, bytes, len, prev_known ? &prev : NULL, &rep, err);
+	st = kta_entry_auth_decide(e, prev_known ? &prev : NULL, j->sig, &rep, err);
 	if (st != KTA_OK)
 		goto out;
 	if (rep.nbad > 0 && (st = report_bad_auth(r, e, leaf_index, &rep, err)) != KTA_OK)
@@ -680,9 +840,10 @@ enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, cons
 		} else if (w.watched && !keys_same(w.keys, w.nkeys, e->keys, e->nkeys)) {
 			struct kta_alert *a = NULL;
 
-			st = kta_replay_key_alert(
-			    r->origin, r->now, r->size, e->label, e->version, leaf_index, e->keys,
-			    e->nkeys, &w, prev_known && rep.owner_auth != SIZE_MAX, &a, err);
+			st =
+			    kta_replay_key_alert(r->origin, r->cur_now, r->cur_size, e->label,
+						 e->version, leaf_index, e->keys, e->nkeys, &w,
+						 prev_known && rep.owner_auth != SIZE_MAX, &a, err);
 			if (st != KTA_OK)
 				goto out;
 			if (a != NULL) {
@@ -703,20 +864,223 @@ enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, cons
 	next.keys = e->keys;
 	next.nkeys = e->nkeys;
 	next.entry = bytes;
-	next.entry_len = len;
+	next.entry_len = j->len;
 	if ((st = r->index.put(r->index.ctx, &next, rep.result, err)) != KTA_OK)
 		goto out;
 	if (!found)
 		r->stats.new_labels++;
 done:
-	if (st == KTA_OK) {
+	if (st == KTA_OK)
 		r->stats.entries++;
+out:
+	return st;
+}
+
+/* Hashes (unless given) and parses one entry into j. Only KTA_ERR_NOMEM or
+ * KTA_ERR_INTERNAL fail: a malformed entry is a finding, left in j->perr. */
+static enum kta_status job_load(struct kta_replay *r, struct job *j, uint64_t leaf_index,
+				const uint8_t *bytes, size_t len, const uint8_t *leaf_hash,
+				struct kta_error *err)
+{
+	enum kta_status st;
+
+	kta_entry_free(j->e);
+	j->e = NULL;
+	j->leaf_index = leaf_index;
+	j->now = r->now;
+	j->size = r->size;
+	j->len = len;
+	j->state = J_DONE;
+	if (leaf_hash != NULL) {
+		memcpy(j->lh, leaf_hash, 32);
+	} else {
+		kta_hash_leaf(r->hasher, bytes, len, j->lh);
+		if (kta_hasher_failed(r->hasher))
+			return kta_error_set(err, KTA_ERR_INTERNAL, "replay: SHA-256 failed");
+	}
+	st = kta_entry_parse(bytes, len, &j->e, &j->perr);
+	if (st != KTA_OK && st != KTA_ERR_MALFORMED && st != KTA_ERR_LIMIT)
+		return kta_error_set(err, st, "replay: leaf %llu: %s",
+				     (unsigned long long)leaf_index, j->perr.msg);
+	return KTA_OK;
+}
+
+/* Replays one entry at once (threads <= 1): the behaviour without a pool. */
+static enum kta_status replay_now(struct kta_replay *r, uint64_t leaf_index, const uint8_t *bytes,
+				  size_t len, const uint8_t *leaf_hash, struct kta_error *err)
+{
+	struct job *j = &r->one;
+	enum kta_status st;
+
+	if ((st = job_load(r, j, leaf_index, bytes, len, leaf_hash, err)) != KTA_OK)
+		return st;
+	if (j->e != NULL && j->e->nauths > 0) {
+		if ((st = job_reserve(j, j->e->signed_len, j->e->nauths, err)) != KTA_OK)
+			return st;
+		memcpy(j->buf + CONTEXT_LEN, bytes, j->e->signed_len);
+		job_verify(j, r->ver);
+	}
+	st = process(r, j, bytes, err);
+	kta_entry_free(j->e);
+	j->e = NULL;
+	if (st == KTA_OK) {
 		r->have_last = 1;
 		r->last_index = leaf_index;
 	}
-out:
-	kta_entry_free(e);
 	return st;
+}
+
+/* Hands out the oldest pending job (mu held), or NULL. */
+static struct job *take_job(struct kta_replay *r)
+{
+	while (r->next < r->tail) {
+		struct job *j = &r->ring[r->next++ % QUEUE_LEN];
+
+		if (j->state == J_PENDING) {
+			j->state = J_RUNNING;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct kta_replay *r = w->r;
+	struct job *j;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		if ((j = take_job(r)) == NULL) {
+			pthread_cond_wait(&r->work_cv, &r->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&r->mu);
+		job_verify(j, w->v);
+		pthread_mutex_lock(&r->mu);
+		j->state = J_DONE;
+		pthread_cond_signal(&r->done_cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* Records the failure that ends a threaded replay and returns it. */
+static enum kta_status pipe_fail(struct kta_replay *r, enum kta_status st, struct kta_error *err)
+{
+	r->failed = st;
+	(void)snprintf(r->fail_msg, sizeof(r->fail_msg), "%s", err != NULL ? err->msg : "");
+	return st;
+}
+
+/*
+ * Processes the oldest fed entry. wait: wait for its signatures, verifying
+ * pending ones on this thread meanwhile; otherwise only if they are done
+ * (*progress = 0 when they are not).
+ */
+static enum kta_status pipe_step(struct kta_replay *r, int wait, int *progress,
+				 struct kta_error *err)
+{
+	struct job *j = &r->ring[r->head % QUEUE_LEN], *t;
+	enum kta_status st;
+
+	*progress = 0;
+	pthread_mutex_lock(&r->mu);
+	while (j->state != J_DONE && wait) {
+		if ((t = take_job(r)) == NULL) {
+			pthread_cond_wait(&r->done_cv, &r->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&r->mu);
+		job_verify(t, r->ver);
+		pthread_mutex_lock(&r->mu);
+		t->state = J_DONE;
+	}
+	if (j->state != J_DONE) {
+		pthread_mutex_unlock(&r->mu);
+		return KTA_OK;
+	}
+	pthread_mutex_unlock(&r->mu);
+	st = process(r, j, j->buf + CONTEXT_LEN, err);
+	kta_entry_free(j->e);
+	j->e = NULL;
+	if (st != KTA_OK) {
+		kta_error_prefix(err, "replay of leaf %llu", (unsigned long long)j->leaf_index);
+		return pipe_fail(r, st, err);
+	}
+	pthread_mutex_lock(&r->mu);
+	r->head++;
+	if (r->next < r->head)
+		r->next = r->head;
+	pthread_mutex_unlock(&r->mu);
+	*progress = 1;
+	return KTA_OK;
+}
+
+/* Feeds one entry to a threaded replay and processes what is ready. */
+static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, const uint8_t *bytes,
+				    size_t len, const uint8_t *leaf_hash, struct kta_error *err)
+{
+	enum kta_status st;
+	struct job *j;
+	int progress = 1;
+
+	while (r->tail - r->head == QUEUE_LEN)
+		if ((st = pipe_step(r, 1, &progress, err)) != KTA_OK)
+			return st;
+	/* The slot at tail is neither pending nor running: no thread reads it. */
+	j = &r->ring[r->tail % QUEUE_LEN];
+	if ((st = job_reserve(j, len, 0, err)) != KTA_OK)
+		return pipe_fail(r, st, err);
+	if (len > 0)
+		memcpy(j->buf + CONTEXT_LEN, bytes, len);
+	if ((st = job_load(r, j, leaf_index, j->buf + CONTEXT_LEN, len, leaf_hash, err)) !=
+		KTA_OK ||
+	    (j->e != NULL && (st = job_reserve(j, len, j->e->nauths, err)) != KTA_OK))
+		return pipe_fail(r, st, err);
+	pthread_mutex_lock(&r->mu);
+	if (j->e != NULL && j->e->nauths > 0) {
+		j->state = J_PENDING;
+		pthread_cond_signal(&r->work_cv);
+	}
+	r->tail++;
+	pthread_mutex_unlock(&r->mu);
+	r->have_last = 1;
+	r->last_index = leaf_index;
+	while (progress && r->head < r->tail)
+		if ((st = pipe_step(r, 0, &progress, err)) != KTA_OK)
+			return st;
+	return KTA_OK;
+}
+
+enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, const uint8_t *bytes,
+				 size_t len, const uint8_t *leaf_hash, struct kta_error *err)
+{
+	if (r->failed != KTA_OK)
+		return kta_error_set(err, r->failed, "%s", r->fail_msg);
+	if (r->have_last && leaf_index <= r->last_index)
+		return kta_error_set(
+		    err, KTA_ERR_USAGE, "replay: leaf %llu does not follow leaf %llu",
+		    (unsigned long long)leaf_index, (unsigned long long)r->last_index);
+	if (bytes == NULL && len > 0)
+		return kta_error_set(err, KTA_ERR_USAGE, "replay: no entry bytes");
+	if (r->threads <= 1)
+		return replay_now(r, leaf_index, bytes, len, leaf_hash, err);
+	return replay_queue(r, leaf_index, bytes, len, leaf_hash, err);
+}
+
+enum kta_status kta_replay_flush(struct kta_replay *r, struct kta_error *err)
+{
+	enum kta_status st;
+	int progress = 0;
+
+	if (r->failed != KTA_OK)
+		return kta_error_set(err, r->failed, "%s", r->fail_msg);
+	while (r->head < r->tail)
+		if ((st = pipe_step(r, 1, &progress, err)) != KTA_OK)
+			return st;
+	return KTA_OK;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -126,6 +126,19 @@ struct kta_entry {
 KTA_API enum kta_status kta_entry_parse(const uint8_t *buf, size_t len, struct kta_entry **out,
 					struct kta_error *err) KTA_WUR;
 
+/*
+ * Checks (buf, len) against every rule of kta_entry_parse without building
+ * the entry: KTA_OK exactly when kta_entry_parse accepts the bytes,
+ * KTA_ERR_MALFORMED exactly when it rejects them (tests/unit/test_entry.c
+ * and fuzz/fuzz_entry_fast.c compare the two). One pass over the bytes, no
+ * allocation, no global state (thread-safe): the verify-only replay's
+ * check. On rejection, when err is not NULL, the message is the parser's
+ * (the bytes are parsed again to word it, which allocates; rejections are
+ * rare); KTA_ERR_INTERNAL if the parser accepts what this rejected (a bug).
+ */
+KTA_API enum kta_status kta_entry_validate(const uint8_t *buf, size_t len,
+					   struct kta_error *err) KTA_WUR;
+
 /* Frees an entry returned by kta_entry_parse; e may be NULL. */
 KTA_API void kta_entry_free(struct kta_entry *e);
 

@@ -29,8 +29,35 @@
  * changes no state.
  *
  * Hot path: an honest entry costs one kta_entry_parse (one allocation), one
- * index get and put, one watch get, and the auth signature checks; no JSON
- * and no other allocation. Findings are rare and may allocate freely.
+ * index get and put, one watch get, and the auth signature checks (through a
+ * per-thread cache of Ed25519 keys and contexts); no JSON and no other
+ * allocation (buffers are reused). Findings are rare and may allocate freely.
+ *
+ * Threads (cfg.threads > 1). Ed25519 verification bounds a replay of signed
+ * entries, and a signature's validity depends on no state, so a threaded
+ * replay verifies auth lines on threads - 1 worker threads (pthreads) and
+ * the caller's thread, while everything else stays sequential, in leaf
+ * order, on the caller's thread:
+ *   - kta_replay_entry copies the entry (at most KTA_REPLAY_QUEUE entries
+ *     are in flight), parses it, queues its auth lines and processes every
+ *     earlier entry whose signatures are done; it returns before its own
+ *     entry is processed. kta_replay_flush processes the rest: call it
+ *     before committing the index (or reading the stats), and treat its
+ *     failure like a failure of kta_replay_entry;
+ *   - index, watch and emit callbacks run only on the caller's thread, in
+ *     leaf order, and see exactly what a sequential replay shows them: the
+ *     findings, their order and contents (alert "time" and "size" are those
+ *     set when the entry was fed) do not depend on the number of threads;
+ *   - a failure (index, watches, emit, memory) is returned by the
+ *     kta_replay_entry or kta_replay_flush call that processed the entry, its
+ *     message naming the leaf ("replay of leaf N: ..."); the replay is then
+ *     finished: every later call returns the same failure and the entries
+ *     still queued are dropped by kta_replay_free. Roll the caller's
+ *     transaction back.
+ * threads <= 1 (the default, 0) is the sequential replay: each entry is
+ * processed before kta_replay_entry returns and kta_replay_flush does
+ * nothing. The pool belongs to the replay object (no global state): workers
+ * start in kta_replay_new and are joined by kta_replay_free.
  *
  * Ownership:
  *   - struct kta_label_state is a view: every pointer in it is BORROWED. A
@@ -42,7 +69,10 @@
  *     replay frees them afterwards (kta_state_alert_add copies).
  *   - kta_replay_new/_memindex_new/_watchset_new allocate objects freed with
  *     the matching _free (NULL does nothing).
- *   - A replay, memindex and watchset are not thread-safe.
+ *   - A replay, memindex and watchset are not thread-safe: one thread at a
+ *     time calls a replay (its own worker threads touch only the entry
+ *     copies they verify, see "Threads"); separate replays may run on
+ *     separate threads.
  */
 #ifndef KTAUDIT_REPLAY_H
 #define KTAUDIT_REPLAY_H
@@ -120,6 +150,13 @@ struct kta_replay_watches {
 typedef enum kta_status (*kta_replay_emit_fn)(void *ctx, const struct kta_alert *a,
 					      struct kta_error *err);
 
+/* Largest cfg.threads; KTA_REPLAY_THREADS_AUTO: one per online CPU. */
+#define KTA_REPLAY_THREADS_MAX 64u
+#define KTA_REPLAY_THREADS_AUTO 0xffffffffu
+/* Entries in flight in a threaded replay (each a copy of at most
+ * KTA_ENTRY_MAX_SIZE bytes). */
+#define KTA_REPLAY_QUEUE 256u
+
 struct kta_replay_config {
 	const char *origin;                /* log origin for alerts (copied); required */
 	int64_t now;                       /* alert "time" (kta_replay_set_time) */
@@ -128,6 +165,9 @@ struct kta_replay_config {
 	struct kta_replay_watches watches; /* optional: get == NULL means none */
 	kta_replay_emit_fn emit;           /* required */
 	void *emit_ctx;
+	unsigned threads; /* auth verification threads, the caller's included (see
+			     "Threads"): 0 or 1 sequential, 2..KTA_REPLAY_THREADS_MAX,
+			     or KTA_REPLAY_THREADS_AUTO */
 };
 
 /* Counters since kta_replay_new. */
@@ -141,14 +181,20 @@ struct kta_replay; /* opaque */
 
 /*
  * Allocates a replay engine from cfg (the index and watch structs are
- * copied; their ctx must outlive the replay). KTA_ERR_USAGE if a required
- * member is missing, KTA_ERR_NOMEM, KTA_ERR_INTERNAL (no SHA-256).
+ * copied; their ctx must outlive the replay) and starts its worker threads.
+ * KTA_ERR_USAGE if a required member is missing or threads is out of range,
+ * KTA_ERR_NOMEM, KTA_ERR_INTERNAL (no SHA-256, a thread could not start).
  */
 KTA_API enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_replay **out,
 				       struct kta_error *err) KTA_WUR;
+/* Stops and joins the worker threads, drops unprocessed entries, frees r. */
 KTA_API void kta_replay_free(struct kta_replay *r);
 
-/* Sets the "time" and "size" members of the alerts emitted from now on. */
+/* The number of online CPUs (sysconf), 1..KTA_REPLAY_THREADS_MAX. */
+KTA_API unsigned kta_replay_threads_online(void);
+
+/* Sets the "time" and "size" members of the alerts of the entries fed from
+ * now on (in a sequential replay: the alerts emitted from now on). */
 KTA_API void kta_replay_set_time(struct kta_replay *r, int64_t now);
 KTA_API void kta_replay_set_size(struct kta_replay *r, uint64_t size);
 
@@ -165,6 +211,14 @@ KTA_API enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_ind
 					 const uint8_t *bytes, size_t len, const uint8_t *leaf_hash,
 					 struct kta_error *err) KTA_WUR;
 
+/*
+ * Processes every entry fed and not yet processed (threaded replay; see
+ * "Threads"), waiting for their signatures. KTA_OK when all were processed;
+ * otherwise the failure, as kta_replay_entry. Does nothing for threads <= 1.
+ */
+KTA_API enum kta_status kta_replay_flush(struct kta_replay *r, struct kta_error *err) KTA_WUR;
+
+/* Counters of the entries processed so far (threaded: call kta_replay_flush first). */
 KTA_API void kta_replay_get_stats(const struct kta_replay *r, struct kta_replay_stats *out);
 
 /*

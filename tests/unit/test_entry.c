@@ -1446,6 +1446,325 @@ static void label_random(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------ */
+/* kta_entry_validate must accept exactly what kta_entry_parse accepts. */
+
+struct diff_count {
+	size_t ok, bad;
+};
+
+/* Runs both on (b, n): same status; on rejection, the same message. */
+static void diff_one(const uint8_t *b, size_t n, const char *what, struct diff_count *c)
+{
+	struct kta_entry *e = NULL;
+	struct kta_error perr, verr;
+	enum kta_status p = kta_entry_parse(b, n, &e, &perr);
+	enum kta_status v = kta_entry_validate(b, n, NULL);
+	enum kta_status v2 = kta_entry_validate(b, n, &verr);
+
+	if (p != v || p != v2)
+		fail_msg("%s (%zu bytes): parse %d, validate %d / %d (%s)", what, n, (int)p, (int)v,
+			 (int)v2, p != KTA_OK ? perr.msg : verr.msg);
+	if (p == KTA_OK) {
+		c->ok++;
+	} else {
+		assert_int_equal(p, KTA_ERR_MALFORMED);
+		assert_string_equal(perr.msg, verr.msg);
+		c->bad++;
+	}
+	kta_entry_free(e);
+}
+
+/* Every fixture, good and bad, and the inline cases. */
+static void validate_fixtures(void **state)
+{
+	struct diff_count c = {0, 0};
+	size_t elen, i, len;
+	uint8_t *expect = tu_read_testdata("entry/bad/EXPECT", &elen), *buf;
+	char *line, *save = NULL, rel[256];
+
+	(void)state;
+	for (i = 0; i < sizeof(good_files) / sizeof(good_files[0]); i++) {
+		buf = tu_read_testdata(good_files[i], &len);
+		diff_one(buf, len, good_files[i], &c);
+		free(buf);
+	}
+	assert_int_equal(c.bad, 0);
+	for (line = strtok_r((char *)expect, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (line[0] == '#' || tab == NULL)
+			continue;
+		*tab = '\0';
+		(void)snprintf(rel, sizeof(rel), "entry/bad/%s", line);
+		buf = tu_read_testdata(rel, &len);
+		diff_one(buf, len, rel, &c);
+		free(buf);
+	}
+	assert_int_equal(c.ok, sizeof(good_files) / sizeof(good_files[0]));
+	assert_true(c.bad >= 70);
+	assert_int_equal(kta_entry_validate(NULL, 0, NULL), KTA_ERR_MALFORMED);
+	free(expect);
+}
+
+/* Bytes that sit on a rule's edge: separators, controls, base64 edges,
+ * digits, UTF-8 lead/continuation bytes, banned code points' bytes. */
+static const uint8_t edge_bytes[] = {
+    0x00, '\t', '\n', '\r', ' ',  '!',  '+',  '/',  '0',  '1',  '9',  '=',  'A',  'Z',
+    'a',  'z',  '~',  0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xe0, 0xe1, 0xe2,
+    0xe3, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, '-',  'k',  'y',  'e',  'd',
+};
+
+/* Each good fixture with every byte replaced by every edge byte, then
+ * truncated at every length. */
+static void validate_mutate_each_byte(void **state)
+{
+	struct diff_count c = {0, 0};
+	size_t f, i, k, len;
+
+	(void)state;
+	for (f = 0; f < sizeof(good_files) / sizeof(good_files[0]); f++) {
+		uint8_t *buf = tu_read_testdata(good_files[f], &len);
+		uint8_t *m = malloc(len + 1);
+
+		assert_non_null(m);
+		for (i = 0; i < len; i++) {
+			memcpy(m, buf, len);
+			for (k = 0; k < sizeof(edge_bytes); k++) {
+				m[i] = edge_bytes[k];
+				diff_one(m, len, good_files[f], &c);
+			}
+		}
+		for (i = 0; i <= len; i++)
+			diff_one(buf, i, good_files[f], &c);
+		free(m);
+		free(buf);
+	}
+	assert_true(c.ok > 100 && c.bad > 10000);
+}
+
+/* Copies (src, n) into dst with k random edits (replace, insert, delete,
+ * duplicate or drop a line); returns the new length (<= cap). */
+static size_t mutate_random(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, uint64_t *rng)
+{
+	size_t len = n, k, edits = 1 + (size_t)(tu_rand(rng) % 4);
+
+	memcpy(dst, src, n);
+	for (k = 0; k < edits; k++) {
+		size_t at = len > 0 ? (size_t)(tu_rand(rng) % len) : 0;
+		uint8_t b = tu_rand(rng) % 2 ? edge_bytes[tu_rand(rng) % sizeof(edge_bytes)]
+					     : (uint8_t)tu_rand(rng);
+
+		switch (tu_rand(rng) % 5) {
+		case 0: /* replace */
+			if (len > 0)
+				dst[at] = b;
+			break;
+		case 1: /* insert */
+			if (len < cap) {
+				memmove(dst + at + 1, dst + at, len - at);
+				dst[at] = b;
+				len++;
+			}
+			break;
+		case 2: /* delete */
+			if (len > 0) {
+				memmove(dst + at, dst + at + 1, len - at - 1);
+				len--;
+			}
+			break;
+		case 3: { /* duplicate the line at `at` */
+			size_t s = at, e = at, l;
+
+			while (s > 0 && dst[s - 1] != '\n')
+				s--;
+			while (e < len && dst[e] != '\n')
+				e++;
+			l = e < len ? e + 1 - s : e - s;
+			if (len + l <= cap) {
+				memmove(dst + s + l, dst + s, len - s);
+				len += l;
+			}
+			break;
+		}
+		default: { /* drop the line at `at` */
+			size_t s = at, e = at;
+
+			while (s > 0 && dst[s - 1] != '\n')
+				s--;
+			while (e < len && dst[e] != '\n')
+				e++;
+			if (e < len)
+				e++;
+			memmove(dst + s, dst + e, len - e);
+			len -= e - s;
+			break;
+		}
+		}
+	}
+	return len;
+}
+
+static void validate_mutate_random(void **state)
+{
+	struct diff_count c = {0, 0};
+	uint64_t rng = 0x243f6a8885a308d3u;
+	size_t f, it, len, cap;
+
+	(void)state;
+	for (f = 0; f < sizeof(good_files) / sizeof(good_files[0]); f++) {
+		uint8_t *buf = tu_read_testdata(good_files[f], &len);
+		uint8_t *m;
+
+		cap = 2 * len + 64;
+		m = malloc(cap);
+		assert_non_null(m);
+		for (it = 0; it < 3000; it++)
+			diff_one(m, mutate_random(buf, len, m, cap, &rng), good_files[f], &c);
+		free(m);
+		free(buf);
+	}
+	assert_true(c.ok > 100 && c.bad > 10000);
+}
+
+/* Entries with many key lines (beyond the pairwise device check), devices
+ * drawn from a small pool so that (alg, device) repeats are frequent, keys
+ * sorted or not, auth lines in or out of order; and entries near the size
+ * limit. */
+static void validate_many_keys(void **state)
+{
+	struct diff_count c = {0, 0};
+	uint64_t rng = 0x13198a2e03707344u;
+	size_t cap = KTA_ENTRY_MAX_SIZE + 4096, it;
+	uint8_t *m = malloc(cap);
+	static const char *const devs[] = {"a", "b", "c", "phone", "laptop", "d\xc3\xa9v",
+					   "e", "f", "g", "h",     "i",      "j",
+					   "k", "l", "m", "n"};
+
+	(void)state;
+	assert_non_null(m);
+	for (it = 0; it < 3000; it++) {
+		size_t n = 0, nk = (size_t)(tu_rand(&rng) % 40), na = (size_t)(tu_rand(&rng) % 4);
+		size_t ndev = 1 + (size_t)(tu_rand(&rng) % (sizeof(devs) / sizeof(devs[0]))), i;
+		int sorted = tu_rand(&rng) % 8 != 0;
+		char b64[KTA_B64_ENCODED_LEN(64) + 1];
+		uint8_t raw[64];
+
+		n += (size_t)snprintf((char *)m + n, cap - n,
+				      "keydir/v1\nlabel l\nversion 2\ntime 5\n");
+		for (i = 0; i < nk; i++) {
+			size_t j, ed = nk / 2;
+
+			for (j = 0; j < 32; j++)
+				raw[j] = (uint8_t)tu_rand(&rng);
+			if (sorted) {
+				raw[0] = (uint8_t)((i < ed ? i : i - ed) * 6);
+				raw[1] = (uint8_t)(tu_rand(&rng) % 2);
+			}
+			kta_b64_encode(raw, 32, b64);
+			n += (size_t)snprintf((char *)m + n, cap - n, "key %s %s %s%s\n",
+					      i < ed ? "ed25519" : "x25519", b64,
+					      devs[tu_rand(&rng) % ndev],
+					      tu_rand(&rng) % 4 == 0 ? "" : "-x");
+		}
+		for (i = 0; i < na; i++) {
+			size_t j;
+
+			for (j = 0; j < 32; j++)
+				raw[j] = (uint8_t)tu_rand(&rng);
+			raw[0] = (uint8_t)(sorted ? i * 60 : tu_rand(&rng) % 3);
+			kta_b64_encode(raw, 32, b64);
+			n += (size_t)snprintf((char *)m + n, cap - n, "auth ed25519 %s ", b64);
+			for (j = 0; j < 64; j++)
+				raw[j] = (uint8_t)tu_rand(&rng);
+			kta_b64_encode(raw, 64, b64);
+			n += (size_t)snprintf((char *)m + n, cap - n, "%s\n", b64);
+		}
+		diff_one(m, n, "many keys", &c);
+	}
+	assert_true(c.ok > 300 && c.bad > 300);
+	/* Around the size limit: 65535 bytes parse, one more does not. */
+	for (it = KTA_ENTRY_MAX_SIZE - 2; it <= KTA_ENTRY_MAX_SIZE + 1; it++) {
+		size_t len = 0;
+		uint8_t *big = build_sized(it < KTA_ENTRY_MAX_SIZE ? it : KTA_ENTRY_MAX_SIZE, &len);
+
+		if (it > KTA_ENTRY_MAX_SIZE) {
+			uint8_t *b2 = realloc(big, len + 1);
+
+			assert_non_null(b2);
+			big = b2;
+			/* one more device byte on the last key line */
+			memmove(big + len - 1, big + len - 2, 2);
+			len++;
+		}
+		diff_one(big, len, "sized", &c);
+		free(big);
+	}
+	free(m);
+}
+
+/* The Ed25519 verifier (src/ed25519.h) gives kta_ed25519_verify's answers
+ * whatever its cache holds: keys seen again, evicted, bad signatures on a
+ * cached context, messages of other lengths, keys that are no point. */
+static void ed25519_verifier_cache(void **state)
+{
+	struct kta_ed25519_verifier *v = NULL;
+	uint8_t seeds[40][32], pubs[40][32], msg[300];
+	uint64_t rng = 0x0ddba11;
+	size_t i, nok = 0, nbad = 0;
+
+	(void)state;
+	assert_int_equal(kta_ed25519_verifier_new(&v, NULL), KTA_OK);
+	for (i = 0; i < 40; i++) {
+		memset(seeds[i], (int)(i + 1), 32);
+		assert_int_equal(kta_ed25519_public(seeds[i], pubs[i], NULL), KTA_OK);
+	}
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)tu_rand(&rng);
+	for (i = 0; i < 3000; i++) {
+		/* a working set larger than the cache, with a hot subset */
+		size_t k =
+		    tu_rand(&rng) % 2 ? (size_t)(tu_rand(&rng) % 4) : (size_t)(tu_rand(&rng) % 40);
+		size_t mlen = (size_t)(tu_rand(&rng) % sizeof(msg));
+		uint8_t sig[64], pub[32];
+		enum kta_status want, got;
+		int mut = (int)(tu_rand(&rng) % 6);
+
+		assert_int_equal(kta_ed25519_sign(seeds[k], msg, mlen, sig, NULL), KTA_OK);
+		memcpy(pub, pubs[k], 32);
+		switch (mut) {
+		case 0:
+			sig[tu_rand(&rng) % 64] ^= (uint8_t)(1u << (tu_rand(&rng) % 8));
+			break;
+		case 1:
+			if (mlen > 0)
+				msg[tu_rand(&rng) % mlen] ^= 1;
+			break;
+		case 2:
+			memcpy(pub, pubs[(k + 1) % 40], 32);
+			break;
+		case 3: /* not a point (y = 2^255 - 1 is not canonical / on the curve) */
+			memset(pub, 0xff, 32);
+			break;
+		default:
+			break;
+		}
+		want = kta_ed25519_verify(pub, msg, mlen, sig);
+		got = kta_ed25519_verifier_verify(v, pub, msg, mlen, sig);
+		if (got != want)
+			fail_msg("iteration %zu, key %zu, mutation %d, %zu bytes: %d, want %d", i,
+				 k, mut, mlen, (int)got, (int)want);
+		if (got == KTA_OK)
+			nok++;
+		else
+			nbad++;
+	}
+	assert_true(nok > 1000 && nbad > 1000);
+	kta_ed25519_verifier_free(v);
+	kta_ed25519_verifier_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1454,6 +1773,11 @@ int main(void)
 	    cmocka_unit_test(good_fixture_details),
 	    cmocka_unit_test(bad_fixtures),
 	    cmocka_unit_test(bad_inline),
+	    cmocka_unit_test(validate_fixtures),
+	    cmocka_unit_test(validate_mutate_each_byte),
+	    cmocka_unit_test(validate_mutate_random),
+	    cmocka_unit_test(validate_many_keys),
+	    cmocka_unit_test(ed25519_verifier_cache),
 	    cmocka_unit_test(size_limit),
 	    cmocka_unit_test(serialize_rejects),
 	    cmocka_unit_test(serialize_then_parse),

@@ -112,6 +112,8 @@ struct found {
 	char *label;
 	uint64_t version;
 	uint64_t leaf_index;
+	int64_t time;
+	uint64_t size;
 	json_t *details;
 };
 
@@ -136,6 +138,8 @@ static enum kta_status rec_emit(void *ctx, const struct kta_alert *a, struct kta
 	f->version = a->version;
 	assert_true(a->has_leaf_index);
 	f->leaf_index = a->leaf_index;
+	f->time = a->time;
+	f->size = a->size;
 	f->details = a->details != NULL ? json_loads(a->details, 0, NULL) : NULL;
 	assert_int_equal(strlen(a->id), 32);
 	assert_string_equal(a->log, "example.com/dir");
@@ -1059,6 +1063,284 @@ static void key_alert_helper(void **state)
 			 KTA_ERR_USAGE);
 }
 
+/* ---- threaded replay (replay.h "Threads") --------------------------------- */
+
+/* The history of pool_sizes_agree: honest updates, then good, bad and
+ * missing auth lines, extra signers, malformed entries and replays. */
+static size_t faulty_history(uint64_t *rng, struct hentry **out)
+{
+	struct hentry *h = NULL;
+	size_t n = honest_history(rng, 30, 500, &h), i, m = 0;
+	struct hentry *o = calloc(n + n / 10 + 1, sizeof(*o));
+
+	assert_non_null(o);
+	for (i = 0; i < n; i++) {
+		struct kta_entry *e = NULL;
+		uint8_t *b = h[i].bytes, *nb = NULL;
+		size_t len = h[i].len, nlen = 0;
+
+		assert_int_equal(kta_entry_parse(b, len, &e, NULL), KTA_OK);
+		switch (tu_rand(rng) % 10) {
+		case 0: /* missing auth lines: unauthorized (unless version 1) */
+			len = e->signed_len;
+			break;
+		case 1: /* a bad signature: one base64 character of it changed */
+			if (e->nauths > 0) {
+				uint8_t *c = b + e->signed_len + 13 + 44 + 1 + 10;
+
+				*c = *c == 'A' ? 'B' : 'A';
+			}
+			break;
+		case 2: /* a second signer that is no key of the label */
+			if (kta_entry_sign(b, len, seeds[NKEYS - 1 - (int)(tu_rand(rng) % 4)], &nb,
+					   &nlen, NULL) == KTA_OK) {
+				free(b);
+				b = nb;
+				len = nlen;
+			}
+			break;
+		case 3: /* malformed */
+			len = len / 2;
+			break;
+		default:
+			break;
+		}
+		kta_entry_free(e);
+		o[m].bytes = b;
+		o[m++].len = len;
+		if (tu_rand(rng) % 20 == 0 && i > 0) { /* an earlier entry again */
+			size_t k = (size_t)(tu_rand(rng) % m);
+
+			o[m].bytes = malloc(o[k].len + 1);
+			assert_non_null(o[m].bytes);
+			memcpy(o[m].bytes, o[k].bytes, o[k].len);
+			o[m].len = o[k].len;
+			m++;
+		}
+	}
+	free(h);
+	*out = o;
+	return m;
+}
+
+/* One replay of h with `threads`; findings into s, final labels into mi. */
+static void threaded_run(unsigned threads, const struct hentry *h, size_t n, struct sink *s,
+			 struct kta_replay_memindex **mi, struct kta_replay_stats *stats)
+{
+	struct kta_replay_config cfg;
+	struct kta_replay_watchset *ws = NULL;
+	struct kta_replay *r = NULL;
+	struct kta_error err;
+	int k1[] = {1}, k3[] = {3};
+	size_t i;
+
+	assert_int_equal(kta_replay_memindex_new(1, mi, NULL), KTA_OK);
+	assert_int_equal(kta_replay_watchset_new(&ws, NULL), KTA_OK);
+	assert_int_equal(kta_replay_watchset_tofu(ws, "user1@example.org", NULL), KTA_OK);
+	assert_int_equal(kta_replay_watchset_tofu(ws, "user7@example.org", NULL), KTA_OK);
+	{
+		struct kta_entry_key pin[1];
+
+		pin[0].alg = KTA_ENTRY_ALG_ED25519;
+		memcpy(pin[0].pub, pubs[k1[0]], 32);
+		pin[0].device = (char *)"d1";
+		assert_int_equal(kta_replay_watchset_pin(ws, "user2@example.org", pin, 1, NULL),
+				 KTA_OK);
+		memcpy(pin[0].pub, pubs[k3[0]], 32);
+		pin[0].device = (char *)"d3";
+		assert_int_equal(kta_replay_watchset_pin(ws, "user3@example.org", pin, 1, NULL),
+				 KTA_OK);
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.origin = "example.com/dir";
+	cfg.now = 1764143000;
+	cfg.size = n;
+	cfg.index = kta_replay_memindex_ops(*mi);
+	cfg.watches = kta_replay_watchset_ops(ws);
+	cfg.emit = rec_emit;
+	cfg.emit_ctx = s;
+	cfg.threads = threads;
+	assert_int_equal(kta_replay_new(&cfg, &r, NULL), KTA_OK);
+	for (i = 0; i < n; i++) {
+		/* alerts carry the time and size set when their entry was fed */
+		kta_replay_set_time(r, 1764143000 + (int64_t)i);
+		kta_replay_set_size(r, n + i / 100);
+		if (kta_replay_entry(r, 3 * i + 1, h[i].bytes, h[i].len, NULL, &err) != KTA_OK)
+			fail_msg("threads %u, entry %zu: %s", threads, i, err.msg);
+	}
+	if (kta_replay_flush(r, &err) != KTA_OK)
+		fail_msg("threads %u: flush: %s", threads, err.msg);
+	assert_int_equal(kta_replay_flush(r, &err), KTA_OK); /* nothing left */
+	kta_replay_get_stats(r, stats);
+	assert_int_equal(stats->entries, n);
+	kta_replay_free(r);
+	kta_replay_watchset_free(ws);
+}
+
+static enum kta_status collect_state(void *ctx, const struct kta_label_state *st,
+				     struct kta_error *err)
+{
+	struct kta_replay_memindex *other = ctx;
+	struct kta_label_state o;
+	size_t i;
+
+	(void)err;
+	assert_true(kta_replay_memindex_lookup(other, st->label, &o));
+	assert_int_equal(o.version, st->version);
+	assert_int_equal(o.leaf_index, st->leaf_index);
+	assert_memory_equal(o.entry_hash, st->entry_hash, 32);
+	assert_int_equal(o.entry_len, st->entry_len);
+	assert_memory_equal(o.entry, st->entry, st->entry_len);
+	assert_int_equal(o.nkeys, st->nkeys);
+	for (i = 0; i < st->nkeys; i++)
+		assert_memory_equal(o.keys[i].pub, st->keys[i].pub, 32);
+	return KTA_OK;
+}
+
+/* The same findings, in the same order, and the same final index with pool
+ * sizes 1, 2, 3 and 4 (and the default, 0) over a faulty history. */
+static void pool_sizes_agree(void **state)
+{
+	static const unsigned sizes[] = {0, 2, 3, 4};
+	uint64_t rng = 0xfeedface;
+	struct hentry *h = NULL;
+	size_t n = faulty_history(&rng, &h), i, k, kinds[16] = {0};
+	struct sink *base = calloc(1, sizeof(*base)), *s = calloc(1, sizeof(*s));
+	struct kta_replay_memindex *mi0 = NULL, *mi = NULL;
+	struct kta_replay_stats st0, st;
+
+	(void)state;
+	assert_non_null(base);
+	assert_non_null(s);
+	threaded_run(1, h, n, base, &mi0, &st0);
+	/* the history exercises every kind of finding */
+	for (i = 0; i < base->n; i++)
+		kinds[base->items[i].kind]++;
+	assert_true(kinds[KTA_ALERT_MALFORMED_ENTRY] > 10);
+	assert_true(kinds[KTA_ALERT_BAD_AUTH_SIGNATURE] > 10);
+	assert_true(kinds[KTA_ALERT_UNAUTHORIZED_UPDATE] > 10);
+	assert_true(kinds[KTA_ALERT_VERSION_SKIP] > 0);
+	assert_true(kinds[KTA_ALERT_KEY_CHANGED] > 0);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		threaded_run(sizes[k], h, n, s, &mi, &st);
+		assert_int_equal(s->n, base->n);
+		for (i = 0; i < base->n; i++) {
+			const struct found *a = &base->items[i], *b = &s->items[i];
+
+			assert_int_equal(a->kind, b->kind);
+			assert_string_equal(a->id, b->id);
+			assert_int_equal(a->leaf_index, b->leaf_index);
+			assert_int_equal(a->version, b->version);
+			assert_int_equal(a->time, b->time);
+			assert_int_equal(a->size, b->size);
+			assert_true((a->label == NULL) == (b->label == NULL));
+			if (a->label != NULL)
+				assert_string_equal(a->label, b->label);
+			assert_true(json_equal(a->details, b->details));
+		}
+		assert_int_equal(st.findings, st0.findings);
+		assert_int_equal(st.new_labels, st0.new_labels);
+		assert_int_equal(kta_replay_memindex_count(mi), kta_replay_memindex_count(mi0));
+		assert_int_equal(kta_replay_memindex_foreach(mi0, collect_state, mi, NULL), KTA_OK);
+		kta_replay_memindex_free(mi);
+		sink_clear(s);
+	}
+	kta_replay_memindex_free(mi0);
+	sink_clear(base);
+	free(base);
+	free(s);
+	for (i = 0; i < n; i++)
+		free(h[i].bytes);
+	free(h);
+}
+
+/* A failure in a threaded replay ends it: reported once with the leaf, then
+ * returned by every later call; the findings before it are the sequential
+ * replay's. */
+static void pool_failure(void **state)
+{
+	uint64_t rng = 77;
+	struct hentry *h = NULL;
+	size_t n = faulty_history(&rng, &h), i, fed = 0;
+	struct sink *base = calloc(1, sizeof(*base)), *s = calloc(1, sizeof(*s));
+	struct kta_replay_memindex *mi0 = NULL, *mi = NULL;
+	struct kta_replay_config cfg;
+	struct kta_replay *r = NULL;
+	struct kta_replay_stats st0;
+	struct kta_error err;
+	enum kta_status rc = KTA_OK;
+
+	(void)state;
+	assert_non_null(base);
+	assert_non_null(s);
+	/* the sequential replay, for reference */
+	assert_int_equal(kta_replay_memindex_new(0, &mi0, NULL), KTA_OK);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.origin = "example.com/dir";
+	cfg.now = 1764143000;
+	cfg.size = n;
+	cfg.index = kta_replay_memindex_ops(mi0);
+	cfg.emit = rec_emit;
+	cfg.emit_ctx = base;
+	assert_int_equal(kta_replay_new(&cfg, &r, NULL), KTA_OK);
+	for (i = 0; i < n; i++)
+		assert_int_equal(kta_replay_entry(r, i, h[i].bytes, h[i].len, NULL, &err), KTA_OK);
+	assert_int_equal(kta_replay_flush(r, &err), KTA_OK);
+	kta_replay_get_stats(r, &st0);
+	assert_int_equal(st0.entries, n);
+	kta_replay_free(r);
+	assert_true(base->n > 20);
+	assert_int_equal(kta_replay_memindex_new(0, &mi, NULL), KTA_OK);
+	cfg.index = kta_replay_memindex_ops(mi);
+	cfg.emit_ctx = s;
+	cfg.threads = 3;
+	s->fail_after = 20;
+	assert_int_equal(kta_replay_new(&cfg, &r, NULL), KTA_OK);
+	for (i = 0; i < n && rc == KTA_OK; i++, fed++)
+		rc = kta_replay_entry(r, i, h[i].bytes, h[i].len, NULL, &err);
+	if (rc == KTA_OK)
+		rc = kta_replay_flush(r, &err);
+	assert_int_equal(rc, KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "replay of leaf "));
+	assert_non_null(strstr(err.msg, "test sink refuses"));
+	assert_int_equal(kta_replay_flush(r, &err), KTA_ERR_IO);
+	assert_int_equal(kta_replay_entry(r, n + 5, h[0].bytes, h[0].len, NULL, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "test sink refuses"));
+	kta_replay_free(r); /* drops what is still queued */
+	assert_int_equal(s->n, 20);
+	for (i = 0; i < s->n; i++)
+		assert_string_equal(s->items[i].id, base->items[i].id);
+	/* out of range thread counts */
+	cfg.threads = KTA_REPLAY_THREADS_MAX + 1;
+	assert_int_equal(kta_replay_new(&cfg, &r, &err), KTA_ERR_USAGE);
+	assert_null(r);
+	cfg.threads = KTA_REPLAY_THREADS_AUTO;
+	assert_int_equal(kta_replay_new(&cfg, &r, &err), KTA_OK);
+	assert_int_equal(kta_replay_flush(r, &err), KTA_OK);
+	kta_replay_free(r);
+	assert_true(kta_replay_threads_online() >= 1);
+	assert_true(kta_replay_threads_online() <= KTA_REPLAY_THREADS_MAX);
+	/* leaf order is checked when the entry is fed */
+	cfg.threads = 2;
+	s->fail_after = 0;
+	assert_int_equal(kta_replay_new(&cfg, &r, &err), KTA_OK);
+	assert_int_equal(kta_replay_entry(r, 9, h[0].bytes, h[0].len, NULL, &err), KTA_OK);
+	assert_int_equal(kta_replay_entry(r, 9, h[0].bytes, h[0].len, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_replay_entry(r, 10, NULL, 3, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_replay_flush(r, &err), KTA_OK);
+	kta_replay_free(r);
+	(void)fed;
+	kta_replay_memindex_free(mi);
+	kta_replay_memindex_free(mi0);
+	sink_clear(base);
+	sink_clear(s);
+	free(base);
+	free(s);
+	for (i = 0; i < n; i++)
+		free(h[i].bytes);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1080,6 +1362,8 @@ int main(void)
 	    cmocka_unit_test(auth_names),
 	    cmocka_unit_test(watchset_rules),
 	    cmocka_unit_test(memory_and_sqlite_agree),
+	    cmocka_unit_test(pool_sizes_agree),
+	    cmocka_unit_test(pool_failure),
 	    cmocka_unit_test(key_alert_helper),
 	};
 
