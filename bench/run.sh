@@ -57,7 +57,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # KTA_BENCH_NOBUILD=1 uses the binaries already in $BUILD.
 if [ -z "${KTA_BENCH_NOBUILD:-}" ]; then
   cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)" --target bench_merkle bench_replay ktaudit_cli >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" --target bench_merkle bench_replay bench_audit ktaudit_cli >/dev/null
 fi
 B=$BUILD/bench_replay
 K=$BUILD/ktaudit
@@ -100,6 +100,10 @@ rm -rf "$DATA/state-"*
 run "$B" audit kta "file://$PLAIN" "$DATA/state-plain"
 echo "-- baseline (EVP_Digest per hash, one SELECT + one upsert per entry, COMMIT every 100,000):"
 run "$B" audit base "file://$PLAIN" "$DATA/state-base-plain"
+echo "-- the label index alone (bench_audit: the state store; a free in-memory index; one upsert + one history row per entry):"
+run "$BUILD/bench_audit" kta "file://$PLAIN" "$DATA/state-audit"
+run "$BUILD/bench_audit" mem "file://$PLAIN"
+run "$BUILD/bench_audit" base "file://$PLAIN" "$DATA/state-audit-base"
 
 log "4 (auth lines): full audit of $NAUTH entries that all carry an auth line"
 # The bound: OpenSSL's Ed25519 verification rate, one core and all cores,

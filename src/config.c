@@ -29,11 +29,12 @@ struct parser {
 	struct kta_log_config *cur;  /* the open section, NULL before the first `log` */
 	struct kta_ctlog_config *ct; /* the open `ctlog` section (cur is then NULL) */
 	size_t cap_ctlogs, cap_ctwatches;
-	size_t l_log_id, l_batch, l_max_entries;
+	size_t l_log_id, l_batch, l_max_entries, l_monitoring_url;
 	size_t first_section; /* line of the first `log` or `ctlog` */
 	size_t cap_sinks, cap_logs, cap_mirrors, cap_witnesses, cap_watches;
 	/* line of the first occurrence of each single-valued directive (0 = unseen) */
 	size_t l_state_dir, l_evidence_dir, l_heartbeat, l_heartbeat_exec, l_metrics;
+	size_t l_index_cache;
 	size_t l_url, l_key, l_origin, l_quorum, l_poll, l_max_age, l_ca_file;
 	size_t cap_mproxies, cap_peers, l_publish_dir, l_witness_key, l_publish_global;
 };
@@ -1073,6 +1074,7 @@ static void ctlog_free_fields(struct kta_ctlog_config *c)
 
 	free(c->name);
 	free(c->url);
+	free(c->monitoring_url);
 	kta_ct_key_free(c->key);
 	free(c->ca_file);
 	for (i = 0; i < c->nwatches; i++) {
@@ -1142,7 +1144,7 @@ static enum kta_status dir_ctlog(struct parser *p, const struct tok *t, size_t n
 	p->ct = c;
 	p->cap_ctwatches = 0;
 	p->l_url = p->l_key = p->l_poll = p->l_ca_file = 0;
-	p->l_log_id = p->l_batch = p->l_max_entries = 0;
+	p->l_log_id = p->l_batch = p->l_max_entries = p->l_monitoring_url = 0;
 	return KTA_OK;
 }
 
@@ -1237,6 +1239,13 @@ static enum kta_status dir_ctlog_value(struct parser *p, const struct tok *t, si
 			return r;
 		return (c->url = tok_dup(&t[1])) == NULL ? nomem(p) : KTA_OK;
 	}
+	if (tok_is(&t[0], "monitoring_url")) {
+		/* c2sp.org/static-ct-api: the tiles live here, `url` names the origin. */
+		if ((r = once(p, &p->l_monitoring_url, "monitoring_url")) != KTA_OK ||
+		    (r = check_url(p, "monitoring_url", &t[1], 0)) != KTA_OK)
+			return r;
+		return (c->monitoring_url = tok_dup(&t[1])) == NULL ? nomem(p) : KTA_OK;
+	}
 	if (tok_is(&t[0], "key")) {
 		if ((r = once(p, &p->l_key, "key")) != KTA_OK)
 			return r;
@@ -1290,12 +1299,13 @@ static enum kta_status dir_ctlog_value(struct parser *p, const struct tok *t, si
 	return perr(p, p->line, KTA_ERR_MALFORMED, "'%s' is not a ctlog directive", q(&t[0], qb));
 }
 
-static const char *const ctlog_dirs[] = {"url",         "key",     "log_id",       "poll", "batch",
-					 "max_entries", "ca_file", "watch_domain", NULL};
+static const char *const ctlog_dirs[] = {
+    "url",   "monitoring_url", "key",     "log_id",       "poll",
+    "batch", "max_entries",    "ca_file", "watch_domain", NULL};
 
-static const char *const global_dirs[] = {
-    "state_dir", "evidence_dir", "heartbeat",   "heartbeat_exec",
-    "metrics",   "sink",         "witness_key", NULL};
+static const char *const global_dirs[] = {"state_dir",      "evidence_dir", "heartbeat",
+					  "heartbeat_exec", "metrics",      "sink",
+					  "witness_key",    "index_cache",  NULL};
 static const char *const log_dirs[] = {"url",    "mirror",      "key",     "origin",  "witness",
 				       "quorum", "poll",        "max_age", "ca_file", "watch",
 				       "peer",   "publish_dir", NULL};
@@ -1345,6 +1355,15 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 			return dir_heartbeat_exec(p, t, n);
 		if (tok_is(&t[0], "witness_key"))
 			return global_path(p, t, n, &p->l_witness_key, &cfg->witness_key);
+		if (tok_is(&t[0], "index_cache")) {
+			enum kta_status r;
+
+			if ((r = once(p, &p->l_index_cache, "index_cache")) != KTA_OK ||
+			    (r = nargs(p, t, n, 1)) != KTA_OK)
+				return r;
+			return parse_seconds(p, "index_cache", &t[1], KTA_CONFIG_INDEX_CACHE_MIN,
+					     KTA_CONFIG_INDEX_CACHE_MAX, &cfg->index_cache);
+		}
 		return dir_sink(p, t, n);
 	}
 	if (p->ct != NULL) {
@@ -1469,6 +1488,7 @@ enum kta_status kta_config_parse(const uint8_t *buf, size_t len, const char *fil
 		r = kta_error_set(err, KTA_ERR_NOMEM, "%s: out of memory", p.file);
 		goto out;
 	}
+	p.cfg->index_cache = KTA_CONFIG_DEFAULT_INDEX_CACHE;
 	while (pos < len) {
 		const char *line = (const char *)buf + pos;
 		const char *nl = memchr(line, '\n', len - pos);

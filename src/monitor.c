@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ktaudit/checkpoint.h"
+#include "ktaudit/ctmon.h"
 #include "ktaudit/deliver.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/evidence.h"
@@ -57,6 +58,8 @@ struct kta_monitor {
 	struct kta_skey *wkey; /* the auditor's cosigning key, or NULL */
 	struct mlog *logs;
 	size_t nlogs;
+	struct mctlog *ctlogs; /* log numbers nlogs.. (monitor.h); NULL if none */
+	size_t nctlogs;
 };
 
 /* A checkpoint fetched from one source during a cycle. */
@@ -81,8 +84,9 @@ struct cyc {
 	struct kta_state_log *v; /* the last verified checkpoint, or NULL */
 	struct seen *seen;
 	size_t nseen;
-	int blocked;  /* a provable inconsistency: do not advance */
-	int advanced; /* the state now holds the target head */
+	int blocked;   /* a provable inconsistency: do not advance */
+	int advanced;  /* the state now holds the target head */
+	int clock_off; /* the local clock disagrees with a server's Date (check_clock) */
 };
 
 /* ---- small helpers ---- */
@@ -346,6 +350,11 @@ static enum kta_status open_log(struct kta_monitor *m, struct mlog *lg, struct k
 	fo.schemes = schemes;
 	fo.ca_file = lg->cfg->ca_file;
 	fo.max_retries = m->o.fetch_retries;
+	/* A Retry-After longer than the poll interval is for the next cycle:
+	 * waiting it out here would hold up every other log of the daemon
+	 * (cycles run one at a time), up to 3 x 300 s per cycle. */
+	if (lg->cfg->poll >= 1 && lg->cfg->poll < fo.retry_after_max_s)
+		fo.retry_after_max_s = (unsigned)lg->cfg->poll;
 	fo.cancel = m->o.cancel;
 	fo.cancel_ctx = m->o.ctx;
 	if ((r = kta_fetcher_new(&fo, &lg->f, err)) != KTA_OK)
@@ -563,6 +572,256 @@ static enum kta_status publish_path(struct kta_monitor *m, struct mlog *lg, stru
 	return KTA_OK;
 }
 
+/* ---- Certificate Transparency logs (ctmon.h): log numbers nlogs.. ---- */
+
+/* One configured `ctlog` and what this process knows about it. */
+struct mctlog {
+	const struct kta_ctlog_config *cfg; /* borrowed */
+	struct kta_fetcher *f;              /* NULL when opened offline */
+	struct kta_ctmon_log log;           /* borrows from cfg and watches */
+	struct kta_ctmon_watch *watches;    /* malloc'd (kta_ctmon_log_from_config) */
+	struct kta_monitor_log_status status;
+};
+
+/* One CT cycle: what the report callback needs. */
+struct ctcyc {
+	struct kta_monitor *m;
+	struct mctlog *cl;
+	struct kta_monitor_result *res;
+};
+
+/* The scheme of url, for the fetcher ("https" when unknown: refused later). */
+static const char *url_scheme(const char *url)
+{
+	if (strncmp(url, "http://", 7) == 0)
+		return "http";
+	if (strncmp(url, "file://", 7) == 0)
+		return "file";
+	return "https";
+}
+
+/* Sets up ctlog c: watches, evidence directory, stored progress, fetcher. */
+static enum kta_status ct_open(struct kta_monitor *m, struct mctlog *cl,
+			       const struct kta_ctlog_config *c, struct kta_error *err)
+{
+	struct kta_fetch_opts fo;
+	struct kta_state_log *v = NULL;
+	size_t olen = strlen(KTA_CTMON_STATE_PREFIX) + strlen(c->name) + 1;
+	char *origin = NULL;
+	enum kta_status r;
+	int found = 0;
+
+	cl->cfg = c;
+	cl->status.name = c->name;
+	cl->status.checkpoint_time = -1;
+	if ((r = kta_ctmon_log_from_config(c, &cl->log, &cl->watches, err)) != KTA_OK)
+		return r;
+	cl->log.evidence_dir = m->cfg->evidence_dir;
+	if ((origin = malloc(olen)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+	(void)snprintf(origin, olen, KTA_CTMON_STATE_PREFIX "%s", c->name);
+	r = kta_state_log_get(m->st, origin, &found, &v, err);
+	free(origin);
+	if (r != KTA_OK)
+		return r;
+	if (found) {
+		cl->status.has_checkpoint = 1;
+		cl->status.size = v->size;
+		cl->status.checkpoint_time = v->updated;
+	}
+	kta_state_log_free(v);
+	if (m->o.offline)
+		return KTA_OK;
+	kta_fetch_opts_init(&fo);
+	/* A static log is read from its monitoring prefix only. */
+	fo.schemes = url_scheme(c->monitoring_url != NULL ? c->monitoring_url : c->url);
+	fo.ca_file = c->ca_file;
+	/* A get-entries page of large certificates (ct.h), or a full data tile. */
+	fo.max_size = KTA_CT_ENTRIES_BODY_MAX;
+	fo.max_retries = m->o.fetch_retries;
+	fo.cancel = m->o.cancel;
+	fo.cancel_ctx = m->o.ctx;
+	if ((r = kta_fetcher_new(&fo, &cl->f, err)) != KTA_OK)
+		return kta_error_prefix(err, "ctlog %s", c->name);
+	return KTA_OK;
+}
+
+/*
+ * Each certificate for a watched domain: one info line when its key is
+ * approved (the entry is replayed once, so it is reported once); the alert
+ * for an unapproved key is stored by kta_ctmon_cycle, counted here.
+ */
+static enum kta_status ct_report(void *ctx, const struct kta_ctmon_report *rep,
+				 struct kta_error *err)
+{
+	struct ctcyc *cc = ctx;
+	const struct kta_ct_cert *c = rep->cert;
+	char spki[65];
+
+	(void)err;
+	kta_hex_encode(c->spki_sha256, 32, spki);
+	if (rep->approved) {
+		mon_log(cc->m, KTA_MONITOR_INFO, cc->cl->cfg->name,
+			"certificate for %s (%s%s) at entry %" PRIu64
+			": approved key %s, issuer %s, serial %s, valid %" PRId64 "..%" PRId64,
+			rep->domain, c->nnames > 0 ? c->names[0] : "", c->nnames > 1 ? ", ..." : "",
+			rep->leaf_index, spki, c->issuer, c->serial, c->not_before, c->not_after);
+		return KTA_OK;
+	}
+	cc->res->findings[kta_alert_kind_severity(KTA_ALERT_KEY_CHANGED)]++;
+	mon_log(cc->m, KTA_MONITOR_ALERT, cc->cl->cfg->name,
+		"%s key_changed: certificate for %s (%s%s) with an unapproved key %s (issuer %s, "
+		"serial %s, entry %" PRIu64 ")",
+		kta_severity_name(kta_alert_kind_severity(KTA_ALERT_KEY_CHANGED)), rep->domain,
+		c->nnames > 0 ? c->names[0] : "", c->nnames > 1 ? ", ..." : "", spki, c->issuer,
+		c->serial, rep->leaf_index);
+	return KTA_OK;
+}
+
+/* The error class of a failed CT step: "http_NNN" when the message names a status. */
+static void ct_class(enum kta_status s, const char *msg, char *out, size_t cap)
+{
+	const char *p = strstr(msg, "HTTP ");
+
+	if (p != NULL && p[5] >= '1' && p[5] <= '5' && p[6] >= '0' && p[6] <= '9' && p[7] >= '0' &&
+	    p[7] <= '9')
+		(void)snprintf(out, cap, "http_%c%c%c", p[5], p[6], p[7]);
+	else if (s == KTA_ERR_LIMIT)
+		(void)snprintf(out, cap, "limit");
+	else if (s == KTA_ERR_MALFORMED)
+		(void)snprintf(out, cap, "malformed");
+	else
+		(void)snprintf(out, cap, "network");
+}
+
+/* An unreachable warning for a CT log: one per URL, error class and UTC day. */
+static enum kta_status ct_unreachable(struct ctcyc *cc, int64_t now, const char *cls,
+				      const char *why, struct kta_error *err)
+{
+	struct kta_alert *a = NULL;
+	json_t *d = NULL;
+	char day[24], msg[MON_LINE_MAX];
+	enum kta_status r;
+	int added = 0;
+
+	utc_day(now, day);
+	set_class(cc->res, "unreachable");
+	(void)snprintf(msg, sizeof(msg), "cannot audit %s: %s", cc->cl->cfg->url, why);
+	if ((d = json_pack("{s:s,s:s,s:s}", "url", cc->cl->cfg->url, "class", cls, "day", day)) ==
+	    NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+	if ((r = kta_alert_new(KTA_ALERT_UNREACHABLE, cc->cl->cfg->name, now, msg, &a, err)) !=
+	    KTA_OK)
+		goto out;
+	a->size = cc->cl->status.size;
+	if ((r = kta_alert_set_details(a, d, err)) != KTA_OK ||
+	    (r = kta_alert_set_id(a, err)) != KTA_OK ||
+	    (r = kta_state_alert_add(cc->m->st, a, &added, err)) != KTA_OK)
+		goto out;
+	cc->res->findings[a->severity]++;
+	cc->res->new_alerts += (size_t)added;
+	mon_log(cc->m, added ? KTA_MONITOR_ALERT : KTA_MONITOR_INFO, cc->cl->cfg->name,
+		"%s %s%s: %s", kta_severity_name(a->severity), kta_alert_kind_name(a->kind),
+		added ? "" : " (already reported)", a->message);
+out:
+	json_decref(d);
+	kta_alert_free(a);
+	return r;
+}
+
+/* kta_monitor_cycle for CT log number i (index into cfg->ctlogs). */
+static enum kta_status ct_cycle(struct kta_monitor *m, size_t i, struct kta_monitor_result *res,
+				struct kta_error *err)
+{
+	struct mctlog *cl = &m->ctlogs[i];
+	struct ctcyc cc;
+	struct kta_ctmon_result cr;
+	struct kta_error e;
+	int64_t now = mon_now(m);
+	enum kta_status r = KTA_ERR_INTERNAL, v;
+
+	cc.m = m;
+	cc.cl = cl;
+	cc.res = res;
+	res->old_size = cl->status.size;
+	res->size = cl->status.size;
+	res->first_run = !cl->status.has_checkpoint;
+	memset(&cr, 0, sizeof(cr));
+	kta_error_clear(&e);
+	v = kta_ctmon_cycle(&cl->log, cl->f, m->st, now, ct_report, &cc, &cr, &e);
+	if (v == KTA_OK || v == KTA_ERR_VERIFY) {
+		res->new_alerts += (size_t)cr.alerts;
+		if (cr.evidence_failed)
+			mon_log(m, KTA_MONITOR_WARN, cl->cfg->name,
+				"evidence not attached to the alert: %s", cr.evidence_msg);
+	}
+	if (v == KTA_OK) {
+		if (res->first_run)
+			mon_log(m, KTA_MONITOR_INFO, cl->cfg->name,
+				"first run: trusting the signed head of size %" PRIu64,
+				cr.sth_size);
+		res->audited = 1;
+		res->old_size = cr.old_size;
+		res->size = cr.new_size;
+		res->entries = cr.entries;
+		if (cr.malformed > 0) {
+			res->findings[kta_alert_kind_severity(KTA_ALERT_MALFORMED_ENTRY)]++;
+			mon_log(m, KTA_MONITOR_ALERT, cl->cfg->name,
+				"%" PRIu64 " signed entries do not parse (malformed_entry)",
+				cr.malformed);
+		}
+		if (cr.new_size < cr.sth_size)
+			set_class(res, "incomplete");
+		if (!cl->status.has_checkpoint || cl->status.size != cr.new_size)
+			cl->status.checkpoint_time = now;
+		cl->status.has_checkpoint = 1;
+		cl->status.size = cr.new_size;
+		cl->status.entries_replayed += cr.entries;
+		mon_log(m, KTA_MONITOR_INFO, cl->cfg->name,
+			"replayed %" PRIu64 " entries (%" PRIu64 "..%" PRIu64
+			") of the signed head of size %" PRIu64 "; %" PRIu64
+			" watched certificates",
+			cr.entries, cr.old_size, cr.new_size, cr.sth_size, cr.matches);
+		r = KTA_OK;
+	} else if (v == KTA_ERR_VERIFY) {
+		enum kta_alert_kind k = cr.finding != 0 ? cr.finding : KTA_ALERT_FORK;
+
+		res->findings[kta_alert_kind_severity(k)]++;
+		set_class(res, kta_alert_kind_name(k));
+		mon_log(m, KTA_MONITOR_ALERT, cl->cfg->name, "%s %s: %s",
+			kta_severity_name(kta_alert_kind_severity(k)), kta_alert_kind_name(k),
+			e.msg);
+		r = KTA_OK;
+	} else if (v == KTA_ERR_NOMEM || v == KTA_ERR_INTERNAL || v == KTA_ERR_USAGE ||
+		   mon_cancelled(m)) {
+		r = kta_error_set(err, v, "%s", e.msg);
+	} else {
+		/* IO, MALFORMED, LIMIT: the log (or what it served) could not be audited. */
+		char cls[KTA_MONITOR_ERROR_CLASS_MAX];
+
+		ct_class(v, e.msg, cls, sizeof(cls));
+		r = ct_unreachable(&cc, now, cls, e.msg, err);
+	}
+	if (r != KTA_OK)
+		set_class(res, mon_cancelled(m) ? "cancelled" : "error");
+	if (res->audited && res->findings[KTA_SEV_WARNING] == 0 &&
+	    strcmp(res->error_class, "incomplete") != 0)
+		res->error_class[0] = '\0';
+	else if (res->error_class[0] == '\0')
+		set_class(res, "incomplete");
+	if (res->error_class[0] == '\0')
+		cl->status.last_success = now;
+	(void)snprintf(cl->status.last_error, sizeof(cl->status.last_error), "%s",
+		       res->error_class);
+	return r;
+}
+
+/* The status of log number i: key-directory logs first, then CT logs. */
+static const struct kta_monitor_log_status *status_at(const struct kta_monitor *m, size_t i)
+{
+	return i < m->nlogs ? &m->logs[i].status : &m->ctlogs[i - m->nlogs].status;
+}
+
 enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_monitor_opts *opts,
 				 struct kta_monitor **out, struct kta_error *err)
 {
@@ -583,13 +842,17 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 	if (!m->o.offline && cfg->witness_key != NULL &&
 	    (r = kta_witness_load_key(cfg->witness_key, &m->wkey, err)) != KTA_OK)
 		goto out;
-	if ((r = kta_state_open(cfg->state_dir, &m->st, err)) != KTA_OK)
+	if ((r = kta_state_open(cfg->state_dir, &m->st, err)) != KTA_OK ||
+	    /* 0: a config built without the parser; the state keeps its default */
+	    (cfg->index_cache != 0 &&
+	     (r = kta_state_set_cache(m->st, cfg->index_cache, err)) != KTA_OK))
 		goto out;
 	for (i = 0; i < cfg->nsinks; i++)
 		if ((r = kta_state_sink_register(m->st, cfg->sinks[i].name, mon_now(m), NULL,
 						 err)) != KTA_OK)
 			goto out;
-	if ((m->logs = calloc(cfg->nlogs, sizeof(*m->logs))) == NULL) {
+	/* A configuration may hold only ctlog sections: no calloc(0). */
+	if (cfg->nlogs > 0 && (m->logs = calloc(cfg->nlogs, sizeof(*m->logs))) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
 		goto out;
 	}
@@ -602,6 +865,15 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 		if (!m->o.offline && (r = open_log(m, &m->logs[i], err)) != KTA_OK)
 			goto out;
 		if ((r = publish_path(m, &m->logs[i], err)) != KTA_OK)
+			goto out;
+	}
+	if (cfg->nctlogs > 0 && (m->ctlogs = calloc(cfg->nctlogs, sizeof(*m->ctlogs))) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+		goto out;
+	}
+	for (i = 0; i < cfg->nctlogs; i++) {
+		m->nctlogs = i + 1;
+		if ((r = ct_open(m, &m->ctlogs[i], &cfg->ctlogs[i], err)) != KTA_OK)
 			goto out;
 	}
 	*out = m;
@@ -628,6 +900,11 @@ void kta_monitor_close(struct kta_monitor *m)
 		kta_fetcher_free(m->logs[i].f);
 	}
 	free(m->logs);
+	for (i = 0; i < m->nctlogs; i++) {
+		kta_fetcher_free(m->ctlogs[i].f);
+		free(m->ctlogs[i].watches);
+	}
+	free(m->ctlogs);
 	kta_state_close(m->st);
 	kta_hasher_free(m->h);
 	kta_skey_free(m->wkey);
@@ -690,6 +967,43 @@ static enum kta_status count_witnesses(struct cyc *cy, struct seen *s, size_t *c
 }
 
 /*
+ * Clock faults (issue 8): with the local clock far off, every time check
+ * lies (a fresh checkpoint looks stale, a fresh cosignature future-dated)
+ * and the state would store wrong times. The Date header of the log's reply
+ * (fetch.h) tells: off by more than KTA_MONITOR_MAX_SKEW, the cycle makes a
+ * clock warning (one per URL, direction and day), takes the server's time
+ * as "now" for its time checks, alert times and what it stores, and does
+ * not cosign. The server is not trusted by this: a false Date can at worst
+ * turn a stale warning into a clock warning, which is as loud.
+ */
+static enum kta_status check_clock(struct cyc *cy, const char *url, int64_t date,
+				   struct kta_error *err)
+{
+	const char *dir;
+	struct finding f;
+	int64_t off;
+	char day[24];
+
+	if (date <= 0 || cy->clock_off)
+		return KTA_OK;
+	off = mon_now(cy->m) - date;
+	if (off <= (int64_t)KTA_MONITOR_MAX_SKEW && off >= -(int64_t)KTA_MONITOR_MAX_SKEW)
+		return KTA_OK;
+	cy->clock_off = 1;
+	cy->now -= off;
+	dir = off > 0 ? "ahead of" : "behind";
+	utc_day(cy->now, day);
+	set_class(cy->res, "clock");
+	f = simple(KTA_ALERT_CLOCK, vsize(cy),
+		   json_pack("{s:s,s:s,s:s}", "url", url, "day", day, "direction",
+			     off > 0 ? "ahead" : "behind"));
+	return report(cy, &f, err,
+		      "local clock is %" PRId64 " s %s the Date header of %s: this cycle checks "
+		      "ages and cosignature times against the server's time and does not cosign",
+		      off > 0 ? off : -off, dir, url);
+}
+
+/*
  * Fetches and verifies the checkpoint of source i into *s. Findings
  * (unreachable, bad_signature, quorum, stale) are stored; KTA_OK unless the
  * state failed or the cycle was cancelled.
@@ -722,6 +1036,8 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 		fetch_class(r, &info, cls, sizeof(cls));
 		return report_unreachable(cy, url, cls, e.msg, err);
 	}
+	if ((r = check_clock(cy, url, info.date, err)) != KTA_OK)
+		return r;
 	/* The log's signature and the origin. A checkpoint that fails them
 	 * cannot be attributed to the log: critical, but no evidence. */
 	base_policy(cy, &p);
@@ -1640,6 +1956,8 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 	rcfg.watches = kta_state_watches_ops(ws);
 	rcfg.emit = replay_emit;
 	rcfg.emit_ctx = &rc;
+	/* Auth signatures are checked on every CPU; findings stay in leaf order. */
+	rcfg.threads = KTA_REPLAY_THREADS_AUTO;
 	if ((r = kta_replay_new(&rcfg, &rc.rp, err)) != KTA_OK)
 		goto out;
 	kta_tlog_set_tree(src->c, t->cp->size, t->cp->root);
@@ -1663,6 +1981,10 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 		r = report_mismatch(cy, src->c, t, start + rc.done, e.msg, err);
 		goto out;
 	}
+	/* The pool may still hold verdicts for the last entries: findings of
+	 * this step must be in the outbox before the step commits. */
+	if ((r = kta_replay_flush(rc.rp, err)) != KTA_OK)
+		goto out;
 	if (m->o.progress != NULL && rc.total > 0)
 		m->o.progress(m->o.ctx, lg->cfg->name, rc.done, rc.total);
 	if ((r = store_deferred(&rc, src->c, t, err)) != KTA_OK ||
@@ -1944,10 +2266,12 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 
 	memset(res, 0, sizeof(*res));
 	memset(&cy, 0, sizeof(cy));
-	if (log >= m->nlogs)
+	if (log >= m->nlogs && log - m->nlogs >= m->nctlogs)
 		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
 	if (m->o.offline)
 		return kta_error_set(err, KTA_ERR_USAGE, "monitor: opened offline");
+	if (log >= m->nlogs)
+		return ct_cycle(m, log - m->nlogs, res, err);
 	cy.m = m;
 	cy.lg = &m->logs[log];
 	cy.res = res;
@@ -1992,7 +2316,10 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 		 * log's, consistent with our history, and publishing it is what
 		 * lets the peer on the other side of the split see the fork too. */
 		if (cy.advanced && m->wkey != NULL && cy.lg->publish_dir != NULL) {
-			if (res->findings[KTA_SEV_CRITICAL] == 0) {
+			if (cy.clock_off) {
+				mon_log(m, KTA_MONITOR_WARN, cy.lg->cfg->name,
+					"not cosigning: the local clock is off");
+			} else if (res->findings[KTA_SEV_CRITICAL] == 0) {
 				if ((r = cosign(&cy, t, err)) != KTA_OK)
 					goto out;
 			} else {
@@ -2080,8 +2407,8 @@ void kta_monitor_log_status(const struct kta_monitor *m, size_t log,
 			    struct kta_monitor_log_status *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (log < m->nlogs)
-		*out = m->logs[log].status;
+	if (log < m->nlogs + m->nctlogs)
+		*out = *status_at(m, log);
 }
 
 /* Appends to a growing text buffer; returns 0 when out of memory. */
@@ -2153,49 +2480,49 @@ enum kta_status kta_monitor_metrics(struct kta_monitor *m, uint64_t pending, cha
 	memset(&b, 0, sizeof(b));
 	tb_printf(&b, "# HELP ktaudit_checkpoint_size Tree size of the last verified checkpoint.\n"
 		      "# TYPE ktaudit_checkpoint_size gauge\n");
-	for (i = 0; i < m->nlogs; i++) {
-		if (!m->logs[i].status.has_checkpoint)
+	for (i = 0; i < m->nlogs + m->nctlogs; i++) {
+		if (!status_at(m, i)->has_checkpoint)
 			continue;
 		tb_printf(&b, "ktaudit_checkpoint_size{log=\"");
-		tb_label(&b, m->logs[i].cfg->name);
-		tb_printf(&b, "\"} %" PRIu64 "\n", m->logs[i].status.size);
+		tb_label(&b, status_at(m, i)->name);
+		tb_printf(&b, "\"} %" PRIu64 "\n", status_at(m, i)->size);
 	}
 	tb_printf(&b, "# HELP ktaudit_checkpoint_age_seconds Seconds since the newest witness "
 		      "cosignature of the verified checkpoint (or since it was verified).\n"
 		      "# TYPE ktaudit_checkpoint_age_seconds gauge\n");
-	for (i = 0; i < m->nlogs; i++) {
-		const struct kta_monitor_log_status *s = &m->logs[i].status;
+	for (i = 0; i < m->nlogs + m->nctlogs; i++) {
+		const struct kta_monitor_log_status *s = status_at(m, i);
 
 		if (!s->has_checkpoint || s->checkpoint_time < 0)
 			continue;
 		tb_printf(&b, "ktaudit_checkpoint_age_seconds{log=\"");
-		tb_label(&b, m->logs[i].cfg->name);
+		tb_label(&b, status_at(m, i)->name);
 		tb_printf(&b, "\"} %" PRId64 "\n",
 			  now > s->checkpoint_time ? now - s->checkpoint_time : 0);
 	}
 	tb_printf(&b, "# HELP ktaudit_entries_replayed_total Entries replayed by this process.\n"
 		      "# TYPE ktaudit_entries_replayed_total counter\n");
-	for (i = 0; i < m->nlogs; i++) {
+	for (i = 0; i < m->nlogs + m->nctlogs; i++) {
 		tb_printf(&b, "ktaudit_entries_replayed_total{log=\"");
-		tb_label(&b, m->logs[i].cfg->name);
-		tb_printf(&b, "\"} %" PRIu64 "\n", m->logs[i].status.entries_replayed);
+		tb_label(&b, status_at(m, i)->name);
+		tb_printf(&b, "\"} %" PRIu64 "\n", status_at(m, i)->entries_replayed);
 	}
 	tb_printf(&b, "# HELP ktaudit_last_success_timestamp Unix time of the last fully audited "
 		      "cycle.\n# TYPE ktaudit_last_success_timestamp gauge\n");
-	for (i = 0; i < m->nlogs; i++) {
-		if (m->logs[i].status.last_success == 0)
+	for (i = 0; i < m->nlogs + m->nctlogs; i++) {
+		if (status_at(m, i)->last_success == 0)
 			continue;
 		tb_printf(&b, "ktaudit_last_success_timestamp{log=\"");
-		tb_label(&b, m->logs[i].cfg->name);
-		tb_printf(&b, "\"} %" PRId64 "\n", m->logs[i].status.last_success);
+		tb_label(&b, status_at(m, i)->name);
+		tb_printf(&b, "\"} %" PRId64 "\n", status_at(m, i)->last_success);
 	}
 	tb_printf(&b, "# HELP ktaudit_last_error 1 when the last cycle of the log could not audit "
 		      "it fully, labelled with the reason.\n# TYPE ktaudit_last_error gauge\n");
-	for (i = 0; i < m->nlogs; i++) {
-		const char *e = m->logs[i].status.last_error;
+	for (i = 0; i < m->nlogs + m->nctlogs; i++) {
+		const char *e = status_at(m, i)->last_error;
 
 		tb_printf(&b, "ktaudit_last_error{log=\"");
-		tb_label(&b, m->logs[i].cfg->name);
+		tb_label(&b, status_at(m, i)->name);
 		tb_printf(&b, "\",error=\"");
 		tb_label(&b, e);
 		tb_printf(&b, "\"} %d\n", e[0] != '\0');

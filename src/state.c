@@ -20,8 +20,12 @@
 
 /* 'ktau': marks the file as a ktaudit state database (PRAGMA application_id). */
 #define APP_ID 0x6b746175
-/* SQLite page cache per handle, KiB. */
-#define KTA_STATE_CACHE_KIB 65536
+/* Page size of a new database: label buckets and history chunks are blobs
+ * of a few KiB to ~40 KiB, which then fit one page (no overflow chains), and
+ * a bulk write is a few large WAL frames (docs/performance.md). */
+#define KTA_STATE_PAGE_SIZE 65536
+/* The WAL file is cut back to this size (64 MiB) after a checkpoint. */
+#define KTA_STATE_WAL_KEEP 67108864
 #define KTA_STR2(x) #x
 #define KTA_STR(x) KTA_STR2(x)
 /* Most sinks in one pending count. */
@@ -31,9 +35,11 @@
 enum stmt_id {
 	S_LOG_GET,
 	S_LOG_PUT,
-	S_LABEL_GET,
-	S_LABEL_PUT,
-	S_HIST_PUT,
+	S_ROW_GET_LABELS,
+	S_ROW_PUT_LABELS,
+	S_ROW_GET_HIST,
+	S_ROW_PUT_HIST,
+	S_HIST_LAST,
 	S_ALERT_ADD,
 	S_ALERT_SEQ,
 	S_SINK_GET,
@@ -47,70 +53,66 @@ static const char *const stmt_sql[S_NSTMT] = {
 		  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(origin) DO UPDATE SET "
 		  "checkpoint = excluded.checkpoint, size = excluded.size, root = excluded.root, "
 		  "range = excluded.range, updated = excluded.updated",
-    [S_LABEL_GET] = "SELECT version, leaf_index, entry_hash, keys FROM labels "
-		    "WHERE origin = ?1 AND label = ?2",
-    [S_LABEL_PUT] = "INSERT INTO labels(origin, label, version, leaf_index, entry_hash, keys) "
-		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(origin, label) DO UPDATE SET "
-		    "version = excluded.version, leaf_index = excluded.leaf_index, "
-		    "entry_hash = excluded.entry_hash, keys = excluded.keys",
-    [S_HIST_PUT] = "INSERT INTO label_history(origin, leaf_index, label, version, entry, auth) "
-		   "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_ROW_GET_LABELS] = "SELECT data FROM labels WHERE origin = ?1 AND bucket = ?2",
+    [S_ROW_PUT_LABELS] = "INSERT INTO labels(origin, bucket, data) VALUES(?1, ?2, ?3) "
+			 "ON CONFLICT(origin, bucket) DO UPDATE SET data = excluded.data",
+    [S_ROW_GET_HIST] = "SELECT chunk, data FROM label_history WHERE origin = ?1 AND chunk <= ?2 "
+		       "ORDER BY chunk DESC LIMIT 1",
+    [S_ROW_PUT_HIST] = "INSERT INTO label_history(origin, chunk, data) VALUES(?1, ?2, ?3) "
+		       "ON CONFLICT(origin, chunk) DO UPDATE SET data = excluded.data",
+    [S_HIST_LAST] = "SELECT chunk, data FROM label_history WHERE origin = ?1 "
+		    "ORDER BY chunk DESC LIMIT 1",
     [S_ALERT_ADD] = "INSERT OR IGNORE INTO alerts(id, json, severity, created) "
 		    "VALUES(?1, ?2, ?3, ?4)",
     [S_ALERT_SEQ] = "SELECT COALESCE(MAX(seq), 0) FROM alerts",
     [S_SINK_GET] = "SELECT after_seq FROM sinks WHERE name = ?1",
 };
 
-static const char schema_sql[] = "CREATE TABLE logs("
-				 " origin TEXT PRIMARY KEY NOT NULL,"
-				 " checkpoint TEXT NOT NULL,"
-				 " size INTEGER NOT NULL,"
-				 " root BLOB NOT NULL,"
-				 " range BLOB NOT NULL,"
-				 " first_seen INTEGER NOT NULL,"
-				 " updated INTEGER NOT NULL);"
-				 "CREATE TABLE labels("
-				 " origin TEXT NOT NULL,"
-				 " label TEXT NOT NULL,"
-				 " version INTEGER NOT NULL,"
-				 " leaf_index INTEGER NOT NULL,"
-				 " entry_hash BLOB NOT NULL,"
-				 " keys BLOB NOT NULL,"
-				 " PRIMARY KEY(origin, label)) WITHOUT ROWID;"
-				 "CREATE TABLE label_history("
-				 " origin TEXT NOT NULL,"
-				 " leaf_index INTEGER NOT NULL,"
-				 " label TEXT NOT NULL,"
-				 " version INTEGER NOT NULL,"
-				 " entry BLOB NOT NULL,"
-				 " auth TEXT NOT NULL,"
-				 " PRIMARY KEY(origin, label, leaf_index)) WITHOUT ROWID;"
-				 "CREATE TABLE watches("
-				 " origin TEXT NOT NULL,"
-				 " label TEXT NOT NULL,"
-				 " mode TEXT NOT NULL CHECK(mode IN ('pinned', 'tofu')),"
-				 " keys BLOB,"
-				 " approved_version INTEGER NOT NULL,"
-				 " added_at INTEGER NOT NULL,"
-				 " PRIMARY KEY(origin, label));"
-				 "CREATE TABLE alerts("
-				 " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-				 " id TEXT NOT NULL UNIQUE,"
-				 " json TEXT NOT NULL,"
-				 " severity TEXT NOT NULL,"
-				 " created INTEGER NOT NULL);"
-				 "CREATE TABLE sinks("
-				 " name TEXT PRIMARY KEY NOT NULL,"
-				 " after_seq INTEGER NOT NULL,"
-				 " added_at INTEGER NOT NULL);"
-				 "CREATE TABLE deliveries("
-				 " alert_id TEXT NOT NULL,"
-				 " sink TEXT NOT NULL,"
-				 " delivered_at INTEGER,"
-				 " attempts INTEGER NOT NULL,"
-				 " next_attempt INTEGER NOT NULL,"
-				 " last_error TEXT,"
-				 " PRIMARY KEY(alert_id, sink));";
+/*
+ * Rowid tables with a unique key, not WITHOUT ROWID: new buckets and chunks
+ * come in key order, so their rows are appended (SQLite's append path for
+ * rowid tables), and a row of up to a page stays in its page.
+ */
+#define LABEL_TABLES_SQL                                                                           \
+	"CREATE TABLE labels(origin TEXT NOT NULL, bucket INTEGER NOT NULL, data BLOB NOT NULL,"   \
+	" UNIQUE(origin, bucket));"                                                                \
+	"CREATE TABLE label_history(origin TEXT NOT NULL, chunk INTEGER NOT NULL,"                 \
+	" data BLOB NOT NULL, UNIQUE(origin, chunk));"
+
+static const char schema_sql[] =
+    "CREATE TABLE logs("
+    " origin TEXT PRIMARY KEY NOT NULL,"
+    " checkpoint TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " root BLOB NOT NULL,"
+    " range BLOB NOT NULL,"
+    " first_seen INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);" LABEL_TABLES_SQL "CREATE TABLE watches("
+    " origin TEXT NOT NULL,"
+    " label TEXT NOT NULL,"
+    " mode TEXT NOT NULL CHECK(mode IN ('pinned', 'tofu')),"
+    " keys BLOB,"
+    " approved_version INTEGER NOT NULL,"
+    " added_at INTEGER NOT NULL,"
+    " PRIMARY KEY(origin, label));"
+    "CREATE TABLE alerts("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " json TEXT NOT NULL,"
+    " severity TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE sinks("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " after_seq INTEGER NOT NULL,"
+    " added_at INTEGER NOT NULL);"
+    "CREATE TABLE deliveries("
+    " alert_id TEXT NOT NULL,"
+    " sink TEXT NOT NULL,"
+    " delivered_at INTEGER,"
+    " attempts INTEGER NOT NULL,"
+    " next_attempt INTEGER NOT NULL,"
+    " last_error TEXT,"
+    " PRIMARY KEY(alert_id, sink));";
 
 /* The last checkpoint this auditor cosigned per origin (witness.h). */
 static const char cosigned_sql[] = "CREATE TABLE IF NOT EXISTS cosigned("
@@ -128,14 +130,20 @@ struct kta_state {
 	int in_tx;
 	enum kta_status last_status; /* of the last failed prepare (stmt, prep) */
 	sqlite3_stmt *stmts[S_NSTMT];
-	struct kta_state_index *ixs; /* live indexes (their write-back buffers) */
-	enum kta_status wb_status;   /* a buffer that could not be written: commit fails */
-	struct kta_error wb_err;     /* ... with this message */
+	struct kta_state_index *ixs;     /* live indexes (their write-back caches) */
+	enum kta_status wb_status;       /* a cache that could not be written: commit fails */
+	struct kta_error wb_err;         /* ... with this message */
+	uint64_t tx_id;                  /* counts kta_state_begin calls */
+	uint64_t wgen;                   /* counts index writes to SQLite */
+	struct kta_state_index *last_ix; /* the index used last */
+	size_t cache_used;               /* bytes held by the indexes' caches */
+	size_t cache_budget;             /* ... and their limit (kta_state_set_cache) */
 };
 
 static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err);
 static void wb_discard_all(struct kta_state *st);
 static void wb_detach_all(struct kta_state *st);
+static enum kta_status migrate_v1(struct kta_state *st, struct kta_error *err);
 
 /* Maps the last SQLite error of db to a status with "state.db: what: msg". */
 static enum kta_status db_fail(struct kta_state *st, const char *what, struct kta_error *err)
@@ -457,6 +465,14 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad schema version %lld", st->path,
 				  (long long)ver);
 		goto out;
+	} else if (ver == 1) {
+		char sql[64];
+
+		if ((r = migrate_v1(st, err)) != KTA_OK)
+			goto out;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_VERSION);
+		if ((r = db_exec(st, sql, err)) != KTA_OK)
+			goto out;
 	}
 	/* Added after schema version 1 without a version bump: an extra table
 	 * is invisible to older readers, so it is created where missing. */
@@ -505,6 +521,9 @@ enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct k
 	/* Fails with SQLITE_NOTADB on a file that is not a database. */
 	if ((r = pragma_int(st, "PRAGMA schema_version", &dummy, err)) != KTA_OK)
 		goto out;
+	/* Takes effect only on a new, empty file (before WAL mode writes page 1). */
+	if ((r = db_exec(st, "PRAGMA page_size = " KTA_STR(KTA_STATE_PAGE_SIZE), err)) != KTA_OK)
+		goto out;
 	if ((s = prep(st, "PRAGMA journal_mode = WAL", err)) == NULL) {
 		r = st->last_status;
 		goto out;
@@ -520,12 +539,11 @@ enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct k
 		r = kta_error_set(err, KTA_ERR_IO, "%s: cannot switch to WAL mode", st->path);
 		goto out;
 	}
-	/* A cycle step of a first replay is one big transaction: a page cache of
-	 * KTA_STATE_CACHE_KIB keeps it from spilling into the WAL mid-way. */
 	if ((r = db_exec(st,
 			 "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; "
-			 "PRAGMA cache_size = -" KTA_STR(KTA_STATE_CACHE_KIB),
-			 err)) != KTA_OK)
+			 "PRAGMA journal_size_limit = " KTA_STR(KTA_STATE_WAL_KEEP),
+			 err)) != KTA_OK ||
+	    (r = kta_state_set_cache(st, KTA_STATE_CACHE_DEFAULT_MIB, err)) != KTA_OK)
 		goto out;
 	if ((r = check_schema(st, err)) != KTA_OK)
 		goto out;
@@ -567,6 +585,7 @@ enum kta_status kta_state_begin(struct kta_state *st, struct kta_error *err)
 	if ((r = db_exec(st, "BEGIN IMMEDIATE", err)) != KTA_OK)
 		return r;
 	st->in_tx = 1;
+	st->tx_id++;
 	return KTA_OK;
 }
 
@@ -576,7 +595,7 @@ enum kta_status kta_state_commit(struct kta_state *st, struct kta_error *err)
 
 	if (!st->in_tx)
 		return kta_error_set(err, KTA_ERR_USAGE, "state: no transaction to commit");
-	/* The index's buffered rows belong to this transaction: write them first. */
+	/* The indexes' dirty buckets and history belong to this transaction. */
 	if ((r = wb_flush_all(st, err)) == KTA_OK && st->wb_status != KTA_OK)
 		r = kta_error_set(err, st->wb_status, "%s", st->wb_err.msg);
 	if (r != KTA_OK) {
@@ -591,8 +610,7 @@ enum kta_status kta_state_commit(struct kta_state *st, struct kta_error *err)
 		wb_discard_all(st);
 		return r;
 	}
-	st->in_tx = 0;
-	wb_discard_all(st); /* empty after the flush; ends the indexes' "fresh" knowledge */
+	st->in_tx = 0; /* the caches stay, clean (see "The replay index") */
 	return KTA_OK;
 }
 
@@ -613,6 +631,31 @@ enum kta_status kta_state_rollback(struct kta_state *st, struct kta_error *err)
 int kta_state_in_transaction(const struct kta_state *st)
 {
 	return st->in_tx;
+}
+
+enum kta_status kta_state_set_cache(struct kta_state *st, uint64_t mib, struct kta_error *err)
+{
+	char sql[64];
+	uint64_t kib;
+
+	if (mib < KTA_STATE_CACHE_MIN_MIB || mib > KTA_STATE_CACHE_MAX_MIB)
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "state: cache of %" PRIu64 " MiB out of range %d..%d", mib,
+				     KTA_STATE_CACHE_MIN_MIB, KTA_STATE_CACHE_MAX_MIB);
+	/* An eighth, at most 16 MiB, for SQLite's page cache: it holds B-tree
+	 * interior pages and the pages being written (the buckets are cached
+	 * by the indexes); the rest for the label buckets. */
+	kib = mib * 1024 / 8;
+	if (kib > 16 * 1024)
+		kib = 16 * 1024;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%" PRIu64, kib);
+	if (db_exec(st, sql, err) != KTA_OK)
+		return KTA_ERR_IO;
+	if ((mib - kib / 1024) > SIZE_MAX / (1024 * 1024))
+		st->cache_budget = SIZE_MAX;
+	else
+		st->cache_budget = (size_t)(mib * 1024 - kib) * 1024;
+	return KTA_OK;
 }
 
 /*
@@ -856,37 +899,180 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
-/* The replay index over labels + label_history. */
+/* The replay index over labels + label_history (state.h "Label index"). */
 
 /*
- * Write-back buffer. Inside a transaction, put() of a leaf at or beyond the
- * stored checkpoint size is kept in memory and written at commit (or when the
- * buffer reaches KTA_STATE_WB_BYTES), sorted by (label, leaf index): SQLite
- * then inserts in key order, touching each B-tree page once per flush instead
- * of once per entry. get() sees buffered rows first. Every check is still
- * made: a row that SQLite refuses (a leaf already in the history) fails the
- * flush, and so the commit, which rolls the whole step back. Leaves below the
- * stored size (a replay bug, or tests) are written at once as before.
+ * In memory, an index keeps a write-back cache of label buckets and the
+ * history chunk being appended:
  *
- * "fresh": the origin had no labels when the index was created inside the
- * transaction (which holds the write lock), so a label neither buffered nor
- * in the Bloom filter of flushed labels is absent without asking SQLite. The
- * filter has false positives only (they cost a lookup), never negatives.
+ *   - buckets are loaded on first use, changed in memory (dirty) and written
+ *     at commit in bucket order, or earlier when the cache is over its
+ *     budget (least recently used first; SQLite takes them in the open
+ *     transaction, so nothing is committed early). A put costs one SipHash,
+ *     one scan of ~LOAD hashes and a copy, no SQLite statement;
+ *   - history records are appended to the chunk of their leaf, written when
+ *     the next chunk starts or at commit: one row per 256 leaves, in key order.
+ *
+ * The cache outlives a commit only while nothing else wrote the index:
+ * another connection's commit (PRAGMA data_version, checked at the first use
+ * in each transaction) or another index object of this handle (st->wgen)
+ * drops it; a rollback drops every index's cache. Outside a transaction
+ * nothing is cached.
  */
-#define KTA_STATE_WB_BYTES ((size_t)64 << 20)
-#define KTA_STATE_BLOOM_BITS ((size_t)1 << 26) /* 8 MiB */
 
-struct wb_rec {
-	uint64_t version, leaf_index;
+/* Average labels per bucket before a split (linear hashing). */
+#define LAB_LOAD 32
+/* Bucket id of the per-origin meta row in labels. */
+#define LAB_META_BUCKET (-1)
+/* Meta row: 16-byte SipHash key | nbuckets (8 bytes LE) | nlabels (8 bytes LE). */
+#define LAB_META_LEN 32
+/* A history chunk is closed when the next record would take it past this
+ * size: four chunks fill a 64 KiB page. */
+#define HIST_CHUNK_BYTES 16000
+/* Accounted malloc overhead per allocation. */
+#define ALLOC_OVERHEAD 16
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
+	} while (0)
+
+static uint64_t load64le(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void store64le(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012): keyed, so a log cannot aim
+ * its labels at one bucket without knowing the database's key. */
+static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t b = ((uint64_t)len) << 56, m;
+	size_t i, left = len & 7, end = len - left;
+
+	for (i = 0; i < end; i += 8) {
+		m = load64le(in + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < left; i++)
+		b |= ((uint64_t)in[end + i]) << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* LEB128 varints (state.h "Label index" formats). */
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Reads a varint at *off (at most 10 bytes, canonical); -1 if bad or truncated. */
+static int get_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	size_t o = *off;
+
+	for (;;) {
+		uint8_t c;
+
+		if (o >= len || shift > 63)
+			return -1;
+		c = p[o++];
+		if (shift == 63 && c > 1)
+			return -1;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0) {
+			if (c == 0 && shift > 0)
+				return -1; /* one spelling only */
+			break;
+		}
+		shift += 7;
+	}
+	*off = o;
+	*out = v;
+	return 0;
+}
+
+/* One label's latest state in a cached bucket (in the bucket's arena). */
+struct lrec {
+	uint64_t version, leaf;
 	uint8_t entry_hash[32];
-	enum kta_auth_result auth;
-	char *label; /* the strings and blobs follow the struct, one allocation */
-	size_t label_len;
-	uint8_t *keys;
-	size_t keys_len;
-	uint8_t *entry;
-	size_t entry_len;
+	uint32_t cap;                 /* bytes of data it may use */
+	uint16_t label_len, keys_len; /* labels and key sets are under 64 KiB (entry.h) */
+	uint8_t data[];               /* label bytes, then the key-set blob */
 };
+
+/*
+ * A cached bucket. Its records live in one arena (few allocations: loading,
+ * evicting and freeing a bucket costs O(1) malloc calls, not one per label);
+ * a record that outgrows its place is copied to the end and the old place
+ * counted as dead until the next compaction.
+ */
+struct bkt {
+	uint64_t id;
+	struct bkt *hnext;       /* chain in the cache table */
+	struct bkt *prev, *next; /* CLOCK list: loaded at the head, evicted at the tail */
+	int ref;                 /* used since it last passed the tail (second chance) */
+	uint64_t *hs;            /* hs[i]: SipHash of record i's label (scanned first) */
+	uint32_t *offs;          /* offs[i]: record i's offset in arena */
+	uint32_t n, cap;
+	uint8_t *arena;
+	uint32_t alen, acap, dead; /* bytes used, allocated, used by dead records */
+	int dirty;
+};
+
+#define REC(b, i) ((struct lrec *)(void *)((b)->arena + (b)->offs[i]))
+/* Arena bytes of a record with `data` bytes (8-byte aligned). */
+#define REC_SIZE(data) ((sizeof(struct lrec) + (data) + 7) & ~(size_t)7)
+/* Largest arena of one bucket. */
+#define ARENA_MAX ((size_t)1 << 30)
 
 struct kta_state_index {
 	struct kta_state *st;
@@ -896,197 +1082,478 @@ struct kta_state_index {
 	size_t label_cap;
 	void *keybuf; /* decoded keys of the last get */
 	size_t keybuf_cap;
-	uint8_t *blob; /* encoding buffer for put */
+	uint8_t *blob; /* key-set encoding buffer for put */
 	size_t blob_cap;
-	/* write-back buffer (see above) */
-	int checked;           /* direct_below and fresh are known for this transaction */
-	uint64_t direct_below; /* leaves below this are written at once */
-	int fresh;             /* see above; only while the transaction lasts */
-	struct wb_rec **recs;  /* buffered puts, in put order */
-	size_t nrecs, recs_cap;
-	size_t *slots; /* open addressing: 1 + index in recs of a label's latest put */
-	size_t nslots, nused;
-	size_t bytes;    /* buffered bytes, against KTA_STATE_WB_BYTES */
-	uint64_t seed;   /* hash seed, so a log cannot aim collisions at us */
-	uint64_t *bloom; /* labels flushed while fresh; NULL until the first flush */
+	uint8_t *enc; /* bucket encoding buffer */
+	size_t enc_cap;
+	/* the last get's label (in label) and hash, for the put that follows */
+	int hint_valid;
+	size_t hint_ll;
+	uint64_t hint_h;
+	/* validity of the cache (see above) */
+	uint64_t tx_seen;   /* st->tx_id of the transaction last checked */
+	int64_t dv;         /* PRAGMA data_version at that check */
+	uint64_t wgen_seen; /* st->wgen after this index's last use */
+	/* meta: loaded = 0 until read in this cache's life */
+	int meta_loaded, meta_exists, meta_dirty;
+	uint64_t k0, k1, nbuckets, nlabels;
+	/* bucket cache */
+	struct bkt **tab; /* power-of-two table of chains by bucket id */
+	size_t ntab, nbkt;
+	struct bkt *lru_head, *lru_tail;
+	size_t ndirty;
+	/* history: the chunk being appended */
+	int hist_loaded; /* h_last/h_any and the chunk are known */
+	int h_any;       /* the origin has history; h_last its last leaf */
+	uint64_t h_last;
+	int hc_valid, hc_dirty; /* hc holds chunk hc_id */
+	uint64_t hc_id;
+	uint8_t *hc;
+	size_t hc_len, hc_cap;
 };
 
-enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
-				    struct kta_state_index **out, struct kta_error *err)
+/* Linear hashing: the bucket of hash h among n >= 1 buckets. */
+static uint64_t lab_addr(uint64_t h, uint64_t n)
 {
-	struct kta_state_index *ix;
+	uint64_t lvl = 1;
 
-	*out = NULL;
-	if ((ix = calloc(1, sizeof(*ix))) == NULL || (ix->origin = strdup(origin)) == NULL) {
-		free(ix);
+	while (lvl * 2 <= n)
+		lvl *= 2;
+	/* lvl = 2^floor(log2 n); buckets below n - lvl are already split */
+	if ((h & (2 * lvl - 1)) < n)
+		return h & (2 * lvl - 1);
+	return h & (lvl - 1);
+}
+
+static uint64_t lab_hash(const struct kta_state_index *ix, const char *label, size_t ll)
+{
+	return siphash(ix->k0, ix->k1, (const uint8_t *)label, ll);
+}
+
+static void lru_unlink(struct kta_state_index *ix, struct bkt *b)
+{
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		ix->lru_head = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	else
+		ix->lru_tail = b->prev;
+	b->prev = b->next = NULL;
+}
+
+static void lru_front(struct kta_state_index *ix, struct bkt *b)
+{
+	if (ix->lru_head == b)
+		return;
+	if (b->prev != NULL || b->next != NULL || ix->lru_tail == b)
+		lru_unlink(ix, b);
+	b->next = ix->lru_head;
+	if (ix->lru_head != NULL)
+		ix->lru_head->prev = b;
+	ix->lru_head = b;
+	if (ix->lru_tail == NULL)
+		ix->lru_tail = b;
+}
+
+static void bkt_free(struct kta_state_index *ix, struct bkt *b)
+{
+	size_t cost = sizeof(*b) + ALLOC_OVERHEAD * 4 +
+		      (size_t)b->cap * (sizeof(*b->hs) + sizeof(*b->offs)) + b->acap;
+
+	free(b->hs);
+	free(b->offs);
+	free(b->arena);
+	free(b);
+	if (ix->st != NULL)
+		ix->st->cache_used -= cost < ix->st->cache_used ? cost : ix->st->cache_used;
+}
+
+/* Unlinks bucket b from the table and the LRU list and frees it. */
+static void bkt_drop(struct kta_state_index *ix, struct bkt *b)
+{
+	struct bkt **p = &ix->tab[(size_t)b->id & (ix->ntab - 1)];
+
+	while (*p != b)
+		p = &(*p)->hnext;
+	*p = b->hnext;
+	lru_unlink(ix, b);
+	if (b->dirty)
+		ix->ndirty--;
+	ix->nbkt--;
+	bkt_free(ix, b);
+}
+
+/* Forgets everything cached, dirty data included (rollback, or stale). */
+static void ix_drop_cache(struct kta_state_index *ix)
+{
+	while (ix->lru_head != NULL)
+		bkt_drop(ix, ix->lru_head);
+	ix->meta_loaded = ix->meta_exists = ix->meta_dirty = 0;
+	ix->hist_loaded = ix->h_any = 0;
+	ix->hc_valid = ix->hc_dirty = 0;
+	ix->hc_len = 0;
+	ix->tx_seen = 0;
+	ix->hint_valid = 0;
+}
+
+static struct bkt *bkt_find(const struct kta_state_index *ix, uint64_t id)
+{
+	struct bkt *b;
+
+	if (ix->ntab == 0)
+		return NULL;
+	for (b = ix->tab[(size_t)id & (ix->ntab - 1)]; b != NULL; b = b->hnext)
+		if (b->id == id)
+			return b;
+	return NULL;
+}
+
+/* Reserves room for one more record in b. */
+static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt *b, struct kta_error *err)
+{
+	uint32_t nc;
+	uint64_t *nh;
+	uint32_t *no;
+
+	if (b->n < b->cap)
+		return KTA_OK;
+	nc = b->cap == 0 ? 8 : b->cap * 2;
+	if (nc < b->cap || (nh = realloc(b->hs, nc * sizeof(*nh))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	}
-	ix->st = st;
-	ix->seed = (uint64_t)(uintptr_t)ix ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
-	ix->next = st->ixs;
-	st->ixs = ix;
-	*out = ix;
+	b->hs = nh;
+	if ((no = realloc(b->offs, nc * sizeof(*no))) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	b->offs = no;
+	ix->st->cache_used += (size_t)(nc - b->cap) * (sizeof(*nh) + sizeof(*no));
+	b->cap = nc;
 	return KTA_OK;
 }
 
-static uint64_t wb_hash(const struct kta_state_index *ix, const char *s, size_t n)
+/* Reserves size bytes at the end of b's arena: *off. */
+static enum kta_status arena_alloc(struct kta_state_index *ix, struct bkt *b, size_t size,
+				   uint32_t *off, struct kta_error *err)
 {
-	uint64_t h = ix->seed ^ 0xcbf29ce484222325ull;
-	size_t i;
+	if (size > ARENA_MAX - b->alen)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: label bucket too large");
+	if (b->alen + size > b->acap) {
+		/* 1/8 slack: the cache budget counts allocated bytes */
+		size_t nc = ((size_t)b->alen + size + b->alen / 8 + 63) & ~(size_t)63;
+		uint8_t *na;
 
-	for (i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ull;
+		if (nc < 512)
+			nc = 512;
+		if (nc > ARENA_MAX)
+			nc = ARENA_MAX;
+		if ((na = realloc(b->arena, nc)) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		b->arena = na;
+		ix->st->cache_used += nc - b->acap;
+		b->acap = (uint32_t)nc;
 	}
-	h ^= h >> 32; /* FNV-1a's low bits mix poorly */
-	h *= 0xd6e8feb86659fd93ull;
-	return h ^ (h >> 32);
+	*off = b->alen;
+	b->alen += (uint32_t)size;
+	return KTA_OK;
 }
 
-/* The slot of label (n bytes): its entry, or the empty slot where it goes. */
-static size_t wb_slot(const struct kta_state_index *ix, const char *label, size_t n, uint64_t h)
+/* Rewrites b's arena without its dead records. */
+static enum kta_status bkt_compact(struct kta_state_index *ix, struct bkt *b, struct kta_error *err)
 {
-	size_t i = (size_t)h & (ix->nslots - 1);
+	uint8_t *na;
+	uint32_t i, off = 0;
+	size_t nc;
 
-	while (ix->slots[i] != 0) {
-		const struct wb_rec *r = ix->recs[ix->slots[i] - 1];
+	if (b->dead == 0)
+		return KTA_OK;
+	nc = ((size_t)(b->alen - b->dead) + (b->alen - b->dead) / 8 + 63) & ~(size_t)63;
+	if (nc < 512)
+		nc = 512;
+	if ((na = malloc(nc)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	for (i = 0; i < b->n; i++) {
+		size_t sz = REC_SIZE(REC(b, i)->cap);
 
-		if (r->label_len == n && memcmp(r->label, label, n) == 0)
-			break;
-		i = (i + 1) & (ix->nslots - 1);
+		memcpy(na + off, REC(b, i), sz);
+		b->offs[i] = off;
+		off += (uint32_t)sz;
 	}
-	return i;
+	free(b->arena);
+	b->arena = na;
+	ix->st->cache_used += nc;
+	ix->st->cache_used -= b->acap < ix->st->cache_used ? b->acap : ix->st->cache_used;
+	b->acap = (uint32_t)nc;
+	b->alen = off;
+	b->dead = 0;
+	return KTA_OK;
 }
 
-static const struct wb_rec *wb_find(const struct kta_state_index *ix, const char *label, size_t n,
-				    uint64_t h)
+/* A new empty bucket id in the cache (clean). */
+static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, struct bkt **out,
+			       struct kta_error *err)
 {
-	size_t i;
+	struct bkt *b;
 
-	if (ix->nused == 0)
-		return NULL;
-	i = wb_slot(ix, label, n, h);
-	return ix->slots[i] != 0 ? ix->recs[ix->slots[i] - 1] : NULL;
+	if (2 * (ix->nbkt + 1) > ix->ntab) {
+		size_t nt = ix->ntab == 0 ? 256 : 2 * ix->ntab, i;
+		struct bkt **t = calloc(nt, sizeof(*t));
+
+		if (t == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		for (i = 0; i < ix->ntab; i++) {
+			while (ix->tab[i] != NULL) {
+				struct bkt *o = ix->tab[i];
+
+				ix->tab[i] = o->hnext;
+				o->hnext = t[(size_t)o->id & (nt - 1)];
+				t[(size_t)o->id & (nt - 1)] = o;
+			}
+		}
+		free(ix->tab);
+		ix->tab = t;
+		ix->ntab = nt;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	b->id = id;
+	b->hnext = ix->tab[(size_t)id & (ix->ntab - 1)];
+	ix->tab[(size_t)id & (ix->ntab - 1)] = b;
+	ix->nbkt++;
+	ix->st->cache_used += sizeof(*b) + ALLOC_OVERHEAD * 4;
+	lru_front(ix, b);
+	*out = b;
+	return KTA_OK;
 }
 
-static void bloom_add(uint64_t *b, uint64_t h)
+/* Appends a record to b (hash h); label and keys are copied. */
+static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt *b, uint64_t h,
+			       const char *label, size_t ll, uint64_t version, uint64_t leaf,
+			       const uint8_t entry_hash[32], const uint8_t *keys, size_t kl,
+			       struct kta_error *err)
 {
-	size_t i = (size_t)h & (KTA_STATE_BLOOM_BITS - 1);
-	size_t j = (size_t)(h >> 38) & (KTA_STATE_BLOOM_BITS - 1);
+	struct lrec *r;
+	enum kta_status s;
+	uint32_t off;
 
-	b[i / 64] |= (uint64_t)1 << (i % 64);
-	b[j / 64] |= (uint64_t)1 << (j % 64);
+	if (ll > UINT16_MAX || kl > UINT16_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
+	if ((s = bkt_reserve(ix, b, err)) != KTA_OK ||
+	    (s = arena_alloc(ix, b, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
+		return s;
+	r = (struct lrec *)(void *)(b->arena + off);
+	r->version = version;
+	r->leaf = leaf;
+	memcpy(r->entry_hash, entry_hash, 32);
+	r->label_len = (uint16_t)ll;
+	r->keys_len = (uint16_t)kl;
+	r->cap = (uint32_t)(ll + kl);
+	memcpy(r->data, label, ll);
+	if (kl > 0)
+		memcpy(r->data + ll, keys, kl);
+	b->hs[b->n] = h;
+	b->offs[b->n++] = off;
+	return KTA_OK;
 }
 
-static int bloom_maybe(const uint64_t *b, uint64_t h)
+/* Index of label in b, or -1. */
+static long bkt_lookup(const struct bkt *b, uint64_t h, const char *label, size_t ll)
 {
-	size_t i = (size_t)h & (KTA_STATE_BLOOM_BITS - 1);
-	size_t j = (size_t)(h >> 38) & (KTA_STATE_BLOOM_BITS - 1);
+	uint32_t i;
 
-	return ((b[i / 64] >> (i % 64)) & 1) != 0 && ((b[j / 64] >> (j % 64)) & 1) != 0;
+	for (i = 0; i < b->n; i++)
+		if (b->hs[i] == h && REC(b, i)->label_len == ll &&
+		    memcmp(REC(b, i)->data, label, ll) == 0)
+			return (long)i;
+	return -1;
 }
 
-/* Drops the buffered rows (after a flush, or on rollback). */
-static void wb_clear(struct kta_state_index *ix)
+/* Encodes b (state.h "labels row") into ix->enc; *len its size. */
+static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *b, size_t *len,
+				  struct kta_error *err)
 {
-	size_t i;
+	size_t need = 0, off = 0;
+	uint32_t i;
 
-	for (i = 0; i < ix->nrecs; i++)
-		free(ix->recs[i]);
-	ix->nrecs = 0;
-	ix->bytes = 0;
-	if (ix->nused > 0)
-		memset(ix->slots, 0, ix->nslots * sizeof(*ix->slots));
-	ix->nused = 0;
+	for (i = 0; i < b->n; i++)
+		need += 72 + (size_t)REC(b, i)->label_len + (size_t)REC(b, i)->keys_len;
+	if (need + 1 > ix->enc_cap) {
+		uint8_t *ne = realloc(ix->enc, need + 1);
+
+		if (ne == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->enc = ne;
+		ix->enc_cap = need + 1;
+	}
+	for (i = 0; i < b->n; i++) {
+		const struct lrec *r = REC(b, i);
+
+		off += put_varint(ix->enc + off, r->label_len);
+		memcpy(ix->enc + off, r->data, r->label_len);
+		off += r->label_len;
+		off += put_varint(ix->enc + off, r->version);
+		off += put_varint(ix->enc + off, r->leaf);
+		memcpy(ix->enc + off, r->entry_hash, 32);
+		off += 32;
+		off += put_varint(ix->enc + off, r->keys_len);
+		memcpy(ix->enc + off, r->data + r->label_len, r->keys_len);
+		off += r->keys_len;
+	}
+	if (off > INT_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: label bucket too large");
+	*len = off;
+	return KTA_OK;
 }
 
-/* Inserts one row into label_history and, when do_label, labels (upsert), now. */
-static enum kta_status sql_put(struct kta_state_index *ix, const char *label, uint64_t version,
-			       uint64_t leaf_index, const uint8_t hash[32], const uint8_t *keys,
-			       size_t keys_len, const uint8_t *entry, size_t entry_len,
-			       enum kta_auth_result auth, int do_label, struct kta_error *err)
+/* Marks the transaction's write: other indexes' caches become stale. */
+static void ix_wrote(struct kta_state_index *ix)
+{
+	ix->st->wgen++;
+	ix->wgen_seen = ix->st->wgen;
+}
+
+static enum kta_status row_put(struct kta_state_index *ix, enum stmt_id id, int64_t key,
+			       const uint8_t *data, size_t len, const char *what,
+			       struct kta_error *err)
 {
 	struct kta_state *st = ix->st;
 	sqlite3_stmt *s;
+	enum kta_status r = KTA_OK;
 
-	if (!do_label)
-		goto history;
-	if ((s = stmt(st, S_LABEL_PUT, err)) == NULL)
+	if (len > INT_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: %s too large", what);
+	if ((s = stmt(st, id, err)) == NULL)
 		return st->last_status;
-	if (bind_text(s, 1, ix->origin) != SQLITE_OK || bind_text(s, 2, label) != SQLITE_OK ||
-	    bind_u64(s, 3, version) != SQLITE_OK || bind_u64(s, 4, leaf_index) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 5, hash, 32, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 6, keys != NULL ? (const void *)keys : "", (int)keys_len,
-			      SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE) {
-		enum kta_status r = db_fail(st, "store label", err);
-
-		sqlite3_reset(s);
-		return r;
-	}
+	if (bind_text(s, 1, ix->origin) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, key) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 3, len > 0 ? (const void *)data : "", (int)len, SQLITE_STATIC) !=
+		SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		r = db_fail(st, what, err);
 	sqlite3_reset(s);
-history:
-	if ((s = stmt(st, S_HIST_PUT, err)) == NULL)
-		return st->last_status;
-	if (bind_text(s, 1, ix->origin) != SQLITE_OK || bind_u64(s, 2, leaf_index) != SQLITE_OK ||
-	    bind_text(s, 3, label) != SQLITE_OK || bind_u64(s, 4, version) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 5, entry, (int)entry_len, SQLITE_STATIC) != SQLITE_OK ||
-	    bind_text(s, 6, kta_replay_auth_name(auth)) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_DONE) {
-		enum kta_status r = db_fail(st, "store label history", err);
+	ix_wrote(ix);
+	return r;
+}
 
-		sqlite3_reset(s);
-		(void)kta_error_prefix(err, "label %s leaf %" PRIu64, label, leaf_index);
+static enum kta_status bkt_write(struct kta_state_index *ix, struct bkt *b, struct kta_error *err)
+{
+	enum kta_status r;
+	size_t len = 0;
+
+	if (b->id > (uint64_t)INT64_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: too many label buckets");
+	if ((r = bkt_encode(ix, b, &len, err)) != KTA_OK ||
+	    (r = row_put(ix, S_ROW_PUT_LABELS, (int64_t)b->id, ix->enc, len, "store labels",
+			 err)) != KTA_OK)
 		return r;
-	}
-	sqlite3_reset(s);
+	b->dirty = 0;
+	ix->ndirty--;
 	return KTA_OK;
 }
 
-static int rec_cmp(const void *pa, const void *pb)
+static void bkt_dirty(struct kta_state_index *ix, struct bkt *b)
 {
-	const struct wb_rec *a = *(const struct wb_rec *const *)pa;
-	const struct wb_rec *b = *(const struct wb_rec *const *)pb;
-	size_t n = a->label_len < b->label_len ? a->label_len : b->label_len;
-	int c = memcmp(a->label, b->label, n);
+	if (!b->dirty) {
+		b->dirty = 1;
+		ix->ndirty++;
+	}
+}
 
-	if (c != 0)
-		return c;
-	if (a->label_len != b->label_len)
-		return a->label_len < b->label_len ? -1 : 1;
-	return a->leaf_index < b->leaf_index ? -1 : a->leaf_index > b->leaf_index;
+static enum kta_status meta_write(struct kta_state_index *ix, struct kta_error *err)
+{
+	uint8_t m[LAB_META_LEN];
+	enum kta_status r;
+
+	store64le(m, ix->k0);
+	store64le(m + 8, ix->k1);
+	store64le(m + 16, ix->nbuckets);
+	store64le(m + 24, ix->nlabels);
+	if ((r = row_put(ix, S_ROW_PUT_LABELS, LAB_META_BUCKET, m, sizeof(m), "store label meta",
+			 err)) != KTA_OK)
+		return r;
+	ix->meta_dirty = 0;
+	return KTA_OK;
+}
+
+static enum kta_status hist_write(struct kta_state_index *ix, struct kta_error *err)
+{
+	enum kta_status r;
+
+	if (!ix->hc_dirty)
+		return KTA_OK;
+	if (ix->hc_id > (uint64_t)INT64_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: leaf index too large");
+	if ((r = row_put(ix, S_ROW_PUT_HIST, (int64_t)ix->hc_id, ix->hc, ix->hc_len,
+			 "store label history", err)) != KTA_OK)
+		return r;
+	ix->hc_dirty = 0;
+	return KTA_OK;
+}
+
+static int bkt_id_cmp(const void *pa, const void *pb)
+{
+	const struct bkt *a = *(const struct bkt *const *)pa;
+	const struct bkt *b = *(const struct bkt *const *)pb;
+
+	return a->id < b->id ? -1 : a->id > b->id;
 }
 
 /*
- * Writes the buffer in (label, leaf index) order: every row into the
- * history, the last row of each label into labels. Clears it on success;
- * on failure the caller's transaction must be rolled back.
+ * Writes everything dirty (meta, buckets in id order, the history chunk) in
+ * the open transaction; the cache stays, clean. On failure the caller's
+ * transaction must be rolled back.
  */
 static enum kta_status wb_flush(struct kta_state_index *ix, struct kta_error *err)
 {
 	enum kta_status r = KTA_OK;
-	size_t i;
+	struct bkt **list = NULL, *b;
+	size_t n = 0;
 
-	if (ix->nrecs == 0)
+	if (ix->st == NULL)
 		return KTA_OK;
-	if (ix->fresh && ix->bloom == NULL &&
-	    (ix->bloom = calloc(KTA_STATE_BLOOM_BITS / 64, sizeof(uint64_t))) == NULL)
-		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	qsort(ix->recs, ix->nrecs, sizeof(*ix->recs), rec_cmp);
-	for (i = 0; i < ix->nrecs && r == KTA_OK; i++) {
-		const struct wb_rec *w = ix->recs[i];
-		/* labels gets only the last (latest) row of each label */
-		int last = i + 1 == ix->nrecs || ix->recs[i + 1]->label_len != w->label_len ||
-			   memcmp(ix->recs[i + 1]->label, w->label, w->label_len) != 0;
-
-		r = sql_put(ix, w->label, w->version, w->leaf_index, w->entry_hash, w->keys,
-			    w->keys_len, w->entry, w->entry_len, w->auth, last, err);
-		if (ix->fresh)
-			bloom_add(ix->bloom, wb_hash(ix, w->label, w->label_len));
+	if ((r = hist_write(ix, err)) != KTA_OK)
+		return r;
+	if (ix->meta_dirty && (r = meta_write(ix, err)) != KTA_OK)
+		return r;
+	if (ix->ndirty == 0)
+		return KTA_OK;
+	if ((list = malloc(ix->ndirty * sizeof(*list))) == NULL) {
+		/* Out of memory for the sort: write them unsorted. */
+		for (b = ix->lru_head; b != NULL && r == KTA_OK; b = b->next)
+			if (b->dirty)
+				r = bkt_write(ix, b, err);
+		return r;
 	}
-	if (r == KTA_OK)
-		wb_clear(ix);
+	for (b = ix->lru_head; b != NULL; b = b->next)
+		if (b->dirty)
+			list[n++] = b;
+	qsort(list, n, sizeof(*list), bkt_id_cmp);
+	for (size_t i = 0; i < n && r == KTA_OK; i++)
+		r = bkt_write(ix, list[i], err);
+	free(list);
 	return r;
+}
+
+/* Evicts least recently used buckets (writing dirty ones) until the cache
+ * is within its budget; never `keep`. */
+static enum kta_status ix_evict(struct kta_state_index *ix, const struct bkt *keep,
+				struct kta_error *err)
+{
+	struct kta_state *st = ix->st;
+	enum kta_status r;
+
+	while (st->cache_used > st->cache_budget && ix->lru_tail != NULL && ix->lru_tail != keep) {
+		struct bkt *b = ix->lru_tail;
+
+		if (b->ref) {
+			b->ref = 0;
+			lru_front(ix, b);
+			continue;
+		}
+		if (b->dirty && (r = bkt_write(ix, b, err)) != KTA_OK)
+			return r;
+		bkt_drop(ix, b);
+	}
+	return KTA_OK;
 }
 
 static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err)
@@ -1100,31 +1567,44 @@ static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err)
 	return KTA_OK;
 }
 
-/* Rollback or end of transaction: drop the buffers and what "fresh" knew. */
+/* Rollback: every index forgets what it cached. */
 static void wb_discard_all(struct kta_state *st)
 {
 	struct kta_state_index *ix;
 
-	for (ix = st->ixs; ix != NULL; ix = ix->next) {
-		wb_clear(ix);
-		ix->checked = 0;
-		ix->fresh = 0;
-		free(ix->bloom);
-		ix->bloom = NULL;
-	}
+	for (ix = st->ixs; ix != NULL; ix = ix->next)
+		ix_drop_cache(ix);
 }
 
-/* kta_state_close: indexes still open lose their handle and buffered rows
- * (the open transaction is rolled back anyway). */
+/* kta_state_close: indexes still open lose their handle and cache (the
+ * open transaction is rolled back anyway). */
 static void wb_detach_all(struct kta_state *st)
 {
 	while (st->ixs != NULL) {
 		struct kta_state_index *ix = st->ixs;
 
 		st->ixs = ix->next;
-		wb_clear(ix);
+		ix_drop_cache(ix);
 		ix->st = NULL;
 	}
+}
+
+enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
+				    struct kta_state_index **out, struct kta_error *err)
+{
+	struct kta_state_index *ix;
+
+	*out = NULL;
+	if ((ix = calloc(1, sizeof(*ix))) == NULL || (ix->origin = strdup(origin)) == NULL) {
+		free(ix);
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	}
+	ix->st = st;
+	ix->wgen_seen = st->wgen;
+	ix->next = st->ixs;
+	st->ixs = ix;
+	*out = ix;
+	return KTA_OK;
 }
 
 void kta_state_index_free(struct kta_state_index *ix)
@@ -1135,7 +1615,8 @@ void kta_state_index_free(struct kta_state_index *ix)
 		return;
 	/* Rows still buffered belong to the open transaction: write them now,
 	 * and if that fails make its commit fail (never lose them silently). */
-	if (ix->st != NULL && ix->nrecs > 0 && ix->st->in_tx && ix->st->wb_status == KTA_OK) {
+	if (ix->st != NULL && ix->st->in_tx && ix->st->wb_status == KTA_OK &&
+	    (ix->ndirty > 0 || ix->meta_dirty || ix->hc_dirty)) {
 		struct kta_error e;
 		enum kta_status r = wb_flush(ix, &e);
 
@@ -1150,10 +1631,12 @@ void kta_state_index_free(struct kta_state_index *ix)
 			break;
 		}
 	}
-	wb_clear(ix);
-	free(ix->recs);
-	free(ix->slots);
-	free(ix->bloom);
+	ix_drop_cache(ix);
+	if (ix->st != NULL && ix->st->last_ix == ix)
+		ix->st->last_ix = NULL;
+	free(ix->tab);
+	free(ix->hc);
+	free(ix->enc);
 	free(ix->origin);
 	free(ix->label);
 	free(ix->keybuf);
@@ -1161,37 +1644,244 @@ void kta_state_index_free(struct kta_state_index *ix)
 	free(ix);
 }
 
-/* Learns, once per transaction, the stored size and whether origin has labels. */
-static enum kta_status wb_check(struct kta_state_index *ix, struct kta_error *err)
+/* Reads one row's blob of table id (S_ROW_GET_*): *found, and a pointer
+ * valid until s is reset (the caller resets it). */
+static enum kta_status row_get(struct kta_state_index *ix, enum stmt_id id, int64_t key,
+			       sqlite3_stmt **sp, const uint8_t **data, size_t *len, int *found,
+			       struct kta_error *err)
 {
 	struct kta_state *st = ix->st;
 	sqlite3_stmt *s;
-	enum kta_status r = KTA_ERR_IO;
-	int rc;
+	int rc, n;
 
-	if (ix->checked)
-		return KTA_OK;
-	if ((s = prep(st,
-		      "SELECT (SELECT size FROM logs WHERE origin = ?1), "
-		      "EXISTS(SELECT 1 FROM labels WHERE origin = ?1)",
-		      err)) == NULL)
+	*found = 0;
+	if ((*sp = s = stmt(st, id, err)) == NULL)
 		return st->last_status;
 	bind_text(s, 1, ix->origin);
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = db_fail(st, "read log size", err);
-		goto out;
+	sqlite3_bind_int64(s, 2, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return KTA_OK;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, "read label index", err);
+	n = sqlite3_column_bytes(s, 0);
+	*data = sqlite3_column_blob(s, 0);
+	if (n < 0 || (n > 0 && *data == NULL))
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	*len = (size_t)n;
+	*found = 1;
+	return KTA_OK;
+}
+
+/*
+ * Before every use of ix: drops a cache another writer made stale, writes
+ * the other indexes' dirty data (so that this one's reads see it), and
+ * loads the meta row. Creates the meta (a new SipHash key) when `create`.
+ */
+static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct kta_error *err)
+{
+	struct kta_state *st = ix->st;
+	enum kta_status r;
+
+	if (st == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "state index: the state is closed");
+	if (!st->in_tx) {
+		ix_drop_cache(ix); /* nothing is cached across implicit transactions */
+	} else if (ix->tx_seen != st->tx_id) {
+		sqlite3_int64 dv = 0;
+
+		if ((r = pragma_int(st, "PRAGMA data_version", &dv, err)) != KTA_OK)
+			return r;
+		if (dv != ix->dv)
+			ix_drop_cache(ix);
+		ix->dv = dv;
+		ix->tx_seen = st->tx_id;
 	}
-	ix->direct_below = 0;
-	if (sqlite3_column_type(s, 0) != SQLITE_NULL && col_u64(s, 0, &ix->direct_below) != 0) {
-		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad logs row", st->path);
-		goto out;
+	if (st->last_ix != ix) {
+		struct kta_state_index *o;
+
+		for (o = st->ixs; o != NULL; o = o->next)
+			if (o != ix && (r = wb_flush(o, err)) != KTA_OK)
+				return r;
+		if (st->wgen != ix->wgen_seen)
+			ix_drop_cache(ix);
+		st->last_ix = ix;
+		ix->wgen_seen = st->wgen;
+		if (st->in_tx)
+			ix->tx_seen = st->tx_id;
 	}
-	ix->fresh = sqlite3_column_int(s, 1) == 0 && ix->nrecs == 0;
-	ix->checked = 1;
-	r = KTA_OK;
-out:
-	sqlite3_finalize(s);
-	return r;
+	if (!ix->meta_loaded) {
+		sqlite3_stmt *s = NULL;
+		const uint8_t *d = NULL;
+		size_t len = 0;
+		int found = 0;
+
+		r = row_get(ix, S_ROW_GET_LABELS, LAB_META_BUCKET, &s, &d, &len, &found, err);
+		if (r == KTA_OK && found) {
+			if (len != LAB_META_LEN || load64le(d + 16) == 0) {
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "%s: labels of %s: bad meta row", st->path,
+						  ix->origin);
+			} else {
+				ix->k0 = load64le(d);
+				ix->k1 = load64le(d + 8);
+				ix->nbuckets = load64le(d + 16);
+				ix->nlabels = load64le(d + 24);
+			}
+		}
+		if (s != NULL)
+			sqlite3_reset(s);
+		if (r != KTA_OK)
+			return r;
+		ix->meta_exists = found;
+		ix->meta_loaded = 1;
+	}
+	if (create && !ix->meta_exists) {
+		uint8_t k[16];
+
+		sqlite3_randomness(sizeof(k), k);
+		ix->k0 = load64le(k);
+		ix->k1 = load64le(k + 8);
+		ix->nbuckets = 1;
+		ix->nlabels = 0;
+		ix->meta_exists = 1;
+		ix->meta_dirty = 1;
+	}
+	return KTA_OK;
+}
+
+/* Decodes a labels row into the new cached bucket b. */
+static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt *b, const uint8_t *d,
+				  size_t len, struct kta_error *err)
+{
+	size_t off = 0;
+	enum kta_status r;
+
+	while (off < len) {
+		uint64_t ll, ver, leaf, kl, h;
+		const char *label;
+		const uint8_t *eh, *keys;
+
+		if (get_varint(d, len, &off, &ll) != 0 || ll == 0 || ll > KTA_LABEL_ENCODED_MAX ||
+		    len - off < ll)
+			goto bad;
+		label = (const char *)d + off;
+		off += (size_t)ll;
+		if (get_varint(d, len, &off, &ver) != 0 || get_varint(d, len, &off, &leaf) != 0 ||
+		    len - off < 32)
+			goto bad;
+		eh = d + off;
+		off += 32;
+		if (get_varint(d, len, &off, &kl) != 0 || len - off < kl)
+			goto bad;
+		keys = d + off;
+		off += (size_t)kl;
+		h = lab_hash(ix, label, (size_t)ll);
+		if (lab_addr(h, ix->nbuckets) != b->id)
+			goto bad; /* in the wrong bucket: not what this code wrote */
+		if ((r = bkt_add(ix, b, h, label, (size_t)ll, ver, leaf, eh, keys, (size_t)kl,
+				 err)) != KTA_OK)
+			return r;
+	}
+	return KTA_OK;
+bad:
+	return kta_error_set(err, KTA_ERR_MALFORMED,
+			     "%s: labels of %s: bucket %" PRIu64 " bad at byte %zu", ix->st->path,
+			     ix->origin, b->id, off);
+}
+
+/* The cached bucket id, loaded from SQLite if needed; most recently used. */
+static enum kta_status bkt_get(struct kta_state_index *ix, uint64_t id, struct bkt **out,
+			       struct kta_error *err)
+{
+	struct bkt *b = bkt_find(ix, id);
+	sqlite3_stmt *s = NULL;
+	const uint8_t *d = NULL;
+	size_t len = 0;
+	int found = 0;
+	enum kta_status r;
+
+	if (b != NULL) {
+		b->ref = 1; /* no list relinking on a hit (CLOCK) */
+		*out = b;
+		return KTA_OK;
+	}
+	if (id > (uint64_t)INT64_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: too many label buckets");
+	if ((r = bkt_new(ix, id, &b, err)) != KTA_OK)
+		return r;
+	r = row_get(ix, S_ROW_GET_LABELS, (int64_t)id, &s, &d, &len, &found, err);
+	if (r == KTA_OK && found)
+		r = bkt_decode(ix, b, d, len, err);
+	if (s != NULL)
+		sqlite3_reset(s);
+	if (r != KTA_OK) {
+		bkt_drop(ix, b);
+		return r;
+	}
+	*out = b;
+	return KTA_OK;
+}
+
+/* Finds label: *b its bucket, *idx its record or -1. */
+static enum kta_status lab_find(struct kta_state_index *ix, const char *label, size_t ll,
+				uint64_t *h, struct bkt **b, long *idx, struct kta_error *err)
+{
+	enum kta_status r;
+
+	if (ix->hint_valid && ix->hint_ll == ll && memcmp(ix->label, label, ll) == 0)
+		*h = ix->hint_h; /* the put after a get of the same label */
+	else
+		*h = lab_hash(ix, label, ll);
+	if ((r = bkt_get(ix, lab_addr(*h, ix->nbuckets), b, err)) != KTA_OK)
+		return r;
+	*idx = bkt_lookup(*b, *h, label, ll);
+	return KTA_OK;
+}
+
+/* One linear-hashing split: bucket nbuckets - 2^floor(log2 nbuckets) into
+ * itself and the new bucket nbuckets. */
+static enum kta_status lab_split(struct kta_state_index *ix, struct kta_error *err)
+{
+	uint64_t n = ix->nbuckets, lvl = 1;
+	struct bkt *from, *to;
+	uint32_t i, j;
+	enum kta_status r;
+
+	if (n >= (uint64_t)INT64_MAX)
+		return KTA_OK;
+	while (lvl * 2 <= n)
+		lvl *= 2;
+	if ((r = bkt_get(ix, n - lvl, &from, err)) != KTA_OK)
+		return r;
+	/* bucket n has never been written (buckets only grow) */
+	if (bkt_find(ix, n) != NULL)
+		return kta_error_set(err, KTA_ERR_INTERNAL,
+				     "state: label bucket %" PRIu64 " already cached", n);
+	if ((r = bkt_new(ix, n, &to, err)) != KTA_OK)
+		return r;
+	for (i = 0, j = 0; i < from->n; i++) {
+		if ((from->hs[i] & (2 * lvl - 1)) == n) {
+			const struct lrec *o = REC(from, i);
+
+			if ((r = bkt_add(ix, to, from->hs[i], (const char *)o->data, o->label_len,
+					 o->version, o->leaf, o->entry_hash, o->data + o->label_len,
+					 o->keys_len, err)) != KTA_OK)
+				return r;
+			from->dead += (uint32_t)REC_SIZE(o->cap);
+		} else {
+			from->hs[j] = from->hs[i];
+			from->offs[j++] = from->offs[i];
+		}
+	}
+	from->n = j;
+	if ((r = bkt_compact(ix, from, err)) != KTA_OK)
+		return r;
+	bkt_dirty(ix, from);
+	bkt_dirty(ix, to);
+	ix->nbuckets = n + 1;
+	ix->meta_dirty = 1;
+	return KTA_OK;
 }
 
 /* Copies label into ix->label (the borrowed label of a get's result). */
@@ -1206,7 +1896,8 @@ static enum kta_status keep_label(struct kta_state_index *ix, const char *label,
 		ix->label = nl;
 		ix->label_cap = ll + 1;
 	}
-	memcpy(ix->label, label, ll + 1);
+	memcpy(ix->label, label, ll);
+	ix->label[ll] = '\0';
 	return KTA_OK;
 }
 
@@ -1214,151 +1905,239 @@ static enum kta_status ix_get(void *ctx, const char *label, int *found, struct k
 			      struct kta_error *err)
 {
 	struct kta_state_index *ix = ctx;
-	struct kta_state *st = ix->st;
-	sqlite3_stmt *s;
-	enum kta_status r = KTA_ERR_IO;
-	const void *h, *kb;
-	int hl, kl, rc;
-	size_t ll = strlen(label);
+	enum kta_status r;
+	size_t ll = strlen(label), nkeys = 0;
 	struct kta_entry_key *keys = NULL;
-	size_t nkeys = 0;
-	uint64_t hv = 0;
+	const struct lrec *rec;
+	struct bkt *b;
+	uint64_t h;
+	long i;
 
 	*found = 0;
-	if (st->in_tx && !ix->checked && (r = wb_check(ix, err)) != KTA_OK)
+	if ((r = ix_prepare(ix, 0, err)) != KTA_OK)
 		return r;
-	if (ix->nrecs > 0 || (st->in_tx && ix->fresh)) {
-		const struct wb_rec *w;
-
-		hv = wb_hash(ix, label, ll);
-		if ((w = wb_find(ix, label, ll, hv)) != NULL) {
-			if ((r = keys_decode(w->keys, w->keys_len, &ix->keybuf, &ix->keybuf_cap,
-					     &keys, &nkeys, err)) != KTA_OK ||
-			    (r = keep_label(ix, label, ll, err)) != KTA_OK)
-				return r;
-			out->version = w->version;
-			out->leaf_index = w->leaf_index;
-			memcpy(out->entry_hash, w->entry_hash, 32);
-			out->label = ix->label;
-			out->keys = keys;
-			out->nkeys = nkeys;
-			out->entry = NULL;
-			out->entry_len = 0;
-			*found = 1;
-			return KTA_OK;
-		}
-		if (st->in_tx && ix->fresh && (ix->bloom == NULL || !bloom_maybe(ix->bloom, hv)))
-			return KTA_OK; /* neither buffered nor ever flushed: absent */
+	if (!ix->meta_exists || ll == 0)
+		return KTA_OK;
+	if ((r = lab_find(ix, label, ll, &h, &b, &i, err)) != KTA_OK)
+		return r;
+	ix->hint_valid = 0;
+	if ((r = keep_label(ix, label, ll, err)) != KTA_OK)
+		return r;
+	ix->hint_valid = 1;
+	ix->hint_ll = ll;
+	ix->hint_h = h;
+	if (i >= 0) {
+		rec = REC(b, i);
+		if ((r = keys_decode(rec->data + rec->label_len, rec->keys_len, &ix->keybuf,
+				     &ix->keybuf_cap, &keys, &nkeys, err)) != KTA_OK)
+			return r;
+		out->version = rec->version;
+		out->leaf_index = rec->leaf;
+		memcpy(out->entry_hash, rec->entry_hash, 32);
+		out->label = ix->label;
+		out->keys = keys;
+		out->nkeys = nkeys;
+		out->entry = NULL;
+		out->entry_len = 0;
+		*found = 1;
 	}
-	if (st->ixs != ix || ix->next != NULL) {
-		struct kta_state_index *o;
+	return ix_evict(ix, NULL, err);
+}
 
-		/* Another index's buffered rows must be visible to this read. */
-		for (o = st->ixs; o != NULL; o = o->next)
-			if (o != ix && (r = wb_flush(o, err)) != KTA_OK)
-				return r;
-	}
-	if ((s = stmt(st, S_LABEL_GET, err)) == NULL)
+/* Loads, once per cache life, the origin's last history chunk (appends to
+ * it continue it) and its last leaf. */
+static enum kta_status hist_load(struct kta_state_index *ix, struct kta_error *err)
+{
+	struct kta_state *st = ix->st;
+	sqlite3_stmt *s;
+	enum kta_status r = KTA_OK;
+	int rc;
+
+	if (ix->hist_loaded)
+		return KTA_OK;
+	ix->hc_valid = ix->hc_dirty = 0;
+	ix->hc_len = 0;
+	ix->h_any = 0;
+	if ((s = stmt(st, S_HIST_LAST, err)) == NULL)
 		return st->last_status;
 	bind_text(s, 1, ix->origin);
-	sqlite3_bind_text(s, 2, label, (int)ll, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		r = KTA_OK;
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 c = sqlite3_column_int64(s, 0);
+		const uint8_t *d = sqlite3_column_blob(s, 1);
+		int n = sqlite3_column_bytes(s, 1);
+		size_t off = 0, last = 0;
+
+		if (c < 0 || n <= 0 || d == NULL) {
+			r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad label_history row",
+					  st->path);
+			goto out;
+		}
+		/* find its last record */
+		while (off < (size_t)n) {
+			uint64_t ver, prev, el, delta;
+
+			if (get_varint(d, (size_t)n, &off, &delta) != 0 || (size_t)n - off < 1 ||
+			    delta > (uint64_t)INT64_MAX - (uint64_t)c)
+				goto bad_chunk;
+			last = (size_t)delta;
+			off += 1;
+			if (get_varint(d, (size_t)n, &off, &ver) != 0 ||
+			    get_varint(d, (size_t)n, &off, &prev) != 0 ||
+			    get_varint(d, (size_t)n, &off, &el) != 0 || (size_t)n - off < el) {
+			bad_chunk:
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "%s: label_history chunk %lld bad at byte %zu",
+						  st->path, (long long)c, off);
+				goto out;
+			}
+			off += (size_t)el;
+		}
+		if ((size_t)n > ix->hc_cap) {
+			uint8_t *nb = realloc(ix->hc, (size_t)n);
+
+			if (nb == NULL) {
+				r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+				goto out;
+			}
+			ix->hc = nb;
+			ix->hc_cap = (size_t)n;
+		}
+		memcpy(ix->hc, d, (size_t)n);
+		ix->hc_len = (size_t)n;
+		ix->hc_id = (uint64_t)c;
+		ix->hc_valid = 1;
+		ix->h_any = 1;
+		ix->h_last = (uint64_t)c + last;
+	} else if (rc != SQLITE_DONE) {
+		r = db_fail(st, "read label history", err);
 		goto out;
 	}
-	if (rc != SQLITE_ROW) {
-		r = db_fail(st, "read label", err);
-		goto out;
-	}
-	h = sqlite3_column_blob(s, 2);
-	hl = sqlite3_column_bytes(s, 2);
-	kb = sqlite3_column_blob(s, 3);
-	kl = sqlite3_column_bytes(s, 3);
-	if (col_u64(s, 0, &out->version) != 0 || col_u64(s, 1, &out->leaf_index) != 0 ||
-	    h == NULL || hl != 32 || kl < 0) {
-		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad labels row", st->path);
-		goto out;
-	}
-	if ((r = keys_decode(kb, (size_t)kl, &ix->keybuf, &ix->keybuf_cap, &keys, &nkeys, err)) !=
-	    KTA_OK)
-		goto out;
-	if ((r = keep_label(ix, label, ll, err)) != KTA_OK)
-		goto out;
-	memcpy(out->entry_hash, h, 32);
-	out->label = ix->label;
-	out->keys = keys;
-	out->nkeys = nkeys;
-	out->entry = NULL;
-	out->entry_len = 0;
-	*found = 1;
-	r = KTA_OK;
+	ix->hist_loaded = 1;
 out:
 	sqlite3_reset(s);
 	return r;
 }
 
-/* Buffers one put (see "Write-back buffer"); flushes when the buffer is full. */
-static enum kta_status wb_add(struct kta_state_index *ix, const struct kta_label_state *ls,
-			      size_t ll, size_t keys_len, enum kta_auth_result auth,
-			      struct kta_error *err)
+/* Leaves are appended in increasing order: a leaf at or below the last one
+ * in the history would be a leaf replayed twice (a bug, never overwritten). */
+static enum kta_status hist_check(const struct kta_state_index *ix, const char *label,
+				  uint64_t leaf, struct kta_error *err)
 {
-	struct wb_rec *w;
-	uint64_t hv = wb_hash(ix, ls->label, ll);
-	size_t i, sz = sizeof(*w) + ll + 1 + keys_len + ls->entry_len;
+	if (ix->h_any && leaf <= ix->h_last)
+		return kta_error_set(err, KTA_ERR_IO,
+				     "%s: label %s leaf %" PRIu64 ": not after leaf %" PRIu64
+				     " already in the history (a leaf replayed twice?)",
+				     ix->st->path, label, leaf, ix->h_last);
+	return KTA_OK;
+}
 
-	if (ix->nrecs == ix->recs_cap) {
-		size_t nc = ix->recs_cap == 0 ? 1024 : 2 * ix->recs_cap;
-		struct wb_rec **nr = realloc(ix->recs, nc * sizeof(*nr));
+/* Appends one history record (state.h "label_history row") for leaf. */
+static enum kta_status hist_append(struct kta_state_index *ix, const char *label, uint64_t leaf,
+				   uint64_t version, enum kta_auth_result auth, int has_prev,
+				   uint64_t prev, const uint8_t *entry, size_t elen,
+				   struct kta_error *err)
+{
+	size_t need = 1 + 4 * 10 + elen;
+	enum kta_status r;
 
-		if (nr == NULL)
-			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-		ix->recs = nr;
-		ix->recs_cap = nc;
+	if ((r = hist_check(ix, label, leaf, err)) != KTA_OK)
+		return r;
+	if (ix->hc_valid && ix->hc_len > 0 && ix->hc_len + need > HIST_CHUNK_BYTES) {
+		/* close the chunk; the next one is keyed by its first leaf */
+		if ((r = hist_write(ix, err)) != KTA_OK)
+			return r;
+		ix->hc_valid = 0;
 	}
-	if (2 * (ix->nused + 1) > ix->nslots) {
-		size_t ns = ix->nslots == 0 ? 2048 : 2 * ix->nslots, j;
-		size_t *old = ix->slots, oldn = ix->nslots;
-
-		if ((ix->slots = calloc(ns, sizeof(*ix->slots))) == NULL) {
-			ix->slots = old;
-			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-		}
-		ix->nslots = ns;
-		for (j = 0; j < oldn; j++) {
-			if (old[j] != 0) {
-				const struct wb_rec *o = ix->recs[old[j] - 1];
-
-				ix->slots[wb_slot(ix, o->label, o->label_len,
-						  wb_hash(ix, o->label, o->label_len))] = old[j];
-			}
-		}
-		free(old);
+	if (!ix->hc_valid) {
+		ix->hc_id = leaf;
+		ix->hc_len = 0;
+		ix->hc_valid = 1;
 	}
-	if ((w = malloc(sz)) == NULL)
-		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	w->version = ls->version;
-	w->leaf_index = ls->leaf_index;
-	memcpy(w->entry_hash, ls->entry_hash, 32);
-	w->auth = auth;
-	w->label = (char *)(w + 1);
-	memcpy(w->label, ls->label, ll + 1);
-	w->label_len = ll;
-	w->keys = (uint8_t *)w->label + ll + 1;
-	if (keys_len > 0)
-		memcpy(w->keys, ix->blob, keys_len);
-	w->keys_len = keys_len;
-	w->entry = w->keys + keys_len;
-	memcpy(w->entry, ls->entry, ls->entry_len);
-	w->entry_len = ls->entry_len;
-	ix->recs[ix->nrecs++] = w;
-	i = wb_slot(ix, w->label, ll, hv);
-	if (ix->slots[i] == 0)
-		ix->nused++;
-	ix->slots[i] = ix->nrecs; /* the latest put of the label */
-	ix->bytes += sz + 2 * sizeof(size_t);
-	if (ix->bytes >= KTA_STATE_WB_BYTES)
-		return wb_flush(ix, err);
+	need += ix->hc_len;
+	if (need > ix->hc_cap) {
+		size_t nc = ix->hc_cap < 4096 ? 4096 : ix->hc_cap;
+		uint8_t *nb;
+
+		while (nc < need)
+			nc *= 2;
+		if ((nb = realloc(ix->hc, nc)) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->hc = nb;
+		ix->hc_cap = nc;
+	}
+	ix->hc_len += put_varint(ix->hc + ix->hc_len, leaf - ix->hc_id);
+	ix->hc[ix->hc_len++] = (uint8_t)auth;
+	ix->hc_len += put_varint(ix->hc + ix->hc_len, version);
+	ix->hc_len += put_varint(ix->hc + ix->hc_len, has_prev ? prev + 1 : 0);
+	ix->hc_len += put_varint(ix->hc + ix->hc_len, elen);
+	memcpy(ix->hc + ix->hc_len, entry, elen);
+	ix->hc_len += elen;
+	ix->hc_dirty = 1;
+	ix->h_any = 1;
+	ix->h_last = leaf;
+	return KTA_OK;
+}
+
+/*
+ * Sets label's state in the cache (no history): updates its record or adds
+ * it (and splits while the average bucket is over LAB_LOAD). *had_prev and
+ * *prev: the label's previous leaf.
+ */
+static enum kta_status lab_set(struct kta_state_index *ix, const char *label, size_t ll,
+			       uint64_t version, uint64_t leaf, const uint8_t entry_hash[32],
+			       const uint8_t *keys, size_t kl, int *had_prev, uint64_t *prev,
+			       struct kta_error *err)
+{
+	struct bkt *b;
+	struct lrec *rec;
+	uint64_t h;
+	long i;
+	enum kta_status r;
+
+	*had_prev = 0;
+	if ((r = lab_find(ix, label, ll, &h, &b, &i, err)) != KTA_OK)
+		return r;
+	if (i >= 0) {
+		if (kl > UINT16_MAX)
+			return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
+		rec = REC(b, i);
+		*had_prev = 1;
+		*prev = rec->leaf;
+		if (ll + kl > rec->cap) {
+			/* outgrown: a new copy at the end of the arena, the old one dead */
+			uint32_t off, old = b->offs[i];
+			size_t oldsz = REC_SIZE(rec->cap);
+
+			if (b->dead > b->alen / 2 && (r = bkt_compact(ix, b, err)) != KTA_OK)
+				return r;
+			old = b->offs[i];
+			if ((r = arena_alloc(ix, b, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
+				return r;
+			memcpy(b->arena + off, b->arena + old, sizeof(*rec) + ll);
+			b->offs[i] = off;
+			b->dead += (uint32_t)oldsz;
+			rec = REC(b, i);
+			rec->cap = (uint32_t)(ll + kl);
+		}
+		rec->version = version;
+		rec->leaf = leaf;
+		memcpy(rec->entry_hash, entry_hash, 32);
+		rec->keys_len = (uint16_t)kl;
+		if (kl > 0)
+			memcpy(rec->data + ll, keys, kl);
+		bkt_dirty(ix, b);
+	} else {
+		if ((r = bkt_add(ix, b, h, label, ll, version, leaf, entry_hash, keys, kl, err)) !=
+		    KTA_OK)
+			return r;
+		bkt_dirty(ix, b);
+		ix->nlabels++;
+		ix->meta_dirty = 1;
+		while (ix->nlabels > ix->nbuckets * LAB_LOAD && ix->nbuckets < (uint64_t)INT64_MAX)
+			if ((r = lab_split(ix, err)) != KTA_OK)
+				return r;
+	}
 	return KTA_OK;
 }
 
@@ -1367,12 +2146,19 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 {
 	struct kta_state_index *ix = ctx;
 	struct kta_state *st = ix->st;
-	size_t need = 0, i, off = 0;
-	int own;
+	size_t need = 0, i, off = 0, ll;
+	uint64_t prev = 0;
+	int own = 0, had_prev = 0;
 	enum kta_status r;
 
+	if (st == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "state index: the state is closed");
 	if (ls->entry == NULL || ls->entry_len == 0 || ls->entry_len > KTA_ENTRY_MAX_SIZE)
 		return kta_error_set(err, KTA_ERR_USAGE, "state index: put without entry bytes");
+	if (ls->label == NULL || (ll = strlen(ls->label)) == 0 || ll > KTA_LABEL_ENCODED_MAX)
+		return kta_error_set(err, KTA_ERR_USAGE, "state index: bad label");
+	if (ls->version > (uint64_t)INT64_MAX || ls->leaf_index > (uint64_t)INT64_MAX - 1)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state index: version or leaf too large");
 	/* Encode the keys into the reusable buffer (no allocation once warm). */
 	for (i = 0; i < ls->nkeys; i++) {
 		size_t d = strlen(ls->keys[i].device);
@@ -1381,6 +2167,8 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 			return kta_error_set(err, KTA_ERR_USAGE, "state index: bad device name");
 		need += 34 + d;
 	}
+	if (need > INT_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state index: key set too large");
 	if (need + 1 > ix->blob_cap) {
 		uint8_t *nb = realloc(ix->blob, need + 1);
 
@@ -1399,21 +2187,20 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 		memcpy(ix->blob + off, ls->keys[i].device, d);
 		off += d;
 	}
-	if (need > INT_MAX)
-		return kta_error_set(err, KTA_ERR_LIMIT, "state index: key set too large");
-	if (st->in_tx) {
-		if ((r = wb_check(ix, err)) != KTA_OK)
-			return r;
-		if (ls->leaf_index >= ix->direct_below)
-			return wb_add(ix, ls, strlen(ls->label), need, auth, err);
-		/* Below the stored size: write at once, after what is buffered. */
-		if ((r = wb_flush(ix, err)) != KTA_OK)
-			return r;
-	}
 	if ((r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
-	r = sql_put(ix, ls->label, ls->version, ls->leaf_index, ls->entry_hash, ix->blob, need,
-		    ls->entry, ls->entry_len, auth, 1, err);
+	if ((r = ix_prepare(ix, 1, err)) != KTA_OK || (r = hist_load(ix, err)) != KTA_OK)
+		goto out;
+	/* refused before anything changes */
+	if ((r = hist_check(ix, ls->label, ls->leaf_index, err)) != KTA_OK)
+		goto out;
+	if ((r = lab_set(ix, ls->label, ll, ls->version, ls->leaf_index, ls->entry_hash, ix->blob,
+			 need, &had_prev, &prev, err)) != KTA_OK ||
+	    (r = hist_append(ix, ls->label, ls->leaf_index, ls->version, auth, had_prev, prev,
+			     ls->entry, ls->entry_len, err)) != KTA_OK ||
+	    (r = ix_evict(ix, NULL, err)) != KTA_OK)
+		goto out;
+out:
 	return tx_leave(st, own, r, err);
 }
 
@@ -1432,18 +2219,260 @@ enum kta_status kta_state_label_count(struct kta_state *st, const char *origin, 
 {
 	sqlite3_stmt *s;
 	enum kta_status r = KTA_ERR_IO;
+	int rc;
 
-	/* Buffered index rows first (see "Write-back buffer"). */
+	*out = 0;
+	/* Buffered index rows first. */
 	if ((r = wb_flush_all(st, err)) != KTA_OK)
 		return r;
-	if ((s = prep(st, "SELECT COUNT(*) FROM labels WHERE origin = ?1", err)) == NULL)
+	if ((s = prep(st, "SELECT data FROM labels WHERE origin = ?1 AND bucket = -1", err)) ==
+	    NULL)
 		return st->last_status;
 	bind_text(s, 1, origin);
-	if (sqlite3_step(s) != SQLITE_ROW || col_u64(s, 0, out) != 0)
-		r = db_fail(st, "count labels", err);
-	else
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const uint8_t *d = sqlite3_column_blob(s, 0);
+
+		if (d == NULL || sqlite3_column_bytes(s, 0) != LAB_META_LEN)
+			r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: labels of %s: bad meta row",
+					  st->path, origin);
+		else
+			*out = load64le(d + 24);
+		r = r == KTA_ERR_IO ? KTA_OK : r;
+	} else if (rc == SQLITE_DONE) {
 		r = KTA_OK;
+	} else {
+		r = db_fail(st, "count labels", err);
+	}
 	sqlite3_finalize(s);
+	return r;
+}
+
+/* One history record found by hist_read (entry borrowed from ix->hc). */
+struct hrec {
+	uint64_t version;
+	enum kta_auth_result auth;
+	int has_prev;
+	uint64_t prev;
+	const uint8_t *entry;
+	size_t entry_len;
+};
+
+/* Reads the history record of leaf into *out (its chunk loaded into ix->hc,
+ * which must hold nothing dirty: only for indexes that do not append). */
+static enum kta_status hist_read(struct kta_state_index *ix, uint64_t leaf, struct hrec *out,
+				 struct kta_error *err)
+{
+	struct kta_state *st = ix->st;
+	size_t off = 0;
+	enum kta_status r;
+	int loaded = 0;
+
+	if (leaf > (uint64_t)INT64_MAX)
+		goto bad;
+again:
+	off = 0;
+	if (!ix->hc_valid || ix->hc_id > leaf || ix->hc_dirty) {
+		loaded = 1;
+		sqlite3_stmt *s;
+		const uint8_t *d;
+		int rc, n;
+		sqlite3_int64 c;
+
+		if ((s = stmt(st, S_ROW_GET_HIST, err)) == NULL)
+			return st->last_status;
+		bind_text(s, 1, ix->origin);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)leaf);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW) {
+			r = rc == SQLITE_DONE ? KTA_OK : db_fail(st, "read label history", err);
+			sqlite3_reset(s);
+			if (r != KTA_OK)
+				return r;
+			goto bad;
+		}
+		c = sqlite3_column_int64(s, 0);
+		d = sqlite3_column_blob(s, 1);
+		n = sqlite3_column_bytes(s, 1);
+		r = KTA_OK;
+		if (c < 0 || n <= 0 || d == NULL) {
+			sqlite3_reset(s);
+			goto bad;
+		}
+		if ((size_t)n > ix->hc_cap) {
+			uint8_t *nb = realloc(ix->hc, (size_t)n);
+
+			if (nb == NULL)
+				r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+			else {
+				ix->hc = nb;
+				ix->hc_cap = (size_t)n;
+			}
+		}
+		if (r == KTA_OK)
+			memcpy(ix->hc, d, (size_t)n);
+		sqlite3_reset(s);
+		if (r != KTA_OK)
+			return r;
+		ix->hc_len = (size_t)n;
+		ix->hc_id = (uint64_t)c;
+		ix->hc_valid = 1;
+		ix->hc_dirty = 0;
+	}
+	while (off < ix->hc_len) {
+		uint64_t delta, p1, el;
+		uint8_t a;
+
+		if (get_varint(ix->hc, ix->hc_len, &off, &delta) != 0 || ix->hc_len - off < 1)
+			goto bad;
+		a = ix->hc[off++];
+		if (get_varint(ix->hc, ix->hc_len, &off, &out->version) != 0 ||
+		    get_varint(ix->hc, ix->hc_len, &off, &p1) != 0 ||
+		    get_varint(ix->hc, ix->hc_len, &off, &el) != 0 || ix->hc_len - off < el ||
+		    el == 0 || a > KTA_AUTH_PREV_UNKNOWN || p1 > leaf)
+			goto bad;
+		if (delta == leaf - ix->hc_id) {
+			out->auth = (enum kta_auth_result)a;
+			out->has_prev = p1 != 0;
+			out->prev = p1 != 0 ? p1 - 1 : 0;
+			out->entry = ix->hc + off;
+			out->entry_len = (size_t)el;
+			return KTA_OK;
+		}
+		if (delta > leaf - ix->hc_id)
+			break;
+		off += (size_t)el;
+	}
+	if (!loaded) {
+		/* the cached chunk ends before leaf: read the right one */
+		ix->hc_valid = 0;
+		goto again;
+	}
+bad:
+	return kta_error_set(err, KTA_ERR_MALFORMED,
+			     "%s: label_history of %s: no valid record for leaf %" PRIu64, st->path,
+			     ix->origin, leaf);
+}
+
+/*
+ * Schema 1 -> 2, inside check_schema's transaction: the row-per-label and
+ * row-per-entry tables are rewritten as buckets and chunks (the chain of a
+ * label's history records is its entries in leaf order, LAG()).
+ */
+static enum kta_status migrate_v1(struct kta_state *st, struct kta_error *err)
+{
+	static const char rename_sql[] =
+	    "ALTER TABLE labels RENAME TO labels_v1;"
+	    "ALTER TABLE label_history RENAME TO label_history_v1;" LABEL_TABLES_SQL;
+	sqlite3_stmt *so = NULL, *sh = NULL, *sl = NULL;
+	struct kta_state_index *ix = NULL;
+	enum kta_status r;
+	int rc;
+
+	if ((r = db_exec(st, rename_sql, err)) != KTA_OK)
+		return r;
+	st->in_tx = 1; /* the caller's BEGIN IMMEDIATE: lets the indexes cache */
+	st->tx_id++;
+	if ((so = prep(st,
+		       "SELECT origin FROM labels_v1 UNION SELECT origin FROM label_history_v1 "
+		       "ORDER BY 1",
+		       err)) == NULL ||
+	    (sh = prep(st,
+		       "SELECT leaf_index, label, version, entry, auth, LAG(leaf_index) OVER "
+		       "(PARTITION BY label ORDER BY leaf_index) FROM label_history_v1 "
+		       "WHERE origin = ?1 ORDER BY leaf_index",
+		       err)) == NULL ||
+	    (sl = prep(st,
+		       "SELECT label, version, leaf_index, entry_hash, keys FROM labels_v1 "
+		       "WHERE origin = ?1",
+		       err)) == NULL) {
+		r = st->last_status;
+		goto out;
+	}
+	while ((rc = sqlite3_step(so)) == SQLITE_ROW) {
+		const char *origin = (const char *)sqlite3_column_text(so, 0);
+
+		if (origin == NULL) {
+			r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: schema 1: bad origin",
+					  st->path);
+			goto out;
+		}
+		if ((r = kta_state_index_new(st, origin, &ix, err)) != KTA_OK ||
+		    (r = ix_prepare(ix, 1, err)) != KTA_OK || (r = hist_load(ix, err)) != KTA_OK)
+			goto out;
+		sqlite3_reset(sh);
+		bind_text(sh, 1, origin);
+		while ((rc = sqlite3_step(sh)) == SQLITE_ROW) {
+			uint64_t leaf, ver, prev = 0;
+			const char *label = (const char *)sqlite3_column_text(sh, 1);
+			const uint8_t *entry = sqlite3_column_blob(sh, 3);
+			int el = sqlite3_column_bytes(sh, 3);
+			const char *an = (const char *)sqlite3_column_text(sh, 4);
+			enum kta_auth_result auth;
+			int has_prev = sqlite3_column_type(sh, 5) != SQLITE_NULL;
+
+			if (col_u64(sh, 0, &leaf) != 0 || col_u64(sh, 2, &ver) != 0 ||
+			    label == NULL || entry == NULL || el <= 0 || an == NULL ||
+			    kta_replay_auth_parse(an, &auth) != KTA_OK ||
+			    (has_prev && col_u64(sh, 5, &prev) != 0)) {
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "%s: schema 1: bad label_history row", st->path);
+				goto out;
+			}
+			if ((r = hist_append(ix, label, leaf, ver, auth, has_prev, prev, entry,
+					     (size_t)el, err)) != KTA_OK)
+				goto out;
+		}
+		if (rc != SQLITE_DONE) {
+			r = db_fail(st, "schema 1: read label_history", err);
+			goto out;
+		}
+		sqlite3_reset(sl);
+		bind_text(sl, 1, origin);
+		while ((rc = sqlite3_step(sl)) == SQLITE_ROW) {
+			uint64_t leaf, ver, prev = 0;
+			const char *label = (const char *)sqlite3_column_text(sl, 0);
+			const uint8_t *eh = sqlite3_column_blob(sl, 3);
+			const uint8_t *keys = sqlite3_column_blob(sl, 4);
+			int kl = sqlite3_column_bytes(sl, 4), had = 0;
+
+			if (label == NULL || *label == '\0' || col_u64(sl, 1, &ver) != 0 ||
+			    col_u64(sl, 2, &leaf) != 0 || eh == NULL ||
+			    sqlite3_column_bytes(sl, 3) != 32 || kl < 0) {
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "%s: schema 1: bad labels row", st->path);
+				goto out;
+			}
+			if ((r = lab_set(ix, label, strlen(label), ver, leaf, eh, keys, (size_t)kl,
+					 &had, &prev, err)) != KTA_OK ||
+			    (r = ix_evict(ix, NULL, err)) != KTA_OK)
+				goto out;
+		}
+		if (rc != SQLITE_DONE) {
+			r = db_fail(st, "schema 1: read labels", err);
+			goto out;
+		}
+		if ((r = wb_flush(ix, err)) != KTA_OK)
+			goto out;
+		kta_state_index_free(ix);
+		ix = NULL;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, "schema 1: read origins", err);
+		goto out;
+	}
+	sqlite3_finalize(so);
+	sqlite3_finalize(sh);
+	sqlite3_finalize(sl);
+	so = sh = sl = NULL;
+	r = db_exec(st, "DROP TABLE labels_v1; DROP TABLE label_history_v1", err);
+out:
+	sqlite3_finalize(so);
+	sqlite3_finalize(sh);
+	sqlite3_finalize(sl);
+	kta_state_index_free(ix);
+	wb_discard_all(st);
+	st->in_tx = 0;
 	return r;
 }
 
@@ -1742,11 +2771,12 @@ enum kta_status kta_state_watch_remove(struct kta_state *st, const char *origin,
 enum kta_status kta_state_watch_approve(struct kta_state *st, const char *origin, const char *label,
 					uint64_t version, struct kta_error *err)
 {
-	sqlite3_stmt *s = NULL;
 	struct kta_state_watch *w = NULL;
+	struct kta_state_history_item *h = NULL;
 	struct kta_entry *e = NULL;
 	enum kta_status r;
-	int found = 0, own = 0, rc;
+	size_t nh = 0, i;
+	int found = 0, own = 0;
 	struct kta_error perr;
 
 	if ((r = wb_flush_all(st, err)) != KTA_OK || (r = tx_enter(st, &own, err)) != KTA_OK)
@@ -1758,40 +2788,30 @@ enum kta_status kta_state_watch_approve(struct kta_state *st, const char *origin
 				  label, origin);
 		goto out;
 	}
-	if ((s = prep(st,
-		      "SELECT entry FROM label_history WHERE origin = ?1 AND label = ?2 AND "
-		      "version = ?3 ORDER BY leaf_index DESC LIMIT 1",
-		      err)) == NULL) {
-		r = st->last_status;
-		goto out;
-	}
-	bind_text(s, 1, origin);
-	bind_text(s, 2, label);
-	if (bind_u64(s, 3, version) != SQLITE_OK) {
+	if (version > (uint64_t)INT64_MAX) {
 		r = kta_error_set(err, KTA_ERR_USAGE, "watch approve: version out of range");
 		goto out;
 	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	if ((r = kta_state_history(st, origin, label, &h, &nh, err)) != KTA_OK)
+		goto out;
+	/* with several entries of that version (equivocation), the latest one */
+	for (i = nh; i > 0 && h[i - 1].version != version; i--)
+		;
+	if (i == 0) {
 		r = kta_error_set(err, KTA_ERR_USAGE,
 				  "watch approve: %s has no version %llu in the replayed log",
 				  label, (unsigned long long)version);
 		goto out;
 	}
-	if (rc != SQLITE_ROW) {
-		r = db_fail(st, "read history", err);
-		goto out;
-	}
-	if (kta_entry_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &e,
-			    &perr) != KTA_OK) {
+	if (kta_entry_parse(h[i - 1].entry, h[i - 1].entry_len, &e, &perr) != KTA_OK) {
 		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: stored entry of %s v%llu: %s",
 				  st->path, label, (unsigned long long)version, perr.msg);
 		goto out;
 	}
 	r = watch_write(st, origin, label, w->mode, 1, e->keys, e->nkeys, version, 0, 1, err);
 out:
-	sqlite3_finalize(s);
 	kta_entry_free(e);
+	kta_state_history_free(h, nh);
 	kta_state_watch_free(w);
 	return tx_leave(st, own, r, err);
 }
@@ -1919,29 +2939,41 @@ enum kta_status kta_state_history(struct kta_state *st, const char *origin, cons
 				  struct kta_state_history_item **out, size_t *n,
 				  struct kta_error *err)
 {
-	sqlite3_stmt *s;
+	struct kta_state_index *ix = NULL;
 	struct kta_state_history_item *arr = NULL;
-	size_t cnt = 0, cap = 0;
-	enum kta_status r = KTA_ERR_IO;
-	int rc;
+	size_t cnt = 0, cap = 0, ll = strlen(label), i;
+	enum kta_status r;
+	struct bkt *b;
+	struct hrec hr;
+	uint64_t h, leaf;
+	long idx;
+	int own_read = 0;
 
 	*out = NULL;
 	*n = 0;
 	if ((r = wb_flush_all(st, err)) != KTA_OK)
 		return r;
-	if ((s = prep(st,
-		      "SELECT version, leaf_index, entry, auth FROM label_history "
-		      "WHERE origin = ?1 AND label = ?2 ORDER BY leaf_index",
-		      err)) == NULL)
-		return st->last_status;
-	bind_text(s, 1, origin);
-	bind_text(s, 2, label);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	/* Several reads: one snapshot (a read transaction, no write lock). */
+	if (!st->in_tx) {
+		if ((r = db_exec(st, "BEGIN", err)) != KTA_OK)
+			return r;
+		own_read = 1;
+	}
+	if ((r = kta_state_index_new(st, origin, &ix, err)) != KTA_OK ||
+	    (r = ix_prepare(ix, 0, err)) != KTA_OK)
+		goto out;
+	if (!ix->meta_exists || ll == 0)
+		goto done;
+	if ((r = lab_find(ix, label, ll, &h, &b, &idx, err)) != KTA_OK)
+		goto out;
+	if (idx < 0)
+		goto done;
+	/* Walk the label's chain of records back from its latest leaf. */
+	for (leaf = REC(b, idx)->leaf;;) {
 		struct kta_state_history_item *it;
-		const void *b = sqlite3_column_blob(s, 2);
-		int bl = sqlite3_column_bytes(s, 2);
-		const unsigned char *auth = sqlite3_column_text(s, 3);
 
+		if ((r = hist_read(ix, leaf, &hr, err)) != KTA_OK)
+			goto out;
 		if (cnt == cap) {
 			void *na = grow_array(arr, &cap, sizeof(*arr));
 
@@ -1953,33 +2985,43 @@ enum kta_status kta_state_history(struct kta_state *st, const char *origin, cons
 		}
 		it = &arr[cnt];
 		memset(it, 0, sizeof(*it));
-		if (col_u64(s, 0, &it->version) != 0 || col_u64(s, 1, &it->leaf_index) != 0 ||
-		    b == NULL || bl <= 0 || auth == NULL ||
-		    kta_replay_auth_parse((const char *)auth, &it->auth) != KTA_OK) {
-			r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad label_history row",
-					  st->path);
-			goto out;
-		}
-		if ((it->entry = malloc((size_t)bl)) == NULL) {
+		if ((it->entry = malloc(hr.entry_len)) == NULL) {
 			r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 			goto out;
 		}
-		memcpy(it->entry, b, (size_t)bl);
-		it->entry_len = (size_t)bl;
+		memcpy(it->entry, hr.entry, hr.entry_len);
+		it->entry_len = hr.entry_len;
+		it->version = hr.version;
+		it->leaf_index = leaf;
+		it->auth = hr.auth;
 		cnt++;
+		if (!hr.has_prev)
+			break;
+		if (hr.prev >= leaf) {
+			r = kta_error_set(err, KTA_ERR_MALFORMED,
+					  "%s: label_history of %s: leaf %" PRIu64 " links forward",
+					  st->path, origin, leaf);
+			goto out;
+		}
+		leaf = hr.prev;
 	}
-	if (rc != SQLITE_DONE) {
-		r = db_fail(st, "read history", err);
-		goto out;
+	for (i = 0; i < cnt / 2; i++) {
+		struct kta_state_history_item t = arr[i];
+
+		arr[i] = arr[cnt - 1 - i];
+		arr[cnt - 1 - i] = t;
 	}
+done:
 	*out = arr;
 	*n = cnt;
 	arr = NULL;
 	cnt = 0;
 	r = KTA_OK;
 out:
+	kta_state_index_free(ix);
+	if (own_read)
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	kta_state_history_free(arr, cnt);
-	sqlite3_finalize(s);
 	return r;
 }
 

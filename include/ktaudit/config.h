@@ -22,6 +22,10 @@
  *                               |         | cosignature/v1 secret key (keygen --witness)
  *   publish_dir PATH            | 0..1    | absolute path; cosigned checkpoints go to
  *                               |         | PATH/<log dir>/checkpoint (witness.h)
+ *   index_cache MIB             | 0..1    | memory for the label index cache and
+ *                               |         | SQLite's page cache (kta_state_set_cache),
+ *                               |         | KTA_CONFIG_INDEX_CACHE_MIN..MAX; default
+ *                               |         | KTA_CONFIG_DEFAULT_INDEX_CACHE
  *   sink stderr                 | 0..n    | JSON lines on standard error
  *   sink file PATH              | 0..n    | JSON lines appended to PATH (absolute)
  *   sink syslog                 | 0..n    | syslog(3), priority by severity (sink.h)
@@ -54,6 +58,9 @@
  *   ----------------------------+---------+--------------------------------------------
  *   ctlog NAME                  | 0..n    | starts a section; NAME unique among ctlogs
  *   url URL                     | 1 (req) | RFC 6962 base URL (before "ct/v1/")
+ *   monitoring_url URL          | 0..1    | a static-ct-api log: its monitoring prefix
+ *                               |         | (checkpoint and tiles); `url` is then the
+ *                               |         | submission prefix naming the origin
  *   key B64_DER                 | 1 (req) | the log's key: base64 DER SPKI (log lists)
  *   log_id ID                   | 0..1    | base64 or hex SHA-256 of the key; checked
  *   poll SECONDS                | 0..1    | 1..; default KTA_CONFIG_DEFAULT_POLL
@@ -128,6 +135,10 @@
 #define KTA_CONFIG_WATCH_KEYS_MAX 128
 /* Defaults. */
 #define KTA_CONFIG_DEFAULT_POLL 300
+/* index_cache, MiB (the same bounds as state.h KTA_STATE_CACHE_*_MIB). */
+#define KTA_CONFIG_DEFAULT_INDEX_CACHE 192
+#define KTA_CONFIG_INDEX_CACHE_MIN 8
+#define KTA_CONFIG_INDEX_CACHE_MAX 1048576
 #define KTA_CONFIG_DEFAULT_SINK_TIMEOUT 30
 /* Largest poll, max_age and sink timeout accepted (seconds; ten years). */
 #define KTA_CONFIG_SECONDS_MAX ((uint64_t)10 * 366 * 86400)
@@ -206,7 +217,8 @@ struct kta_ct_watch_config {
 
 struct kta_ctlog_config {
 	char *name;                          /* section name, unique among ctlogs */
-	char *url;                           /* RFC 6962 base URL */
+	char *url;                           /* RFC 6962 base URL (submission prefix) */
+	char *monitoring_url;                /* static-ct-api monitoring prefix, or NULL */
 	struct kta_ct_key *key;              /* the log's key (owned) */
 	uint64_t poll;                       /* seconds, >= 1 */
 	unsigned batch;                      /* 1..KTA_CT_MAX_BATCH */
@@ -227,6 +239,7 @@ struct kta_config {
 	char *metrics;                 /* or NULL */
 	char *witness_key;             /* path of the auditor's cosigning key, or NULL */
 	char *publish_dir;             /* global publish directory, or NULL */
+	uint64_t index_cache;          /* MiB (KTA_CONFIG_DEFAULT_INDEX_CACHE if not given) */
 	struct kta_sink_config *sinks; /* in file order; NULL if none */
 	size_t nsinks;
 	struct kta_log_config *logs; /* in file order; NULL if none */

@@ -13,12 +13,12 @@
  *                 | range, first_seen, updated            | (signed note text), its
  *                 |                                       | compact range (concatenated
  *                 |                                       | 32-byte hashes, largest first)
- *   labels        | (origin, label) PK, version,          | the replay index: each
- *                 | leaf_index, entry_hash, keys          | label's latest state; keys is
- *                 |                                       | a blob (below)
- *   label_history | (origin, label, leaf_index) PK,       | every entry replayed, for
- *                 | version, entry, auth                  | `ktaudit history`; auth is
- *                 |                                       | kta_replay_auth_name()
+ *   labels        | (origin, bucket) UNIQUE, data         | the replay index: each
+ *                 |                                       | label's latest state, in
+ *                 |                                       | buckets (below)
+ *   label_history | (origin, chunk) UNIQUE, data          | every entry replayed, for
+ *                 |                                       | `ktaudit history`, in chunks
+ *                 |                                       | of ~16 KB (below)
  *   watches       | (origin, label) PK, mode, keys,       | watched labels; keys: the
  *                 | approved_version, added_at            | approved set (NULL: tofu with
  *                 |                                       | no set yet); approved_version 0
@@ -30,9 +30,30 @@
  *   deliveries    | (alert_id, sink) PK, delivered_at,    | one row per delivery attempt
  *                 | attempts, next_attempt, last_error    | history of an (alert, sink)
  *
- * Key-set blob (labels.keys, watches.keys), for each key in canonical order:
- *   1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device length
- *   (1..255) | device bytes. An empty set is a zero-length blob.
+ * Key-set blob (in label records, watches.keys), for each key in canonical
+ * order: 1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device
+ * length (1..255) | device bytes. An empty set is a zero-length blob.
+ *
+ * Label index (schema 2). Labels are spread over buckets by linear hashing
+ * of SipHash-2-4(key, label) (the key is random per origin, so a log cannot
+ * aim its labels at one bucket); a bucket splits when the average passes 32
+ * labels. varint: unsigned LEB128, shortest form.
+ *   labels row bucket -1 (meta): 16 bytes SipHash key | nbuckets (8 bytes
+ *     little-endian, >= 1) | nlabels (8 bytes LE)
+ *   labels row bucket b >= 0: records, each: varint label length | label |
+ *     varint version | varint leaf_index | 32 bytes entry hash | varint
+ *     key-set blob length | key-set blob (no bucket row: an empty bucket)
+ *   label_history row chunk c: consecutive history records in leaf order,
+ *     c the first one's leaf (a chunk is closed at ~16 KB), each: varint
+ *     leaf - c | 1 byte enum kta_auth_result | varint version | varint
+ *     (previous leaf of the label + 1, 0 for its first entry) | varint entry
+ *     length | entry bytes
+ * A label's history is the chain of records from its latest leaf (in its
+ * label record) back through the previous-leaf links. Leaves are appended in
+ * increasing order per origin: a put at or below the last leaf in the
+ * history is refused (KTA_ERR_IO, a leaf replayed twice).
+ * Schema 1 (one row per label and per history entry) is converted to 2 when
+ * opened.
  *
  * Delivery semantics (docs/alerts.md): every alert is stored once (its id is
  * the primary key; re-adding a known id changes nothing). A sink must be
@@ -68,7 +89,7 @@
 #include "ktaudit/error.h"
 #include "ktaudit/replay.h"
 
-#define KTA_STATE_SCHEMA_VERSION 1
+#define KTA_STATE_SCHEMA_VERSION 2
 #define KTA_STATE_DB_NAME "state.db"
 #define KTA_STATE_BUSY_TIMEOUT_MS 10000
 /* Largest stored checkpoint note text (matches the note parser's limit). */
@@ -98,6 +119,22 @@ KTA_API enum kta_status kta_state_commit(struct kta_state *st, struct kta_error 
 KTA_API enum kta_status kta_state_rollback(struct kta_state *st, struct kta_error *err);
 /* 1 while a transaction is open. */
 KTA_API int kta_state_in_transaction(const struct kta_state *st);
+
+/* Default, smallest and largest cache of a handle, MiB (kta_state_set_cache). */
+#define KTA_STATE_CACHE_DEFAULT_MIB 192
+#define KTA_STATE_CACHE_MIN_MIB 8
+#define KTA_STATE_CACHE_MAX_MIB 1048576
+
+/*
+ * Bounds the memory a handle caches to mib MiB (the `index_cache` directive;
+ * KTA_STATE_CACHE_DEFAULT_MIB from kta_state_open): an eighth, at most
+ * 16 MiB, is SQLite's page cache, the rest the label indexes' write-back caches (buckets kept
+ * in memory and written at commit; least recently used ones are written
+ * and dropped when over budget, so an index of any size works within it).
+ * KTA_ERR_USAGE outside KTA_STATE_CACHE_MIN_MIB..KTA_STATE_CACHE_MAX_MIB.
+ */
+KTA_API enum kta_status kta_state_set_cache(struct kta_state *st, uint64_t mib,
+					    struct kta_error *err) KTA_WUR;
 
 /* --- logs: the last verified checkpoint per origin ----------------------- */
 
@@ -164,11 +201,14 @@ KTA_API enum kta_status kta_state_cosigned_put(struct kta_state *st, const char 
 struct kta_state_index; /* opaque: prepared statements and a key buffer */
 
 /*
- * An index for origin backed by the labels table; put() also inserts the
- * entry into label_history (so the caller must pass the replay's states with
- * entry bytes: the replay always does). A (label, leaf index) already in the
- * history is KTA_ERR_IO (a leaf replayed twice is a bug, never silently
- * overwritten). Use inside a transaction.
+ * An index for origin backed by the labels table; put() also appends the
+ * entry to label_history (so the caller must pass the replay's states with
+ * entry bytes: the replay always does). A leaf at or below the last one in
+ * the origin's history is KTA_ERR_IO (a leaf replayed twice is a bug, never
+ * silently overwritten). Use inside a transaction: changes are cached in
+ * the index and written at kta_state_commit (or when the cache is full, in
+ * the same transaction); a rollback drops them. Freeing an index inside a
+ * transaction writes what it holds (a failure then fails the commit).
  */
 KTA_API enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
 					    struct kta_state_index **out,

@@ -57,6 +57,58 @@ def load(path):
     return out
 
 
+AUTH_NAMES = ["first_version", "owner", "unauthorized", "bad_signature", "unknown"]
+
+
+def varint(d, off):
+    v, shift = 0, 0
+    while True:
+        c = d[off]
+        off += 1
+        v |= (c & 0x7F) << shift
+        if not c & 0x80:
+            return v, off
+        shift += 7
+
+
+def label_rows(db):
+    """(origin, label, version, leaf_index, HEX(entry_hash), HEX(keys)) by origin, label."""
+    out = []
+    for origin, bucket, d in db.execute("SELECT origin, bucket, data FROM labels WHERE bucket >= 0"):
+        off = 0
+        while off < len(d):
+            ll, off = varint(d, off)
+            label = d[off:off + ll].decode()
+            off += ll
+            ver, off = varint(d, off)
+            leaf, off = varint(d, off)
+            eh = d[off:off + 32]
+            off += 32
+            kl, off = varint(d, off)
+            keys = d[off:off + kl]
+            off += kl
+            out.append((origin, label, ver, leaf, eh.hex().upper(), keys.hex().upper()))
+    return sorted(out)
+
+
+def history_rows(db):
+    """(origin, leaf_index, version, prev leaf + 1, HEX(entry), auth) by origin, leaf."""
+    out = []
+    for origin, chunk, d in db.execute("SELECT origin, chunk, data FROM label_history"):
+        off = 0
+        while off < len(d):
+            delta, off = varint(d, off)
+            auth = d[off]
+            off += 1
+            ver, off = varint(d, off)
+            prev, off = varint(d, off)
+            el, off = varint(d, off)
+            out.append((origin, chunk + delta, ver, prev, d[off:off + el].hex().upper(),
+                        AUTH_NAMES[auth]))
+            off += el
+    return sorted(out)
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "show":
         for a in load(argv[2]):
@@ -89,10 +141,6 @@ def main(argv):
         db = sqlite3.connect("file:%s?mode=ro" % argv[2], uri=True)
         q = [
             ("logs", "SELECT origin, size, hex(root), hex(range), hex(checkpoint) FROM logs ORDER BY origin"),
-            ("labels", "SELECT origin, label, version, leaf_index, hex(entry_hash), hex(keys) "
-                       "FROM labels ORDER BY origin, label"),
-            ("history", "SELECT origin, leaf_index, label, version, hex(entry), auth "
-                        "FROM label_history ORDER BY origin, leaf_index"),
             ("watches", "SELECT origin, label, mode, hex(keys), approved_version FROM watches "
                         "ORDER BY origin, label"),
             ("alerts", "SELECT id FROM alerts ORDER BY id"),
@@ -100,6 +148,12 @@ def main(argv):
         for name, sql in q:
             for row in db.execute(sql):
                 print(name, "|".join(str(c) for c in row))
+        # the label index and history (state.h "Label index"): decoded, so
+        # that the bucket layout (a per-database hash key) does not show
+        for row in label_rows(db):
+            print("labels", "|".join(str(c) for c in row))
+        for row in history_rows(db):
+            print("history", "|".join(str(c) for c in row))
         n, d = db.execute("SELECT count(*), count(DISTINCT id) FROM alerts").fetchone()
         print("alerts-count", n, d)
     else:

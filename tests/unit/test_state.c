@@ -980,6 +980,318 @@ static void index_volume(void **state)
 	tmp_rm(&t);
 }
 
+/* Puts (label, version, leaf) through ix with a device name of dlen bytes. */
+static void ix_put_one(struct kta_state_index *ix, const char *label, uint64_t version,
+		       uint64_t leaf, size_t dlen, enum kta_status want)
+{
+	struct kta_replay_index ops = kta_state_index_ops(ix);
+	struct kta_label_state ls;
+	struct kta_entry_key k;
+	char dev[256];
+	uint8_t entry[200];
+	struct kta_error err;
+
+	memset(dev, 'd', sizeof(dev));
+	dev[dlen] = '\0';
+	memset(&k, 0, sizeof(k));
+	k.alg = KTA_ENTRY_ALG_ED25519;
+	k.pub[0] = (uint8_t)version;
+	k.device = dev;
+	memset(entry, 'e', sizeof(entry));
+	snprintf((char *)entry, sizeof(entry), "%s v%llu", label, (unsigned long long)version);
+	memset(&ls, 0, sizeof(ls));
+	ls.label = label;
+	ls.version = version;
+	ls.leaf_index = leaf;
+	memset(ls.entry_hash, (int)(leaf & 0xff), 32);
+	ls.keys = &k;
+	ls.nkeys = 1;
+	ls.entry = entry;
+	ls.entry_len = sizeof(entry);
+	if (ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, &err) != want)
+		fail_msg("put %s v%llu: %s", label, (unsigned long long)version, err.msg);
+}
+
+/* Gets label through ix: its version (0 when absent). */
+static uint64_t ix_version(struct kta_state_index *ix, const char *label)
+{
+	struct kta_replay_index ops = kta_state_index_ops(ix);
+	struct kta_label_state ls;
+	struct kta_error err;
+	int found = 0;
+
+	if (ops.get(ops.ctx, label, &found, &ls, &err) != KTA_OK)
+		fail_msg("get %s: %s", label, err.msg);
+	if (!found)
+		return 0;
+	assert_string_equal(ls.label, label);
+	assert_int_equal(ls.nkeys, 1);
+	assert_int_equal(ls.keys[0].pub[0], (uint8_t)ls.version);
+	return ls.version;
+}
+
+/*
+ * A cache much smaller than the index: buckets are written and dropped
+ * mid-transaction and read back; a rollback still undoes everything, a
+ * commit keeps everything; the history chains survive chunk boundaries.
+ */
+static void index_cache_eviction(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_state_history_item *h = NULL;
+	struct kta_error err;
+	char label[32];
+	uint64_t i, n, leaf = 0;
+	size_t nh;
+	int round;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_set_cache(st, 0, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_set_cache(st, KTA_STATE_CACHE_MAX_MIB + 1, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_set_cache(st, KTA_STATE_CACHE_MIN_MIB, &err), KTA_OK);
+	for (round = 0; round < 2; round++) {
+		/* 40,000 labels of ~300 bytes: ~12 MB against a 7 MiB label cache */
+		leaf = 0;
+		assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+		assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+		for (i = 0; i < 40000; i++) {
+			snprintf(label, sizeof(label), "user%llu", (unsigned long long)i);
+			assert_int_equal(ix_version(ix, label), 0);
+			ix_put_one(ix, label, 1, leaf++, 250, KTA_OK);
+		}
+		/* every label read back (most from evicted buckets), then v2 of some */
+		for (i = 0; i < 40000; i += 7) {
+			snprintf(label, sizeof(label), "user%llu", (unsigned long long)i);
+			assert_int_equal(ix_version(ix, label), 1);
+			ix_put_one(ix, label, 2, leaf++, 250, KTA_OK);
+		}
+		assert_int_equal(ix_version(ix, "user14"), 2);
+		assert_int_equal(ix_version(ix, "user15"), 1);
+		if (round == 0) {
+			assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+			kta_state_index_free(ix);
+			assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+			assert_int_equal(n, 0);
+			assert_int_equal(kta_state_history(st, ORIGIN, "user14", &h, &nh, NULL),
+					 KTA_OK);
+			assert_int_equal(nh, 0);
+		} else {
+			assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+			/* the same index in a new transaction: its cache is still valid */
+			assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+			assert_int_equal(ix_version(ix, "user7"), 2);
+			ix_put_one(ix, "user7", 3, leaf++, 250, KTA_OK);
+			/* a leaf at or below the last one in the history is refused */
+			ix_put_one(ix, "user8", 2, leaf - 1, 250, KTA_ERR_IO);
+			assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+			kta_state_index_free(ix);
+		}
+	}
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 40000);
+	kta_state_close(st);
+	/* reopened with the default cache: the history chain crosses chunks */
+	st = open_ok(&t);
+	assert_int_equal(kta_state_history(st, ORIGIN, "user7", &h, &nh, NULL), KTA_OK);
+	assert_int_equal(nh, 3);
+	assert_int_equal(h[0].leaf_index, 7);
+	assert_int_equal(h[1].leaf_index, 40001);
+	assert_int_equal(h[2].leaf_index, leaf - 1);
+	assert_int_equal(h[2].version, 3);
+	assert_int_equal(h[2].auth, KTA_AUTH_OWNER);
+	assert_int_equal(h[0].entry_len, 200);
+	assert_memory_equal(h[0].entry, "user7 v1", 9);
+	assert_memory_equal(h[2].entry, "user7 v3", 9);
+	kta_state_history_free(h, nh);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (i = 0; i < 40000; i += 1000) {
+		snprintf(label, sizeof(label), "user%llu", (unsigned long long)i);
+		assert_int_equal(ix_version(ix, label), i == 7 ? 3 : i % 7 == 0 ? 2 : 1);
+	}
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/*
+ * A cached index never serves stale state: not after another connection
+ * committed (PRAGMA data_version), nor after another index object of the
+ * same handle wrote.
+ */
+static void index_cache_stale(void **state)
+{
+	struct tmp t;
+	struct kta_state *a, *b;
+	struct kta_state_index *ia = NULL, *ib = NULL, *ia2 = NULL;
+
+	(void)state;
+	tmp_make(&t);
+	a = open_ok(&t);
+	b = open_ok(&t);
+	assert_int_equal(kta_state_index_new(a, ORIGIN, &ia, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(b, ORIGIN, &ib, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(a, NULL), KTA_OK);
+	ix_put_one(ia, "alice", 1, 0, 5, KTA_OK);
+	assert_int_equal(kta_state_commit(a, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(b, NULL), KTA_OK);
+	assert_int_equal(ix_version(ib, "alice"), 1);
+	ix_put_one(ib, "alice", 2, 1, 5, KTA_OK);
+	assert_int_equal(kta_state_commit(b, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(a, NULL), KTA_OK);
+	assert_int_equal(ix_version(ia, "alice"), 2);
+	/* a's cache was dropped: its next put continues b's history */
+	ix_put_one(ia, "alice", 3, 1, 5, KTA_ERR_IO);
+	ix_put_one(ia, "alice", 3, 2, 5, KTA_OK);
+	/* a second index of the same handle, interleaved */
+	assert_int_equal(kta_state_index_new(a, ORIGIN, &ia2, NULL), KTA_OK);
+	assert_int_equal(ix_version(ia2, "alice"), 3);
+	ix_put_one(ia2, "alice", 4, 3, 200, KTA_OK); /* the record outgrows its place */
+	ix_put_one(ia2, "bob", 1, 4, 5, KTA_OK);
+	assert_int_equal(ix_version(ia, "alice"), 4);
+	assert_int_equal(ix_version(ia, "bob"), 1);
+	ix_put_one(ia, "bob", 2, 5, 5, KTA_OK);
+	assert_int_equal(ix_version(ia2, "bob"), 2);
+	assert_int_equal(kta_state_commit(a, NULL), KTA_OK);
+	kta_state_index_free(ia2);
+	kta_state_index_free(ia);
+	kta_state_index_free(ib);
+	kta_state_close(b);
+	{
+		struct kta_state_history_item *h = NULL;
+		size_t nh;
+
+		assert_int_equal(kta_state_history(a, ORIGIN, "alice", &h, &nh, NULL), KTA_OK);
+		assert_int_equal(nh, 4);
+		assert_int_equal(h[3].version, 4);
+		assert_int_equal(h[3].leaf_index, 3);
+		kta_state_history_free(h, nh);
+	}
+	kta_state_close(a);
+	tmp_rm(&t);
+}
+
+/* A schema 1 database (one row per label and per history entry) is converted. */
+static void schema_v1_migration(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_state_history_item *h = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	size_t nh;
+	uint64_t n;
+	int found, ver = 0;
+	struct kta_error err;
+	static const char v1[] =
+	    "CREATE TABLE logs(origin TEXT PRIMARY KEY NOT NULL, checkpoint TEXT NOT NULL,"
+	    " size INTEGER NOT NULL, root BLOB NOT NULL, range BLOB NOT NULL,"
+	    " first_seen INTEGER NOT NULL, updated INTEGER NOT NULL);"
+	    "CREATE TABLE labels(origin TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT "
+	    "NULL, leaf_index INTEGER NOT NULL, entry_hash BLOB NOT NULL, keys BLOB NOT NULL,"
+	    " PRIMARY KEY(origin, label)) WITHOUT ROWID;"
+	    "CREATE TABLE label_history(origin TEXT NOT NULL, leaf_index INTEGER NOT NULL,"
+	    " label TEXT NOT NULL, version INTEGER NOT NULL, entry BLOB NOT NULL, auth TEXT NOT "
+	    "NULL, PRIMARY KEY(origin, label, leaf_index)) WITHOUT ROWID;"
+	    "CREATE TABLE watches(origin TEXT NOT NULL, label TEXT NOT NULL, mode TEXT NOT NULL,"
+	    " keys BLOB, approved_version INTEGER NOT NULL, added_at INTEGER NOT NULL,"
+	    " PRIMARY KEY(origin, label));"
+	    "CREATE TABLE alerts(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+	    " json TEXT NOT NULL, severity TEXT NOT NULL, created INTEGER NOT NULL);"
+	    "CREATE TABLE sinks(name TEXT PRIMARY KEY NOT NULL, after_seq INTEGER NOT NULL,"
+	    " added_at INTEGER NOT NULL);"
+	    "CREATE TABLE deliveries(alert_id TEXT NOT NULL, sink TEXT NOT NULL, delivered_at "
+	    "INTEGER, attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL, last_error TEXT,"
+	    " PRIMARY KEY(alert_id, sink));"
+	    /* alice: v1 at leaf 3, v2 at 7 (unauthorized), deleted v3 at 9; bob v1 at 4 */
+	    "INSERT INTO labels VALUES('o', 'alice', 3, 9, zeroblob(32), x'');"
+	    "INSERT INTO labels VALUES('o', 'bob', 1, 4, randomblob(32),"
+	    " x'01"
+	    "0101010101010101010101010101010101010101010101010101010101010101"
+	    "0570686f6e65');"
+	    "INSERT INTO labels VALUES('p', 'alice', 1, 0, zeroblob(32), x'');"
+	    "INSERT INTO label_history VALUES('o', 3, 'alice', 1, 'A1', 'first_version');"
+	    "INSERT INTO label_history VALUES('o', 4, 'bob', 1, 'B1', 'first_version');"
+	    "INSERT INTO label_history VALUES('o', 7, 'alice', 2, 'A2', 'unauthorized');"
+	    "INSERT INTO label_history VALUES('o', 9, 'alice', 3, 'A3', 'owner');"
+	    "INSERT INTO label_history VALUES('p', 0, 'alice', 1, 'P1', 'first_version');"
+	    "PRAGMA user_version = 1; PRAGMA application_id = 1802789237;";
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(mkdir(sdir(&t), 0700), 0);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_label_count(st, "o", &n, NULL), KTA_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(kta_state_label_count(st, "p", &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(kta_state_history(st, "o", "alice", &h, &nh, NULL), KTA_OK);
+	assert_int_equal(nh, 3);
+	assert_int_equal(h[0].leaf_index, 3);
+	assert_int_equal(h[1].leaf_index, 7);
+	assert_int_equal(h[1].auth, KTA_AUTH_UNAUTHORIZED);
+	assert_int_equal(h[2].version, 3);
+	assert_int_equal(h[2].entry_len, 2);
+	assert_memory_equal(h[2].entry, "A3", 2);
+	kta_state_history_free(h, nh);
+	assert_int_equal(kta_state_index_new(st, "o", &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	assert_int_equal(ops.get(ops.ctx, "bob", &found, &ls, &err), KTA_OK);
+	assert_true(found);
+	assert_int_equal(ls.leaf_index, 4);
+	assert_int_equal(ls.nkeys, 1);
+	assert_string_equal(ls.keys[0].device, "phone");
+	/* the next leaf continues the converted history */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	ix_put_one(ix, "bob", 2, 9, 5, KTA_ERR_IO);
+	ix_put_one(ix, "bob", 2, 10, 5, KTA_OK);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	assert_int_equal(kta_state_history(st, "o", "bob", &h, &nh, NULL), KTA_OK);
+	assert_int_equal(nh, 2);
+	assert_int_equal(h[0].leaf_index, 4);
+	assert_int_equal(h[1].leaf_index, 10);
+	kta_state_history_free(h, nh);
+	kta_state_close(st);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	ver = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT COUNT(*) FROM sqlite_schema WHERE name "
+					    "LIKE '%_v1'",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	assert_int_equal(ver, KTA_STATE_SCHEMA_VERSION);
+	/* a damaged bucket is reported, never trusted */
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE labels SET data = x'05616c69' WHERE bucket >= 0",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_history(st, "o", "alice", &h, &nh, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "bucket"));
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -995,6 +1307,9 @@ int main(void)
 	    cmocka_unit_test(watches_adapter_tofu),
 	    cmocka_unit_test(history_and_index),
 	    cmocka_unit_test(index_volume),
+	    cmocka_unit_test(index_cache_eviction),
+	    cmocka_unit_test(index_cache_stale),
+	    cmocka_unit_test(schema_v1_migration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,399 @@
+/*
+ * Benchmark: the full audit's label index (issue 9, figure 4 without auth
+ * lines), through the real state store.
+ *
+ *   bench_audit kta URL STATEDIR [MIB]  the monitor's path: kta_tlog_entries
+ *                                       (authenticated) + kta_replay +
+ *                                       kta_state index and watches (1000 tofu),
+ *                                       one transaction, the checkpoint stored,
+ *                                       the handle closed (WAL checkpoint
+ *                                       included); MIB: kta_state_set_cache
+ *   bench_audit mem URL                 the same replay with the in-memory
+ *                                       index and watch set (no durability): what
+ *                                       the audit costs with a free index
+ *   bench_audit base URL STATEDIR       the same replay with a straightforward
+ *                                       SQLite index: one SELECT per get, one
+ *                                       upsert into labels and one insert into
+ *                                       a history table per put, a commit
+ *                                       every 100,000 entries
+ *
+ * URL is a directory written by `bench_replay gen` (file:// or http://).
+ * Each prints entries per CPU-second (user + system of this process: the
+ * cores are shared), the user/system split, the wall rate and the peak RSS.
+ * No SHA-256 bound is measured here (bench_replay prints them), so that a
+ * profile of this program is the audit's alone.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "ktaudit/compact.h"
+#include "ktaudit/encoding.h"
+#include "ktaudit/fetch.h"
+#include "ktaudit/replay.h"
+#include "ktaudit/state.h"
+#include "ktaudit/tlog.h"
+
+#define NWATCH 1000u
+#define BASE_TX 100000u
+
+struct run {
+	struct kta_fetcher *f;
+	struct kta_tlog *c;
+	uint64_t size, entries, findings;
+	uint8_t root[32];
+	struct kta_replay *rp;
+};
+
+/* Start of the timed part (after the set-up: open, watches). */
+static double t0, u0, s0;
+
+static void times(double *user, double *sys)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+	*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void clock_start(void)
+{
+	t0 = bench_now();
+	times(&u0, &s0);
+}
+
+static void die(const char *what, const struct kta_error *e)
+{
+	fprintf(stderr, "bench_audit: %s: %s\n", what, e != NULL ? e->msg : "");
+	exit(3);
+}
+
+/* The label names of bench_replay gen (for the watches). */
+static void label_name(uint64_t li, char out[64])
+{
+	uint64_t x = (li ^ 0x5555u) + 0x9e3779b97f4a7c15ull;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	snprintf(out, 64, "u%016" PRIx64 "@example.org", x ^ (x >> 31));
+}
+
+static void run_open(struct run *r, const char *url)
+{
+	struct kta_fetch_opts fo;
+	struct kta_tlog_opts to;
+	struct kta_error e;
+	char u[2048];
+	uint8_t *body = NULL;
+	size_t len = 0;
+	char *nl;
+
+	memset(r, 0, sizeof(*r));
+	kta_fetch_opts_init(&fo);
+	fo.schemes = "http,file";
+	if (kta_fetcher_new(&fo, &r->f, &e) != KTA_OK)
+		die("init", &e);
+	kta_tlog_opts_init(&to);
+	to.prefetch = 8; /* as the monitor */
+	if (kta_tlog_new(r->f, url, &to, &r->c, &e) != KTA_OK)
+		die("tlog", &e);
+	snprintf(u, sizeof(u), "%sbench-tree", kta_tlog_url(r->c));
+	if (kta_fetch_get(r->f, u, &body, &len, NULL, &e) != KTA_OK)
+		die(u, &e);
+	nl = strchr((char *)body, '\n');
+	if (nl == NULL ||
+	    kta_parse_u64((const char *)body, (size_t)(nl - (char *)body), &r->size, NULL) !=
+		KTA_OK ||
+	    kta_hex_decode(nl + 1, 64, r->root, 32) != KTA_OK)
+		die("bench-tree", NULL);
+	free(body);
+	kta_tlog_set_tree(r->c, r->size, r->root);
+}
+
+static enum kta_status count_alert(void *ctx, const struct kta_alert *a, struct kta_error *err)
+{
+	struct run *r = ctx;
+
+	(void)a;
+	(void)err;
+	r->findings++;
+	return KTA_OK;
+}
+
+static enum kta_status replay_one(void *ctx, uint64_t index, const uint8_t *entry, size_t len,
+				  const uint8_t *leaf_hash, struct kta_error *err)
+{
+	struct run *r = ctx;
+	enum kta_status st;
+
+	if ((st = kta_replay_entry(r->rp, index, entry, len, leaf_hash, err)) != KTA_OK)
+		return st;
+	r->entries++;
+	return KTA_OK;
+}
+
+/* Replays every entry with index ix and watches ws (authenticated); *crp
+ * (may be NULL) gets the compact range. */
+static void replay_all(struct run *r, struct kta_replay_index ix, struct kta_replay_watches ws,
+		       struct kta_compact_range **crp)
+{
+	struct kta_replay_config cfg;
+	struct kta_compact_range *cr = NULL;
+	struct kta_error e;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.origin = "bench";
+	cfg.index = ix;
+	cfg.watches = ws;
+	cfg.emit = count_alert;
+	cfg.emit_ctx = r;
+	if (kta_compact_range_new(&cr, &e) != KTA_OK ||
+	    kta_replay_new(&cfg, &r->rp, &e) != KTA_OK ||
+	    kta_tlog_entries(r->c, 0, r->size, cr, 0, replay_one, r, &e) != KTA_OK)
+		die("replay", &e);
+	kta_replay_free(r->rp);
+	r->rp = NULL;
+	if (crp != NULL)
+		*crp = cr;
+	else
+		kta_compact_range_free(cr);
+}
+
+static void audit_kta(struct run *r, const char *statedir, uint64_t mib)
+{
+	struct kta_state *st = NULL;
+	struct kta_state_index *ix = NULL;
+	struct kta_state_watches *ws = NULL;
+	struct kta_compact_range *cr = NULL;
+	struct kta_error e;
+	uint64_t i;
+	char label[64];
+
+	if (kta_state_open(statedir, &st, &e) != KTA_OK ||
+	    (mib != 0 && kta_state_set_cache(st, mib, &e) != KTA_OK))
+		die("state", &e);
+	for (i = 0; i < NWATCH; i++) {
+		label_name(i * 37, label);
+		if (kta_state_watch_add(st, "bench", label, KTA_WATCH_TOFU, NULL, 0, 0, &e) !=
+		    KTA_OK)
+			die("watch", &e);
+	}
+	clock_start();
+	if (kta_state_begin(st, &e) != KTA_OK ||
+	    kta_state_index_new(st, "bench", &ix, &e) != KTA_OK ||
+	    kta_state_watches_new(st, "bench", &ws, &e) != KTA_OK)
+		die("state", &e);
+	replay_all(r, kta_state_index_ops(ix), kta_state_watches_ops(ws), &cr);
+	if (kta_state_log_put(st, "bench", "note", 4, r->size, r->root, cr, 0, &e) != KTA_OK ||
+	    kta_state_commit(st, &e) != KTA_OK)
+		die("commit", &e);
+	kta_state_index_free(ix);
+	kta_state_watches_free(ws);
+	kta_compact_range_free(cr);
+	kta_state_close(st);
+}
+
+static void audit_mem(struct run *r)
+{
+	struct kta_replay_memindex *mi = NULL;
+	struct kta_replay_watchset *ws = NULL;
+	struct kta_error e;
+	uint64_t i;
+	char label[64];
+
+	if (kta_replay_memindex_new(0, &mi, &e) != KTA_OK ||
+	    kta_replay_watchset_new(&ws, &e) != KTA_OK)
+		die("memindex", &e);
+	for (i = 0; i < NWATCH; i++) {
+		label_name(i * 37, label);
+		if (kta_replay_watchset_tofu(ws, label, &e) != KTA_OK)
+			die("watch", &e);
+	}
+	clock_start();
+	replay_all(r, kta_replay_memindex_ops(mi), kta_replay_watchset_ops(ws), NULL);
+	kta_replay_watchset_free(ws);
+	kta_replay_memindex_free(mi);
+}
+
+/* --- the straightforward SQLite index ------------------------------------- */
+
+struct base {
+	sqlite3 *db;
+	sqlite3_stmt *get, *put, *hist;
+	uint64_t in_tx;
+	char label[2048];
+	struct kta_entry_key keys[64];
+	char dev[64][256];
+	uint8_t kb[64 * 290];
+};
+
+static void base_sql(struct base *b, const char *s)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(b->db, s, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "bench_audit: sqlite: %s: %s\n", s, msg);
+		exit(3);
+	}
+}
+
+static enum kta_status base_get(void *ctx, const char *label, int *found,
+				struct kta_label_state *out, struct kta_error *err)
+{
+	struct base *b = ctx;
+	const uint8_t *k;
+	int kl, off = 0;
+	size_t n = 0;
+
+	(void)err;
+	*found = 0;
+	sqlite3_bind_text(b->get, 1, label, -1, SQLITE_STATIC);
+	if (sqlite3_step(b->get) == SQLITE_ROW) {
+		snprintf(b->label, sizeof(b->label), "%s", label);
+		out->label = b->label;
+		out->version = (uint64_t)sqlite3_column_int64(b->get, 0);
+		out->leaf_index = (uint64_t)sqlite3_column_int64(b->get, 1);
+		memcpy(out->entry_hash, sqlite3_column_blob(b->get, 2), 32);
+		k = sqlite3_column_blob(b->get, 3);
+		kl = sqlite3_column_bytes(b->get, 3);
+		while (off + 34 <= kl && n < 64) {
+			size_t d = k[off + 33];
+
+			b->keys[n].alg = (enum kta_entry_alg)k[off];
+			memcpy(b->keys[n].pub, k + off + 1, 32);
+			memcpy(b->dev[n], k + off + 34, d);
+			b->dev[n][d] = '\0';
+			b->keys[n].device = b->dev[n];
+			off += 34 + (int)d;
+			n++;
+		}
+		out->keys = n > 0 ? b->keys : NULL;
+		out->nkeys = n;
+		out->entry = NULL;
+		out->entry_len = 0;
+		*found = 1;
+	}
+	sqlite3_reset(b->get);
+	return KTA_OK;
+}
+
+static enum kta_status base_put(void *ctx, const struct kta_label_state *ls,
+				enum kta_auth_result auth, struct kta_error *err)
+{
+	struct base *b = ctx;
+	size_t i, off = 0;
+
+	(void)err;
+	for (i = 0; i < ls->nkeys && i < 64; i++) {
+		size_t d = strlen(ls->keys[i].device);
+
+		b->kb[off++] = (uint8_t)ls->keys[i].alg;
+		memcpy(b->kb + off, ls->keys[i].pub, 32);
+		off += 32;
+		b->kb[off++] = (uint8_t)d;
+		memcpy(b->kb + off, ls->keys[i].device, d);
+		off += d;
+	}
+	sqlite3_bind_text(b->put, 1, ls->label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(b->put, 2, (sqlite3_int64)ls->version);
+	sqlite3_bind_int64(b->put, 3, (sqlite3_int64)ls->leaf_index);
+	sqlite3_bind_blob(b->put, 4, ls->entry_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(b->put, 5, b->kb, (int)off, SQLITE_STATIC);
+	if (sqlite3_step(b->put) != SQLITE_DONE)
+		die("upsert", NULL);
+	sqlite3_reset(b->put);
+	sqlite3_bind_text(b->hist, 1, ls->label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(b->hist, 2, (sqlite3_int64)ls->leaf_index);
+	sqlite3_bind_int64(b->hist, 3, (sqlite3_int64)ls->version);
+	sqlite3_bind_blob(b->hist, 4, ls->entry, (int)ls->entry_len, SQLITE_STATIC);
+	sqlite3_bind_int(b->hist, 5, (int)auth);
+	if (sqlite3_step(b->hist) != SQLITE_DONE)
+		die("history", NULL);
+	sqlite3_reset(b->hist);
+	if (++b->in_tx == BASE_TX) {
+		base_sql(b, "COMMIT; BEGIN");
+		b->in_tx = 0;
+	}
+	return KTA_OK;
+}
+
+static void audit_base(struct run *r, const char *statedir)
+{
+	static struct base b;
+	struct kta_replay_index ix;
+	struct kta_replay_watches ws;
+	char path[4096];
+
+	if (mkdir(statedir, 0700) != 0 && errno != EEXIST)
+		die(statedir, NULL);
+	snprintf(path, sizeof(path), "%s/base.db", statedir);
+	if (sqlite3_open(path, &b.db) != SQLITE_OK)
+		die("sqlite open", NULL);
+	base_sql(&b, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+		     "CREATE TABLE labels(label TEXT PRIMARY KEY, version INTEGER, leaf INTEGER,"
+		     " entry_hash BLOB, keys BLOB) WITHOUT ROWID;"
+		     "CREATE TABLE history(label TEXT, leaf INTEGER, version INTEGER, entry BLOB,"
+		     " auth INTEGER, PRIMARY KEY(label, leaf)) WITHOUT ROWID; BEGIN");
+	if (sqlite3_prepare_v2(
+		b.db, "SELECT version, leaf, entry_hash, keys FROM labels WHERE label = ?1", -1,
+		&b.get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b.db,
+			       "INSERT INTO labels VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(label) "
+			       "DO UPDATE SET version = excluded.version, leaf = excluded.leaf, "
+			       "entry_hash = excluded.entry_hash, keys = excluded.keys",
+			       -1, &b.put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b.db, "INSERT INTO history VALUES(?1, ?2, ?3, ?4, ?5)", -1, &b.hist,
+			       NULL) != SQLITE_OK)
+		die("prepare", NULL);
+	ix.ctx = &b;
+	ix.get = base_get;
+	ix.put = base_put;
+	memset(&ws, 0, sizeof(ws));
+	replay_all(r, ix, ws, NULL);
+	base_sql(&b, "COMMIT");
+	sqlite3_finalize(b.get);
+	sqlite3_finalize(b.put);
+	sqlite3_finalize(b.hist);
+	sqlite3_close(b.db);
+}
+
+int main(int argc, char **argv)
+{
+	struct run r;
+	double t1, u1, s1, cpu;
+	uint64_t mib = 0;
+
+	if (argc < 3 || (strcmp(argv[1], "mem") != 0 && argc < 4)) {
+		fprintf(stderr, "usage: bench_audit kta URL STATEDIR [MIB] | mem URL |"
+				" base URL STATEDIR\n");
+		return 2;
+	}
+	if (argc == 5 && kta_parse_u64(argv[4], strlen(argv[4]), &mib, NULL) != KTA_OK)
+		die("MIB", NULL);
+	run_open(&r, argv[2]);
+	clock_start();
+	if (strcmp(argv[1], "kta") == 0)
+		audit_kta(&r, argv[3], mib);
+	else if (strcmp(argv[1], "mem") == 0)
+		audit_mem(&r);
+	else if (strcmp(argv[1], "base") == 0)
+		audit_base(&r, argv[3]);
+	else
+		die("mode: kta, mem or base", NULL);
+	t1 = bench_now();
+	times(&u1, &s1);
+	cpu = (u1 - u0) + (s1 - s0);
+	printf("full audit [%s]%s %10.0f entries per CPU-second  (%" PRIu64
+	       " entries, %.2f CPU-s: user %.2f, system %.2f)\n",
+	       argv[1], strcmp(argv[1], "kta") == 0 && mib != 0 ? " (cache set)" : "",
+	       (double)r.entries / cpu, r.entries, cpu, u1 - u0, s1 - s0);
+	printf("  wall: %.2f s, %.0f entries/s; findings %" PRIu64 "; peak RSS %.1f MiB\n", t1 - t0,
+	       (double)r.entries / (t1 - t0), r.findings, bench_peak_rss_mib());
+	kta_tlog_free(r.c);
+	kta_fetcher_free(r.f);
+	return 0;
+}
