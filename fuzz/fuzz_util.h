@@ -7,16 +7,19 @@
 #define KTA_FUZZ_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ktaudit/key.h"
 
-/* Fails the run: an invariant the harness checks does not hold. */
+/* Fails the run: an invariant the harness checks does not hold (says which). */
 #define FUZZ_CHECK(c)                                                                              \
 	do {                                                                                       \
-		if (!(c))                                                                          \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
 			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 /*

@@ -272,6 +272,7 @@ static enum kta_status trim_full(struct obj *o, struct kta_error *err)
 	struct kta_tile_bundle_iter it;
 	struct kta_tile_entry e;
 	unsigned k;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
 	if (o->t.level != KTA_TILE_ENTRIES) {
 		if (o->len != KTA_TILE_HASHES_MAX)
@@ -281,8 +282,11 @@ static enum kta_status trim_full(struct obj *o, struct kta_error *err)
 		o->len = (size_t)o->t.width * KTA_TILE_HASH_SIZE;
 		return KTA_OK;
 	}
-	if (kta_tile_parse_bundle(o->body, o->len, KTA_TILE_WIDTH, &b, err) != KTA_OK)
-		return kta_error_prefix(err, "%s", o->url);
+	/* Keep the parser's status: kta_error_prefix returns INTERNAL when err is NULL. */
+	if ((r = kta_tile_parse_bundle(o->body, o->len, KTA_TILE_WIDTH, &b, err)) != KTA_OK) {
+		(void)kta_error_prefix(err, "%s", o->url);
+		return r;
+	}
 	kta_tile_bundle_iter_init(&it, &b);
 	for (k = 0; k < o->t.width; k++)
 		if (!kta_tile_bundle_next(&it, &e))
@@ -691,8 +695,9 @@ enum kta_status kta_tlog_read_hashes(struct kta_tlog *c, const struct kta_tlog_n
 	for (i = 0; i < no; i++) {
 		const uint8_t(*hs)[32];
 
-		if (kta_tile_parse_hashes(o[i].body, o[i].len, o[i].t.width, &hs, err) != KTA_OK) {
-			r = kta_error_prefix(err, "%s", o[i].url);
+		if ((r = kta_tile_parse_hashes(o[i].body, o[i].len, o[i].t.width, &hs, err)) !=
+		    KTA_OK) {
+			(void)kta_error_prefix(err, "%s", o[i].url);
 			goto out;
 		}
 	}
@@ -913,9 +918,12 @@ static enum kta_status bundle_leaves(struct kta_tlog *c, const struct obj *o,
 	struct kta_tile_bundle_iter it;
 	struct kta_tile_entry e;
 	unsigned j = 0;
+	enum kta_status r = KTA_ERR_INTERNAL;
 
-	if (kta_tile_parse_bundle(o->body, o->len, o->t.width, b, err) != KTA_OK)
-		return kta_error_prefix(err, "%s", o->url);
+	if ((r = kta_tile_parse_bundle(o->body, o->len, o->t.width, b, err)) != KTA_OK) {
+		(void)kta_error_prefix(err, "%s", o->url);
+		return r;
+	}
 	kta_tile_bundle_iter_init(&it, b);
 	while (kta_tile_bundle_next(&it, &e))
 		kta_hash_leaf(c->h, e.data, e.len, lh[j++]);
@@ -1186,8 +1194,9 @@ static enum kta_status audit_tiles(struct audit *a, struct obj *o, size_t n,
 	for (i = 0; i < n; i++) {
 		const uint8_t(*hs)[32];
 
-		if (kta_tile_parse_hashes(o[i].body, o[i].len, o[i].t.width, &hs, err) != KTA_OK) {
-			r = kta_error_prefix(err, "%s", o[i].url);
+		if ((r = kta_tile_parse_hashes(o[i].body, o[i].len, o[i].t.width, &hs, err)) !=
+		    KTA_OK) {
+			(void)kta_error_prefix(err, "%s", o[i].url);
 			goto out;
 		}
 		audit_compare(a, &o[i], mine[i], hs);
@@ -1290,14 +1299,14 @@ kta_tlog_audit(struct kta_tlog *c,
 			uint64_t idx = ob->t.index * KTA_TILE_WIDTH;
 			unsigned j = 0;
 
-			if (kta_tile_parse_bundle(ob->body, ob->len, ob->t.width, &bundle, err) !=
-			    KTA_OK) {
-				r = kta_error_prefix(err, "%s", ob->url);
+			if ((r = kta_tile_parse_bundle(ob->body, ob->len, ob->t.width, &bundle,
+						       err)) != KTA_OK) {
+				(void)kta_error_prefix(err, "%s", ob->url);
 				goto out;
 			}
-			if (kta_tile_parse_hashes(ot->body, ot->len, ot->t.width, &hs, err) !=
+			if ((r = kta_tile_parse_hashes(ot->body, ot->len, ot->t.width, &hs, err)) !=
 			    KTA_OK) {
-				r = kta_error_prefix(err, "%s", ot->url);
+				(void)kta_error_prefix(err, "%s", ot->url);
 				goto out;
 			}
 			kta_tile_bundle_iter_init(&it, &bundle);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -274,6 +275,100 @@ static void sink_syslog(void **state)
 	assert_int_equal(kta_sink_deliver(&s, f->a, f->json, strlen(f->json), NULL), KTA_OK);
 	assert_int_equal(kta_sink_deliver(&s, f->bare, f->bare_json, strlen(f->bare_json), NULL),
 			 KTA_OK);
+}
+
+/*
+ * Delivers a to the syslog sink with openlog(LOG_PERROR), which makes glibc
+ * copy each record to stderr, and returns what it wrote there (malloc'd).
+ */
+static char *syslog_capture(const struct kta_alert *a, const char *json, size_t *len)
+{
+	struct kta_sink_config s = {.type = KTA_SINK_SYSLOG, .name = "syslog"};
+	char *buf = malloc(65536);
+	int p[2], saved;
+	ssize_t n;
+	size_t got = 0;
+
+	assert_non_null(buf);
+	assert_int_equal(pipe(p), 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(p[1], 2), 2);
+	openlog("kta-test", LOG_PERROR, LOG_DAEMON);
+	assert_int_equal(kta_sink_deliver(&s, a, json, strlen(json), NULL), KTA_OK);
+	closelog();
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(p[1]);
+	while ((n = read(p[0], buf + got, 65535 - got)) > 0)
+		got += (size_t)n;
+	close(p[0]);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+/* One record: a single final "\n" and no other control character or DEL. */
+static void assert_one_clean_line(const char *out, size_t len)
+{
+	size_t i;
+
+	assert_true(len > 1);
+	assert_int_equal(out[len - 1], '\n');
+	for (i = 0; i + 1 < len; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			fail_msg("control byte 0x%02x at %zu in syslog line: %s",
+				 (unsigned char)out[i], i, out);
+}
+
+/*
+ * Defence in depth (docs/robustness.md, security review): fields that reach
+ * the syslog line with control characters, e.g. from kta_alert_from_json,
+ * cannot forge a second record or carry a terminal escape; every control
+ * character and DEL becomes '?'.
+ */
+static void sink_syslog_controls(void **state)
+{
+	struct fixture *f = *state;
+	char *out, *longmsg;
+	size_t len;
+
+	free(f->a->message);
+	f->a->message = strdup("first\nktaudit alert forged critical\r\x1b[31mred\x7f\tend\x01");
+	free(f->a->log);
+	f->a->log = strdup("example.com/dir\nlog=evil");
+	assert_non_null(f->a->message);
+	assert_non_null(f->a->log);
+	out = syslog_capture(f->a, f->json, &len);
+	assert_one_clean_line(out, len);
+	assert_non_null(strstr(out, "log=example.com/dir?log=evil "));
+	assert_non_null(strstr(out, "label=alice@example.org "));
+	assert_non_null(strstr(out, ": first?ktaudit alert forged critical??[31mred??end?\n"));
+	free(out);
+
+	/* The alert without label or leaf index takes another format string. */
+	free(f->bare->message);
+	f->bare->message = strdup("\n\n\n");
+	assert_non_null(f->bare->message);
+	out = syslog_capture(f->bare, f->bare_json, &len);
+	assert_one_clean_line(out, len);
+	assert_non_null(strstr(out, ": ???\n"));
+	free(out);
+
+	/* A message longer than the line buffer is cut, still one clean record. */
+	longmsg = malloc(10001);
+	assert_non_null(longmsg);
+	for (len = 0; len < 10000; len++)
+		longmsg[len] = len % 100 == 99 ? '\n' : 'x';
+	longmsg[10000] = '\0';
+	free(f->bare->message);
+	f->bare->message = longmsg;
+	out = syslog_capture(f->bare, f->bare_json, &len);
+	assert_one_clean_line(out, len);
+	assert_true(len < 4096);
+	assert_non_null(strstr(out, "xx?xx"));
+	free(out);
 }
 
 /* ---- exec ---- */
@@ -708,6 +803,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sink_file_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sink_bad_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sink_syslog, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sink_syslog_controls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sink_exec_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sink_exec_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sink_exec_timeout, setup, teardown),
