@@ -57,6 +57,7 @@ struct xfer {
 	uint8_t *buf; /* body of the current attempt; cap bytes */
 	size_t len, cap;
 	int too_big, nomem, cancelled;
+	int64_t date; /* Date header of the current attempt's last response, or 0 */
 	char errbuf[CURL_ERROR_SIZE];
 	char qurl[URL_QUOTE_BUF];
 };
@@ -349,6 +350,37 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Longest Date header value considered (an IMF-fixdate is 29 bytes). */
+#define DATE_HEADER_MAX 64
+
+/* libcurl header callback: keeps the Date of the latest response (redirects
+ * and retries included, so the last one wins). */
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	static const char name[] = "date:";
+	struct xfer *x = userdata;
+	size_t n = size * nitems, i, k;
+	char v[DATE_HEADER_MAX + 1];
+	time_t t;
+
+	if (n <= sizeof(name) - 1)
+		return n;
+	for (i = 0; i < sizeof(name) - 1; i++) {
+		char c = buf[i] >= 'A' && buf[i] <= 'Z' ? (char)(buf[i] - 'A' + 'a') : buf[i];
+
+		if (c != name[i]) /* field names are case-insensitive (RFC 9110 5.1) */
+			return n;
+	}
+	while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	for (k = 0; i < n && k < DATE_HEADER_MAX && buf[i] != '\r' && buf[i] != '\n'; i++)
+		v[k++] = buf[i];
+	v[k] = '\0';
+	t = curl_getdate(v, NULL);
+	x->date = t > 0 ? (int64_t)t : 0;
+	return n;
+}
+
 /* libcurl progress callback: cancellation, and the size cap as a backstop. */
 static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
@@ -404,6 +436,8 @@ static CURLcode configure(struct xfer *x, CURL *e)
 	SET(CURLOPT_SHARE, f->share);
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, (void *)x);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, (void *)x);
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, (void *)x);
 	SET(CURLOPT_NOPROGRESS, 0L);
@@ -454,6 +488,7 @@ static int start(struct xfer *x)
 	curl_easy_reset(e);
 	x->len = 0;
 	x->too_big = x->nomem = x->cancelled = 0;
+	x->date = 0;
 	x->errbuf[0] = '\0';
 	c = configure(x, e);
 	if (c != CURLE_OK) {
@@ -567,6 +602,7 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 
 	(void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	info->http_status = x->scheme == SCHEME_FILE ? 0 : code;
+	info->date = x->scheme == SCHEME_FILE ? 0 : x->date;
 	info->attempts++;
 	if (x->nomem) {
 		detach(x);

@@ -130,6 +130,11 @@ struct kta_fetch_info {
 	long http_status;  /* status of the last HTTP response; 0 if none or file:// */
 	int not_found;     /* 1: HTTP 404/410 or an unreadable file:// file */
 	unsigned attempts; /* requests made (1 + retries) */
+	/* The Date header of the last HTTP response (RFC 9110 6.6.1, as parsed
+	 * by curl_getdate), Unix seconds; 0 if there was none (file://, no
+	 * response, no or unparseable header). The server's clock, untrusted:
+	 * callers use it only to notice that the local clock is wrong. */
+	int64_t date;
 };
 
 /* The result of one object of kta_fetch_many. */

@@ -26,6 +26,31 @@ Paths (every counter is per exact path, so each test uses its own path):
   /gzip/N                           N zero bytes, sent gzip-compressed
   /redirect?to=URL                  302 to URL
   /loop                             302 to /loop forever
+
+Scripted logs, for a client that cannot be pointed at a new path each time
+(the monitor daemon polls one configured URL):
+  /m/NAME/REST                      a log: by default serves DIR/NAME/REST;
+                                    a scripted behaviour, if one is set and
+                                    REST contains its ONLY text, is applied
+                                    to the request instead, N times
+  /ctl/set?s=NAME&b=BEH&n=N[&arg=A][&only=TEXT][&ra=V]
+                                    the next N matching requests of NAME get
+                                    BEH (replaces any behaviour left):
+                                      refuse, garbage, truncated  as above
+                                      hang      read, wait A s (default 3600),
+                                                close without a reply
+                                      trickle   Content-Length 100000, A bytes
+                                                (default 20) 1 / 50 ms, close
+                                      big       A bytes with Content-Length
+                                      bigclose  A bytes, no Content-Length
+                                      status    HTTP A (Retry-After: V if ra)
+                                      redirect  302 to A
+                                      alt       serve DIR/A/REST (wrong data)
+                                      ok        serve DIR/NAME/REST
+  /ctl/log?s=NAME                   one line per request of NAME so far:
+                                    "<unix time, ms> <behaviour> <REST>"
+                                    (/m/ answers with Connection: close, so
+                                    each request is one attempt of the client)
 """
 
 import argparse
@@ -41,6 +66,8 @@ import urllib.parse
 
 LOCK = threading.Lock()
 COUNTS = {}  # path -> requests seen
+SCRIPTS = {}  # log name -> {"b", "n", "arg", "only", "ra"}
+REQLOG = {}  # log name -> ["<time> <behaviour> <rest>", ...]
 GROUPS = {}  # group -> {"conns": set(), "inflight": int, "max": int}
 CONN_IDS = iter(range(1, 1 << 62))
 
@@ -66,6 +93,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(code)
         for k, v in headers:
             self.send_header(k, v)
+        if getattr(self, "one_shot", False):
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -193,6 +222,85 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def h_loop(self, parts, query):
         self.reply(302, b"", [("Location", "/loop")])
+
+    def serve_file(self, path):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            self.reply(404, b"not found\n")
+            return
+        self.reply(200, data, [("Content-Type", "application/octet-stream")])
+
+    def h_ctl(self, parts, query):
+        name = query.get("s", [""])[0]
+        op = parts[1] if len(parts) > 1 else ""
+        if op == "set":
+            with LOCK:
+                SCRIPTS[name] = {
+                    "b": query["b"][0],
+                    "n": int(query.get("n", ["1"])[0]),
+                    "arg": query.get("arg", [None])[0],
+                    "only": query.get("only", [""])[0],
+                    "ra": query.get("ra", [None])[0],
+                }
+            self.reply(200, b"ok\n")
+        elif op == "log":
+            with LOCK:
+                body = "".join(l + "\n" for l in REQLOG.get(name, []))
+            self.reply(200, body.encode())
+        else:
+            self.reply(404, b"no such control\n")
+
+    def h_m(self, parts, query):
+        if len(parts) < 2 or not parts[1] or ".." in parts:
+            self.reply(404, b"bad name\n")
+            return
+        name, rest = parts[1], "/".join(parts[2:])
+        # One request per connection: a client's attempts are then exactly
+        # the requests logged (libcurl silently resends a request once when
+        # a reused keep-alive connection turns out to be closed).
+        self.one_shot = True
+        beh, arg, ra = "ok", None, None
+        with LOCK:
+            sc = SCRIPTS.get(name)
+            if sc is not None and sc["n"] > 0 and sc["only"] in rest:
+                sc["n"] -= 1
+                beh, arg, ra = sc["b"], sc["arg"], sc["ra"]
+            REQLOG.setdefault(name, []).append("%.3f %s %s" % (time.time(), beh, rest))
+        if beh == "ok":
+            self.serve_file(os.path.join(self.root, name, rest))
+        elif beh == "alt":
+            self.serve_file(os.path.join(self.root, arg, rest))
+        elif beh == "refuse":
+            self.h_refuse(parts, query)
+        elif beh == "garbage":
+            self.h_garbage(parts, query)
+        elif beh == "truncated":
+            self.h_truncated(parts, query)
+        elif beh == "hang":
+            time.sleep(float(arg or 3600))
+            self.close_connection = True
+        elif beh == "trickle":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(int(arg or 20)):
+                self.wfile.write(b"t")
+                self.wfile.flush()
+                time.sleep(0.05)
+            self.close_connection = True
+        elif beh == "big":
+            self.h_big([None, arg], query)
+        elif beh == "bigclose":
+            self.h_bigclose([None, arg], query)
+        elif beh == "status":
+            headers = [("Retry-After", ra)] if ra is not None else []
+            self.reply(int(arg), b"status body\n", headers)
+        elif beh == "redirect":
+            self.reply(302, b"", [("Location", arg)])
+        else:
+            self.reply(500, ("unknown behaviour " + beh + "\n").encode())
 
 
 class Server(http.server.ThreadingHTTPServer):
