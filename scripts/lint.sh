@@ -21,7 +21,7 @@ trap 'rm -rf "$out"' EXIT
 
 echo "== cppcheck (${#files[@]} files)"
 cppcheck --enable=warning,performance,portability --inline-suppr --std=c11 --error-exitcode=1 \
-  -q -j"$jobs" -Iinclude -Isrc -D__GNUC__ "${files[@]}" 2>"$out/cppcheck" || true
+  -q -j"$jobs" -Iinclude -Isrc -D__GNUC__ -DKTA_VERSION_STRING=\"lint\" "${files[@]}" 2>"$out/cppcheck" || true
 echo "== clang-tidy (${#files[@]} files, $jobs at a time)"
 printf '%s\n' "${files[@]}" |
   xargs -P"$jobs" -I{} sh -c 'clang-tidy -p build/lint --quiet "$1" >"$2/tidy.$(echo "$1" | tr / _)" 2>/dev/null || true' _ {} "$out"

@@ -887,6 +887,7 @@ static enum kta_status dir_key(struct parser *p, const struct tok *t, size_t n, 
 			 KTA_CONFIG_WITNESSES_MAX);
 		goto out;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if (!grow((void **)&l->witnesses, &p->cap_witnesses, l->nwitnesses, sizeof(*l->witnesses),
 		  KTA_CONFIG_WITNESSES_MAX)) {
 		r = nomem(p);
@@ -1011,7 +1012,7 @@ static enum kta_status dir_log_value(struct parser *p, const struct tok *t, size
 	struct kta_log_config *l = p->cur;
 	char qb[4 * QUOTE_MAX + 4];
 	enum kta_status r;
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (tok_is(&t[0], "origin")) {
 		if ((r = once(p, &p->l_origin, "origin")) != KTA_OK ||

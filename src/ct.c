@@ -1280,7 +1280,7 @@ static enum kta_status entries_fast(const struct span *sp, size_t n, uint64_t st
 			    err, r,
 			    "get-entries: entry %llu: leaf_input or extra_data is not "
 			    "canonical base64 within its limit",
-			    (unsigned long long)(start + i));
+			    (unsigned long long)start + (unsigned long long)i);
 			goto out;
 		}
 		if ((r = fn(ctx, start + i, leaf, ll, extra, el, err)) != KTA_OK)
@@ -1332,7 +1332,7 @@ static enum kta_status entries_body(const uint8_t *body, size_t len, uint64_t st
 
 		e = json_array_get(arr, i);
 		snprintf(what, sizeof(what), "get-entries: entry %llu",
-			 (unsigned long long)(start + i));
+			 (unsigned long long)start + (unsigned long long)i);
 		if (!json_is_object(e)) {
 			r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: not an object", what);
 			goto out;

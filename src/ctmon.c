@@ -533,9 +533,9 @@ static enum kta_status load_data_tile(struct kta_tlog *c, struct kta_fetcher *f,
 	for (i = 0; i < w; i++) {
 		if ((r = kta_ct_tile_leaf_parse(t->body, t->len, &off, &t->leaves[i], err)) !=
 		    KTA_OK)
-			return kta_error_prefix(err, "data tile %llu, entry %llu",
-						(unsigned long long)n,
-						(unsigned long long)(n * KTA_TILE_WIDTH + i));
+			return kta_error_prefix(
+			    err, "data tile %llu, entry %llu", (unsigned long long)n,
+			    (unsigned long long)n * KTA_TILE_WIDTH + (unsigned long long)i);
 		if ((r = kta_ct_tile_leaf_hash(h, t->body, &t->leaves[i], t->hashes[i], err)) !=
 		    KTA_OK)
 			return r;

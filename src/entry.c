@@ -132,12 +132,14 @@ static enum kta_status check_devices(const struct kta_entry_key *keys, size_t n,
 
 	if (n < 2)
 		return KTA_OK;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((p = malloc(n * sizeof(*p))) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		p[i] = &keys[i];
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	qsort(p, n, sizeof(*p), key_dev_cmp);
 	for (i = 1; i < n; i++) {
 		if (key_dev_cmp(&p[i - 1], &p[i]) == 0) {
@@ -298,6 +300,7 @@ static const int8_t b64_val[256] = {
  * produces the message). Same rules: RFC 4648 alphabet, '=' padding only at
  * the end and exactly as many as needed, zero pad bits.
  */
+/* NOLINTBEGIN(bugprone-signed-char-misuse,cert-str34-c): signed table, -1 = bad */
 static int b64_fast(const uint8_t *p, uint8_t *out, size_t n)
 {
 	size_t full = n / 3, i, o = 0, rem = n % 3;
@@ -330,6 +333,7 @@ static int b64_fast(const uint8_t *p, uint8_t *out, size_t n)
 	}
 	return 1;
 }
+/* NOLINTEND(bugprone-signed-char-misuse,cert-str34-c) */
 
 /* Decodes canonical base64 of exactly n bytes from a field. */
 static enum kta_status parse_b64(const struct field *f, uint8_t *out, size_t n, const char *what,

@@ -240,9 +240,10 @@ enum kta_status kta_fetcher_new(const struct kta_fetch_opts *opts, struct kta_fe
 	for (b = SCHEME_HTTPS; b <= SCHEME_FILE; b <<= 1) {
 		if ((bits & b) == 0)
 			continue;
-		if (f->protocols[0] != '\0')
-			strcat(f->protocols, ",");
-		strcat(f->protocols, scheme_name(b));
+		size_t used = strlen(f->protocols);
+
+		(void)snprintf(f->protocols + used, sizeof(f->protocols) - used, "%s%s",
+			       used > 0 ? "," : "", scheme_name(b));
 	}
 	f->rng =
 	    opts->jitter_seed != 0 ? opts->jitter_seed : (mono_ms() ^ (uint64_t)(uintptr_t)f) | 1u;

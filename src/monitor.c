@@ -890,7 +890,7 @@ void kta_monitor_close(struct kta_monitor *m)
 
 	if (m == NULL)
 		return;
-	for (i = 0; i < m->nlogs; i++) {
+	for (i = 0; m->logs != NULL && i < m->nlogs; i++) {
 		for (j = 0; m->logs[i].src != NULL && j < m->logs[i].nsrc; j++) {
 			kta_tlog_free(m->logs[i].src[j].c);
 			kta_fetcher_free(m->logs[i].src[j].own_f);
@@ -900,7 +900,7 @@ void kta_monitor_close(struct kta_monitor *m)
 		kta_fetcher_free(m->logs[i].f);
 	}
 	free(m->logs);
-	for (i = 0; i < m->nctlogs; i++) {
+	for (i = 0; m->ctlogs != NULL && i < m->nctlogs; i++) {
 		kta_fetcher_free(m->ctlogs[i].f);
 		free(m->ctlogs[i].watches);
 	}

@@ -745,6 +745,7 @@ static enum kta_status job_reserve(struct job *j, size_t n, size_t nauths, struc
 		memcpy(j->buf, KTA_ENTRY_AUTH_CONTEXT, CONTEXT_LEN);
 	}
 	if (nauths > j->sig_cap) {
+		/* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): nauths > 0 */
 		enum kta_status *s = realloc(j->sig, nauths * sizeof(*s));
 
 		if (s == NULL)
@@ -917,6 +918,7 @@ static enum kta_status replay_now(struct kta_replay *r, uint64_t leaf_index, con
 	if (j->e != NULL && j->e->nauths > 0) {
 		if ((st = job_reserve(j, j->e->signed_len, j->e->nauths, err)) != KTA_OK)
 			return st;
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): e parsed from bytes */
 		memcpy(j->buf + CONTEXT_LEN, bytes, j->e->signed_len);
 		job_verify(j, r->ver);
 	}

@@ -149,13 +149,15 @@ static enum kta_status migrate_v1(struct kta_state *st, struct kta_error *err);
 static enum kta_status db_fail(struct kta_state *st, const char *what, struct kta_error *err)
 {
 	int code = sqlite3_extended_errcode(st->db) & 0xff;
+	int se = sqlite3_system_errno(st->db); /* "disk I/O error" alone hides ENOSPC, EROFS */
 	enum kta_status s = KTA_ERR_IO;
 
 	if (code == SQLITE_NOMEM)
 		s = KTA_ERR_NOMEM;
 	else if (code == SQLITE_NOTADB)
 		s = KTA_ERR_MALFORMED;
-	return kta_error_set(err, s, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	return kta_error_set(err, s, "%s: %s: %s%s%s%s", st->path, what, sqlite3_errmsg(st->db),
+			     se != 0 ? " (" : "", se != 0 ? strerror(se) : "", se != 0 ? ")" : "");
 }
 
 static enum kta_status db_exec(struct kta_state *st, const char *sql, struct kta_error *err)
@@ -309,10 +311,12 @@ static enum kta_status keys_decode(const uint8_t *b, size_t len, void **buf, siz
 		*cap = need;
 	}
 	k = *buf;
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): buf grown above */
 	p = (char *)*buf + count * sizeof(struct kta_entry_key);
 	for (off = 0, i = 0; i < count; i++) {
 		size_t d = b[off + 33];
 
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): buf grown above */
 		k[i].alg = (enum kta_entry_alg)b[off];
 		memcpy(k[i].pub, b + off + 1, 32);
 		memcpy(p, b + off + 34, d);
@@ -1296,6 +1300,7 @@ static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, struct b
 
 	if (2 * (ix->nbkt + 1) > ix->ntab) {
 		size_t nt = ix->ntab == 0 ? 256 : 2 * ix->ntab, i;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 		struct bkt **t = calloc(nt, sizeof(*t));
 
 		if (t == NULL)
@@ -1516,6 +1521,7 @@ static enum kta_status wb_flush(struct kta_state_index *ix, struct kta_error *er
 		return r;
 	if (ix->ndirty == 0)
 		return KTA_OK;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	if ((list = malloc(ix->ndirty * sizeof(*list))) == NULL) {
 		/* Out of memory for the sort: write them unsorted. */
 		for (b = ix->lru_head; b != NULL && r == KTA_OK; b = b->next)
@@ -1526,6 +1532,7 @@ static enum kta_status wb_flush(struct kta_state_index *ix, struct kta_error *er
 	for (b = ix->lru_head; b != NULL; b = b->next)
 		if (b->dirty)
 			list[n++] = b;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
 	qsort(list, n, sizeof(*list), bkt_id_cmp);
 	for (size_t i = 0; i < n && r == KTA_OK; i++)
 		r = bkt_write(ix, list[i], err);
@@ -2944,7 +2951,7 @@ enum kta_status kta_state_history(struct kta_state *st, const char *origin, cons
 	size_t cnt = 0, cap = 0, ll = strlen(label), i;
 	enum kta_status r;
 	struct bkt *b;
-	struct hrec hr;
+	struct hrec hr = {0};
 	uint64_t h, leaf;
 	long idx;
 	int own_read = 0;
@@ -2985,6 +2992,7 @@ enum kta_status kta_state_history(struct kta_state *st, const char *origin, cons
 		}
 		it = &arr[cnt];
 		memset(it, 0, sizeof(*it));
+		/* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): never empty */
 		if ((it->entry = malloc(hr.entry_len)) == NULL) {
 			r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 			goto out;
