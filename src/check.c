@@ -348,7 +348,7 @@ static enum kta_status on_entry(void *ctx, uint64_t index, const uint8_t *entry,
 
 	if (r != KTA_OK) {
 		x->fn_failed = 1;
-		return kta_error_prefix(err, "leaf %" PRIu64, index);
+		return kta_error_wrap(err, r, "leaf %" PRIu64, index);
 	}
 	x->res->entries++;
 	return KTA_OK;

@@ -51,9 +51,9 @@ enum kta_status kta_ctevidence_build(enum kta_evidence_type type, const char *lo
 	if (tn == NULL || log == NULL || k == NULL || strlen(log) > KTA_CTEVIDENCE_LOG_MAX)
 		return kta_error_set(err, KTA_ERR_USAGE, "CT evidence: bad type, log name or key");
 	if ((r = kta_ct_sth_parse(sth_a, len_a, &a, err)) != KTA_OK)
-		return kta_error_prefix(err, "CT evidence: first head");
+		return kta_error_wrap(err, r, "CT evidence: first head");
 	if ((r = kta_ct_sth_parse(sth_b, len_b, &b, err)) != KTA_OK)
-		return kta_error_prefix(err, "CT evidence: second head");
+		return kta_error_wrap(err, r, "CT evidence: second head");
 	if (type == KTA_EVIDENCE_FORK &&
 	    (a.tree_size != b.tree_size || kta_ct_equal(a.root, b.root, 32)))
 		return kta_error_set(err, KTA_ERR_USAGE,
@@ -129,10 +129,10 @@ static enum kta_status load_sth(const json_t *sths, size_t i, const struct kta_c
 				     KTA_CT_STH_MAX);
 	if ((r = kta_ct_sth_parse((const uint8_t *)json_string_value(v), json_string_length(v), out,
 				  err)) != KTA_OK)
-		return kta_error_prefix(err, "CT evidence: sths[%zu]", i);
+		return kta_error_wrap(err, r, "CT evidence: sths[%zu]", i);
 	if ((r = kta_ct_sth_verify(k, out, err)) != KTA_OK)
-		return kta_error_prefix(err, "CT evidence: sths[%zu] (size %llu)", i,
-					(unsigned long long)out->tree_size);
+		return kta_error_wrap(err, r, "CT evidence: sths[%zu] (size %llu)", i,
+				      (unsigned long long)out->tree_size);
 	return KTA_OK;
 }
 

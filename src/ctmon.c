@@ -373,7 +373,7 @@ static enum kta_status stored_sth(const struct kta_state_log *sl, struct kta_ct_
 	    kta_ct_sth_parse((const uint8_t *)sl->checkpoint, sl->checkpoint_len, out, err);
 
 	if (r != KTA_OK)
-		return kta_error_prefix(err, "state: CT log %s: stored head", sl->origin);
+		return kta_error_wrap(err, r, "state: CT log %s: stored head", sl->origin);
 	return KTA_OK;
 }
 
@@ -533,8 +533,8 @@ static enum kta_status load_data_tile(struct kta_tlog *c, struct kta_fetcher *f,
 	for (i = 0; i < w; i++) {
 		if ((r = kta_ct_tile_leaf_parse(t->body, t->len, &off, &t->leaves[i], err)) !=
 		    KTA_OK)
-			return kta_error_prefix(
-			    err, "data tile %llu, entry %llu", (unsigned long long)n,
+			return kta_error_wrap(
+			    err, r, "data tile %llu, entry %llu", (unsigned long long)n,
 			    (unsigned long long)n * KTA_TILE_WIDTH + (unsigned long long)i);
 		if ((r = kta_ct_tile_leaf_hash(h, t->body, &t->leaves[i], t->hashes[i], err)) !=
 		    KTA_OK)
@@ -586,7 +586,7 @@ static enum kta_status stored_note(const struct kta_state_log *sl,
 	r = kta_checkpoint_verify((const uint8_t *)sl->checkpoint, sl->checkpoint_len, pol, &cr,
 				  err);
 	if (r != KTA_OK)
-		return kta_error_prefix(err, "state: CT log %s: stored checkpoint", sl->origin);
+		return kta_error_wrap(err, r, "state: CT log %s: stored checkpoint", sl->origin);
 	*size = cr.cp->size;
 	memcpy(root, cr.cp->root, 32);
 	kta_checkpoint_result_free(&cr);

@@ -1308,7 +1308,7 @@ static enum kta_status check_key_set(const struct kta_entry_key *k, size_t n, co
 					     which, i);
 	}
 	if ((r = check_devices(k, n, KTA_ERR_USAGE, err)) != KTA_OK)
-		return kta_error_prefix(err, "%s key set", which);
+		return kta_error_wrap(err, r, "%s key set", which);
 	return KTA_OK;
 }
 

@@ -27,36 +27,54 @@ enum kta_status kta_error_set(struct kta_error *err, enum kta_status status, con
 	return status;
 }
 
-enum kta_status kta_error_prefix(struct kta_error *err, const char *fmt, ...)
+/* Prepends the formatted prefix and ": " to err's message (err not NULL). */
+static void vprefix(struct kta_error *err, const char *fmt, va_list ap)
 {
 	char prefix[KTA_ERROR_MSG_MAX];
 	char old[KTA_ERROR_MSG_MAX];
+	size_t n, m, cap = sizeof(err->msg) - 1;
+
+	(void)vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	memcpy(old, err->msg, sizeof(old));
+	/* Build "prefix: old" by hand: truncation is intended and harmless. */
+	n = strlen(prefix);
+	m = strlen(old);
+	if (n > cap)
+		n = cap;
+	memcpy(err->msg, prefix, n);
+	if (m > 0 && n + 2 <= cap) {
+		memcpy(err->msg + n, ": ", 2);
+		n += 2;
+		if (m > cap - n)
+			m = cap - n;
+		memcpy(err->msg + n, old, m);
+		n += m;
+	}
+	err->msg[n] = '\0';
+}
+
+enum kta_status kta_error_prefix(struct kta_error *err, const char *fmt, ...)
+{
 	va_list ap;
 
 	if (err == NULL)
 		return KTA_ERR_INTERNAL;
 	va_start(ap, fmt);
-	(void)vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vprefix(err, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	/* Build "prefix: old" by hand: truncation is intended and harmless. */
-	{
-		size_t n = strlen(prefix), m = strlen(old), cap = sizeof(err->msg) - 1;
-
-		if (n > cap)
-			n = cap;
-		memcpy(err->msg, prefix, n);
-		if (m > 0 && n + 2 <= cap) {
-			memcpy(err->msg + n, ": ", 2);
-			n += 2;
-			if (m > cap - n)
-				m = cap - n;
-			memcpy(err->msg + n, old, m);
-			n += m;
-		}
-		err->msg[n] = '\0';
-	}
 	return err->status;
+}
+
+enum kta_status kta_error_wrap(struct kta_error *err, enum kta_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return status;
+	va_start(ap, fmt);
+	vprefix(err, fmt, ap);
+	va_end(ap);
+	return status;
 }
 
 const char *kta_status_str(enum kta_status status)

@@ -507,8 +507,8 @@ static enum kta_status entry_included(struct kta_hasher *h, const struct ventry 
 	r = kta_merkle_verify_inclusion(h, e->leaf_index, c->size, lh,
 					(const uint8_t(*)[32])e->path, e->path_len, c->root, err);
 	if (r != KTA_OK)
-		return kta_error_prefix(err, "entries[%zu] (leaf %llu) is not in the signed tree",
-					i, (unsigned long long)e->leaf_index);
+		return kta_error_wrap(err, r, "entries[%zu] (leaf %llu) is not in the signed tree",
+				      i, (unsigned long long)e->leaf_index);
 	return KTA_OK;
 }
 

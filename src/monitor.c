@@ -358,7 +358,7 @@ static enum kta_status open_log(struct kta_monitor *m, struct mlog *lg, struct k
 	fo.cancel = m->o.cancel;
 	fo.cancel_ctx = m->o.ctx;
 	if ((r = kta_fetcher_new(&fo, &lg->f, err)) != KTA_OK)
-		return kta_error_prefix(err, "log %s", lg->cfg->name);
+		return kta_error_wrap(err, r, "log %s", lg->cfg->name);
 	kta_tlog_opts_init(&to);
 	to.prefetch = MON_PREFETCH;
 	lg->nsrc = 1 + lg->cfg->nmirrors;
@@ -520,8 +520,8 @@ static enum kta_status sync_watches(struct kta_monitor *m, struct mlog *lg, stru
 		r = watch_add_tx(m, lg, wc->label, wc->tofu ? KTA_WATCH_TOFU : KTA_WATCH_PINNED,
 				 wc->keys, wc->nkeys, NULL, err);
 		if (r != KTA_OK)
-			return kta_error_prefix(err, "%s:%zu: watch %s", m->cfg->path, wc->line,
-						wc->label);
+			return kta_error_wrap(err, r, "%s:%zu: watch %s", m->cfg->path, wc->line,
+					      wc->label);
 		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
 			"watching %s (%s, from the configuration)", wc->label,
 			wc->tofu ? "trust on first use" : "pinned keys");
@@ -642,7 +642,7 @@ static enum kta_status ct_open(struct kta_monitor *m, struct mctlog *cl,
 	fo.cancel = m->o.cancel;
 	fo.cancel_ctx = m->o.ctx;
 	if ((r = kta_fetcher_new(&fo, &cl->f, err)) != KTA_OK)
-		return kta_error_prefix(err, "ctlog %s", c->name);
+		return kta_error_wrap(err, r, "ctlog %s", c->name);
 	return KTA_OK;
 }
 
@@ -1601,7 +1601,7 @@ static enum kta_status replay_entry(void *ctx, uint64_t index, const uint8_t *en
 	}
 	if ((r = kta_replay_entry(rc->rp, index, entry, len, leaf_hash, err)) != KTA_OK) {
 		rc->fn_failed = 1;
-		return kta_error_prefix(err, "leaf %" PRIu64, index);
+		return kta_error_wrap(err, r, "leaf %" PRIu64, index);
 	}
 	rc->done++;
 	if (m->o.progress != NULL && rc->done % KTA_MONITOR_PROGRESS_STEP == 0)

@@ -144,7 +144,7 @@ static enum kta_status parse_vkey_field(struct parser *ps, const struct field *f
 	enum kta_status r = kta_vkey_parse(f->s, f->len, out, err);
 
 	if (r != KTA_OK)
-		return kta_error_prefix(err, "%s:%zu: %s", ps->name, ps->line, what);
+		return kta_error_wrap(err, r, "%s:%zu: %s", ps->name, ps->line, what);
 	return KTA_OK;
 }
 
@@ -154,7 +154,7 @@ static enum kta_status parse_u64_field(struct parser *ps, const struct field *f,
 	enum kta_status r = kta_parse_u64(f->s, f->len, out, err);
 
 	if (r != KTA_OK)
-		return kta_error_prefix(err, "%s:%zu: %s", ps->name, ps->line, what);
+		return kta_error_wrap(err, r, "%s:%zu: %s", ps->name, ps->line, what);
 	return KTA_OK;
 }
 
@@ -259,7 +259,7 @@ static enum kta_status do_label(struct parser *ps, struct kta_error *err)
 		return perr(ps, KTA_ERR_MALFORMED, err, "label longer than %d bytes",
 			    KTA_LABEL_MAX_LEN);
 	if ((r = kta_entry_label_check(lf->s, lf->len, err)) != KTA_OK)
-		return kta_error_prefix(err, "%s:%zu: label", ps->name, ps->line);
+		return kta_error_wrap(err, r, "%s:%zu: label", ps->name, ps->line);
 	if (p->nlabels == ps->labels_cap) {
 		size_t cap = ps->labels_cap ? 2 * ps->labels_cap : 8;
 		struct kta_pins_label *a = realloc(p->labels, cap * sizeof(*a));
@@ -288,12 +288,12 @@ static enum kta_status do_label(struct parser *ps, struct kta_error *err)
 		memcpy(spec, kf->s, kf->len);
 		spec[kf->len] = '\0';
 		if ((r = kta_replay_key_parse(spec, &l->keys[i], err)) != KTA_OK)
-			return kta_error_prefix(err, "%s:%zu: %s: key %zu", ps->name, ps->line,
-						l->label, i + 1);
+			return kta_error_wrap(err, r, "%s:%zu: %s: key %zu", ps->name, ps->line,
+					      l->label, i + 1);
 		l->nkeys = i + 1;
 	}
 	if ((r = kta_replay_keys_canonicalize(l->keys, l->nkeys, err)) != KTA_OK)
-		return kta_error_prefix(err, "%s:%zu: %s", ps->name, ps->line, l->label);
+		return kta_error_wrap(err, r, "%s:%zu: %s", ps->name, ps->line, l->label);
 	return KTA_OK;
 }
 

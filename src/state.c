@@ -2617,10 +2617,10 @@ enum kta_status kta_state_watch_add(struct kta_state *st, const char *origin, co
 	if (origin == NULL || label == NULL)
 		return kta_error_set(err, KTA_ERR_USAGE, "watch: no origin or label");
 	if ((r = kta_entry_label_check(label, strlen(label), err)) != KTA_OK)
-		return kta_error_prefix(err, "watch: label");
+		return kta_error_wrap(err, r, "watch: label");
 	if (mode == KTA_WATCH_PINNED) {
 		if ((r = keys_canonical(keys, nkeys, err)) != KTA_OK)
-			return kta_error_prefix(err, "watch: pinned keys");
+			return kta_error_wrap(err, r, "watch: pinned keys");
 	} else if (mode == KTA_WATCH_TOFU) {
 		if (keys != NULL || nkeys != 0)
 			return kta_error_set(err, KTA_ERR_USAGE, "watch: tofu takes no keys");

@@ -68,6 +68,17 @@ KTA_API enum kta_status kta_error_set(struct kta_error *err, enum kta_status sta
 KTA_API enum kta_status kta_error_prefix(struct kta_error *err, const char *fmt, ...)
     KTA_PRINTF(2, 3);
 
+/*
+ * Like kta_error_prefix, but returns `status` (the status of the call that
+ * failed), so that `return kta_error_wrap(err, r, "field")` keeps the right
+ * status even when err is NULL.
+ */
+KTA_API enum kta_status kta_error_wrap(struct kta_error *err, enum kta_status status,
+				       const char *fmt, ...) KTA_PRINTF(3, 4);
+#if defined(__clang_analyzer__) && !defined(KTA_ERROR_C)
+#define kta_error_wrap(err, status, ...) (kta_error_wrap((err), (status), __VA_ARGS__), (status))
+#endif
+
 /* A short constant name for a status ("malformed input", ...). */
 KTA_API const char *kta_status_str(enum kta_status status);
 
