@@ -28,6 +28,8 @@ enum kta_status kta_error_set(struct kta_error *err, enum kta_status status, con
 }
 
 /* Prepends the formatted prefix and ": " to err's message (err not NULL). */
+static void vprefix(struct kta_error *err, const char *fmt, va_list ap) KTA_PRINTF(2, 0);
+
 static void vprefix(struct kta_error *err, const char *fmt, va_list ap)
 {
 	char prefix[KTA_ERROR_MSG_MAX];
