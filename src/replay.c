@@ -15,6 +15,7 @@
 #include "entry_auth.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/hash.h"
+#include "siphash.h"
 
 /* ------------------------------------------------------------------------ */
 /* A string-keyed open-addressing hash map (SipHash-2-4 with a random key, so
@@ -38,64 +39,6 @@ struct map {
 	uint64_t k0, k1; /* SipHash key */
 };
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = ROTL(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = ROTL(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = ROTL(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = ROTL(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = ROTL(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = ROTL(v2, 32);                                                                 \
-	} while (0)
-
-static uint64_t load64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* SipHash-2-4 (Aumasson and Bernstein, 2012). */
-static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
-{
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-	uint64_t b = ((uint64_t)len) << 56, m;
-	size_t i, left = len & 7, end = len - left;
-
-	for (i = 0; i < end; i += 8) {
-		m = load64(in + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (i = 0; i < left; i++)
-		b |= ((uint64_t)in[end + i]) << (8 * i);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static enum kta_status map_init(struct map *m, struct kta_error *err)
 {
 	uint8_t k[16];
@@ -103,14 +46,14 @@ static enum kta_status map_init(struct map *m, struct kta_error *err)
 	memset(m, 0, sizeof(*m));
 	if (RAND_bytes(k, sizeof(k)) != 1)
 		return kta_error_set(err, KTA_ERR_INTERNAL, "hash map: no random key from OpenSSL");
-	m->k0 = load64(k);
-	m->k1 = load64(k + 8);
+	m->k0 = kta_load64le(k);
+	m->k1 = kta_load64le(k + 8);
 	return KTA_OK;
 }
 
 static uint64_t map_hash(const struct map *m, const char *label, size_t len)
 {
-	return siphash(m->k0, m->k1, (const uint8_t *)label, len);
+	return kta_siphash24(m->k0, m->k1, (const uint8_t *)label, len);
 }
 
 /* The slot holding label, or the empty slot where it would go (cap > 0). */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ktaudit/encoding.h"
+#include "siphash.h"
 
 /* 'ktau': marks the file as a ktaudit state database (PRAGMA application_id). */
 #define APP_ID 0x6b746175
@@ -936,71 +937,12 @@ out:
 /* Accounted malloc overhead per allocation. */
 #define ALLOC_OVERHEAD 16
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = ROTL(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = ROTL(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = ROTL(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = ROTL(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = ROTL(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = ROTL(v2, 32);                                                                 \
-	} while (0)
-
-static uint64_t load64le(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static void store64le(uint8_t *p, uint64_t v)
 {
 	int i;
 
 	for (i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* SipHash-2-4 (Aumasson and Bernstein, 2012): keyed, so a log cannot aim
- * its labels at one bucket without knowing the database's key. */
-static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
-{
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-	uint64_t b = ((uint64_t)len) << 56, m;
-	size_t i, left = len & 7, end = len - left;
-
-	for (i = 0; i < end; i += 8) {
-		m = load64le(in + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (i = 0; i < left; i++)
-		b |= ((uint64_t)in[end + i]) << (8 * i);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* LEB128 varints (state.h "Label index" formats). */
@@ -1131,7 +1073,7 @@ static uint64_t lab_addr(uint64_t h, uint64_t n)
 
 static uint64_t lab_hash(const struct kta_state_index *ix, const char *label, size_t ll)
 {
-	return siphash(ix->k0, ix->k1, (const uint8_t *)label, ll);
+	return kta_siphash24(ix->k0, ix->k1, (const uint8_t *)label, ll);
 }
 
 static void lru_unlink(struct kta_state_index *ix, struct bkt *b)
@@ -1725,15 +1667,15 @@ static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct
 
 		r = row_get(ix, S_ROW_GET_LABELS, LAB_META_BUCKET, &s, &d, &len, &found, err);
 		if (r == KTA_OK && found) {
-			if (len != LAB_META_LEN || load64le(d + 16) == 0) {
+			if (len != LAB_META_LEN || kta_load64le(d + 16) == 0) {
 				r = kta_error_set(err, KTA_ERR_MALFORMED,
 						  "%s: labels of %s: bad meta row", st->path,
 						  ix->origin);
 			} else {
-				ix->k0 = load64le(d);
-				ix->k1 = load64le(d + 8);
-				ix->nbuckets = load64le(d + 16);
-				ix->nlabels = load64le(d + 24);
+				ix->k0 = kta_load64le(d);
+				ix->k1 = kta_load64le(d + 8);
+				ix->nbuckets = kta_load64le(d + 16);
+				ix->nlabels = kta_load64le(d + 24);
 			}
 		}
 		if (s != NULL)
@@ -1747,8 +1689,8 @@ static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct
 		uint8_t k[16];
 
 		sqlite3_randomness(sizeof(k), k);
-		ix->k0 = load64le(k);
-		ix->k1 = load64le(k + 8);
+		ix->k0 = kta_load64le(k);
+		ix->k1 = kta_load64le(k + 8);
 		ix->nbuckets = 1;
 		ix->nlabels = 0;
 		ix->meta_exists = 1;
@@ -2244,7 +2186,7 @@ enum kta_status kta_state_label_count(struct kta_state *st, const char *origin, 
 			r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: labels of %s: bad meta row",
 					  st->path, origin);
 		else
-			*out = load64le(d + 24);
+			*out = kta_load64le(d + 24);
 		r = r == KTA_ERR_IO ? KTA_OK : r;
 	} else if (rc == SQLITE_DONE) {
 		r = KTA_OK;
