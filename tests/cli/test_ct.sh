@@ -55,30 +55,8 @@ expect 1 "ct-go consistency body parses (not tied to these roots)" -- $K verify 
 has err "consistency" "verification, not a parse error"
 
 # --- a fake log on loopback -------------------------------------------------------
-mkdir "$T/certs" "$T/ca"
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/log.key" 2>/dev/null
-openssl ec -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/ca/ca.key" \
-  -out "$T/ca/ca.pem" -subj "/CN=Fake Test CA" -days 30 2>/dev/null
-mkcert() { # name key SAN...
-  local n=$1 key=$2
-  shift 2
-  local san=""
-  for d in "$@"; do san="${san:+$san,}DNS:$d"; done
-  openssl req -new -key "$key" -subj "/CN=$1" -out "$T/ca/$n.csr" 2>/dev/null
-  printf 'subjectAltName=%s\n' "$san" >"$T/ca/$n.ext"
-  openssl x509 -req -in "$T/ca/$n.csr" -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-    -days 30 -extfile "$T/ca/$n.ext" -outform der -out "$T/certs/$n.der" 2>/dev/null
-}
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/good.key" 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/evil.key" 2>/dev/null
-GOOD=$(openssl pkey -in "$T/good.key" -pubout -outform der | sha256sum | cut -d' ' -f1)
-EVIL=$(openssl pkey -in "$T/evil.key" -pubout -outform der | sha256sum | cut -d' ' -f1)
-mkcert 00-other "$T/good.key" other.test www.other.test
-mkcert 01-example "$T/good.key" example.org www.example.org
-mkcert 02-sub "$T/good.key" mail.example.org
-mkcert 03-evil "$T/evil.key" login.example.org
-mkcert 04-lookalike "$T/evil.key" badexample.org
+. "$KTA_SRCDIR/tests/tools/ct_lib.sh"
+ct_make_certs
 
 echo '{}' >"$T/ctl.json"
 python3 "$KTA_SRCDIR/tests/tools/fake_ct_log.py" --certs "$T/certs" --key "$T/log.key" --entries 23 \
