@@ -278,63 +278,6 @@ static enum kta_status parse_number(const struct field *f, const char *what, uin
 	return KTA_OK;
 }
 
-/* Base64 alphabet values (RFC 4648 section 4), -1 for every other byte. */
-static const int8_t b64_val[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,
-    7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
-    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
-    49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
-
-/*
- * Fast canonical base64 decode of exactly n bytes (n % 3 != 0 allowed) from
- * the KTA_B64_ENCODED_LEN(n) characters at p: 1 on success, 0 for anything
- * kta_b64_decode might reject (the caller then takes the slow path, which
- * produces the message). Same rules: RFC 4648 alphabet, '=' padding only at
- * the end and exactly as many as needed, zero pad bits.
- */
-/* NOLINTBEGIN(bugprone-signed-char-misuse,cert-str34-c): signed table, -1 = bad */
-static int b64_fast(const uint8_t *p, uint8_t *out, size_t n)
-{
-	size_t full = n / 3, i, o = 0, rem = n % 3;
-	const uint8_t *q = p;
-
-	for (i = 0; i < full; i++, q += 4) {
-		int a = b64_val[q[0]], b = b64_val[q[1]], c = b64_val[q[2]], d = b64_val[q[3]];
-		uint32_t w;
-
-		if ((a | b | c | d) < 0)
-			return 0;
-		w = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6) | (uint32_t)d;
-		out[o++] = (uint8_t)(w >> 16);
-		out[o++] = (uint8_t)(w >> 8);
-		out[o++] = (uint8_t)w;
-	}
-	if (rem == 1) {
-		int a = b64_val[q[0]], b = b64_val[q[1]];
-
-		if ((a | b) < 0 || q[2] != '=' || q[3] != '=' || (b & 0x0f) != 0)
-			return 0;
-		out[o] = (uint8_t)((a << 2) | (b >> 4));
-	} else if (rem == 2) {
-		int a = b64_val[q[0]], b = b64_val[q[1]], c = b64_val[q[2]];
-
-		if ((a | b | c) < 0 || q[3] != '=' || (c & 0x03) != 0)
-			return 0;
-		out[o++] = (uint8_t)((a << 2) | (b >> 4));
-		out[o] = (uint8_t)(((b & 0x0f) << 4) | (c >> 2));
-	}
-	return 1;
-}
-/* NOLINTEND(bugprone-signed-char-misuse,cert-str34-c) */
-
 /* Decodes canonical base64 of exactly n bytes from a field. */
 static enum kta_status parse_b64(const struct field *f, uint8_t *out, size_t n, const char *what,
 				 size_t lineno, struct kta_error *err)
@@ -348,8 +291,6 @@ static enum kta_status parse_b64(const struct field *f, uint8_t *out, size_t n, 
 				     "of %zu bytes)",
 				     lineno, what, kta_quote(f->p, f->n, QUOTE_MAX, q), f->n,
 				     (size_t)KTA_B64_ENCODED_LEN(n), n);
-	if (b64_fast(f->p, out, n))
-		return KTA_OK;
 	if (kta_b64_decode((const char *)f->p, f->n, out, n, &got) != KTA_OK || got != n)
 		return kta_error_set(err, KTA_ERR_MALFORMED,
 				     "line %zu: %s \"%s\" is not canonical base64 of %zu bytes",
@@ -706,8 +647,6 @@ static int b64_exact(const uint8_t *p, uint8_t *out, size_t n)
 {
 	size_t got = 0;
 
-	if (b64_fast(p, out, n))
-		return 1;
 	return kta_b64_decode((const char *)p, KTA_B64_ENCODED_LEN(n), out, n, &got) == KTA_OK &&
 	       got == n;
 }
