@@ -190,8 +190,16 @@ static enum kta_status fold_consistency(struct kta_hasher *h, uint64_t size1, ui
 			return kta_error_set(err, KTA_ERR_VERIFY,
 					     "consistency proof: too long at hash %zu", i - seed);
 		if ((fn & 1) != 0 || fn == sn) {
-			kta_hash_node(h, c, fr, fr);
-			kta_hash_node(h, c, sr, sr);
+			uint8_t pair[4][KTA_HASH_SIZE], both[2][KTA_HASH_SIZE];
+
+			/* two independent node hashes: one batch, hashed side by side */
+			memcpy(pair[0], c, KTA_HASH_SIZE);
+			memcpy(pair[1], fr, KTA_HASH_SIZE);
+			memcpy(pair[2], c, KTA_HASH_SIZE);
+			memcpy(pair[3], sr, KTA_HASH_SIZE);
+			kta_hash_nodes(h, (const uint8_t(*)[KTA_HASH_SIZE])pair, 2, both);
+			memcpy(fr, both[0], KTA_HASH_SIZE);
+			memcpy(sr, both[1], KTA_HASH_SIZE);
 			/* fn == sn != 0 here when LSB(fn) is clear, so fn != 0 */
 			if ((fn & 1) == 0) {
 				unsigned z = trailing_zeros(fn);

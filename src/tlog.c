@@ -400,22 +400,21 @@ out:
 	return r;
 }
 
-/* out = MTH of n = 2^k consecutive hashes (a perfect subtree), n in 1..256. */
+/* out = MTH of n = 2^k consecutive hashes (a perfect subtree), n in 1..256:
+ * level by level, so that kta_hash_nodes can hash two nodes at a time. */
 static void fold_perfect(struct kta_hasher *h, const uint8_t (*in)[32], unsigned n,
 			 uint8_t out[static 32])
 {
 	uint8_t tmp[KTA_TILE_WIDTH / 2][32];
-	unsigned i, m;
+	unsigned m;
 
 	if (n <= 1) {
 		memcpy(out, in[0], 32);
 		return;
 	}
-	for (i = 0; i < n / 2; i++)
-		kta_hash_node(h, in[2 * i], in[2 * i + 1], tmp[i]);
+	kta_hash_nodes(h, in, n / 2, tmp);
 	for (m = n / 2; m > 1; m /= 2)
-		for (i = 0; i < m / 2; i++)
-			kta_hash_node(h, tmp[2 * i], tmp[2 * i + 1], tmp[i]);
+		kta_hash_nodes(h, (const uint8_t(*)[32])tmp, m / 2, tmp);
 	memcpy(out, tmp[0], 32);
 }
 
@@ -917,6 +916,8 @@ static enum kta_status bundle_leaves(struct kta_tlog *c, const struct obj *o,
 {
 	struct kta_tile_bundle_iter it;
 	struct kta_tile_entry e;
+	const uint8_t *data[KTA_TILE_WIDTH];
+	size_t len[KTA_TILE_WIDTH];
 	unsigned j = 0;
 	enum kta_status r = KTA_ERR_INTERNAL;
 
@@ -925,10 +926,13 @@ static enum kta_status bundle_leaves(struct kta_tlog *c, const struct obj *o,
 		return r;
 	}
 	kta_tile_bundle_iter_init(&it, b);
-	while (kta_tile_bundle_next(&it, &e))
-		kta_hash_leaf(c->h, e.data, e.len, lh[j++]);
+	while (j < KTA_TILE_WIDTH && kta_tile_bundle_next(&it, &e)) {
+		data[j] = e.data;
+		len[j++] = e.len;
+	}
 	if (j != o->t.width)
 		return kta_error_set(err, KTA_ERR_INTERNAL, "%s: bundle walk failed", o->url);
+	kta_hash_leaves(c->h, data, len, j, lh);
 	return KTA_OK;
 }
 

@@ -9,9 +9,10 @@
  *   kta_hash_empty()       | "" (the root of the empty tree, MTH({}))
  *
  * Ownership: kta_hasher_new allocates a hasher that the caller frees with
- * kta_hasher_free (NULL is fine). The hasher fetches the SHA-256 EVP_MD once
- * and reuses one EVP_MD_CTX, so ktaudit never allocates per hash (OpenSSL
- * 3.0.x itself still does inside EVP_DigestInit_ex2; 3.1+ does not).
+ * kta_hasher_free (NULL is fine). No hash allocates. Where the CPU has the
+ * x86 SHA extensions the hasher compresses with them (and two messages at a
+ * time in the batch calls); elsewhere with OpenSSL's SHA-256. The results
+ * are the same (tests/unit/test_hash.c compares both with OpenSSL).
  *
  * A hasher is not thread-safe: use one per thread.
  *
@@ -53,6 +54,19 @@ KTA_API void kta_hash_leaf(struct kta_hasher *h, const uint8_t *data, size_t len
 /* out = SHA-256(0x01 || left || right): an interior node. out may alias left or right. */
 KTA_API void kta_hash_node(struct kta_hasher *h, const uint8_t left[static 32],
 			   const uint8_t right[static 32], uint8_t out[static 32]);
+
+/*
+ * Batches (what a bundle of leaves and the levels above it need):
+ * out[i] = kta_hash_leaf(data[i], len[i]) for i < n; out must not overlap
+ * any data[i].
+ */
+KTA_API void kta_hash_leaves(struct kta_hasher *h, const uint8_t *const *data, const size_t *len,
+			     size_t n, uint8_t (*out)[32]);
+
+/* out[i] = kta_hash_node(in[2i], in[2i + 1]) for i < n: one level of a tree
+ * of 2n hashes. out may be in (the level folded in place), no other overlap. */
+KTA_API void kta_hash_nodes(struct kta_hasher *h, const uint8_t (*in)[32], size_t n,
+			    uint8_t (*out)[32]);
 
 /* out = SHA-256("") = e3b0c442...b855: the root of the empty tree (a constant). */
 KTA_API void kta_hash_empty(uint8_t out[static 32]);

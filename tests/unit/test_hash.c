@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/sha.h>
 
 #include "ktaudit/encoding.h"
 #include "ktaudit/hash.h"
@@ -11,6 +12,7 @@
 /* Test seams in src/hash.c (not exported): force the sticky failure flag. */
 void kta_hasher_test_fail(struct kta_hasher *h);
 void kta_hasher_test_fail_in(struct kta_hasher *h, uint64_t n);
+int kta_hasher_test_ni(struct kta_hasher *h, int on);
 
 static int setup(void **state)
 {
@@ -253,13 +255,194 @@ static void independent_hashers(void **state)
 	kta_hasher_free(b);
 }
 
+/* Deterministic bytes (xorshift), so a failure is reproducible. */
+static void fill(uint8_t *p, size_t n, uint64_t *seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*seed ^= *seed << 13;
+		*seed ^= *seed >> 7;
+		*seed ^= *seed << 17;
+		p[i] = (uint8_t)(*seed >> 24);
+	}
+}
+
+/* Both paths (SHA-NI where the CPU has it, OpenSSL) for every message
+ * length 0..700 and some long ones, against OpenSSL's SHA256(): every
+ * split of the data into in-place blocks, head block and padded tail. */
+static void both_paths_match_openssl(void **state)
+{
+	struct kta_hasher *h = *state;
+	static const size_t longs[] = {1023, 1024, 4095, 4096, 4097, 65535, 65537};
+	uint8_t *buf = malloc(65538), out[32], want[32];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	size_t len, i;
+	int mode, ni_seen = 0;
+
+	assert_non_null(buf);
+	for (mode = 0; mode < 2; mode++) {
+		ni_seen |= kta_hasher_test_ni(h, mode);
+		for (len = 0; len < 700 + sizeof(longs) / sizeof(longs[0]); len++) {
+			size_t n = len < 700 ? len : longs[len - 700];
+
+			fill(buf + 1, n, &seed);
+			buf[0] = 0x00;
+			SHA256(buf + 1, n, want);
+			kta_sha256(h, buf + 1, n, out);
+			assert_memory_equal(out, want, 32);
+			SHA256(buf, n + 1, want);
+			kta_hash_leaf(h, buf + 1, n, out);
+			assert_memory_equal(out, want, 32);
+		}
+		for (i = 0; i < 200; i++) {
+			fill(buf + 1, 64, &seed);
+			buf[0] = 0x01;
+			SHA256(buf, 65, want);
+			kta_hash_node(h, buf + 1, buf + 33, out);
+			assert_memory_equal(out, want, 32);
+		}
+	}
+	if (!ni_seen)
+		print_message("note: this CPU has no SHA-NI; only the OpenSSL path was tested\n");
+	(void)kta_hasher_test_ni(h, 1);
+	assert_int_equal(kta_hasher_failed(h), 0);
+	free(buf);
+}
+
+/* kta_hash_leaves: the two lanes refill as messages of different lengths
+ * end; every batch size, every mix of lengths, equal to one-at-a-time. */
+static void batch_leaves(void **state)
+{
+	struct kta_hasher *h = *state;
+	enum { MAXN = 300 };
+	uint8_t *data = malloc((size_t)MAXN * 2100), (*got)[32] = calloc(MAXN, 32), want[32];
+	const uint8_t *ptr[MAXN];
+	size_t len[MAXN], n, i, pass;
+	uint64_t seed = 42;
+
+	assert_non_null(data);
+	assert_non_null(got);
+	for (pass = 0; pass < 40; pass++) {
+		n = pass < 20 ? pass : pass == 39 ? MAXN : 20 + (pass - 20) * 13;
+		for (i = 0; i < n; i++) {
+			uint8_t r;
+
+			fill(&r, 1, &seed);
+			/* equal lengths, short, block-boundary and long ones */
+			len[i] = pass % 4 == 0   ? 142
+				 : pass % 4 == 1 ? r
+				 : pass % 4 == 2 ? (size_t)(r % 4) * 64 + 55 + (r & 1) * 8
+						 : (size_t)r * 8;
+			ptr[i] = data + i * 2100;
+			fill(data + i * 2100, len[i], &seed);
+		}
+		(void)kta_hasher_test_ni(h, 1);
+		memset(got, 0xaa, (size_t)MAXN * 32);
+		kta_hash_leaves(h, ptr, len, n, got);
+		(void)kta_hasher_test_ni(h, 0);
+		for (i = 0; i < n; i++) {
+			kta_hash_leaf(h, ptr[i], len[i], want);
+			assert_memory_equal(got[i], want, 32);
+		}
+		/* the OpenSSL path of the batch too */
+		memset(got, 0xaa, (size_t)MAXN * 32);
+		kta_hash_leaves(h, ptr, len, n, got);
+		for (i = 0; i < n; i++) {
+			kta_hash_leaf(h, ptr[i], len[i], want);
+			assert_memory_equal(got[i], want, 32);
+		}
+	}
+	(void)kta_hasher_test_ni(h, 1);
+	free(data);
+	free(got);
+}
+
+/* kta_hash_nodes: every level size, separate output and folded in place. */
+static void batch_nodes(void **state)
+{
+	struct kta_hasher *h = *state;
+	uint8_t in[512][32], out[256][32], want[32];
+	uint64_t seed = 7;
+	size_t n, i;
+	int mode;
+
+	for (mode = 0; mode < 2; mode++) {
+		(void)kta_hasher_test_ni(h, mode);
+		for (n = 0; n <= 256; n = n < 12 ? n + 1 : n * 2) {
+			fill(&in[0][0], sizeof(in), &seed);
+			memset(out, 0xaa, sizeof(out));
+			kta_hash_nodes(h, (const uint8_t(*)[32])in, n, out);
+			for (i = 0; i < n; i++) {
+				kta_hash_node(h, in[2 * i], in[2 * i + 1], want);
+				assert_memory_equal(out[i], want, 32);
+			}
+			kta_hash_nodes(h, (const uint8_t(*)[32])in, n, in); /* in place */
+			for (i = 0; i < n; i++)
+				assert_memory_equal(in[i], out[i], 32);
+		}
+	}
+	(void)kta_hasher_test_ni(h, 1);
+	/* a whole bundle folded level by level equals the RFC 9162 root */
+	{
+		uint8_t lv[256][32], a[32], b[32];
+
+		fill(&lv[0][0], sizeof(lv), &seed);
+		memcpy(in, lv, sizeof(lv));
+		for (n = 128; n >= 1; n /= 2)
+			kta_hash_nodes(h, (const uint8_t(*)[32])lv, n, lv);
+		(void)kta_hasher_test_ni(h, 0);
+		for (n = 128; n >= 1; n /= 2)
+			for (i = 0; i < n; i++)
+				kta_hash_node(h, in[2 * i], in[2 * i + 1], in[i]);
+		(void)kta_hasher_test_ni(h, 1);
+		memcpy(a, lv[0], 32);
+		memcpy(b, in[0], 32);
+		assert_memory_equal(a, b, 32);
+	}
+}
+
+/* A hash failing inside a batch: zeros from there, the flag set. */
+static void batch_failure(void **state)
+{
+	struct kta_hasher *h = NULL;
+	uint8_t in[16][32] = {{1}}, out[8][32], zero[32] = {0};
+	const uint8_t *ptr[4] = {(const uint8_t *)"a", (const uint8_t *)"b", (const uint8_t *)"c",
+				 (const uint8_t *)"d"};
+	size_t len[4] = {1, 1, 1, 1};
+
+	(void)state;
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	kta_hasher_test_fail_in(h, 3);
+	kta_hash_nodes(h, (const uint8_t(*)[32])in, 8, out);
+	assert_memory_not_equal(out[1], zero, 32);
+	assert_memory_equal(out[2], zero, 32);
+	assert_int_equal(kta_hasher_failed(h), 1);
+	kta_hasher_free(h);
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	kta_hasher_test_fail_in(h, 2);
+	kta_hash_leaves(h, ptr, len, 4, out);
+	assert_memory_not_equal(out[0], zero, 32);
+	assert_memory_equal(out[1], zero, 32);
+	assert_int_equal(kta_hasher_failed(h), 1);
+	kta_hasher_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(sha256_known),           cmocka_unit_test(empty_root),
-	    cmocka_unit_test(rfc6962_hasher_vectors), cmocka_unit_test(leaf_node_separation),
-	    cmocka_unit_test(node_aliasing),          cmocka_unit_test(sticky_failure),
-	    cmocka_unit_test(failure_mid_way),        cmocka_unit_test(independent_hashers),
+	    cmocka_unit_test(sha256_known),
+	    cmocka_unit_test(empty_root),
+	    cmocka_unit_test(rfc6962_hasher_vectors),
+	    cmocka_unit_test(leaf_node_separation),
+	    cmocka_unit_test(node_aliasing),
+	    cmocka_unit_test(sticky_failure),
+	    cmocka_unit_test(failure_mid_way),
+	    cmocka_unit_test(independent_hashers),
+	    cmocka_unit_test(both_paths_match_openssl),
+	    cmocka_unit_test(batch_leaves),
+	    cmocka_unit_test(batch_nodes),
+	    cmocka_unit_test(batch_failure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
