@@ -9,8 +9,12 @@
  *                                       the handle closed (WAL checkpoint
  *                                       included); MIB: kta_state_set_cache
  *   bench_audit mem URL                 the same replay with the in-memory
- *                                       index and watch set (no durability): what
- *                                       the audit costs with a free index
+ *                                       index and watch set (no durability; a
+ *                                       malloc per label, freed at the end)
+ *   bench_audit null URL                the same replay with an index that
+ *                                       keeps nothing (every label is new):
+ *                                       the replay's own cost, the floor any
+ *                                       index adds to
  *   bench_audit base URL STATEDIR       the same replay with a straightforward
  *                                       SQLite index: one SELECT per get, one
  *                                       upsert into labels and one insert into
@@ -219,6 +223,54 @@ static void audit_mem(struct run *r)
 	kta_replay_memindex_free(mi);
 }
 
+static enum kta_status null_get(void *ctx, const char *label, int *found,
+				struct kta_label_state *out, struct kta_error *err)
+{
+	(void)ctx;
+	(void)label;
+	(void)out;
+	(void)err;
+	*found = 0;
+	return KTA_OK;
+}
+
+static enum kta_status null_put(void *ctx, const struct kta_label_state *st,
+				enum kta_auth_result auth, struct kta_error *err)
+{
+	uint64_t *n = ctx;
+
+	(void)st;
+	(void)auth;
+	(void)err;
+	(*n)++;
+	return KTA_OK;
+}
+
+static void audit_null(struct run *r)
+{
+	struct kta_replay_watchset *ws = NULL;
+	struct kta_replay_index ix;
+	struct kta_error e;
+	uint64_t i, puts = 0;
+	char label[64];
+
+	if (kta_replay_watchset_new(&ws, &e) != KTA_OK)
+		die("watchset", &e);
+	for (i = 0; i < NWATCH; i++) {
+		label_name(i * 37, label);
+		if (kta_replay_watchset_tofu(ws, label, &e) != KTA_OK)
+			die("watch", &e);
+	}
+	ix.ctx = &puts;
+	ix.get = null_get;
+	ix.put = null_put;
+	clock_start();
+	replay_all(r, ix, kta_replay_watchset_ops(ws), NULL);
+	kta_replay_watchset_free(ws);
+	if (puts != r->entries)
+		die("null index: puts and entries differ", NULL);
+}
+
 /* --- the straightforward SQLite index ------------------------------------- */
 
 struct base {
@@ -367,8 +419,8 @@ int main(int argc, char **argv)
 	double t1, u1, s1, cpu;
 	uint64_t mib = 0;
 
-	if (argc < 3 || (strcmp(argv[1], "mem") != 0 && argc < 4)) {
-		fprintf(stderr, "usage: bench_audit kta URL STATEDIR [MIB] | mem URL |"
+	if (argc < 3 || (strcmp(argv[1], "mem") != 0 && strcmp(argv[1], "null") != 0 && argc < 4)) {
+		fprintf(stderr, "usage: bench_audit kta URL STATEDIR [MIB] | mem URL | null URL |"
 				" base URL STATEDIR\n");
 		return 2;
 	}
@@ -380,10 +432,12 @@ int main(int argc, char **argv)
 		audit_kta(&r, argv[3], mib);
 	else if (strcmp(argv[1], "mem") == 0)
 		audit_mem(&r);
+	else if (strcmp(argv[1], "null") == 0)
+		audit_null(&r);
 	else if (strcmp(argv[1], "base") == 0)
 		audit_base(&r, argv[3]);
 	else
-		die("mode: kta, mem or base", NULL);
+		die("mode: kta, mem, null or base", NULL);
 	t1 = bench_now();
 	times(&u1, &s1);
 	cpu = (u1 - u0) + (s1 - s0);
