@@ -1,13 +1,17 @@
-/* Fetching over libcurl with limits, retries and a scheme policy. See ktaudit/fetch.h. */
+/* Fetching over libcurl with limits, retries and a scheme policy; file://
+ * objects are read directly. See ktaudit/fetch.h. */
 #include "ktaudit/fetch.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ktaudit/encoding.h"
 
@@ -26,6 +30,8 @@
 #define WAIT_SLICE_MS 100
 /* Keeps retry_after_max_s * 1000 and every wait inside an unsigned. */
 #define RETRY_AFTER_MAX_S 86400u
+/* Longest file path prefix quoted in messages. */
+#define PATH_QUOTE_MAX 120
 
 struct kta_fetcher {
 	struct kta_fetch_opts o; /* o.schemes/ca_file/user_agent are not used */
@@ -58,6 +64,7 @@ struct xfer {
 	size_t len, cap;
 	int too_big, nomem, cancelled;
 	int64_t date; /* Date header of the current attempt's last response, or 0 */
+	char *path;   /* file:// only: the decoded path (curl_free) */
 	char errbuf[CURL_ERROR_SIZE];
 	char qurl[URL_QUOTE_BUF];
 };
@@ -590,6 +597,172 @@ static void succeed(struct xfer *x)
 	x->state = X_DONE;
 }
 
+/* 1 if a failed open(2) of a file:// path means "no such object": the
+ * errors libcurl's CURLE_FILE_COULDNT_READ_FILE stood for, less running out
+ * of descriptors or memory, which say nothing about the file. */
+static int open_not_found(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == ELOOP ||
+	       e == ENAMETOOLONG;
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "of an unknown type";
+}
+
+/* snprintf into what[] of a message that may be cut (kta_error_set cuts it anyway). */
+static void say(char *what, size_t cap, const char *fmt, ...) KTA_PRINTF(3, 4);
+
+static void say(char *what, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, cap, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Reads x->path into x->buf; x->len bytes, x->cap the buffer size (data and
+ * its NUL). Sets *not_found for open errors meaning "no such object" and
+ * fills what[] with the failure. The buffer has the file's size plus one
+ * byte, a single allocation; that byte is also where growth after fstat
+ * shows, in which case it grows up to max_size + 1 (the cap).
+ */
+static enum kta_status read_file(struct xfer *x, int *not_found, char *what, size_t what_cap)
+{
+	const size_t max = x->f->o.max_size;
+	char qp[4 * PATH_QUOTE_MAX + 4];
+	enum kta_status r = KTA_ERR_IO;
+	struct stat st;
+	int fd, e, blocking = 0;
+
+	(void)kta_quote((const uint8_t *)x->path, strlen(x->path), PATH_QUOTE_MAX, qp);
+	/* Anything but a regular file is refused before open(2): opening some
+	 * devices has side effects (a tape rewinds). fstat below checks what was
+	 * actually opened, should the path change in between. */
+	if (stat(x->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		say(what, what_cap, "\"%s\" is not a regular file (%s)", qp, file_kind(st.st_mode));
+		return r;
+	}
+	/* O_NONBLOCK: a FIFO without a writer must not block in open(2). */
+	do
+		fd = open(x->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		e = errno;
+		*not_found = open_not_found(e);
+		say(what, what_cap, "%s (open \"%s\": %s)",
+		    *not_found ? "file missing or unreadable" : "cannot open file", qp,
+		    strerror(e));
+		return r;
+	}
+	if (fstat(fd, &st) != 0) {
+		say(what, what_cap, "cannot stat \"%s\": %s", qp, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		say(what, what_cap, "\"%s\" is not a regular file (%s)", qp, file_kind(st.st_mode));
+		goto out;
+	}
+	r = KTA_ERR_LIMIT;
+	if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)max)
+		goto out;
+	x->cap = (size_t)st.st_size + 1;
+	x->buf = malloc(x->cap);
+	x->len = 0;
+	r = KTA_ERR_NOMEM;
+	if (x->buf == NULL)
+		goto out;
+	for (;;) {
+		ssize_t n;
+
+		if (x->len == x->cap) {
+			uint8_t *nb;
+			size_t cap;
+
+			/* max_size + 1 bytes read: over the limit. */
+			r = KTA_ERR_LIMIT;
+			if (x->cap > max)
+				goto out;
+			/* It grew since fstat (a file being written). */
+			cap = x->cap > (max + 1) / 2 ? max + 1 : x->cap * 2;
+			r = KTA_ERR_NOMEM;
+			if ((nb = realloc(x->buf, cap)) == NULL)
+				goto out;
+			x->buf = nb;
+			x->cap = cap;
+		}
+		n = read(fd, x->buf + x->len, x->cap - x->len);
+		if (n > 0) {
+			x->len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			break; /* end of file, possibly shorter than fstat said */
+		e = errno;
+		if (e == EINTR)
+			continue;
+		/* Regular files ignore O_NONBLOCK, but not every file system. */
+		if (e == EAGAIN && !blocking) {
+			int fl = fcntl(fd, F_GETFL);
+
+			blocking = 1;
+			if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+				continue;
+		}
+		r = KTA_ERR_IO;
+		say(what, what_cap, "cannot read \"%s\": %s", qp, strerror(e));
+		goto out;
+	}
+	r = KTA_OK;
+out:
+	(void)close(fd);
+	if (r == KTA_ERR_LIMIT)
+		say(what, what_cap, "body exceeds the limit of %zu bytes", max);
+	else if (r == KTA_ERR_NOMEM)
+		say(what, what_cap, "out of memory");
+	return r;
+}
+
+/* Fetches a file:// object in place of a libcurl transfer: one attempt, no
+ * retries, the outcomes libcurl's file:// gave (see fetch.h). */
+static void fetch_file(struct xfer *x)
+{
+	char what[KTA_ERROR_MSG_MAX];
+	int not_found = 0;
+	enum kta_status st;
+
+	/* Polled once per file, as libcurl's progress callback was. */
+	if (is_cancelled(x->f)) {
+		finish_with(x, KTA_ERR_IO, "cancelled");
+		return;
+	}
+	x->res->info.attempts++;
+	what[0] = '\0';
+	st = read_file(x, &not_found, what, sizeof(what));
+	if (st == KTA_OK) {
+		succeed(x);
+		return;
+	}
+	free(x->buf);
+	x->buf = NULL;
+	x->len = x->cap = 0;
+	x->res->info.not_found = not_found;
+	finish_with(x, st, "%s", what);
+}
+
 /* Classifies a finished attempt: success, retry later, or final failure. */
 static void attempt_done(struct xfer *x, CURLcode rc)
 {
@@ -677,6 +850,42 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 		finish_with(x, st, "%s", what);
 }
 
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes p in place as libcurl's file:// does (Curl_urldecode with
+ * REJECT_ZERO): "%" and two hex digits is one byte, any other "%" is kept.
+ * Returns 0 if a byte decodes to NUL, which would cut the path short.
+ */
+static int path_decode(char *p)
+{
+	char *o = p;
+
+	for (; *p != '\0'; p++) {
+		int hi, lo;
+
+		if (*p == '%' && (hi = hex_val(p[1])) >= 0 && (lo = hex_val(p[2])) >= 0) {
+			if (hi == 0 && lo == 0)
+				return 0;
+			*o++ = (char)(unsigned char)(hi << 4 | lo);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return 1;
+}
+
 /* Checks x's URL against the allowed schemes before any I/O. */
 static void prepare(struct xfer *x)
 {
@@ -704,6 +913,18 @@ static void prepare(struct xfer *x)
 	}
 	x->scheme = b;
 	x->scheme_name = scheme_name(b);
+	if (b == SCHEME_FILE) {
+		/* The path libcurl's file:// would open: its own parser's (host
+		 * only "", localhost or 127.0.0.1; dot segments removed; query
+		 * and fragment dropped), then percent-decoded. */
+		if (curl_url_get(u, CURLUPART_PATH, &x->path, 0) != CURLUE_OK) {
+			finish_with(x, KTA_ERR_USAGE, "not a valid file URL");
+			goto out;
+		}
+		if (!path_decode(x->path))
+			finish_with(x, KTA_ERR_USAGE,
+				    "file path contains an encoded NUL byte (%%00)");
+	}
 out:
 	curl_free(scheme);
 	curl_url_cleanup(u);
@@ -744,9 +965,11 @@ static void run(struct kta_fetcher *f, struct xfer *xs, size_t n)
 		for (i = 0; i < n; i++) {
 			struct xfer *x = &xs[i];
 
-			if (running < f->o.max_connections &&
-			    (x->state == X_PENDING ||
-			     (x->state == X_WAITING && x->ready_at <= now)))
+			if (x->state == X_PENDING && x->scheme == SCHEME_FILE)
+				fetch_file(x); /* no connection needed: read it now */
+			else if (running < f->o.max_connections &&
+				 (x->state == X_PENDING ||
+				  (x->state == X_WAITING && x->ready_at <= now)))
 				running += (size_t)start(x);
 			if (x->state == X_DONE)
 				done++;
@@ -840,8 +1063,10 @@ enum kta_status kta_fetch_many(struct kta_fetcher *f, const char *const *urls, s
 	}
 out:
 	if (xs != NULL) {
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			free(xs[i].buf);
+			curl_free(xs[i].path);
+		}
 		free(xs);
 	}
 	return r;

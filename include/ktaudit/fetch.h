@@ -26,17 +26,43 @@
  *   - Retry-After is honoured but capped at opts.retry_after_max_s, so a
  *     server cannot stall the caller.
  *
+ * file:// objects are read directly, without a libcurl transfer, with the
+ * results libcurl's file:// gave except where noted:
+ *   - The URL is parsed by libcurl's URL parser (curl_url), so what is
+ *     accepted is exactly what libcurl accepts: "file:///abs/path",
+ *     "file:/abs/path" and "file://localhost/abs/path" (also "127.0.0.1",
+ *     host case-insensitive); another host, a user or a port is
+ *     KTA_ERR_USAGE. Dot segments are removed, a query ("?...") and a
+ *     fragment ("#...") are ignored, as libcurl does. The path is then
+ *     percent-decoded ("%" and two hex digits; any other "%" is literal;
+ *     "%2F" is a "/"). "%00" is KTA_ERR_USAGE before any I/O (libcurl
+ *     gave KTA_ERR_IO, "curl error 3").
+ *   - open(2) with O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK, so a FIFO or
+ *     device cannot block; symbolic links are followed. Only regular
+ *     files are read: a directory, FIFO, device or socket is KTA_ERR_IO
+ *     "not a regular file (...)", not_found 0 (libcurl returned an empty
+ *     body for a directory, hung on a FIFO and read devices).
+ *   - The file is read to its end, at most opts.max_size bytes; one more
+ *     is KTA_ERR_LIMIT, also when it grows while being read. A read error
+ *     is KTA_ERR_IO (libcurl returned the bytes read so far).
+ *   - One attempt, never retried; opts.cancel is polled before each file;
+ *     the timeouts and the low-speed limit do not apply to file:// reads.
+ *
  * Outcomes of one object:
  *   KTA_OK          HTTP 200 (after at most opts.max_redirects redirects),
  *                   or a readable file:// file
  *   KTA_ERR_IO      anything else: the message names the URL and what
  *                   happened (HTTP status, libcurl error, attempts made).
  *                   info->not_found is 1 for HTTP 404 and 410 and for a
- *                   file:// file that cannot be read, so a caller can tell
- *                   "does not exist" (e.g. a pruned or not yet published
- *                   tile) from "could not reach the log".
+ *                   file:// file that cannot be opened (ENOENT, ENOTDIR,
+ *                   EACCES, EPERM, ELOOP, ENAMETOOLONG: "file missing or
+ *                   unreadable"), so a caller can tell "does not exist"
+ *                   (e.g. a pruned or not yet published tile) from "could
+ *                   not reach the log". Messages about files name the
+ *                   decoded path and the errno text.
  *   KTA_ERR_LIMIT   the body is larger than opts.max_size
- *   KTA_ERR_USAGE   bad URL or scheme not allowed
+ *   KTA_ERR_USAGE   bad URL (including a file:// path with %00) or scheme
+ *                   not allowed
  *   KTA_ERR_NOMEM, KTA_ERR_INTERNAL
  *
  * Retries: transient failures are retried up to opts.max_retries times:
@@ -128,7 +154,7 @@ struct kta_fetch_opts {
 /* Per-object details beyond the status. */
 struct kta_fetch_info {
 	long http_status;  /* status of the last HTTP response; 0 if none or file:// */
-	int not_found;     /* 1: HTTP 404/410 or an unreadable file:// file */
+	int not_found;     /* 1: HTTP 404/410 or a file:// file that cannot be opened */
 	unsigned attempts; /* requests made (1 + retries) */
 	/* The Date header of the last HTTP response (RFC 9110 6.6.1, as parsed
 	 * by curl_getdate), Unix seconds; 0 if there was none (file://, no

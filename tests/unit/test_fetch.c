@@ -1001,6 +1001,514 @@ static void cancellation(void **state)
 	kta_fetcher_free(f);
 }
 
+/* ---- file:// read directly (no libcurl): pinned to libcurl's behaviour ---- */
+
+/* Creates <dir>/files (once) and returns "file://<dir>/files/<name>". */
+static const char *file_url(const struct env *e, const char *name, char *buf, size_t cap)
+{
+	char d[128];
+
+	(void)snprintf(d, sizeof(d), "%s/files", e->dir);
+	if (mkdir(d, 0700) != 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", d, strerror(errno));
+	if ((size_t)snprintf(buf, cap, "file://%s/files/%s", e->dir, name) >= cap)
+		fail_msg("URL too long for its buffer");
+	return buf;
+}
+
+/* Writes (data, len) to <dir>/files/<name>; returns its path in buf. */
+static const char *put_file(const struct env *e, const char *name, const void *data, size_t len,
+			    char *buf, size_t cap)
+{
+	char url[256];
+
+	(void)file_url(e, name, url, sizeof(url));
+	if ((size_t)snprintf(buf, cap, "%s/files/%s", e->dir, name) >= cap)
+		fail_msg("path too long for its buffer");
+	(void)unlink(buf);
+	if (write_file(buf, data, len) != 0)
+		fail_msg("cannot write %s", buf);
+	return buf;
+}
+
+static struct kta_fetcher *file_fetcher(size_t max_size)
+{
+	struct kta_fetch_opts o;
+
+	test_opts(&o, NULL);
+	o.schemes = "file";
+	if (max_size != 0)
+		o.max_size = max_size;
+	return new_fetcher(&o);
+}
+
+static void file_read_exact(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	char url[256], path[256];
+	uint8_t *data = malloc(70001);
+	uint64_t rs = 7;
+	size_t i;
+
+	assert_non_null(data);
+	/* every byte value, NULs included, over more than one read buffer */
+	for (i = 0; i < 70001; i++)
+		data[i] = (uint8_t)(i < 256 ? i : tu_rand(&rs));
+	(void)put_file(e, "bin", data, 70001, path, sizeof(path));
+	memset(&info, 0xff, sizeof(info));
+	get_ok(f, file_url(e, "bin", url, sizeof(url)), data, 70001, &info);
+	assert_int_equal(info.http_status, 0);
+	assert_int_equal(info.date, 0);
+	assert_int_equal(info.not_found, 0);
+	assert_int_equal(info.attempts, 1);
+	(void)put_file(e, "one", "x", 1, path, sizeof(path));
+	get_ok(f, file_url(e, "one", url, sizeof(url)), "x", 1, NULL);
+	free(data);
+	kta_fetcher_free(f);
+}
+
+static void file_empty(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	struct kta_error err;
+	char url[256], path[256];
+	uint8_t *body = NULL;
+	size_t len = 1;
+
+	(void)put_file(e, "empty", "", 0, path, sizeof(path));
+	assert_int_equal(
+	    kta_fetch_get(f, file_url(e, "empty", url, sizeof(url)), &body, &len, &info, &err),
+	    KTA_OK);
+	/* a real (1-byte) allocation holding the NUL, as for HTTP */
+	assert_non_null(body);
+	assert_int_equal(len, 0);
+	assert_int_equal(body[0], 0);
+	assert_int_equal(info.attempts, 1);
+	assert_int_equal(info.not_found, 0);
+	free(body);
+	kta_fetcher_free(f);
+}
+
+static void file_missing(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	struct kta_error err;
+	char url[256], path[256];
+
+	/* KTA_ERR_IO with not_found (tlog falls back to the full tile), one
+	 * attempt, no retry: as libcurl's CURLE_FILE_COULDNT_READ_FILE */
+	info = get_fail(f, file_url(e, "no-such-file", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	assert_int_equal(info.attempts, 1);
+	assert_int_equal(info.http_status, 0);
+	assert_non_null(strstr(err.msg, "file missing or unreadable"));
+	assert_non_null(strstr(err.msg, "No such file or directory"));
+	/* a path through a regular file (ENOTDIR) is missing too */
+	(void)put_file(e, "plain", "p", 1, path, sizeof(path));
+	info = get_fail(f, file_url(e, "plain/x", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	/* a missing directory */
+	info = get_fail(f, file_url(e, "nodir/x", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	kta_fetcher_free(f);
+}
+
+static void file_not_regular(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	struct kta_error err;
+	char url[256], path[256];
+
+	/* a directory (libcurl returned an empty body) */
+	(void)snprintf(path, sizeof(path), "%s/files/adir", e->dir);
+	(void)file_url(e, "adir", url, sizeof(url));
+	assert_int_equal(mkdir(path, 0700), 0);
+	info = get_fail(f, url, KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 0);
+	assert_int_equal(info.attempts, 1);
+	assert_non_null(strstr(err.msg, "not a regular file (a directory)"));
+	(void)get_fail(f, file_url(e, "adir/", url, sizeof(url)), KTA_ERR_IO, &err);
+	(void)get_fail(f, "file:///", KTA_ERR_IO, &err);
+	/* a FIFO without a writer: must not block (libcurl hung in open) */
+	(void)snprintf(path, sizeof(path), "%s/files/fifo", e->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	info = get_fail(f, file_url(e, "fifo", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 0);
+	assert_non_null(strstr(err.msg, "not a regular file (a FIFO)"));
+	/* devices: endless (/dev/zero) or empty (/dev/null) */
+	info = get_fail(f, "file:///dev/zero", KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 0);
+	assert_non_null(strstr(err.msg, "not a regular file (a character device)"));
+	(void)get_fail(f, "file:///dev/null", KTA_ERR_IO, &err);
+	kta_fetcher_free(f);
+}
+
+static void file_over_limit(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(1000);
+	struct kta_error err;
+	char url[256], path[256], data[1001];
+
+	memset(data, 'z', sizeof(data));
+	(void)put_file(e, "big1001", data, 1001, path, sizeof(path));
+	info = get_fail(f, file_url(e, "big1001", url, sizeof(url)), KTA_ERR_LIMIT, &err);
+	assert_int_equal(info.attempts, 1);
+	assert_int_equal(info.not_found, 0);
+	assert_non_null(strstr(err.msg, "body exceeds the limit of 1000 bytes"));
+	/* exactly at the limit is fine */
+	(void)put_file(e, "big1000", data, 1000, path, sizeof(path));
+	get_ok(f, file_url(e, "big1000", url, sizeof(url)), data, 1000, NULL);
+	kta_fetcher_free(f);
+	f = file_fetcher(1);
+	(void)get_fail(f, file_url(e, "big1000", url, sizeof(url)), KTA_ERR_LIMIT, &err);
+	kta_fetcher_free(f);
+}
+
+/* A file larger than fstat says (as one still being written): Linux /proc
+ * files report size 0, so the read goes past the first allocation. */
+static void file_grows(void **state)
+{
+#ifdef __linux__
+	struct kta_fetcher *f;
+	struct kta_error err;
+	uint8_t *want;
+	size_t wlen;
+
+	(void)state;
+	want = tu_read_file("/proc/self/cmdline", &wlen);
+	assert_true(wlen > 8);
+	f = file_fetcher(0);
+	get_ok(f, "file:///proc/self/cmdline", want, wlen, NULL);
+	kta_fetcher_free(f);
+	/* growth is capped: limit + 1 bytes read is KTA_ERR_LIMIT */
+	f = file_fetcher(8);
+	(void)get_fail(f, "file:///proc/self/cmdline", KTA_ERR_LIMIT, &err);
+	assert_non_null(strstr(err.msg, "body exceeds the limit of 8 bytes"));
+	kta_fetcher_free(f);
+	f = file_fetcher(wlen);
+	get_ok(f, "file:///proc/self/cmdline", want, wlen, NULL);
+	kta_fetcher_free(f);
+	f = file_fetcher(wlen - 1);
+	(void)get_fail(f, "file:///proc/self/cmdline", KTA_ERR_LIMIT, &err);
+	kta_fetcher_free(f);
+	free(want);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
+static void file_percent_encoded(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	struct kta_error err;
+	char url[256], path[256];
+
+	(void)put_file(e, "a b", "space", 5, path, sizeof(path));
+	(void)put_file(e, "a%b", "percent", 7, path, sizeof(path));
+	(void)put_file(e, "a%00", "literal", 7, path, sizeof(path));
+	(void)put_file(e, "q?x", "question", 8, path, sizeof(path));
+	(void)put_file(e, "q", "q", 1, path, sizeof(path));
+	(void)put_file(e, "h#f", "hash", 4, path, sizeof(path));
+	(void)put_file(e, "nl\nx", "newline", 7, path, sizeof(path));
+	(void)put_file(e, "\xc3\xa9t\xc3\xa9", "utf8", 4, path, sizeof(path));
+	get_ok(f, file_url(e, "a%20b", url, sizeof(url)), "space", 5, NULL);
+	get_ok(f, file_url(e, "a%25b", url, sizeof(url)), "percent", 7, NULL);
+	get_ok(f, file_url(e, "a%2500", url, sizeof(url)), "literal", 7, NULL);
+	get_ok(f, file_url(e, "%71%3fx", url, sizeof(url)), "question", 8, NULL);
+	get_ok(f, file_url(e, "%71%3Fx", url, sizeof(url)), "question", 8, NULL);
+	get_ok(f, file_url(e, "h%23f", url, sizeof(url)), "hash", 4, NULL);
+	get_ok(f, file_url(e, "nl%0ax", url, sizeof(url)), "newline", 7, NULL);
+	get_ok(f, file_url(e, "%C3%A9t%c3%a9", url, sizeof(url)), "utf8", 4, NULL);
+	get_ok(f, file_url(e, "\xc3\xa9t\xc3\xa9", url, sizeof(url)), "utf8", 4, NULL);
+	/* an encoded slash is a slash (libcurl decodes the whole path) */
+	(void)snprintf(url, sizeof(url), "file://%s%%2Ffiles%%2fq", e->dir);
+	get_ok(f, url, "q", 1, NULL);
+	/* query and fragment are not part of the path (libcurl ignores them) */
+	get_ok(f, file_url(e, "q?x", url, sizeof(url)), "q", 1, NULL);
+	get_ok(f, file_url(e, "q#x", url, sizeof(url)), "q", 1, NULL);
+	/* dot segments are removed (RFC 3986 5.2.4) before the path is used */
+	get_ok(f, file_url(e, "../files/q", url, sizeof(url)), "q", 1, NULL);
+	get_ok(f, file_url(e, "nodir/../q", url, sizeof(url)), "q", 1, NULL);
+	get_ok(f, file_url(e, "./q", url, sizeof(url)), "q", 1, NULL);
+	/* malformed escapes stay literal, as in libcurl */
+	info = get_fail(f, file_url(e, "a%zz", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	info = get_fail(f, file_url(e, "a%", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	info = get_fail(f, file_url(e, "a%2", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	/* an encoded NUL would cut the path: a bad URL, rejected before I/O */
+	info = get_fail(f, file_url(e, "a%00", url, sizeof(url)), KTA_ERR_USAGE, &err);
+	assert_int_equal(info.attempts, 0);
+	assert_int_equal(info.not_found, 0);
+	assert_non_null(strstr(err.msg, "%00"));
+	(void)get_fail(f, file_url(e, "%00/q", url, sizeof(url)), KTA_ERR_USAGE, &err);
+	/* a raw space or control byte is not a valid URL */
+	(void)get_fail(f, file_url(e, "a b", url, sizeof(url)), KTA_ERR_USAGE, &err);
+	{
+		uint8_t *body = NULL;
+		size_t len = 0;
+
+		/* (the message quotes the URL with \x0a, so no get_fail) */
+		assert_int_equal(kta_fetch_get(f, file_url(e, "nl\nx", url, sizeof(url)), &body,
+					       &len, NULL, &err),
+				 KTA_ERR_USAGE);
+		assert_null(body);
+		assert_non_null(strstr(err.msg, "nl\\x0ax"));
+	}
+	kta_fetcher_free(f);
+}
+
+static void file_hosts(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	struct kta_error err;
+	char url[512], path[256];
+
+	(void)put_file(e, "h", "host", 4, path, sizeof(path));
+	(void)snprintf(url, sizeof(url), "file://localhost%s", path);
+	get_ok(f, url, "host", 4, &info);
+	assert_int_equal(info.attempts, 1);
+	(void)snprintf(url, sizeof(url), "file://LocalHost%s", path);
+	get_ok(f, url, "host", 4, NULL);
+	(void)snprintf(url, sizeof(url), "file://127.0.0.1%s", path);
+	get_ok(f, url, "host", 4, NULL);
+	(void)snprintf(url, sizeof(url), "FILE://%s", path);
+	get_ok(f, url, "host", 4, NULL);
+	(void)snprintf(url, sizeof(url), "file:%s", path);
+	get_ok(f, url, "host", 4, NULL);
+	(void)snprintf(url, sizeof(url), "file:///%s", path);
+	get_ok(f, url, "host", 4, NULL);
+	/* any other host, a user or a port: not a valid file URL, no I/O */
+	(void)snprintf(url, sizeof(url), "file://example.com%s", path);
+	info = get_fail(f, url, KTA_ERR_USAGE, &err);
+	assert_int_equal(info.attempts, 0);
+	(void)snprintf(url, sizeof(url), "file://[::1]%s", path);
+	(void)get_fail(f, url, KTA_ERR_USAGE, &err);
+	(void)snprintf(url, sizeof(url), "file://user@localhost%s", path);
+	(void)get_fail(f, url, KTA_ERR_USAGE, &err);
+	(void)snprintf(url, sizeof(url), "file://localhost:80%s", path);
+	(void)get_fail(f, url, KTA_ERR_USAGE, &err);
+	(void)get_fail(f, "file://localhost", KTA_ERR_USAGE, &err);
+	(void)get_fail(f, "file://", KTA_ERR_USAGE, &err);
+	(void)get_fail(f, "file:", KTA_ERR_USAGE, &err);
+	kta_fetcher_free(f);
+}
+
+static void file_scheme_disallowed(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_opts o;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f;
+	struct kta_error err;
+	char url[256], path[256];
+
+	(void)put_file(e, "secret", "s", 1, path, sizeof(path));
+	test_opts(&o, NULL);
+	o.schemes = "https,http";
+	f = new_fetcher(&o);
+	info = get_fail(f, file_url(e, "secret", url, sizeof(url)), KTA_ERR_USAGE, &err);
+	assert_int_equal(info.attempts, 0);
+	assert_int_equal(info.not_found, 0);
+	assert_non_null(strstr(err.msg, "scheme \"file\" is not allowed (allowed: https,http)"));
+	/* the policy is checked before the path: no %00 or not-found leak */
+	(void)get_fail(f, file_url(e, "no-such-file", url, sizeof(url)), KTA_ERR_USAGE, &err);
+	(void)get_fail(f, file_url(e, "a%00", url, sizeof(url)), KTA_ERR_USAGE, &err);
+	assert_non_null(strstr(err.msg, "is not allowed"));
+	kta_fetcher_free(f);
+}
+
+static void file_symlink(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f = file_fetcher(0);
+	struct kta_error err;
+	char url[256], path[256], link[256];
+
+	(void)put_file(e, "target", "target", 6, path, sizeof(path));
+	(void)snprintf(link, sizeof(link), "%s/files/link", e->dir);
+	assert_int_equal(symlink(path, link), 0);
+	get_ok(f, file_url(e, "link", url, sizeof(url)), "target", 6, NULL);
+	/* a dangling link is a missing file */
+	(void)snprintf(link, sizeof(link), "%s/files/dangling", e->dir);
+	assert_int_equal(symlink("no-such-target", link), 0);
+	info = get_fail(f, file_url(e, "dangling", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	/* a link to a directory is still not a regular file */
+	(void)snprintf(path, sizeof(path), "%s/files/ldir", e->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	(void)snprintf(link, sizeof(link), "%s/files/ldirlink", e->dir);
+	assert_int_equal(symlink(path, link), 0);
+	info = get_fail(f, file_url(e, "ldirlink", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 0);
+	kta_fetcher_free(f);
+}
+
+static void file_unreadable(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_info info;
+	struct kta_fetcher *f;
+	struct kta_error err;
+	char url[256], path[256];
+
+	if (geteuid() == 0) {
+		/* root reads mode-000 files: nothing to check */
+		skip();
+	}
+	f = file_fetcher(0);
+	(void)put_file(e, "locked", "l", 1, path, sizeof(path));
+	assert_int_equal(chmod(path, 0), 0);
+	info = get_fail(f, file_url(e, "locked", url, sizeof(url)), KTA_ERR_IO, &err);
+	assert_int_equal(info.not_found, 1);
+	assert_int_equal(info.attempts, 1);
+	assert_non_null(strstr(err.msg, "Permission denied"));
+	assert_int_equal(chmod(path, 0600), 0);
+	kta_fetcher_free(f);
+}
+
+static void file_many(void **state)
+{
+	enum { NF = 200 };
+	struct env *e = *state;
+	struct kta_fetch_opts o;
+	struct kta_fetcher *f;
+	struct kta_error err;
+	struct kta_fetch_result *res = calloc(NF, sizeof(*res));
+	char(*bufs)[256] = calloc(NF, sizeof(*bufs));
+	const char *urls[NF];
+	char name[32], path[256], want[8192];
+	size_t i;
+
+	assert_non_null(res);
+	assert_non_null(bufs);
+	test_opts(&o, NULL);
+	o.max_connections = 2;
+	f = new_fetcher(&o);
+	/* many file URLs at once, more than max_connections */
+	for (i = 0; i < NF; i++) {
+		size_t n = obj_content((unsigned)(i % NOBJ), want, sizeof(want));
+
+		(void)snprintf(name, sizeof(name), "many%zu", i);
+		(void)put_file(e, name, want, n, path, sizeof(path));
+		urls[i] = file_url(e, name, bufs[i], sizeof(bufs[i]));
+	}
+	assert_int_equal(kta_fetch_many(f, urls, NF, res, &err), KTA_OK);
+	for (i = 0; i < NF; i++) {
+		size_t n = obj_content((unsigned)(i % NOBJ), want, sizeof(want));
+
+		assert_int_equal(res[i].status, KTA_OK);
+		assert_int_equal(res[i].len, n);
+		assert_memory_equal(res[i].body, want, n);
+		assert_int_equal(res[i].body[n], 0);
+		assert_int_equal(res[i].info.attempts, 1);
+	}
+	kta_fetch_results_free(res, NF);
+	/* mixed with HTTP: every result lands at its own index */
+	urls[0] = http_url(e, "/files/obj3", bufs[0], sizeof(bufs[0]));
+	urls[1] = file_url(e, "many1", bufs[1], sizeof(bufs[1]));
+	urls[2] = file_url(e, "no-such-file", bufs[2], sizeof(bufs[2]));
+	urls[3] = http_url(e, "/files/missing", bufs[3], sizeof(bufs[3]));
+	urls[4] = file_url(e, "many4", bufs[4], sizeof(bufs[4]));
+	urls[5] = http_url(e, "/files/obj5", bufs[5], sizeof(bufs[5]));
+	urls[6] = file_url(e, "a%00", bufs[6], sizeof(bufs[6]));
+	assert_int_equal(kta_fetch_many(f, urls, 7, res, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "no-such-file"));
+	assert_int_equal(res[0].status, KTA_OK);
+	assert_int_equal(res[0].info.http_status, 200);
+	assert_int_equal(res[0].len, obj_content(3, want, sizeof(want)));
+	assert_memory_equal(res[0].body, want, res[0].len);
+	assert_int_equal(res[1].status, KTA_OK);
+	assert_int_equal(res[1].len, obj_content(1, want, sizeof(want)));
+	assert_memory_equal(res[1].body, want, res[1].len);
+	assert_int_equal(res[1].info.http_status, 0);
+	assert_int_equal(res[2].status, KTA_ERR_IO);
+	assert_int_equal(res[2].info.not_found, 1);
+	assert_null(res[2].body);
+	assert_non_null(strstr(res[2].err.msg, "no-such-file"));
+	assert_int_equal(res[3].status, KTA_ERR_IO);
+	assert_int_equal(res[3].info.not_found, 1);
+	assert_int_equal(res[3].info.http_status, 404);
+	assert_int_equal(res[4].status, KTA_OK);
+	assert_int_equal(res[4].len, obj_content(4, want, sizeof(want)));
+	assert_int_equal(res[5].status, KTA_OK);
+	assert_int_equal(res[5].len, obj_content(5, want, sizeof(want)));
+	assert_int_equal(res[6].status, KTA_ERR_USAGE);
+	kta_fetch_results_free(res, 7);
+	kta_fetcher_free(f);
+	free(bufs);
+	free(res);
+}
+
+static int cancel_always(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+static void file_cancelled(void **state)
+{
+	struct env *e = *state;
+	struct kta_fetch_opts o;
+	struct kta_fetcher *f;
+	struct kta_error err;
+	struct kta_fetch_result res[3];
+	char bufs[3][256], path[256];
+	const char *urls[3];
+	unsigned calls = 0;
+	size_t i;
+
+	(void)put_file(e, "c0", "c0", 2, path, sizeof(path));
+	(void)put_file(e, "c1", "c1", 2, path, sizeof(path));
+	urls[0] = file_url(e, "c0", bufs[0], sizeof(bufs[0]));
+	urls[1] = file_url(e, "c1", bufs[1], sizeof(bufs[1]));
+	urls[2] = file_url(e, "c0", bufs[2], sizeof(bufs[2]));
+	/* cancelled before the first poll returns: nothing is read */
+	test_opts(&o, NULL);
+	o.schemes = "file";
+	o.cancel = cancel_always;
+	f = new_fetcher(&o);
+	assert_int_equal(kta_fetch_many(f, urls, 3, res, &err), KTA_ERR_IO);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(res[i].status, KTA_ERR_IO);
+		assert_null(res[i].body);
+		assert_non_null(strstr(res[i].err.msg, "cancelled"));
+		assert_non_null(strstr(res[i].err.msg, urls[i]));
+	}
+	kta_fetch_results_free(res, 3);
+	kta_fetcher_free(f);
+	/* cancelled after the first poll: polled again during the transfers */
+	o.cancel = cancel_after;
+	o.cancel_ctx = &calls;
+	f = new_fetcher(&o);
+	assert_int_equal(kta_fetch_many(f, urls, 3, res, &err), KTA_ERR_IO);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(res[i].status, KTA_ERR_IO);
+		assert_null(res[i].body);
+		assert_non_null(strstr(res[i].err.msg, "cancelled"));
+		assert_true(res[i].info.attempts <= 1);
+	}
+	kta_fetch_results_free(res, 3);
+	kta_fetcher_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1021,6 +1529,19 @@ int main(void)
 	    cmocka_unit_test(many_mixed),
 	    cmocka_unit_test(connection_reuse),
 	    cmocka_unit_test(cancellation),
+	    cmocka_unit_test(file_read_exact),
+	    cmocka_unit_test(file_empty),
+	    cmocka_unit_test(file_missing),
+	    cmocka_unit_test(file_not_regular),
+	    cmocka_unit_test(file_over_limit),
+	    cmocka_unit_test(file_grows),
+	    cmocka_unit_test(file_percent_encoded),
+	    cmocka_unit_test(file_hosts),
+	    cmocka_unit_test(file_scheme_disallowed),
+	    cmocka_unit_test(file_symlink),
+	    cmocka_unit_test(file_unreadable),
+	    cmocka_unit_test(file_many),
+	    cmocka_unit_test(file_cancelled),
 	};
 
 	/* A server killed mid-reply must not kill us with SIGPIPE. */
