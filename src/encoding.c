@@ -6,101 +6,84 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 6-bit value of each byte in the standard alphabet, 0xff for every other byte.
- * A read-only table: decoding CT entries is base64-bound (every leaf_input
- * and extra_data), and a lookup beats a chain of range tests. */
-/* clang-format off */
-static const uint8_t b64_table[256] = {
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 62, 0xff, 0xff, 0xff, 63,
-	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-};
-/* clang-format on */
+/* 6-bit value of byte c in the standard alphabet, 0xff for every other byte. */
+#define B64_VAL(c)                                                                                 \
+	((c) >= 0x41 && (c) <= 0x5a   ? (c)-0x41                                                   \
+	 : (c) >= 0x61 && (c) <= 0x7a ? (c)-0x61 + 26                                              \
+	 : (c) >= 0x30 && (c) <= 0x39 ? (c)-0x30 + 52                                              \
+	 : (c) == 0x2b                ? 62                                                         \
+	 : (c) == 0x2f                ? 63                                                         \
+				      : 0xff)
+/* A byte outside the alphabet: bits no valid group sets (24..31). */
+#define B64_BAD 0xff000000u
+/* Table entry for byte c as character k (0..3) of a group: its 6 bits already
+ * shifted into place, so a group is the OR of four lookups. */
+#define B64_SHIFTED(c, k) (B64_VAL(c) == 0xff ? B64_BAD : (uint32_t)B64_VAL(c) << (18 - 6 * (k)))
+#define B64_ROW4(k, c)                                                                             \
+	B64_SHIFTED((c), k), B64_SHIFTED((c) + 1, k), B64_SHIFTED((c) + 2, k),                     \
+	    B64_SHIFTED((c) + 3, k)
+#define B64_ROW16(k, c)                                                                            \
+	B64_ROW4(k, c), B64_ROW4(k, (c) + 4), B64_ROW4(k, (c) + 8), B64_ROW4(k, (c) + 12)
+#define B64_ROW64(k, c)                                                                            \
+	B64_ROW16(k, c), B64_ROW16(k, (c) + 16), B64_ROW16(k, (c) + 32), B64_ROW16(k, (c) + 48)
+#define B64_TABLE(k)                                                                               \
+	{                                                                                          \
+		B64_ROW64(k, 0), B64_ROW64(k, 64), B64_ROW64(k, 128), B64_ROW64(k, 192)            \
+	}
 
-static int b64_value(unsigned char c)
-{
-	return b64_table[c] == 0xff ? -1 : b64_table[c];
-}
+/* Read-only lookup tables, one per position in a 4-character group: decoding
+ * is on the hot path of every replay (two public keys or a key and a
+ * signature per line) and of CT entries (leaf_input, extra_data). */
+static const uint32_t b64_dec[4][256] = {B64_TABLE(0), B64_TABLE(1), B64_TABLE(2), B64_TABLE(3)};
 
 enum kta_status kta_b64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap,
 			       size_t *out_len)
 {
 	const unsigned char *u = (const unsigned char *)in;
 	size_t pad = 0, n, i, o = 0;
+	uint32_t w, bad = 0;
 
 	*out_len = 0;
 	if (in_len % 4 != 0)
 		return KTA_ERR_MALFORMED;
 	if (in_len == 0)
 		return KTA_OK;
-	if (in[in_len - 1] == '=')
+	if (u[in_len - 1] == '=')
 		pad++;
-	if (in[in_len - 2] == '=')
+	if (u[in_len - 2] == '=')
 		pad++;
-	if (pad == 1 && in[in_len - 2] == '=')
+	if (pad == 1 && u[in_len - 2] == '=')
 		return KTA_ERR_MALFORMED;
 	n = in_len / 4 * 3 - pad;
 	if (n > out_cap)
 		return KTA_ERR_LIMIT;
-	/* Every group but the last: no padding allowed, 3 bytes each. */
+	/* Every group but the last: no padding allowed ('=' is not in the
+	 * alphabet), 3 bytes each. A bad character is noted and fails below. */
 	for (i = 0; i + 4 < in_len; i += 4) {
-		uint32_t a = b64_table[u[i]], b = b64_table[u[i + 1]], c = b64_table[u[i + 2]],
-			 d = b64_table[u[i + 3]];
-		uint32_t w;
-
-		if (((a | b | c | d) & 0x80u) != 0) /* 0xff: not in the alphabet */
-			return KTA_ERR_MALFORMED;
-		w = (a << 18) | (b << 12) | (c << 6) | d;
-		out[o++] = (uint8_t)(w >> 16);
+		w = b64_dec[0][u[i]] | b64_dec[1][u[i + 1]] | b64_dec[2][u[i + 2]] |
+		    b64_dec[3][u[i + 3]];
+		bad |= w;
+		out[o] = (uint8_t)(w >> 16);
+		out[o + 1] = (uint8_t)(w >> 8);
+		out[o + 2] = (uint8_t)w;
+		o += 3;
+	}
+	/* The last group: a pad character only where counted (it decodes as 0
+	 * there and is a bad character anywhere else), pad bits zero. */
+	w = b64_dec[0][u[i]] | b64_dec[1][u[i + 1]];
+	if (pad < 2)
+		w |= b64_dec[2][u[i + 2]];
+	if (pad < 1)
+		w |= b64_dec[3][u[i + 3]];
+	if (((bad | w) & B64_BAD) != 0)
+		return KTA_ERR_MALFORMED;
+	if ((pad == 2 && (w & 0xffffu) != 0) || (pad == 1 && (w & 0xffu) != 0))
+		return KTA_ERR_MALFORMED; /* non-zero pad bits */
+	out[o++] = (uint8_t)(w >> 16);
+	if (pad < 2)
 		out[o++] = (uint8_t)(w >> 8);
+	if (pad < 1)
 		out[o++] = (uint8_t)w;
-	}
-	/* The last group: pad characters only where counted, pad bits zero. */
-	{
-		int v[4], k;
-		uint32_t w;
-
-		for (k = 0; k < 4; k++) {
-			unsigned char c = u[i + (size_t)k];
-
-			if (c == '=' && k >= 4 - (int)pad) {
-				v[k] = 0;
-				continue;
-			}
-			v[k] = b64_value(c);
-			if (v[k] < 0)
-				return KTA_ERR_MALFORMED;
-		}
-		w = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) |
-		    (uint32_t)v[3];
-		if (pad == 2) {
-			if ((w & 0xffffu) != 0) /* non-zero pad bits */
-				return KTA_ERR_MALFORMED;
-			out[o++] = (uint8_t)(w >> 16);
-		} else if (pad == 1) {
-			if ((w & 0xffu) != 0)
-				return KTA_ERR_MALFORMED;
-			out[o++] = (uint8_t)(w >> 16);
-			out[o++] = (uint8_t)(w >> 8);
-		} else {
-			out[o++] = (uint8_t)(w >> 16);
-			out[o++] = (uint8_t)(w >> 8);
-			out[o++] = (uint8_t)w;
-		}
-	}
 	*out_len = o;
 	return KTA_OK;
 }

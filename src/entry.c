@@ -559,8 +559,10 @@ void kta_entry_free(struct kta_entry *e)
 }
 
 /* ------------------------------------------------------------------------ */
-/* kta_entry_validate: the same rules as kta_entry_parse in one pass, without
- * building the entry (the verify-only replay's path, issue 9). The grammar is
+/* kta_entry_validate and kta_entry_parse_buf: the same rules as
+ * kta_entry_parse in one pass, without building the entry (the verify-only
+ * replay's path) or building it in reused storage without a per-entry
+ * allocation (the full audit's path; issue 9). The grammar is
  * fixed (entry.h): header, label, version, time, key*, auth*; each line is
  * matched byte by byte against it, so the generic field split, the line
  * pre-scan and the copies are not needed. The buffer ends in "\n" (checked
@@ -622,23 +624,25 @@ static const uint8_t *scan_name(const uint8_t *p, const uint8_t *end, size_t max
 	return p;
 }
 
-/* Scans a canonical decimal in min..max ending at "\n"; returns the byte
- * after the "\n" or NULL (kta_parse_u64 rules: digits only, no leading 0). */
-static const uint8_t *scan_number(const uint8_t *p, uint64_t min, uint64_t max)
+/* Scans a canonical decimal in min..max ending at "\n" into *v; returns the
+ * byte after the "\n" or NULL (kta_parse_u64 rules: digits only, no leading
+ * 0). */
+static const uint8_t *scan_number(const uint8_t *p, uint64_t min, uint64_t max, uint64_t *v)
 {
 	const uint8_t *s = p;
-	uint64_t v = 0;
+	uint64_t x = 0;
 
 	while (*p >= '0' && *p <= '9') {
 		uint64_t d = (uint64_t)(*p - '0');
 
-		if (v > (UINT64_MAX - d) / 10)
+		if (x > (UINT64_MAX - d) / 10)
 			return NULL;
-		v = v * 10 + d;
+		x = x * 10 + d;
 		p++;
 	}
-	if (p == s || *p != '\n' || (p - s > 1 && *s == '0') || v < min || v > max)
+	if (p == s || *p != '\n' || (p - s > 1 && *s == '0') || x < min || x > max)
 		return NULL;
+	*v = x;
 	return p + 1;
 }
 
@@ -708,35 +712,91 @@ static int vkeys_dup(const uint8_t *buf, struct vkey *k, size_t n)
 	return 0;
 }
 
-/* 1 when (buf, len) is an entry kta_entry_parse accepts; *line is the line
- * where it is not (for the fallback message). */
-static int entry_valid(const uint8_t *buf, size_t len, size_t *line)
+/* The storage of kta_entry_parse_buf (entry.h). Every array grows, never
+ * shrinks, and has a hard cap from KTA_ENTRY_MAX_SIZE: str at most that many
+ * bytes, keys and auths at most twice the lines such an entry can hold
+ * (under 256 KiB in all). */
+struct kta_entry_buf {
+	struct kta_entry e;         /* the view handed out; points into the arrays below */
+	struct kta_entry_key *keys; /* keys_cap elements */
+	size_t keys_cap;
+	struct kta_entry_auth *auths; /* auths_cap elements */
+	size_t auths_cap;
+	char *str; /* label and device names, each NUL-terminated: str_cap bytes */
+	size_t str_cap;
+};
+
+/* Returns the array p of *cap elements of `size` bytes grown to hold more
+ * than `used` (at least doubled) and updates *cap; NULL when out of memory
+ * (p and *cap unchanged). */
+static void *grow_array(void *p, size_t *cap, size_t used, size_t size)
+{
+	size_t n = *cap < 4 ? 4 : 2 * *cap;
+	void *q;
+
+	while (n <= used)
+		n *= 2; /* used <= KTA_ENTRY_MAX_SIZE: no overflow */
+	if ((q = realloc(p, n * size)) == NULL)
+		return NULL;
+	*cap = n;
+	return q;
+}
+
+/*
+ * The single pass behind kta_entry_validate and kta_entry_parse_buf: checks
+ * (buf, len) against every rule of kta_entry_parse and, when b is not NULL,
+ * fills b->e with what the parser would return. KTA_OK, KTA_ERR_MALFORMED
+ * (*line is the line where the entry is not valid, 0 for a device with two
+ * keys of one algorithm: for the fallback message) or, only with b,
+ * KTA_ERR_NOMEM. Without b nothing is allocated.
+ */
+static enum kta_status entry_scan(const uint8_t *buf, size_t len, size_t *line,
+				  struct kta_entry_buf *b)
 {
 	struct vkey keys[VALIDATE_KEYS_MAX];
 	const uint8_t *p = buf, *end = buf + len, *q;
-	uint8_t pub[32], prev_pub[32], sig[64];
-	size_t nkeys = 0, nauths = 0;
+	/* Without b, public keys are decoded into tmp, alternating, so that the
+	 * previous one is still there for the order check. */
+	uint8_t tmp[2][32], sig[64], *pub, *sigp = sig;
+	const uint8_t *prev = NULL;
+	size_t nkeys = 0, nauths = 0, strpos = 0, signed_len = len, n;
+	uint64_t version = 0, time = 0;
 	uint8_t prev_alg = 0;
 
 	*line = 1;
 	if (len == 0 || len > KTA_ENTRY_MAX_SIZE || buf[len - 1] != '\n')
-		return 0;
+		return KTA_ERR_MALFORMED;
 	if (len < HEADER_LEN + 1 || memcmp(p, KTA_ENTRY_HEADER "\n", HEADER_LEN + 1) != 0)
-		return 0;
+		return KTA_ERR_MALFORMED;
+	/* The names with their NULs take fewer bytes than the entry. */
+	if (b != NULL && b->str_cap < len) {
+		char *s = realloc(b->str, len);
+
+		if (s == NULL)
+			return KTA_ERR_NOMEM;
+		b->str = s;
+		b->str_cap = len;
+	}
 	p += HEADER_LEN + 1;
 	*line = 2;
 	if ((size_t)(end - p) < 6 || memcmp(p, "label ", 6) != 0 ||
 	    (q = scan_name(p + 6, end, KTA_LABEL_MAX_LEN)) == NULL || *q != '\n')
-		return 0;
+		return KTA_ERR_MALFORMED;
+	if (b != NULL) {
+		n = (size_t)(q - (p + 6));
+		memcpy(b->str, p + 6, n);
+		b->str[n] = '\0';
+		strpos = n + 1;
+	}
 	p = q + 1;
 	*line = 3;
 	if ((size_t)(end - p) < 8 || memcmp(p, "version ", 8) != 0 ||
-	    (p = scan_number(p + 8, 1, KTA_ENTRY_MAX_VERSION)) == NULL)
-		return 0;
+	    (p = scan_number(p + 8, 1, KTA_ENTRY_MAX_VERSION, &version)) == NULL)
+		return KTA_ERR_MALFORMED;
 	*line = 4;
 	if ((size_t)(end - p) < 5 || memcmp(p, "time ", 5) != 0 ||
-	    (p = scan_number(p + 5, 0, KTA_ENTRY_MAX_TIME)) == NULL)
-		return 0;
+	    (p = scan_number(p + 5, 0, KTA_ENTRY_MAX_TIME, &time)) == NULL)
+		return KTA_ERR_MALFORMED;
 	/* key lines: "key " alg " " pub(44) " " device "\n", ascending (alg, pub) */
 	while (++*line, end - p >= 4 && memcmp(p, "key ", 4) == 0) {
 		uint8_t alg;
@@ -749,57 +809,108 @@ static int entry_valid(const uint8_t *buf, size_t len, size_t *line)
 			alg = KTA_ENTRY_ALG_X25519;
 			p += 7;
 		} else {
-			return 0;
+			return KTA_ERR_MALFORMED;
+		}
+		if (nkeys >= VALIDATE_KEYS_MAX) /* cannot happen: bounded by the size */
+			return KTA_ERR_MALFORMED;
+		if (b == NULL) {
+			pub = tmp[nkeys & 1];
+		} else {
+			if (nkeys == b->keys_cap) {
+				struct kta_entry_key *k =
+				    grow_array(b->keys, &b->keys_cap, nkeys, sizeof(*k));
+
+				if (k == NULL)
+					return KTA_ERR_NOMEM;
+				b->keys = k;
+			}
+			pub = b->keys[nkeys].pub;
+			/* the array may have moved */
+			prev = nkeys > 0 ? b->keys[nkeys - 1].pub : NULL;
 		}
 		if (end - p < PUB_B64_LEN + 1 || p[PUB_B64_LEN] != ' ' || !b64_exact(p, pub, 32))
-			return 0;
+			return KTA_ERR_MALFORMED;
 		if (nkeys > 0 &&
-		    (alg < prev_alg || (alg == prev_alg && memcmp(prev_pub, pub, 32) >= 0)))
-			return 0;
+		    (alg < prev_alg || (alg == prev_alg && memcmp(prev, pub, 32) >= 0)))
+			return KTA_ERR_MALFORMED;
 		p += PUB_B64_LEN + 1;
 		if ((q = scan_name(p, end, KTA_DEVICE_MAX_LEN)) == NULL || *q != '\n')
-			return 0;
-		if (nkeys >= VALIDATE_KEYS_MAX) /* cannot happen: bounded by the size */
-			return 0;
+			return KTA_ERR_MALFORMED;
+		n = (size_t)(q - p);
 		keys[nkeys].off = (uint16_t)(p - buf);
-		keys[nkeys].len = (uint8_t)(q - p);
+		keys[nkeys].len = (uint8_t)n;
 		keys[nkeys].alg = alg;
+		if (b != NULL) {
+			struct kta_entry_key *k = &b->keys[nkeys];
+
+			k->alg = (enum kta_entry_alg)alg;
+			k->device = b->str + strpos;
+			memcpy(k->device, p, n);
+			k->device[n] = '\0';
+			strpos += n + 1;
+		}
 		nkeys++;
 		prev_alg = alg;
-		memcpy(prev_pub, pub, 32);
+		prev = pub;
 		p = q + 1;
 	}
 	/* auth lines: "auth ed25519 " pub(44) " " sig(88) "\n", ascending pub */
 	for (; p < end; ++*line) {
 		if (end - p < AUTH_LINE_LEN + 1 || memcmp(p, "auth ed25519 ", 13) != 0 ||
-		    p[13 + PUB_B64_LEN] != ' ' || p[AUTH_LINE_LEN] != '\n' ||
-		    !b64_exact(p + 13, pub, 32) || !b64_exact(p + 14 + PUB_B64_LEN, sig, 64))
-			return 0;
-		if (nauths > 0 && memcmp(prev_pub, pub, 32) >= 0)
-			return 0;
-		memcpy(prev_pub, pub, 32);
+		    p[13 + PUB_B64_LEN] != ' ' || p[AUTH_LINE_LEN] != '\n')
+			return KTA_ERR_MALFORMED;
+		if (b == NULL) {
+			pub = tmp[nauths & 1];
+		} else {
+			if (nauths == b->auths_cap) {
+				struct kta_entry_auth *a =
+				    grow_array(b->auths, &b->auths_cap, nauths, sizeof(*a));
+
+				if (a == NULL)
+					return KTA_ERR_NOMEM;
+				b->auths = a;
+			}
+			pub = b->auths[nauths].pub;
+			sigp = b->auths[nauths].sig;
+			prev = nauths > 0 ? b->auths[nauths - 1].pub : NULL;
+		}
+		if (!b64_exact(p + 13, pub, 32) || !b64_exact(p + 14 + PUB_B64_LEN, sigp, 64))
+			return KTA_ERR_MALFORMED;
+		if (nauths > 0 && memcmp(prev, pub, 32) >= 0)
+			return KTA_ERR_MALFORMED;
+		if (nauths == 0)
+			signed_len = (size_t)(p - buf);
+		prev = pub;
 		nauths++;
 		p += AUTH_LINE_LEN + 1;
 	}
 	if (vkeys_dup(buf, keys, nkeys)) {
 		*line = 0;
-		return 0;
+		return KTA_ERR_MALFORMED;
 	}
-	return 1;
+	if (b != NULL) {
+		b->e.label = b->str;
+		b->e.version = version;
+		b->e.time = time;
+		b->e.keys = nkeys > 0 ? b->keys : NULL;
+		b->e.nkeys = nkeys;
+		b->e.auths = nauths > 0 ? b->auths : NULL;
+		b->e.nauths = nauths;
+		b->e.signed_len = signed_len;
+	}
+	return KTA_OK;
 }
 
-enum kta_status kta_entry_validate(const uint8_t *buf, size_t len, struct kta_error *err)
+/* Words the rejection of (buf, len), which entry_scan found malformed at
+ * `line`, as kta_entry_parse does. */
+static enum kta_status entry_reject(const uint8_t *buf, size_t len, size_t line,
+				    struct kta_error *err)
 {
 	struct kta_entry *e = NULL;
 	enum kta_status r;
-	size_t line = 0;
 
-	if (buf != NULL && entry_valid(buf, len, &line))
-		return KTA_OK;
 	if (err == NULL)
 		return KTA_ERR_MALFORMED;
-	if (buf == NULL)
-		return kta_error_set(err, KTA_ERR_MALFORMED, "no entry bytes");
 	/* Rejections are rare: the parser words the message. */
 	r = kta_entry_parse(buf, len, &e, err);
 	kta_entry_free(e);
@@ -813,6 +924,55 @@ enum kta_status kta_entry_validate(const uint8_t *buf, size_t len, struct kta_er
 		return kta_error_set(err, KTA_ERR_MALFORMED,
 				     "malformed entry: a device has two keys of one algorithm");
 	return kta_error_set(err, KTA_ERR_MALFORMED, "line %zu: malformed entry", line);
+}
+
+enum kta_status kta_entry_validate(const uint8_t *buf, size_t len, struct kta_error *err)
+{
+	size_t line = 0;
+
+	if (buf == NULL)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "no entry bytes");
+	if (entry_scan(buf, len, &line, NULL) == KTA_OK)
+		return KTA_OK;
+	return entry_reject(buf, len, line, err);
+}
+
+enum kta_status kta_entry_buf_new(struct kta_entry_buf **out, struct kta_error *err)
+{
+	*out = calloc(1, sizeof(**out));
+	if (*out == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+	return KTA_OK;
+}
+
+void kta_entry_buf_free(struct kta_entry_buf *b)
+{
+	if (b == NULL)
+		return;
+	free(b->keys);
+	free(b->auths);
+	free(b->str);
+	free(b);
+}
+
+enum kta_status kta_entry_parse_buf(const uint8_t *buf, size_t len, struct kta_entry_buf *b,
+				    const struct kta_entry **out, struct kta_error *err)
+{
+	enum kta_status r;
+	size_t line = 0;
+
+	*out = NULL;
+	if (b == NULL || (buf == NULL && len > 0))
+		return kta_error_set(err, KTA_ERR_USAGE, "entry: no buffer or no bytes");
+	if (buf == NULL) /* len == 0: the parser's "empty entry" */
+		return entry_reject(buf, len, line, err);
+	if ((r = entry_scan(buf, len, &line, b)) == KTA_OK) {
+		*out = &b->e;
+		return KTA_OK;
+	}
+	if (r == KTA_ERR_NOMEM)
+		return kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+	return entry_reject(buf, len, line, err);
 }
 
 /*

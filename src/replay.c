@@ -202,12 +202,13 @@ struct job {
 	int64_t now;   /* alert "time" when it was fed */
 	uint64_t size; /* alert "size" when it was fed */
 	uint8_t lh[32];
-	uint8_t *buf;          /* KTA_ENTRY_AUTH_CONTEXT || entry bytes (the signed message) */
-	size_t cap;            /* bytes allocated at buf; grows, never shrinks */
-	size_t len;            /* entry length */
-	struct kta_entry *e;   /* NULL when the entry is malformed (perr) */
-	struct kta_error perr; /* why it does not parse */
-	enum kta_status *sig;  /* outcome of each auth line (e->nauths) */
+	uint8_t *buf;              /* KTA_ENTRY_AUTH_CONTEXT || entry bytes (the signed message) */
+	size_t cap;                /* bytes allocated at buf; grows, never shrinks */
+	size_t len;                /* entry length */
+	const struct kta_entry *e; /* parsed into eb; NULL when malformed (perr) */
+	struct kta_entry_buf *eb;  /* e's storage, reused: valid until the next job_load */
+	struct kta_error perr;     /* why it does not parse */
+	enum kta_status *sig;      /* outcome of each auth line (e->nauths) */
 	size_t sig_cap;
 	enum job_state state; /* read and written under mu in a threaded replay */
 };
@@ -345,7 +346,7 @@ out:
 
 static void job_clear(struct job *j)
 {
-	kta_entry_free(j->e);
+	kta_entry_buf_free(j->eb);
 	free(j->buf);
 	free(j->sig);
 }
@@ -828,7 +829,6 @@ static enum kta_status job_load(struct kta_replay *r, struct job *j, uint64_t le
 {
 	enum kta_status st;
 
-	kta_entry_free(j->e);
 	j->e = NULL;
 	j->leaf_index = leaf_index;
 	j->now = r->now;
@@ -842,7 +842,11 @@ static enum kta_status job_load(struct kta_replay *r, struct job *j, uint64_t le
 		if (kta_hasher_failed(r->hasher))
 			return kta_error_set(err, KTA_ERR_INTERNAL, "replay: SHA-256 failed");
 	}
-	st = kta_entry_parse(bytes, len, &j->e, &j->perr);
+	/* Each job owns its buffer: a pool thread may still read an earlier
+	 * job's entry while this one is parsed. */
+	if (j->eb == NULL && (st = kta_entry_buf_new(&j->eb, err)) != KTA_OK)
+		return st;
+	st = kta_entry_parse_buf(bytes, len, j->eb, &j->e, &j->perr);
 	if (st != KTA_OK && st != KTA_ERR_MALFORMED && st != KTA_ERR_LIMIT)
 		return kta_error_set(err, st, "replay: leaf %llu: %s",
 				     (unsigned long long)leaf_index, j->perr.msg);
@@ -866,7 +870,6 @@ static enum kta_status replay_now(struct kta_replay *r, uint64_t leaf_index, con
 		job_verify(j, r->ver);
 	}
 	st = process(r, j, bytes, err);
-	kta_entry_free(j->e);
 	j->e = NULL;
 	if (st == KTA_OK) {
 		r->have_last = 1;
@@ -948,7 +951,6 @@ static enum kta_status pipe_step(struct kta_replay *r, int wait, int *progress,
 	}
 	pthread_mutex_unlock(&r->mu);
 	st = process(r, j, j->buf + CONTEXT_LEN, err);
-	kta_entry_free(j->e);
 	j->e = NULL;
 	if (st != KTA_OK) {
 		kta_error_prefix(err, "replay of leaf %llu", (unsigned long long)j->leaf_index);

@@ -62,9 +62,14 @@
  *
  * Ownership: kta_entry_parse returns one malloc'd block (struct, key and
  * auth arrays, strings); free it with kta_entry_free and nothing else, and
- * never pass kta_entry_free a struct built by the caller. Serialize, sign and
- * diff outputs are malloc'd and freed by the caller with free(); diff items
- * BORROW key pointers from the input arrays, which must outlive them.
+ * never pass kta_entry_free a struct built by the caller.
+ * kta_entry_parse_buf instead parses into a reusable struct kta_entry_buf
+ * (kta_entry_buf_new, kta_entry_buf_free): the entry it returns BORROWS the
+ * buffer's storage and is valid until the next kta_entry_parse_buf into the
+ * same buffer or its kta_entry_buf_free; never pass it to kta_entry_free.
+ * Serialize, sign and diff outputs are malloc'd and freed by the caller with
+ * free(); diff items BORROW key pointers from the input arrays, which must
+ * outlive them.
  */
 #ifndef KTAUDIT_ENTRY_H
 #define KTAUDIT_ENTRY_H
@@ -138,6 +143,34 @@ KTA_API enum kta_status kta_entry_parse(const uint8_t *buf, size_t len, struct k
  */
 KTA_API enum kta_status kta_entry_validate(const uint8_t *buf, size_t len,
 					   struct kta_error *err) KTA_WUR;
+
+/* Storage for kta_entry_parse_buf, reused from entry to entry (opaque). */
+struct kta_entry_buf;
+
+/* Creates an empty buffer (*out; free with kta_entry_buf_free). KTA_ERR_NOMEM. */
+KTA_API enum kta_status kta_entry_buf_new(struct kta_entry_buf **out,
+					  struct kta_error *err) KTA_WUR;
+
+/* Frees b and the storage of the entry last parsed into it; b may be NULL. */
+KTA_API void kta_entry_buf_free(struct kta_entry_buf *b);
+
+/*
+ * Parses (buf, len) like kta_entry_parse, into b's storage: the same
+ * acceptance, the same status and message on rejection, and on success an
+ * entry *out equal field by field to kta_entry_parse's (NUL-terminated label
+ * and device names; keys and auths NULL when there are none). *out borrows
+ * b: it stays valid until the next kta_entry_parse_buf into b or
+ * kta_entry_buf_free(b) (a rejection also invalidates the previous entry);
+ * *out is NULL on failure. One pass over the bytes, as kta_entry_validate;
+ * b's storage only grows when an entry needs more than every earlier one
+ * (never beyond what KTA_ENTRY_MAX_SIZE bytes can need, under 256 KiB), so
+ * after a few entries there is no allocation. One buffer per thread; different buffers may be
+ * used concurrently. Errors: KTA_ERR_MALFORMED, KTA_ERR_NOMEM, KTA_ERR_USAGE
+ * (b NULL, or buf NULL with len > 0).
+ */
+KTA_API enum kta_status kta_entry_parse_buf(const uint8_t *buf, size_t len, struct kta_entry_buf *b,
+					    const struct kta_entry **out,
+					    struct kta_error *err) KTA_WUR;
 
 /* Frees an entry returned by kta_entry_parse; e may be NULL. */
 KTA_API void kta_entry_free(struct kta_entry *e);

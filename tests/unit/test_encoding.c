@@ -66,6 +66,148 @@ static void b64_rejects(void **state)
 	assert_int_equal(kta_b64_decode("Zm9vYmFy", 8, out, 5, &n), KTA_ERR_LIMIT);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A plain reference decoder, one character at a time, to hold the
+ * table-driven kta_b64_decode to the same rules: the same status (with the
+ * same precedence: length, padding shape, output room, then characters and
+ * pad bits) and, on success, the same bytes. */
+static enum kta_status ref_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap,
+				      size_t *out_len)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t pad = 0, n, k, o = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	*out_len = 0;
+	if (len % 4 != 0)
+		return KTA_ERR_MALFORMED;
+	if (len == 0)
+		return KTA_OK;
+	if (in[len - 1] == '=')
+		pad = in[len - 2] == '=' ? 2 : 1;
+	else if (in[len - 2] == '=')
+		return KTA_ERR_MALFORMED; /* "x=" then a character */
+	n = len / 4 * 3 - pad;
+	if (n > cap)
+		return KTA_ERR_LIMIT;
+	for (k = 0; k < len - pad; k++) {
+		const char *c = memchr(alphabet, in[k], 64);
+
+		if (c == NULL)
+			return KTA_ERR_MALFORMED;
+		acc = (acc << 6) | (uint32_t)(c - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0) /* pad bits must be zero */
+		return KTA_ERR_MALFORMED;
+	assert_int_equal(o, n);
+	*out_len = o;
+	return KTA_OK;
+}
+
+/* Decodes (in, len) with both decoders and fails if they differ; returns
+ * kta_b64_decode's status. */
+static enum kta_status b64_diff_one(const char *in, size_t len, size_t cap)
+{
+	uint8_t a[128], b[128];
+	size_t na = 7, nb = 7;
+	enum kta_status ra, rb;
+
+	assert_true(cap <= sizeof(a));
+	ra = kta_b64_decode(in, len, a, cap, &na);
+	rb = ref_b64_decode(in, len, b, cap, &nb);
+	if (ra != rb || na != nb || (ra == KTA_OK && memcmp(a, b, na) != 0))
+		fail_msg("b64 \"%.*s\" (%zu chars, room %zu): status %d / reference %d, %zu / %zu "
+			 "bytes",
+			 (int)len, in, len, cap, (int)ra, (int)rb, na, nb);
+	return ra;
+}
+
+/* The alphabet, the pad character and bytes outside the alphabet (next to
+ * its ranges, and the byte range's ends). */
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+				"=-\x00\xff";
+#define B64_NCHARS (sizeof(b64_chars) - 1)
+
+/* Every 4-character string over b64_chars as the last (only) group and as
+ * a group before a valid last one; then every byte value at every position
+ * of two-group strings, padded or not. */
+static void b64_diff_groups(void **state)
+{
+	static const char *const bases[] = {"QUJDQUJD", "QUJDQUI=", "QUJDQQ=="};
+	char in[8];
+	size_t a, b, c, d, i, k, ok = 0;
+
+	(void)state;
+	memcpy(in + 4, "QUJD", 4);
+	for (a = 0; a < B64_NCHARS; a++)
+		for (b = 0; b < B64_NCHARS; b++)
+			for (c = 0; c < B64_NCHARS; c++)
+				for (d = 0; d < B64_NCHARS; d++) {
+					in[0] = b64_chars[a];
+					in[1] = b64_chars[b];
+					in[2] = b64_chars[c];
+					in[3] = b64_chars[d];
+					if (b64_diff_one(in, 4, 3) == KTA_OK)
+						ok++;
+					(void)b64_diff_one(in, 8, 6);
+				}
+	/* 64^4 unpadded, 64^2 * 16 with one '=' (2 pad bits zero), 64 * 4
+	 * with two (4 pad bits zero) */
+	assert_int_equal(ok, 64 * 64 * 64 * 64 + 64 * 64 * 16 + 64 * 4);
+	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
+		for (k = 0; k < 8; k++)
+			for (c = 0; c < 256; c++) {
+				memcpy(in, bases[i], 8);
+				in[k] = (char)(unsigned char)c;
+				(void)b64_diff_one(in, 8, 6);
+				(void)b64_diff_one(in, 8, 5);
+			}
+}
+
+/* Random strings of every length up to 100 over b64_chars, mostly valid
+ * base64 with a few edits, and random room. */
+static void b64_diff_random(void **state)
+{
+	uint64_t rng = 0x452821e638d01377u;
+	uint8_t raw[75];
+	char in[128];
+	size_t it, ok = 0, bad = 0;
+
+	(void)state;
+	for (it = 0; it < 200000; it++) {
+		size_t len, cap, k, edits = (size_t)(tu_rand(&rng) % 4), n;
+
+		for (k = 0; k < sizeof(raw); k++)
+			raw[k] = (uint8_t)tu_rand(&rng);
+		if (tu_rand(&rng) % 4 == 0) {
+			len = (size_t)(tu_rand(&rng) % 101);
+			for (k = 0; k < len; k++)
+				in[k] = b64_chars[tu_rand(&rng) % B64_NCHARS];
+		} else {
+			len = kta_b64_encode(raw, (size_t)(tu_rand(&rng) % sizeof(raw)), in);
+		}
+		for (k = 0; k < edits && len > 0; k++)
+			in[tu_rand(&rng) % len] = b64_chars[tu_rand(&rng) % B64_NCHARS];
+		n = len / 4 * 3;
+		cap = n + 2 < sizeof(raw) ? (size_t)(tu_rand(&rng) % (n + 3)) : n;
+		if (tu_rand(&rng) % 2)
+			cap = sizeof(raw) + 2;
+		if (b64_diff_one(in, len, cap) == KTA_OK)
+			ok++;
+		else
+			bad++;
+	}
+	assert_true(ok > 50000 && bad > 50000);
+}
+
 static void hex_cases(void **state)
 {
 	uint8_t out[4];
@@ -183,7 +325,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(b64_roundtrip),      cmocka_unit_test(b64_known),
-	    cmocka_unit_test(b64_rejects),        cmocka_unit_test(hex_cases),
+	    cmocka_unit_test(b64_rejects),        cmocka_unit_test(b64_diff_groups),
+	    cmocka_unit_test(b64_diff_random),    cmocka_unit_test(hex_cases),
 	    cmocka_unit_test(u64_cases),          cmocka_unit_test(hash_cases),
 	    cmocka_unit_test(utf8_cases),         cmocka_unit_test(utf8_next_cases),
 	    cmocka_unit_test(ct_equal_and_quote),

@@ -1447,43 +1447,105 @@ static void label_random(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
-/* kta_entry_validate must accept exactly what kta_entry_parse accepts. */
+/* kta_entry_validate must accept exactly what kta_entry_parse accepts, and
+ * kta_entry_parse_buf must also build the same entry. */
 
+/* Counts of one differential test and its one kta_entry_buf, reused for
+ * every case so that data left from a bigger earlier entry would show. */
 struct diff_count {
 	size_t ok, bad;
+	struct kta_entry_buf *eb;
 };
 
-/* Runs both on (b, n): same status; on rejection, the same message. */
+static void diff_begin(struct diff_count *c)
+{
+	c->ok = c->bad = 0;
+	c->eb = NULL;
+	assert_int_equal(kta_entry_buf_new(&c->eb, NULL), KTA_OK);
+	assert_non_null(c->eb);
+}
+
+static void diff_end(struct diff_count *c)
+{
+	kta_entry_buf_free(c->eb);
+	c->eb = NULL;
+}
+
+/* Fails unless a (kta_entry_parse) and b (kta_entry_parse_buf) are equal
+ * field by field, NULL arrays included. */
+static void assert_entry_same(const struct kta_entry *a, const struct kta_entry *b,
+			      const char *what)
+{
+	size_t i;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	if (strcmp(a->label, b->label) != 0 || a->version != b->version || a->time != b->time ||
+	    a->nkeys != b->nkeys || a->nauths != b->nauths || a->signed_len != b->signed_len ||
+	    (a->keys == NULL) != (b->keys == NULL) || (a->auths == NULL) != (b->auths == NULL))
+		fail_msg("%s: parse_buf entry differs (label \"%s\" / \"%s\", %zu / %zu keys, "
+			 "%zu / %zu auths)",
+			 what, a->label, b->label, a->nkeys, b->nkeys, a->nauths, b->nauths);
+	for (i = 0; i < a->nkeys; i++) {
+		assert_int_equal(a->keys[i].alg, b->keys[i].alg);
+		assert_memory_equal(a->keys[i].pub, b->keys[i].pub, 32);
+		assert_non_null(b->keys[i].device);
+		assert_string_equal(a->keys[i].device, b->keys[i].device);
+	}
+	for (i = 0; i < a->nauths; i++) {
+		assert_memory_equal(a->auths[i].pub, b->auths[i].pub, 32);
+		assert_memory_equal(a->auths[i].sig, b->auths[i].sig, 64);
+	}
+}
+
+/* Runs all three on (b, n): same status; on rejection, the same message; on
+ * success, the same entry. */
 static void diff_one(const uint8_t *b, size_t n, const char *what, struct diff_count *c)
 {
 	struct kta_entry *e = NULL;
-	struct kta_error perr, verr;
+	const struct kta_entry *be = NULL, *be2 = NULL;
+	struct kta_error perr, verr, berr;
 	enum kta_status p = kta_entry_parse(b, n, &e, &perr);
 	enum kta_status v = kta_entry_validate(b, n, NULL);
 	enum kta_status v2 = kta_entry_validate(b, n, &verr);
+	enum kta_status pb = kta_entry_parse_buf(b, n, c->eb, &be, &berr);
 
-	if (p != v || p != v2)
-		fail_msg("%s (%zu bytes): parse %d, validate %d / %d (%s)", what, n, (int)p, (int)v,
-			 (int)v2, p != KTA_OK ? perr.msg : verr.msg);
+	if (p != v || p != v2 || p != pb)
+		fail_msg("%s (%zu bytes): parse %d, validate %d / %d, parse_buf %d (%s)", what, n,
+			 (int)p, (int)v, (int)v2, (int)pb,
+			 p != KTA_OK    ? perr.msg
+			 : v2 != KTA_OK ? verr.msg
+					: berr.msg);
 	if (p == KTA_OK) {
+		assert_entry_same(e, be, what);
 		c->ok++;
 	} else {
 		assert_int_equal(p, KTA_ERR_MALFORMED);
 		assert_string_equal(perr.msg, verr.msg);
+		assert_string_equal(perr.msg, berr.msg);
+		assert_null(be);
 		c->bad++;
 	}
+	/* Without an error buffer: the same status, and parsing into the same
+	 * buffer again gives the same entry. */
+	assert_int_equal(kta_entry_parse_buf(b, n, c->eb, &be2, NULL), p);
+	if (p == KTA_OK)
+		assert_entry_same(e, be2, what);
+	else
+		assert_null(be2);
 	kta_entry_free(e);
 }
 
 /* Every fixture, good and bad, and the inline cases. */
 static void validate_fixtures(void **state)
 {
-	struct diff_count c = {0, 0};
+	struct diff_count c;
 	size_t elen, i, len;
 	uint8_t *expect = tu_read_testdata("entry/bad/EXPECT", &elen), *buf;
 	char *line, *save = NULL, rel[256];
 
 	(void)state;
+	diff_begin(&c);
 	for (i = 0; i < sizeof(good_files) / sizeof(good_files[0]); i++) {
 		buf = tu_read_testdata(good_files[i], &len);
 		diff_one(buf, len, good_files[i], &c);
@@ -1505,6 +1567,7 @@ static void validate_fixtures(void **state)
 	assert_int_equal(c.ok, sizeof(good_files) / sizeof(good_files[0]));
 	assert_true(c.bad >= 70);
 	assert_int_equal(kta_entry_validate(NULL, 0, NULL), KTA_ERR_MALFORMED);
+	diff_end(&c);
 	free(expect);
 }
 
@@ -1520,10 +1583,11 @@ static const uint8_t edge_bytes[] = {
  * truncated at every length. */
 static void validate_mutate_each_byte(void **state)
 {
-	struct diff_count c = {0, 0};
+	struct diff_count c;
 	size_t f, i, k, len;
 
 	(void)state;
+	diff_begin(&c);
 	for (f = 0; f < sizeof(good_files) / sizeof(good_files[0]); f++) {
 		uint8_t *buf = tu_read_testdata(good_files[f], &len);
 		uint8_t *m = malloc(len + 1);
@@ -1542,6 +1606,7 @@ static void validate_mutate_each_byte(void **state)
 		free(buf);
 	}
 	assert_true(c.ok > 100 && c.bad > 10000);
+	diff_end(&c);
 }
 
 /* Copies (src, n) into dst with k random edits (replace, insert, delete,
@@ -1608,11 +1673,12 @@ static size_t mutate_random(const uint8_t *src, size_t n, uint8_t *dst, size_t c
 
 static void validate_mutate_random(void **state)
 {
-	struct diff_count c = {0, 0};
+	struct diff_count c;
 	uint64_t rng = 0x243f6a8885a308d3u;
 	size_t f, it, len, cap;
 
 	(void)state;
+	diff_begin(&c);
 	for (f = 0; f < sizeof(good_files) / sizeof(good_files[0]); f++) {
 		uint8_t *buf = tu_read_testdata(good_files[f], &len);
 		uint8_t *m;
@@ -1626,6 +1692,7 @@ static void validate_mutate_random(void **state)
 		free(buf);
 	}
 	assert_true(c.ok > 100 && c.bad > 10000);
+	diff_end(&c);
 }
 
 /* Entries with many key lines (beyond the pairwise device check), devices
@@ -1634,7 +1701,7 @@ static void validate_mutate_random(void **state)
  * limit. */
 static void validate_many_keys(void **state)
 {
-	struct diff_count c = {0, 0};
+	struct diff_count c;
 	uint64_t rng = 0x13198a2e03707344u;
 	size_t cap = KTA_ENTRY_MAX_SIZE + 4096, it;
 	uint8_t *m = malloc(cap);
@@ -1644,6 +1711,7 @@ static void validate_many_keys(void **state)
 
 	(void)state;
 	assert_non_null(m);
+	diff_begin(&c);
 	for (it = 0; it < 3000; it++) {
 		size_t n = 0, nk = (size_t)(tu_rand(&rng) % 40), na = (size_t)(tu_rand(&rng) % 4);
 		size_t ndev = 1 + (size_t)(tu_rand(&rng) % (sizeof(devs) / sizeof(devs[0]))), i;
@@ -1701,7 +1769,87 @@ static void validate_many_keys(void **state)
 		diff_one(big, len, "sized", &c);
 		free(big);
 	}
+	diff_end(&c);
 	free(m);
+}
+
+/* kta_entry_parse_buf: the entry borrows its buffer; two buffers hold two
+ * entries at once; a buffer shrinks back to small entries after a big one;
+ * a rejection clears *out and leaves the buffer usable; usage errors. */
+static void parse_buf_api(void **state)
+{
+	struct kta_entry_buf *b1 = NULL, *b2 = NULL;
+	const struct kta_entry *e1 = NULL, *e2 = NULL;
+	struct kta_entry *p1, *p2, *pbig, *pe = NULL;
+	struct kta_entry_auth_report rep;
+	struct kta_error err, perr;
+	size_t l1, l2, lbig;
+	uint8_t *r1 = tu_read_testdata("entry/example_v1.entry", &l1);
+	uint8_t *r2 = tu_read_testdata("entry/example_signed.entry", &l2);
+	uint8_t *big = build_sized(KTA_ENTRY_MAX_SIZE, &lbig);
+	static const uint8_t bad[] = "keydir/v1\nlabel a\nversion 01\ntime 0\n";
+
+	(void)state;
+	p1 = parse_ok(r1, l1);
+	p2 = parse_ok(r2, l2);
+	pbig = parse_ok(big, lbig);
+	assert_true(pbig->nkeys > 200);
+	assert_int_equal(kta_entry_buf_new(&b1, &err), KTA_OK);
+	assert_int_equal(kta_entry_buf_new(&b2, &err), KTA_OK);
+
+	/* Two buffers, two live entries: the authorization check works on
+	 * borrowed entries as on parsed ones. */
+	assert_int_equal(kta_entry_parse_buf(r1, l1, b1, &e1, &err), KTA_OK);
+	assert_int_equal(kta_entry_parse_buf(r2, l2, b2, &e2, &err), KTA_OK);
+	assert_entry_same(p1, e1, "v1");
+	assert_entry_same(p2, e2, "signed");
+	assert_true(e2->nauths == 2 && e2->signed_len < l2);
+	assert_int_equal(kta_entry_check_auth_report(e2, r2, l2, e1, &rep, &err), KTA_OK);
+	assert_int_equal(rep.result, KTA_AUTH_OWNER);
+	assert_int_equal(rep.nverified, 2);
+
+	/* Big, then small, then big again in one buffer: the small entry shows
+	 * nothing of the big one. */
+	assert_int_equal(kta_entry_parse_buf(big, lbig, b1, &e1, &err), KTA_OK);
+	assert_entry_same(pbig, e1, "big");
+	assert_int_equal(kta_entry_parse_buf(r1, l1, b1, &e1, &err), KTA_OK);
+	assert_entry_same(p1, e1, "v1 after big");
+	assert_int_equal(kta_entry_parse_buf(r2, l2, b1, &e1, &err), KTA_OK);
+	assert_entry_same(p2, e1, "signed after v1");
+	assert_int_equal(kta_entry_parse_buf(big, lbig, b1, &e1, &err), KTA_OK);
+	assert_entry_same(pbig, e1, "big again");
+
+	/* A rejection: NULL entry, the parser's message; the buffer still works. */
+	e1 = p1;
+	assert_int_equal(kta_entry_parse(bad, sizeof(bad) - 1, &pe, &perr), KTA_ERR_MALFORMED);
+	assert_int_equal(kta_entry_parse_buf(bad, sizeof(bad) - 1, b1, &e1, &err),
+			 KTA_ERR_MALFORMED);
+	assert_null(e1);
+	assert_string_equal(err.msg, perr.msg);
+	assert_non_null(strstr(err.msg, "line 3: version"));
+	assert_int_equal(kta_entry_parse_buf(r2, l2, b1, &e1, &err), KTA_OK);
+	assert_entry_same(p2, e1, "signed after a rejection");
+
+	/* Usage: no buffer, no bytes. An empty entry is malformed as for the
+	 * parser. */
+	e1 = p1;
+	assert_int_equal(kta_entry_parse_buf(r1, l1, NULL, &e1, &err), KTA_ERR_USAGE);
+	assert_null(e1);
+	assert_int_equal(kta_entry_parse_buf(NULL, 3, b1, &e1, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_entry_parse_buf(NULL, 0, b1, &e1, &err), KTA_ERR_MALFORMED);
+	assert_string_equal(err.msg, "line 1: empty entry");
+	assert_int_equal(kta_entry_parse_buf(r1, 0, b1, &e1, NULL), KTA_ERR_MALFORMED);
+	assert_null(e1);
+
+	kta_entry_buf_free(b1);
+	kta_entry_buf_free(b2);
+	kta_entry_buf_free(NULL);
+	kta_entry_free(p1);
+	kta_entry_free(p2);
+	kta_entry_free(pbig);
+	free(r1);
+	free(r2);
+	free(big);
 }
 
 /* The Ed25519 verifier (src/ed25519.h) gives kta_ed25519_verify's answers
@@ -1777,6 +1925,7 @@ int main(void)
 	    cmocka_unit_test(validate_mutate_each_byte),
 	    cmocka_unit_test(validate_mutate_random),
 	    cmocka_unit_test(validate_many_keys),
+	    cmocka_unit_test(parse_buf_api),
 	    cmocka_unit_test(ed25519_verifier_cache),
 	    cmocka_unit_test(size_limit),
 	    cmocka_unit_test(serialize_rejects),
