@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -913,10 +914,14 @@ out:
  *   - buckets are loaded on first use, changed in memory (dirty) and written
  *     at commit in bucket order, or earlier when the cache is over its
  *     budget (least recently used first; SQLite takes them in the open
- *     transaction, so nothing is committed early). A put costs one SipHash,
- *     one scan of ~LOAD hashes and a copy, no SQLite statement;
+ *     transaction, so nothing is committed early). A get costs one SipHash,
+ *     a directory step to the bucket, one scan of ~LOAD 4-byte tags and the
+ *     one record they point at (each a likely cache miss in a large index);
+ *     the put of the label just read reuses the get's hash, bucket and
+ *     record (no second hash, no second scan) and copies; no SQLite
+ *     statement;
  *   - history records are appended to the chunk of their leaf, written when
- *     the next chunk starts or at commit: one row per 256 leaves, in key order.
+ *     the chunk is full (~16 KB) or at commit, in key order.
  *
  * The cache outlives a commit only while nothing else wrote the index:
  * another connection's commit (PRAGMA data_version, checked at the first use
@@ -990,35 +995,57 @@ static int get_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *out)
 struct lrec {
 	uint64_t version, leaf;
 	uint8_t entry_hash[32];
+	uint32_t hlo;                 /* low half of the label's SipHash (its slot has the high) */
 	uint32_t cap;                 /* bytes of data it may use */
 	uint16_t label_len, keys_len; /* labels and key sets are under 64 KiB (entry.h) */
 	uint8_t data[];               /* label bytes, then the key-set blob */
 };
 
+/* A record's place in its bucket: the high half of its label's hash, scanned
+ * first (one array of 8-byte slots: a lookup reads ~4 cache lines, then the
+ * one record whose tag matches), and its offset in the arena. */
+struct slot {
+	uint32_t tag, off;
+};
+
 /*
- * A cached bucket. Its records live in one arena (few allocations: loading,
- * evicting and freeing a bucket costs O(1) malloc calls, not one per label);
- * a record that outgrows its place is copied to the end and the old place
- * counted as dead until the next compaction.
+ * A cached bucket: a header with its slots (one allocation: a lookup reads
+ * the header and the slots as one run of cache lines, then one record) and
+ * the records in one arena (few allocations: loading, evicting and freeing
+ * a bucket costs O(1) malloc calls, not one per label); a record that
+ * outgrows its place is copied to the end and the old place counted as dead
+ * until the next compaction. Growing the slots may move the header
+ * (bkt_reserve relinks it).
  */
 struct bkt {
 	uint64_t id;
-	struct bkt *hnext;       /* chain in the cache table */
 	struct bkt *prev, *next; /* CLOCK list: loaded at the head, evicted at the tail */
 	int ref;                 /* used since it last passed the tail (second chance) */
-	uint64_t *hs;            /* hs[i]: SipHash of record i's label (scanned first) */
-	uint32_t *offs;          /* offs[i]: record i's offset in arena */
-	uint32_t n, cap;
+	int dirty;
 	uint8_t *arena;
 	uint32_t alen, acap, dead; /* bytes used, allocated, used by dead records */
-	int dirty;
+	uint32_t n, cap;           /* records, slots allocated */
+	struct slot slots[];       /* slots[i]: record i */
 };
+/* Allocated bytes of a bucket header with cap slots. */
+#define BKT_BYTES(cap) (sizeof(struct bkt) + (size_t)(cap) * sizeof(struct slot))
 
-#define REC(b, i) ((struct lrec *)(void *)((b)->arena + (b)->offs[i]))
+#define REC(b, i) ((struct lrec *)(void *)((b)->arena + (b)->slots[i].off))
+#define TAG(h) ((uint32_t)((h) >> 32))
+/* The label hash of record i of b. */
+#define REC_HASH(b, i) (((uint64_t)(b)->slots[i].tag << 32) | REC(b, i)->hlo)
+/* Bytes of a record before its data. */
+#define REC_HEAD offsetof(struct lrec, data)
 /* Arena bytes of a record with `data` bytes (8-byte aligned). */
-#define REC_SIZE(data) ((sizeof(struct lrec) + (data) + 7) & ~(size_t)7)
+#define REC_SIZE(data) ((REC_HEAD + (data) + 7) & ~(size_t)7)
 /* Largest arena of one bucket. */
 #define ARENA_MAX ((size_t)1 << 30)
+/* Cached buckets are found through a two-level directory by bucket id
+ * (ids are dense, 0..nbuckets-1): pages of DIR_PAGE pointers, allocated
+ * while one of their buckets is cached. */
+#define DIR_SHIFT 9
+#define DIR_PAGE ((size_t)1 << DIR_SHIFT)
+#define DIR_PAGE_BYTES (DIR_PAGE * sizeof(struct bkt *) + ALLOC_OVERHEAD)
 
 struct kta_state_index {
 	struct kta_state *st;
@@ -1032,10 +1059,14 @@ struct kta_state_index {
 	size_t blob_cap;
 	uint8_t *enc; /* bucket encoding buffer */
 	size_t enc_cap;
-	/* the last get's label (in label) and hash, for the put that follows */
-	int hint_valid;
+	/* the last get's label (in label), its hash and, while the bucket's
+	 * records stay where they are, its bucket and record (-1: absent), for
+	 * the put that follows (no second hash, no second scan) */
+	int hint_valid, hint_pos;
 	size_t hint_ll;
 	uint64_t hint_h;
+	struct bkt *hint_b;
+	long hint_i;
 	/* validity of the cache (see above) */
 	uint64_t tx_seen;   /* st->tx_id of the transaction last checked */
 	int64_t dv;         /* PRAGMA data_version at that check */
@@ -1043,9 +1074,11 @@ struct kta_state_index {
 	/* meta: loaded = 0 until read in this cache's life */
 	int meta_loaded, meta_exists, meta_dirty;
 	uint64_t k0, k1, nbuckets, nlabels;
-	/* bucket cache */
-	struct bkt **tab; /* power-of-two table of chains by bucket id */
-	size_t ntab, nbkt;
+	/* bucket cache: dir[id >> DIR_SHIFT][id & (DIR_PAGE - 1)], dir_n[p]
+	 * buckets cached in page p */
+	struct bkt ***dir;
+	uint32_t *dir_n;
+	size_t ndir, nbkt;
 	struct bkt *lru_head, *lru_tail;
 	size_t ndirty;
 	/* history: the chunk being appended */
@@ -1103,31 +1136,38 @@ static void lru_front(struct kta_state_index *ix, struct bkt *b)
 		ix->lru_tail = b;
 }
 
-static void bkt_free(struct kta_state_index *ix, struct bkt *b)
+static void cache_less(struct kta_state *st, size_t bytes)
 {
-	size_t cost = sizeof(*b) + ALLOC_OVERHEAD * 4 +
-		      (size_t)b->cap * (sizeof(*b->hs) + sizeof(*b->offs)) + b->acap;
-
-	free(b->hs);
-	free(b->offs);
-	free(b->arena);
-	free(b);
-	if (ix->st != NULL)
-		ix->st->cache_used -= cost < ix->st->cache_used ? cost : ix->st->cache_used;
+	if (st != NULL)
+		st->cache_used -= bytes < st->cache_used ? bytes : st->cache_used;
 }
 
-/* Unlinks bucket b from the table and the LRU list and frees it. */
+static void bkt_free(struct kta_state_index *ix, struct bkt *b)
+{
+	size_t cost = BKT_BYTES(b->cap) + ALLOC_OVERHEAD * 2 + b->acap;
+
+	free(b->arena);
+	free(b);
+	cache_less(ix->st, cost);
+}
+
+/* Unlinks bucket b from the directory and the LRU list and frees it. */
 static void bkt_drop(struct kta_state_index *ix, struct bkt *b)
 {
-	struct bkt **p = &ix->tab[(size_t)b->id & (ix->ntab - 1)];
+	size_t p = (size_t)(b->id >> DIR_SHIFT);
 
-	while (*p != b)
-		p = &(*p)->hnext;
-	*p = b->hnext;
+	ix->dir[p][(size_t)b->id & (DIR_PAGE - 1)] = NULL;
+	if (--ix->dir_n[p] == 0) {
+		free(ix->dir[p]);
+		ix->dir[p] = NULL;
+		cache_less(ix->st, DIR_PAGE_BYTES);
+	}
 	lru_unlink(ix, b);
 	if (b->dirty)
 		ix->ndirty--;
 	ix->nbkt--;
+	if (ix->hint_b == b)
+		ix->hint_pos = 0;
 	bkt_free(ix, b);
 }
 
@@ -1141,39 +1181,75 @@ static void ix_drop_cache(struct kta_state_index *ix)
 	ix->hc_valid = ix->hc_dirty = 0;
 	ix->hc_len = 0;
 	ix->tx_seen = 0;
-	ix->hint_valid = 0;
+	ix->hint_valid = ix->hint_pos = 0;
 }
 
 static struct bkt *bkt_find(const struct kta_state_index *ix, uint64_t id)
 {
-	struct bkt *b;
+	uint64_t p = id >> DIR_SHIFT;
 
-	if (ix->ntab == 0)
+	if (p >= ix->ndir || ix->dir[p] == NULL)
 		return NULL;
-	for (b = ix->tab[(size_t)id & (ix->ntab - 1)]; b != NULL; b = b->hnext)
-		if (b->id == id)
-			return b;
-	return NULL;
+	return ix->dir[p][(size_t)id & (DIR_PAGE - 1)];
 }
 
-/* Reserves room for one more record in b. */
-static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt *b, struct kta_error *err)
+/* Grows *bp to room for at least want records (the header may move: the
+ * directory, the CLOCK list and the hint follow it). */
+static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt **bp, size_t want,
+				   struct kta_error *err)
 {
-	uint32_t nc;
-	uint64_t *nh;
-	uint32_t *no;
+	struct bkt *b = *bp, *nb;
+	size_t nc = b->cap < 8 ? 8 : b->cap;
+	int hinted = ix->hint_b == b;
 
-	if (b->n < b->cap)
+	if (want <= b->cap)
 		return KTA_OK;
-	nc = b->cap == 0 ? 8 : b->cap * 2;
-	if (nc < b->cap || (nh = realloc(b->hs, nc * sizeof(*nh))) == NULL)
+	while (nc < want)
+		nc *= 2;
+	if (nc > UINT32_MAX / 2 || (nb = realloc(b, BKT_BYTES(nc))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	b->hs = nh;
-	if ((no = realloc(b->offs, nc * sizeof(*no))) == NULL)
+	ix->st->cache_used += (nc - nb->cap) * sizeof(struct slot);
+	nb->cap = (uint32_t)nc;
+	if (nb != b) {
+		ix->dir[(size_t)(nb->id >> DIR_SHIFT)][(size_t)nb->id & (DIR_PAGE - 1)] = nb;
+		if (nb->prev != NULL)
+			nb->prev->next = nb;
+		else
+			ix->lru_head = nb;
+		if (nb->next != NULL)
+			nb->next->prev = nb;
+		else
+			ix->lru_tail = nb;
+		if (hinted)
+			ix->hint_b = nb;
+		*bp = nb;
+	}
+	return KTA_OK;
+}
+
+/* Grows b's arena to hold at least `need` bytes, with a quarter of slack
+ * (the cache budget counts allocated bytes; a smaller step copies the
+ * arena more often as the bucket fills). */
+static enum kta_status arena_grow(struct kta_state_index *ix, struct bkt *b, size_t need,
+				  struct kta_error *err)
+{
+	size_t nc;
+	uint8_t *na;
+
+	if (need <= b->acap)
+		return KTA_OK;
+	if (need > ARENA_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: label bucket too large");
+	nc = (need + need / 4 + 63) & ~(size_t)63;
+	if (nc < 512)
+		nc = 512;
+	if (nc > ARENA_MAX)
+		nc = ARENA_MAX;
+	if ((na = realloc(b->arena, nc)) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	b->offs = no;
-	ix->st->cache_used += (size_t)(nc - b->cap) * (sizeof(*nh) + sizeof(*no));
-	b->cap = nc;
+	b->arena = na;
+	ix->st->cache_used += nc - b->acap;
+	b->acap = (uint32_t)nc;
 	return KTA_OK;
 }
 
@@ -1181,23 +1257,12 @@ static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt *b, st
 static enum kta_status arena_alloc(struct kta_state_index *ix, struct bkt *b, size_t size,
 				   uint32_t *off, struct kta_error *err)
 {
+	enum kta_status r;
+
 	if (size > ARENA_MAX - b->alen)
 		return kta_error_set(err, KTA_ERR_LIMIT, "state: label bucket too large");
-	if (b->alen + size > b->acap) {
-		/* 1/8 slack: the cache budget counts allocated bytes */
-		size_t nc = ((size_t)b->alen + size + b->alen / 8 + 63) & ~(size_t)63;
-		uint8_t *na;
-
-		if (nc < 512)
-			nc = 512;
-		if (nc > ARENA_MAX)
-			nc = ARENA_MAX;
-		if ((na = realloc(b->arena, nc)) == NULL)
-			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-		b->arena = na;
-		ix->st->cache_used += nc - b->acap;
-		b->acap = (uint32_t)nc;
-	}
+	if (b->alen + size > b->acap && (r = arena_grow(ix, b, b->alen + size, err)) != KTA_OK)
+		return r;
 	*off = b->alen;
 	b->alen += (uint32_t)size;
 	return KTA_OK;
@@ -1221,75 +1286,99 @@ static enum kta_status bkt_compact(struct kta_state_index *ix, struct bkt *b, st
 		size_t sz = REC_SIZE(REC(b, i)->cap);
 
 		memcpy(na + off, REC(b, i), sz);
-		b->offs[i] = off;
+		b->slots[i].off = off;
 		off += (uint32_t)sz;
 	}
 	free(b->arena);
 	b->arena = na;
 	ix->st->cache_used += nc;
-	ix->st->cache_used -= b->acap < ix->st->cache_used ? b->acap : ix->st->cache_used;
+	cache_less(ix->st, b->acap);
 	b->acap = (uint32_t)nc;
 	b->alen = off;
 	b->dead = 0;
 	return KTA_OK;
 }
 
-/* A new empty bucket id in the cache (clean). */
-static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, struct bkt **out,
-			       struct kta_error *err)
+/* A new empty bucket id in the cache (clean), with room for cap records. */
+static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, size_t cap,
+			       struct bkt **out, struct kta_error *err)
 {
 	struct bkt *b;
+	uint64_t p = id >> DIR_SHIFT;
 
-	if (2 * (ix->nbkt + 1) > ix->ntab) {
-		size_t nt = ix->ntab == 0 ? 256 : 2 * ix->ntab, i;
-		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
-		struct bkt **t = calloc(nt, sizeof(*t));
+	if (p >= ix->ndir) {
+		size_t nd = ix->ndir < 8 ? 8 : ix->ndir, i;
+		struct bkt ***d;
+		uint32_t *dn;
 
-		if (t == NULL)
-			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-		for (i = 0; i < ix->ntab; i++) {
-			while (ix->tab[i] != NULL) {
-				struct bkt *o = ix->tab[i];
-
-				ix->tab[i] = o->hnext;
-				o->hnext = t[(size_t)o->id & (nt - 1)];
-				t[(size_t)o->id & (nt - 1)] = o;
-			}
+		while (nd <= p) {
+			if (nd > SIZE_MAX / 2 / sizeof(*d))
+				return kta_error_set(err, KTA_ERR_LIMIT,
+						     "state: too many label buckets");
+			nd *= 2;
 		}
-		free(ix->tab);
-		ix->tab = t;
-		ix->ntab = nt;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
+		if ((d = realloc(ix->dir, nd * sizeof(*d))) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->dir = d;
+		if ((dn = realloc(ix->dir_n, nd * sizeof(*dn))) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->dir_n = dn;
+		for (i = ix->ndir; i < nd; i++) {
+			d[i] = NULL;
+			dn[i] = 0;
+		}
+		ix->ndir = nd;
 	}
-	if ((b = calloc(1, sizeof(*b))) == NULL)
+	if (ix->dir[p] == NULL) {
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
+		if ((ix->dir[p] = calloc(DIR_PAGE, sizeof(struct bkt *))) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->st->cache_used += DIR_PAGE_BYTES;
+	}
+	if (cap < 8)
+		cap = 8;
+	if (cap > UINT32_MAX / 2 || (b = calloc(1, BKT_BYTES(cap))) == NULL) {
+		if (ix->dir_n[p] == 0) {
+			free(ix->dir[p]);
+			ix->dir[p] = NULL;
+			cache_less(ix->st, DIR_PAGE_BYTES);
+		}
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	}
 	b->id = id;
-	b->hnext = ix->tab[(size_t)id & (ix->ntab - 1)];
-	ix->tab[(size_t)id & (ix->ntab - 1)] = b;
+	b->cap = (uint32_t)cap;
+	ix->dir[p][(size_t)id & (DIR_PAGE - 1)] = b;
+	ix->dir_n[p]++;
 	ix->nbkt++;
-	ix->st->cache_used += sizeof(*b) + ALLOC_OVERHEAD * 4;
+	ix->st->cache_used += BKT_BYTES(cap) + ALLOC_OVERHEAD * 2;
 	lru_front(ix, b);
 	*out = b;
 	return KTA_OK;
 }
 
-/* Appends a record to b (hash h); label and keys are copied. */
-static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt *b, uint64_t h,
+/* Appends a record to *bp (hash h; the header may move); label and keys
+ * are copied. */
+static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt **bp, uint64_t h,
 			       const char *label, size_t ll, uint64_t version, uint64_t leaf,
 			       const uint8_t entry_hash[32], const uint8_t *keys, size_t kl,
 			       struct kta_error *err)
 {
 	struct lrec *r;
+	struct bkt *b;
 	enum kta_status s;
-	uint32_t off;
+	uint32_t off = 0; /* set by arena_alloc; gcc -O2 cannot see it */
 
 	if (ll > UINT16_MAX || kl > UINT16_MAX)
 		return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
-	if ((s = bkt_reserve(ix, b, err)) != KTA_OK ||
-	    (s = arena_alloc(ix, b, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
+	if ((s = bkt_reserve(ix, bp, (size_t)(*bp)->n + 1, err)) != KTA_OK ||
+	    (s = arena_alloc(ix, *bp, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
 		return s;
+	b = *bp;
 	r = (struct lrec *)(void *)(b->arena + off);
 	r->version = version;
 	r->leaf = leaf;
+	r->hlo = (uint32_t)h;
 	memcpy(r->entry_hash, entry_hash, 32);
 	r->label_len = (uint16_t)ll;
 	r->keys_len = (uint16_t)kl;
@@ -1297,23 +1386,29 @@ static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt *b, uint64
 	memcpy(r->data, label, ll);
 	if (kl > 0)
 		memcpy(r->data + ll, keys, kl);
-	b->hs[b->n] = h;
-	b->offs[b->n++] = off;
+	b->slots[b->n].tag = TAG(h);
+	b->slots[b->n++].off = off;
 	return KTA_OK;
 }
 
 /* Index of label in b, or -1. */
 static long bkt_lookup(const struct bkt *b, uint64_t h, const char *label, size_t ll)
 {
-	uint32_t i;
+	const struct slot *s = b->slots;
+	uint32_t i, n = b->n, tag = TAG(h);
 
-	for (i = 0; i < b->n; i++)
-		if (b->hs[i] == h && REC(b, i)->label_len == ll &&
-		    memcmp(REC(b, i)->data, label, ll) == 0)
-			return (long)i;
+	for (i = 0; i < n; i++) {
+		if (s[i].tag == tag) {
+			const struct lrec *r =
+			    (const struct lrec *)(const void *)(b->arena + s[i].off);
+
+			if (r->hlo == (uint32_t)h && r->label_len == ll &&
+			    memcmp(r->data, label, ll) == 0)
+				return (long)i;
+		}
+	}
 	return -1;
 }
-
 /* Encodes b (state.h "labels row") into ix->enc; *len its size. */
 static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *b, size_t *len,
 				  struct kta_error *err)
@@ -1583,7 +1678,8 @@ void kta_state_index_free(struct kta_state_index *ix)
 	ix_drop_cache(ix);
 	if (ix->st != NULL && ix->st->last_ix == ix)
 		ix->st->last_ix = NULL;
-	free(ix->tab);
+	free(ix->dir);
+	free(ix->dir_n);
 	free(ix->hc);
 	free(ix->enc);
 	free(ix->origin);
@@ -1699,44 +1795,59 @@ static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct
 	return KTA_OK;
 }
 
-/* Decodes a labels row into the new cached bucket b. */
-static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt *b, const uint8_t *d,
+/* Decodes a labels row into the new cached bucket *bp (it may move): a
+ * first pass checks the framing and sizes the arena and slots once, the
+ * second adds. */
+static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, const uint8_t *d,
 				  size_t len, struct kta_error *err)
 {
-	size_t off = 0;
+	size_t off = 0, total = 0, nrec = 0;
 	enum kta_status r;
+	int pass;
 
-	while (off < len) {
-		uint64_t ll, ver, leaf, kl, h;
-		const char *label;
-		const uint8_t *eh, *keys;
+	for (pass = 0; pass < 2; pass++) {
+		off = 0;
+		while (off < len) {
+			uint64_t ll, ver, leaf, kl, h;
+			const char *label;
+			const uint8_t *eh, *keys;
 
-		if (get_varint(d, len, &off, &ll) != 0 || ll == 0 || ll > KTA_LABEL_ENCODED_MAX ||
-		    len - off < ll)
-			goto bad;
-		label = (const char *)d + off;
-		off += (size_t)ll;
-		if (get_varint(d, len, &off, &ver) != 0 || get_varint(d, len, &off, &leaf) != 0 ||
-		    len - off < 32)
-			goto bad;
-		eh = d + off;
-		off += 32;
-		if (get_varint(d, len, &off, &kl) != 0 || len - off < kl)
-			goto bad;
-		keys = d + off;
-		off += (size_t)kl;
-		h = lab_hash(ix, label, (size_t)ll);
-		if (lab_addr(h, ix->nbuckets) != b->id)
-			goto bad; /* in the wrong bucket: not what this code wrote */
-		if ((r = bkt_add(ix, b, h, label, (size_t)ll, ver, leaf, eh, keys, (size_t)kl,
-				 err)) != KTA_OK)
+			if (get_varint(d, len, &off, &ll) != 0 || ll == 0 ||
+			    ll > KTA_LABEL_ENCODED_MAX || len - off < ll)
+				goto bad;
+			label = (const char *)d + off;
+			off += (size_t)ll;
+			if (get_varint(d, len, &off, &ver) != 0 ||
+			    get_varint(d, len, &off, &leaf) != 0 || len - off < 32)
+				goto bad;
+			eh = d + off;
+			off += 32;
+			if (get_varint(d, len, &off, &kl) != 0 || len - off < kl)
+				goto bad;
+			keys = d + off;
+			off += (size_t)kl;
+			if (pass == 0) {
+				/* ll <= KTA_LABEL_ENCODED_MAX, kl < len: no overflow */
+				total += REC_SIZE((size_t)ll + (size_t)kl);
+				nrec++;
+				continue;
+			}
+			h = lab_hash(ix, label, (size_t)ll);
+			if (lab_addr(h, ix->nbuckets) != (*bp)->id)
+				goto bad; /* in the wrong bucket: not what this code wrote */
+			if ((r = bkt_add(ix, bp, h, label, (size_t)ll, ver, leaf, eh, keys,
+					 (size_t)kl, err)) != KTA_OK)
+				return r;
+		}
+		if (pass == 0 && ((r = arena_grow(ix, *bp, total, err)) != KTA_OK ||
+				  (r = bkt_reserve(ix, bp, nrec, err)) != KTA_OK))
 			return r;
 	}
 	return KTA_OK;
 bad:
 	return kta_error_set(err, KTA_ERR_MALFORMED,
 			     "%s: labels of %s: bucket %" PRIu64 " bad at byte %zu", ix->st->path,
-			     ix->origin, b->id, off);
+			     ix->origin, (*bp)->id, off);
 }
 
 /* The cached bucket id, loaded from SQLite if needed; most recently used. */
@@ -1757,11 +1868,11 @@ static enum kta_status bkt_get(struct kta_state_index *ix, uint64_t id, struct b
 	}
 	if (id > (uint64_t)INT64_MAX)
 		return kta_error_set(err, KTA_ERR_LIMIT, "state: too many label buckets");
-	if ((r = bkt_new(ix, id, &b, err)) != KTA_OK)
+	if ((r = bkt_new(ix, id, 0, &b, err)) != KTA_OK)
 		return r;
 	r = row_get(ix, S_ROW_GET_LABELS, (int64_t)id, &s, &d, &len, &found, err);
 	if (r == KTA_OK && found)
-		r = bkt_decode(ix, b, d, len, err);
+		r = bkt_decode(ix, &b, d, len, err);
 	if (s != NULL)
 		sqlite3_reset(s);
 	if (r != KTA_OK) {
@@ -1778,10 +1889,17 @@ static enum kta_status lab_find(struct kta_state_index *ix, const char *label, s
 {
 	enum kta_status r;
 
-	if (ix->hint_valid && ix->hint_ll == ll && memcmp(ix->label, label, ll) == 0)
-		*h = ix->hint_h; /* the put after a get of the same label */
-	else
+	if (ix->hint_valid && ix->hint_ll == ll && memcmp(ix->label, label, ll) == 0) {
+		/* the put after a get of the same label */
+		*h = ix->hint_h;
+		if (ix->hint_pos) {
+			*b = ix->hint_b;
+			*idx = ix->hint_i;
+			return KTA_OK;
+		}
+	} else {
 		*h = lab_hash(ix, label, ll);
+	}
 	if ((r = bkt_get(ix, lab_addr(*h, ix->nbuckets), b, err)) != KTA_OK)
 		return r;
 	*idx = bkt_lookup(*b, *h, label, ll);
@@ -1807,20 +1925,24 @@ static enum kta_status lab_split(struct kta_state_index *ix, struct kta_error *e
 	if (bkt_find(ix, n) != NULL)
 		return kta_error_set(err, KTA_ERR_INTERNAL,
 				     "state: label bucket %" PRIu64 " already cached", n);
-	if ((r = bkt_new(ix, n, &to, err)) != KTA_OK)
+	if ((r = bkt_new(ix, n, (size_t)from->n / 2 + 4, &to, err)) != KTA_OK)
+		return r;
+	ix->hint_pos = 0; /* records of `from` move */
+	/* about half of the records move: size the new arena once */
+	if ((r = arena_grow(ix, to, (size_t)(from->alen - from->dead) / 2, err)) != KTA_OK)
 		return r;
 	for (i = 0, j = 0; i < from->n; i++) {
-		if ((from->hs[i] & (2 * lvl - 1)) == n) {
-			const struct lrec *o = REC(from, i);
+		const struct lrec *o = REC(from, i);
+		uint64_t h = REC_HASH(from, i);
 
-			if ((r = bkt_add(ix, to, from->hs[i], (const char *)o->data, o->label_len,
+		if ((h & (2 * lvl - 1)) == n) {
+			if ((r = bkt_add(ix, &to, h, (const char *)o->data, o->label_len,
 					 o->version, o->leaf, o->entry_hash, o->data + o->label_len,
 					 o->keys_len, err)) != KTA_OK)
 				return r;
 			from->dead += (uint32_t)REC_SIZE(o->cap);
 		} else {
-			from->hs[j] = from->hs[i];
-			from->offs[j++] = from->offs[i];
+			from->slots[j++] = from->slots[i];
 		}
 	}
 	from->n = j;
@@ -1869,12 +1991,16 @@ static enum kta_status ix_get(void *ctx, const char *label, int *found, struct k
 		return KTA_OK;
 	if ((r = lab_find(ix, label, ll, &h, &b, &i, err)) != KTA_OK)
 		return r;
-	ix->hint_valid = 0;
-	if ((r = keep_label(ix, label, ll, err)) != KTA_OK)
-		return r;
-	ix->hint_valid = 1;
+	if (ix->label != label) {
+		ix->hint_valid = ix->hint_pos = 0;
+		if ((r = keep_label(ix, label, ll, err)) != KTA_OK)
+			return r;
+	}
+	ix->hint_valid = ix->hint_pos = 1;
 	ix->hint_ll = ll;
 	ix->hint_h = h;
+	ix->hint_b = b;
+	ix->hint_i = i;
 	if (i >= 0) {
 		rec = REC(b, i);
 		if ((r = keys_decode(rec->data + rec->label_len, rec->keys_len, &ix->keybuf,
@@ -2047,6 +2173,7 @@ static enum kta_status lab_set(struct kta_state_index *ix, const char *label, si
 	*had_prev = 0;
 	if ((r = lab_find(ix, label, ll, &h, &b, &i, err)) != KTA_OK)
 		return r;
+	ix->hint_pos = 0; /* the label's record changes or appears */
 	if (i >= 0) {
 		if (kl > UINT16_MAX)
 			return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
@@ -2055,16 +2182,16 @@ static enum kta_status lab_set(struct kta_state_index *ix, const char *label, si
 		*prev = rec->leaf;
 		if (ll + kl > rec->cap) {
 			/* outgrown: a new copy at the end of the arena, the old one dead */
-			uint32_t off, old = b->offs[i];
+			uint32_t off = 0, old = b->slots[i].off; /* off: arena_alloc sets it */
 			size_t oldsz = REC_SIZE(rec->cap);
 
 			if (b->dead > b->alen / 2 && (r = bkt_compact(ix, b, err)) != KTA_OK)
 				return r;
-			old = b->offs[i];
+			old = b->slots[i].off;
 			if ((r = arena_alloc(ix, b, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
 				return r;
-			memcpy(b->arena + off, b->arena + old, sizeof(*rec) + ll);
-			b->offs[i] = off;
+			memcpy(b->arena + off, b->arena + old, REC_HEAD + ll);
+			b->slots[i].off = off;
 			b->dead += (uint32_t)oldsz;
 			rec = REC(b, i);
 			rec->cap = (uint32_t)(ll + kl);
@@ -2077,7 +2204,7 @@ static enum kta_status lab_set(struct kta_state_index *ix, const char *label, si
 			memcpy(rec->data + ll, keys, kl);
 		bkt_dirty(ix, b);
 	} else {
-		if ((r = bkt_add(ix, b, h, label, ll, version, leaf, entry_hash, keys, kl, err)) !=
+		if ((r = bkt_add(ix, &b, h, label, ll, version, leaf, entry_hash, keys, kl, err)) !=
 		    KTA_OK)
 			return r;
 		bkt_dirty(ix, b);

@@ -1176,6 +1176,140 @@ static void index_cache_stale(void **state)
 	tmp_rm(&t);
 }
 
+/* Labels of origin in the index (after writing what the index holds). */
+static uint64_t label_count(struct kta_state *st)
+{
+	uint64_t n = 0;
+	struct kta_error err;
+
+	if (kta_state_label_count(st, ORIGIN, &n, &err) != KTA_OK)
+		fail_msg("label count: %s", err.msg);
+	return n;
+}
+
+/*
+ * A put right after a get of the same label reuses the get's hash, bucket
+ * and record; the reuse must never outlive what it points at: a put of the
+ * label itself (absent -> present), a put without a get, splits of the
+ * label's bucket (records move), a rollback (the cache is freed) and a get
+ * of the label the index itself returned.
+ */
+static void index_get_put_positions(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	struct kta_state_history_item *h = NULL;
+	char label[32];
+	uint64_t i, leaf = 0;
+	size_t nh;
+	int found = 0;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	/* get (absent), put, then a second put without a get: one record */
+	assert_int_equal(ix_version(ix, "alice"), 0);
+	ix_put_one(ix, "alice", 1, leaf++, 5, KTA_OK);
+	ix_put_one(ix, "alice", 2, leaf++, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "alice"), 2);
+	/* get then put of a present label, the record outgrowing its place */
+	ix_put_one(ix, "alice", 3, leaf++, 200, KTA_OK);
+	assert_int_equal(ix_version(ix, "alice"), 3);
+	/* put without a get of a new label right after a get of another */
+	assert_int_equal(ix_version(ix, "alice"), 3);
+	ix_put_one(ix, "bob", 1, leaf++, 5, KTA_OK);
+	ix_put_one(ix, "alice", 4, leaf++, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "bob"), 1);
+	assert_int_equal(ix_version(ix, "alice"), 4);
+	/* a get of the label a get returned (the index's own copy) */
+	assert_int_equal(ops.get(ops.ctx, "bob", &found, &ls, NULL), KTA_OK);
+	assert_true(found);
+	assert_int_equal(ops.get(ops.ctx, ls.label, &found, &ls, NULL), KTA_OK);
+	assert_true(found);
+	assert_string_equal(ls.label, "bob");
+	assert_int_equal(ls.version, 1);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	assert_int_equal(label_count(st), 2);
+	/* with the meta row there: get (absent), put, put again without a get */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(ix_version(ix, "dave"), 0);
+	ix_put_one(ix, "dave", 1, leaf++, 5, KTA_OK);
+	ix_put_one(ix, "dave", 2, leaf++, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "dave"), 2);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	assert_int_equal(label_count(st), 3);
+
+	/* splits between a get and the put: 30 more labels fill bucket 0;
+	 * each further new label splits a bucket, moving records */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (i = 0; i < 30; i++) {
+		snprintf(label, sizeof(label), "user%llu", (unsigned long long)i);
+		assert_int_equal(ix_version(ix, label), 0);
+		ix_put_one(ix, label, 1, leaf++, 5, KTA_OK);
+	}
+	for (i = 30; i < 200; i++) {
+		char other[32];
+
+		/* present label read, a new one put (a split), the first one put */
+		snprintf(label, sizeof(label), "user%llu", (unsigned long long)(i % 30));
+		assert_int_equal(ix_version(ix, label), 1 + i / 30 - 1);
+		snprintf(other, sizeof(other), "user%llu", (unsigned long long)i);
+		assert_int_equal(ix_version(ix, other), 0);
+		ix_put_one(ix, other, 1, leaf++, 5, KTA_OK);
+		ix_put_one(ix, label, 1 + i / 30, leaf++, 5, KTA_OK);
+		/* absent label read, splits, then put */
+		snprintf(other, sizeof(other), "late%llu", (unsigned long long)i);
+		assert_int_equal(ix_version(ix, other), 0);
+		snprintf(label, sizeof(label), "fill%llu", (unsigned long long)i);
+		ix_put_one(ix, label, 1, leaf++, 5, KTA_OK);
+		ix_put_one(ix, other, 1, leaf++, 5, KTA_OK);
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	assert_int_equal(label_count(st), 3 + 200 + 2 * 170);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (i = 0; i < 200; i++) {
+		snprintf(label, sizeof(label), "user%llu", (unsigned long long)i);
+		assert_int_equal(ix_version(ix, label), i < 30 ? 1 + 199 / 30 - (i > 199 % 30) : 1);
+	}
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+
+	/* rollback after puts: a get, a rollback (the cache is freed), the put */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(ix_version(ix, "carol"), 0);
+	ix_put_one(ix, "carol", 1, leaf, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "alice"), 4);
+	ix_put_one(ix, "alice", 5, leaf + 1, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "alice"), 5);
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	ix_put_one(ix, "alice", 5, leaf++, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "carol"), 0);
+	assert_int_equal(ix_version(ix, "alice"), 5);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	assert_int_equal(label_count(st), 3 + 200 + 2 * 170);
+	kta_state_index_free(ix);
+	/* the history chain of alice links every put, across the hints */
+	assert_int_equal(kta_state_history(st, ORIGIN, "alice", &h, &nh, NULL), KTA_OK);
+	assert_int_equal(nh, 5);
+	for (i = 0; i < nh; i++)
+		assert_int_equal(h[i].version, i + 1);
+	assert_int_equal(h[3].leaf_index, 4);
+	assert_int_equal(h[4].leaf_index, leaf - 1);
+	kta_state_history_free(h, nh);
+	assert_int_equal(kta_state_history(st, ORIGIN, "dave", &h, &nh, NULL), KTA_OK);
+	assert_int_equal(nh, 2);
+	assert_int_equal(h[1].version, 2);
+	kta_state_history_free(h, nh);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
 /* A schema 1 database (one row per label and per history entry) is converted. */
 static void schema_v1_migration(void **state)
 {
@@ -1309,6 +1443,7 @@ int main(void)
 	    cmocka_unit_test(index_volume),
 	    cmocka_unit_test(index_cache_eviction),
 	    cmocka_unit_test(index_cache_stale),
+	    cmocka_unit_test(index_get_put_positions),
 	    cmocka_unit_test(schema_v1_migration),
 	};
 
