@@ -80,10 +80,10 @@ TGT static inline void st_out(__m128i abef, __m128i cdgh, uint32_t st[8])
 #define RND(abef, cdgh, m, i)                                                                      \
 	do {                                                                                       \
 		__m128i k_ = _mm_add_epi32(                                                        \
-		    m, _mm_load_si128((const __m128i *)(const void *)(K256 + 4 * (i))));           \
-		cdgh = _mm_sha256rnds2_epu32(cdgh, abef, k_);                                      \
+		    (m), _mm_load_si128((const __m128i *)(const void *)(K256 + 4 * (i))));         \
+		(cdgh) = _mm_sha256rnds2_epu32((cdgh), (abef), k_);                                \
 		k_ = _mm_shuffle_epi32(k_, 0x0E);                                                  \
-		abef = _mm_sha256rnds2_epu32(abef, cdgh, k_);                                      \
+		(abef) = _mm_sha256rnds2_epu32((abef), (cdgh), k_);                                \
 	} while (0)
 #define Q1(i, a, b, c, d)                                                                          \
 	do {                                                                                       \
