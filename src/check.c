@@ -470,7 +470,10 @@ static enum kta_status run_replay(struct ctx *x, struct kta_tlog *c, uint64_t si
 	 * their findings belong to this check. A failure here is the replay's. */
 	if (!x->fn_failed && !fatal(tr)) {
 		struct kta_error fe;
-		enum kta_status fr = kta_replay_flush(x->rp, &fe);
+		enum kta_status fr;
+
+		kta_error_clear(&fe);
+		fr = kta_replay_flush(x->rp, &fe);
 
 		if (fr != KTA_OK) {
 			x->fn_failed = 1;

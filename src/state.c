@@ -936,6 +936,9 @@ out:
 #define LAB_META_BUCKET (-1)
 /* Meta row: 16-byte SipHash key | nbuckets (8 bytes LE) | nlabels (8 bytes LE). */
 #define LAB_META_LEN 32
+/* 2^30 buckets hold ~3.4e10 labels: far beyond one index (docs/scale.md
+ * shards before that); a meta row claiming more is damaged. */
+#define LAB_MAX_BUCKETS ((uint64_t)1 << 30)
 /* A history chunk is closed when the next record would take it past this
  * size: four chunks fill a 64 KiB page. */
 #define HIST_CHUNK_BYTES 16000
@@ -1767,7 +1770,16 @@ static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct
 
 		r = row_get(ix, S_ROW_GET_LABELS, LAB_META_BUCKET, &s, &d, &len, &found, err);
 		if (r == KTA_OK && found) {
-			if (len != LAB_META_LEN || kta_load64le(d + 16) == 0) {
+			uint64_t nb = len == LAB_META_LEN ? kta_load64le(d + 16) : 0;
+			uint64_t nl = len == LAB_META_LEN ? kta_load64le(d + 24) : 0;
+
+			/* Linear hashing keeps nlabels <= nbuckets * LAB_LOAD and
+			 * (nbuckets - 1) * LAB_LOAD < nlabels; checked with room to
+			 * spare, so that a damaged row cannot make the bucket table
+			 * (sized by nbuckets) or the split loop (run while nlabels is
+			 * over) huge. */
+			if (len != LAB_META_LEN || nb == 0 || nb > LAB_MAX_BUCKETS ||
+			    nl / 2 > nb * LAB_LOAD || (nb - 1) / 2 > nl / LAB_LOAD + 1) {
 				r = kta_error_set(err, KTA_ERR_MALFORMED,
 						  "%s: labels of %s: bad meta row", st->path,
 						  ix->origin);

@@ -1413,6 +1413,57 @@ static void schema_v1_migration(void **state)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	assert_int_equal(ver, KTA_STATE_SCHEMA_VERSION);
+	/* a meta row claiming far more buckets (or labels) than the other can
+	 * hold is damaged: refused before any table is sized by it */
+	{
+		static const char *const bad[] = {
+		    "UPDATE labels SET data = substr(data, 1, 16) || x'0000000004000000' || "
+		    "substr(data, 25, 8) WHERE bucket = -1",
+		    "UPDATE labels SET data = substr(data, 1, 24) || x'0000000000010000' "
+		    "WHERE bucket = -1",
+		};
+		sqlite3_stmt *q;
+		const void *orig;
+		uint8_t keep[32];
+		size_t b;
+
+		assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT data FROM labels WHERE bucket = -1",
+						    -1, &q, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_bytes(q, 0), 32);
+		orig = sqlite3_column_blob(q, 0);
+		memcpy(keep, orig, 32);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+			assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+			assert_int_equal(sqlite3_exec(db, bad[b], NULL, NULL, NULL), SQLITE_OK);
+			sqlite3_close(db);
+			st = open_ok(&t);
+			assert_int_equal(kta_state_history(st, "o", "alice", &h, &nh, &err),
+					 KTA_ERR_MALFORMED);
+			assert_non_null(strstr(err.msg, "bad meta row"));
+			kta_state_close(st);
+			/* the row as it was: accepted again */
+			assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+			assert_int_equal(
+			    sqlite3_prepare_v2(db, "UPDATE labels SET data = ? WHERE bucket = -1",
+					       -1, &q, NULL),
+			    SQLITE_OK);
+			assert_int_equal(sqlite3_bind_blob(q, 1, keep, 32, SQLITE_STATIC),
+					 SQLITE_OK);
+			assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+			sqlite3_finalize(q);
+			sqlite3_close(db);
+			st = open_ok(&t);
+			assert_int_equal(kta_state_history(st, "o", "alice", &h, &nh, NULL),
+					 KTA_OK);
+			kta_state_history_free(h, nh);
+			kta_state_close(st);
+		}
+	}
 	/* a damaged bucket is reported, never trusted */
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "UPDATE labels SET data = x'05616c69' WHERE bucket >= 0",
