@@ -850,17 +850,6 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 		finish_with(x, st, "%s", what);
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decodes p in place as libcurl's file:// does (Curl_urldecode with
  * REJECT_ZERO): "%" and two hex digits is one byte, any other "%" is kept.
@@ -871,12 +860,13 @@ static int path_decode(char *p)
 	char *o = p;
 
 	for (; *p != '\0'; p++) {
-		int hi, lo;
+		uint8_t byte;
 
-		if (*p == '%' && (hi = hex_val(p[1])) >= 0 && (lo = hex_val(p[2])) >= 0) {
-			if (hi == 0 && lo == 0)
+		/* p[1] != NUL first: then p[2] is at most the terminator */
+		if (*p == '%' && p[1] != '\0' && kta_hex_decode(p + 1, 2, &byte, 1) == KTA_OK) {
+			if (byte == 0)
 				return 0;
-			*o++ = (char)(unsigned char)(hi << 4 | lo);
+			*o++ = (char)byte;
 			p += 2;
 		} else {
 			*o++ = *p;

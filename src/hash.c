@@ -264,7 +264,6 @@ void kta_hash_node(struct kta_hasher *h, const uint8_t left[static 32],
 {
 	uint8_t buf[128];
 	SHA256_CTX c;
-	int i;
 
 	if (seam_fails(h, out))
 		return;
@@ -284,12 +283,7 @@ void kta_hash_node(struct kta_hasher *h, const uint8_t left[static 32],
 	}
 	SHA256_Transform(&c, buf);
 	SHA256_Transform(&c, buf + 64);
-	for (i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(c.h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c.h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c.h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c.h[i];
-	}
+	put_be32(c.h, out);
 }
 
 void kta_hash_nodes(struct kta_hasher *h, const uint8_t (*in)[32], size_t n, uint8_t (*out)[32])
