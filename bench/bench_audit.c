@@ -15,11 +15,26 @@
  *                                       keeps nothing (every label is new):
  *                                       the replay's own cost, the floor any
  *                                       index adds to
+ *   bench_audit write SRC STATEDIR      the store's SQLite writes alone: the
+ *                                       label and history rows a `kta` run
+ *                                       left in SRC written into a fresh
+ *                                       state database with the store's
+ *                                       statements, one transaction, closed
+ *                                       (the floor of the store's writes);
+ *                                       flat: the history chunks appended
+ *                                       to a flat file instead, synced
+ *                                       before the commit (an alternative
+ *                                       design's floor)
  *   bench_audit base URL STATEDIR       the same replay with a straightforward
  *                                       SQLite index: one SELECT per get, one
  *                                       upsert into labels and one insert into
  *                                       a history table per put, a commit
  *                                       every 100,000 entries
+ *
+ * The replay runs with the monitor's default, one thread per CPU (no auth
+ * lines: the pool only pipelines entries, and the state index prefetches
+ * KTA_REPLAY_LOOKAHEAD entries ahead); KTA_BENCH_THREADS=0 runs it
+ * sequentially (no lookahead) for comparison.
  *
  * URL is a directory written by `bench_replay gen` (file:// or http://).
  * Each prints entries per CPU-second (user + system of this process: the
@@ -28,10 +43,12 @@
  * profile of this program is the audit's alone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "ktaudit/compact.h"
@@ -51,6 +68,15 @@ struct run {
 	uint8_t root[32];
 	struct kta_replay *rp;
 };
+
+/* Replay threads: the monitor's default (one per CPU: the replay pipelines
+ * entries and its index prefetches), or KTA_BENCH_THREADS (0: sequential). */
+static unsigned bench_threads(void)
+{
+	const char *t = getenv("KTA_BENCH_THREADS");
+
+	return t != NULL ? (unsigned)strtoul(t, NULL, 10) : KTA_REPLAY_THREADS_AUTO;
+}
 
 /* Start of the timed part (after the set-up: open, watches). */
 static double t0, u0, s0;
@@ -155,9 +181,11 @@ static void replay_all(struct run *r, struct kta_replay_index ix, struct kta_rep
 	cfg.watches = ws;
 	cfg.emit = count_alert;
 	cfg.emit_ctx = r;
+	cfg.threads = bench_threads();
 	if (kta_compact_range_new(&cr, &e) != KTA_OK ||
 	    kta_replay_new(&cfg, &r->rp, &e) != KTA_OK ||
-	    kta_tlog_entries(r->c, 0, r->size, cr, 0, replay_one, r, &e) != KTA_OK)
+	    kta_tlog_entries(r->c, 0, r->size, cr, 0, replay_one, r, &e) != KTA_OK ||
+	    kta_replay_flush(r->rp, &e) != KTA_OK) /* a threaded replay holds the last ones */
 		die("replay", &e);
 	kta_replay_free(r->rp);
 	r->rp = NULL;
@@ -261,6 +289,7 @@ static void audit_null(struct run *r)
 		if (kta_replay_watchset_tofu(ws, label, &e) != KTA_OK)
 			die("watch", &e);
 	}
+	memset(&ix, 0, sizeof(ix));
 	ix.ctx = &puts;
 	ix.get = null_get;
 	ix.put = null_put;
@@ -401,6 +430,7 @@ static void audit_base(struct run *r, const char *statedir)
 	    sqlite3_prepare_v2(b.db, "INSERT INTO history VALUES(?1, ?2, ?3, ?4, ?5)", -1, &b.hist,
 			       NULL) != SQLITE_OK)
 		die("prepare", NULL);
+	memset(&ix, 0, sizeof(ix));
 	ix.ctx = &b;
 	ix.get = base_get;
 	ix.put = base_put;
@@ -413,15 +443,177 @@ static void audit_base(struct run *r, const char *statedir)
 	sqlite3_close(b.db);
 }
 
+/* One table's rows (bucket or chunk key, blob) read from a state.db. */
+struct rows {
+	int64_t *key;
+	uint8_t **data;
+	int *len;
+	size_t n;
+	uint64_t bytes;
+};
+
+static void rows_load(sqlite3 *db, const char *sql, struct rows *o)
+{
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		die("write: prepare", NULL);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(s, 1);
+
+		if (o->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			o->key = realloc(o->key, cap * sizeof(*o->key));
+			o->data = realloc(o->data, cap * sizeof(*o->data));
+			o->len = realloc(o->len, cap * sizeof(*o->len));
+			if (o->key == NULL || o->data == NULL || o->len == NULL)
+				die("write: out of memory", NULL);
+		}
+		o->key[o->n] = sqlite3_column_int64(s, 0);
+		o->len[o->n] = n;
+		if ((o->data[o->n] = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+			die("write: out of memory", NULL);
+		if (n > 0)
+			memcpy(o->data[o->n], sqlite3_column_blob(s, 1), (size_t)n);
+		o->bytes += (uint64_t)n;
+		o->n++;
+	}
+	sqlite3_finalize(s);
+}
+
+static void rows_free(struct rows *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		free(o->data[i]);
+	free(o->key);
+	free(o->data);
+	free(o->len);
+}
+
+static void rows_put(sqlite3 *db, const char *sql, const struct rows *o)
+{
+	sqlite3_stmt *s = NULL;
+	size_t i;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		die("write: prepare", NULL);
+	for (i = 0; i < o->n; i++) {
+		sqlite3_reset(s);
+		if (sqlite3_bind_text(s, 1, "bench", -1, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 2, o->key[i]) != SQLITE_OK ||
+		    sqlite3_bind_blob(s, 3, o->data[i], o->len[i], SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_step(s) != SQLITE_DONE)
+			die("write: insert", NULL);
+	}
+	sqlite3_finalize(s);
+}
+
+/*
+ * The floor of the store's SQLite writes: the label and history rows that a
+ * `kta` run left in SRC/state.db, written into a fresh state database
+ * (kta_state_open: same schema, page size and pragmas) with the store's
+ * statements, history first then the buckets in order (as a first sync
+ * does), one transaction, then closed (the WAL checkpoint). Entries: the
+ * size of SRC's "bench" log.
+ */
+static void write_floor(const char *src, const char *dst, int flat)
+{
+	struct kta_state *st = NULL;
+	struct kta_error e;
+	struct rows lab, hist;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	char path[4096];
+	double t1, u1, s1, cpu;
+	uint64_t entries = 0;
+
+	snprintf(path, sizeof(path), "%s/state.db", src);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		die("write: open SRC/state.db", NULL);
+	if (sqlite3_prepare_v2(db, "SELECT size FROM logs WHERE origin = 'bench'", -1, &s, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		die("write: SRC has no bench log (run bench_audit kta first)", NULL);
+	entries = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	rows_load(db, "SELECT bucket, data FROM labels WHERE origin = 'bench' ORDER BY bucket",
+		  &lab);
+	rows_load(db, "SELECT chunk, data FROM label_history WHERE origin = 'bench' ORDER BY chunk",
+		  &hist);
+	sqlite3_close(db);
+	db = NULL;
+	if (kta_state_open(dst, &st, &e) != KTA_OK)
+		die("write: state", &e);
+	kta_state_close(st);
+	snprintf(path, sizeof(path), "%s/state.db", dst);
+	clock_start();
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("write: open DST/state.db", NULL);
+	if (sqlite3_exec(db,
+			 "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864;"
+			 "PRAGMA cache_size = -16384; BEGIN",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		die("write: begin", NULL);
+	if (flat) {
+		/* the alternative measured: history chunks appended to a flat
+		 * file, synced before the commit (no WAL, no second copy) */
+		size_t i;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/history.dat", dst);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+			die("write: history.dat", NULL);
+		for (i = 0; i < hist.n; i++)
+			if (write(fd, hist.data[i], (size_t)hist.len[i]) != (ssize_t)hist.len[i])
+				die("write: history.dat", NULL);
+		if (fdatasync(fd) != 0 || close(fd) != 0)
+			die("write: history.dat", NULL);
+	} else {
+		rows_put(db,
+			 "INSERT INTO label_history(origin, chunk, data) VALUES(?1, ?2, ?3) "
+			 "ON CONFLICT(origin, chunk) DO UPDATE SET data = excluded.data",
+			 &hist);
+	}
+	rows_put(db,
+		 "INSERT INTO labels(origin, bucket, data) VALUES(?1, ?2, ?3) "
+		 "ON CONFLICT(origin, bucket) DO UPDATE SET data = excluded.data",
+		 &lab);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		die("write: commit", NULL);
+	sqlite3_close(db);
+	t1 = bench_now();
+	times(&u1, &s1);
+	cpu = (u1 - u0) + (s1 - s0);
+	printf("store writes [%s] %10.0f entries per CPU-second  (%" PRIu64
+	       " entries: %zu label rows, %" PRIu64 " bytes; %zu history rows, %" PRIu64
+	       " bytes; %.2f CPU-s: user %.2f, system %.2f)\n",
+	       flat ? "write flat" : "write", (double)entries / cpu, entries, lab.n, lab.bytes,
+	       hist.n, hist.bytes, cpu, u1 - u0, s1 - s0);
+	printf("  wall: %.2f s, %.0f entries/s; %.2f us per entry\n", t1 - t0,
+	       (double)entries / (t1 - t0), cpu * 1e6 / (double)(entries ? entries : 1));
+	rows_free(&lab);
+	rows_free(&hist);
+}
+
 int main(int argc, char **argv)
 {
 	struct run r;
 	double t1, u1, s1, cpu;
 	uint64_t mib = 0;
 
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "flat") == 0)) &&
+	    strcmp(argv[1], "write") == 0) {
+		write_floor(argv[2], argv[3], argc == 5);
+		return 0;
+	}
+
 	if (argc < 3 || (strcmp(argv[1], "mem") != 0 && strcmp(argv[1], "null") != 0 && argc < 4)) {
 		fprintf(stderr, "usage: bench_audit kta URL STATEDIR [MIB] | mem URL | null URL |"
-				" base URL STATEDIR\n");
+				" base URL STATEDIR | write SRCSTATEDIR STATEDIR [flat]\n");
 		return 2;
 	}
 	if (argc == 5 && kta_parse_u64(argv[4], strlen(argv[4]), &mib, NULL) != KTA_OK)

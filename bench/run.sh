@@ -97,11 +97,18 @@ echo "   tiles / baseline $(ratio "$(crate tiles)" "$(crate vbase)")x; tiles / f
 
 log "4: full audit replay (label index, version checks, auth, 1000 tofu watches)"
 rm -rf "$DATA/state-"*
-run "$B" audit kta "file://$PLAIN" "$DATA/state-plain"
+# auto: the monitor's default (the replay pipelines entries and the index
+# prefetches ahead); 1: the sequential replay, for the same-run comparison
+run "$B" audit kta "file://$PLAIN" "$DATA/state-plain" auto
+run "$B" audit kta "file://$PLAIN" "$DATA/state-plain1" 1
 echo "-- baseline (EVP_Digest per hash, one SELECT + one upsert per entry, COMMIT every 100,000):"
 run "$B" audit base "file://$PLAIN" "$DATA/state-base-plain"
-echo "-- the label index alone (bench_audit: the state store; a free in-memory index; one upsert + one history row per entry):"
+echo "-- the label index alone (bench_audit, replay threads auto: the state store, then sequential; a free in-memory index; no index; one upsert + one history row per entry):"
 run "$BUILD/bench_audit" kta "file://$PLAIN" "$DATA/state-audit"
+KTA_BENCH_THREADS=0 run "$BUILD/bench_audit" kta "file://$PLAIN" "$DATA/state-audit0"
+echo "-- the store's SQLite writes alone (the rows of the run above into a fresh database): the floor of the writes"
+run "$BUILD/bench_audit" write "$DATA/state-audit" "$DATA/state-write"
+run "$BUILD/bench_audit" write "$DATA/state-audit" "$DATA/state-write-flat" flat
 run "$BUILD/bench_audit" mem "file://$PLAIN"
 run "$BUILD/bench_audit" null "file://$PLAIN"
 run "$BUILD/bench_audit" base "file://$PLAIN" "$DATA/state-audit-base"

@@ -189,6 +189,7 @@ static int keys_same(const struct kta_entry_key *a, size_t na, const struct kta_
 #define CONTEXT_LEN (sizeof(KTA_ENTRY_AUTH_CONTEXT) - 1)
 /* Entries in flight in a threaded replay (replay.h "Threads"). */
 #define QUEUE_LEN KTA_REPLAY_QUEUE
+_Static_assert(KTA_REPLAY_LOOKAHEAD < QUEUE_LEN, "the lookahead must leave room to feed");
 
 enum job_state {
 	J_DONE,    /* nothing to verify, or verified */
@@ -240,6 +241,7 @@ struct kta_replay {
 	 * numbers: [head, tail) are fed and not yet processed; next is the
 	 * first not yet handed to a thread (head <= next <= tail). */
 	unsigned threads;
+	unsigned lookahead; /* fed entries left unprocessed (index prefetch) */
 	struct job *ring;
 	uint64_t head, next, tail;
 	pthread_mutex_t mu;
@@ -331,6 +333,7 @@ enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_r
 	rp->watches = cfg->watches;
 	rp->emit = cfg->emit;
 	rp->emit_ctx = cfg->emit_ctx;
+	rp->lookahead = cfg->index.prefetch != NULL ? KTA_REPLAY_LOOKAHEAD : 0;
 	rp->threads = cfg->threads == KTA_REPLAY_THREADS_AUTO ? kta_replay_threads_online()
 		      : cfg->threads == 0                     ? 1
 							      : cfg->threads;
@@ -995,7 +998,9 @@ static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, c
 	pthread_mutex_unlock(&r->mu);
 	r->have_last = 1;
 	r->last_index = leaf_index;
-	while (progress && r->head < r->tail)
+	if (r->index.prefetch != NULL && j->e != NULL)
+		r->index.prefetch(r->index.ctx, j->e->label);
+	while (progress && r->tail - r->head > r->lookahead)
 		if ((st = pipe_step(r, 0, &progress, err)) != KTA_OK)
 			return st;
 	return KTA_OK;
@@ -1353,6 +1358,7 @@ struct kta_replay_index kta_replay_memindex_ops(struct kta_replay_memindex *m)
 	struct kta_replay_index ix;
 
 	ix.ctx = m;
+	ix.prefetch = NULL; /* a hash map of malloc'd nodes: nothing to gain */
 	ix.get = mi_get;
 	ix.put = mi_put;
 	return ix;

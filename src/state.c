@@ -1043,6 +1043,27 @@ struct bkt {
 #define REC_SIZE(data) ((REC_HEAD + (data) + 7) & ~(size_t)7)
 /* Largest arena of one bucket. */
 #define ARENA_MAX ((size_t)1 << 30)
+/* Prefetch stages, in labels announced since the label's own announcement
+ * (ix_prefetch): its directory entry at 0, bucket header at PF_HEAD, slots
+ * and arena end at PF_SLOTS, matching record at PF_REC; a replay's get
+ * follows at KTA_REPLAY_LOOKAHEAD. */
+#define PF_HEAD 2u
+#define PF_SLOTS 4u
+#define PF_REC 6u
+#define PF_RING 16u
+_Static_assert(PF_REC < KTA_REPLAY_LOOKAHEAD && KTA_REPLAY_LOOKAHEAD < PF_RING,
+	       "prefetch stages, then the get, while the label is in the ring");
+/* Labels up to this length are kept with their hash (longer: hashed again). */
+#define PF_LABEL_MAX 62u
+
+/* A label announced by ix_prefetch. */
+struct pf_label {
+	uint64_t h;    /* its SipHash */
+	uint64_t id;   /* its bucket then */
+	uint64_t head; /* its first 8 bytes (pf_head): most labels differ there */
+	uint16_t ll;   /* its length, 0: not kept */
+	char label[PF_LABEL_MAX];
+};
 /* Cached buckets are found through a two-level directory by bucket id
  * (ids are dense, 0..nbuckets-1): pages of DIR_PAGE pointers, allocated
  * while one of their buckets is cached. */
@@ -1092,6 +1113,10 @@ struct kta_state_index {
 	uint64_t hc_id;
 	uint8_t *hc;
 	size_t hc_len, hc_cap;
+	/* prefetch pipeline: the last PF_RING labels announced (pf_n counts
+	 * them), for the later stages and so that their get need not hash again */
+	struct pf_label pf[PF_RING];
+	uint64_t pf_n;
 };
 
 /* Linear hashing: the bucket of hash h among n >= 1 buckets. */
@@ -1110,6 +1135,41 @@ static uint64_t lab_addr(uint64_t h, uint64_t n)
 static uint64_t lab_hash(const struct kta_state_index *ix, const char *label, size_t ll)
 {
 	return kta_siphash24(ix->k0, ix->k1, (const uint8_t *)label, ll);
+}
+
+/* lab_hash, taken from the prefetch ring when the label was announced
+ * (ix_prefetch) since the cache was last dropped. */
+static uint64_t pf_head(const char *label, size_t ll)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, label, ll < sizeof(v) ? ll : sizeof(v));
+	return v;
+}
+
+static uint64_t lab_hash_memo(const struct kta_state_index *ix, const char *label, size_t ll)
+{
+	uint64_t head, i, first, off, n = ix->pf_n < PF_RING ? ix->pf_n : PF_RING;
+
+	if (ll == 0 || ll > PF_LABEL_MAX || n == 0)
+		return lab_hash(ix, label, ll);
+	head = pf_head(label, ll);
+	/* Only the last n announcements (since the cache was dropped) count:
+	 * older slots may hold hashes under a discarded key. The replay's get
+	 * usually comes KTA_REPLAY_LOOKAHEAD announcements later (fewer when a
+	 * malformed entry was not announced): look there first, then at the
+	 * rest. */
+	first = ix->pf_n - n;
+	off = ix->pf_n > KTA_REPLAY_LOOKAHEAD && ix->pf_n - 1 - KTA_REPLAY_LOOKAHEAD >= first
+		  ? ix->pf_n - 1 - KTA_REPLAY_LOOKAHEAD - first
+		  : 0;
+	for (i = 0; i < n; i++) {
+		const struct pf_label *q = &ix->pf[(first + (off + i) % n) % PF_RING];
+
+		if (q->ll == ll && q->head == head && memcmp(q->label, label, ll) == 0)
+			return q->h;
+	}
+	return lab_hash(ix, label, ll);
 }
 
 static void lru_unlink(struct kta_state_index *ix, struct bkt *b)
@@ -1185,6 +1245,10 @@ static void ix_drop_cache(struct kta_state_index *ix)
 	ix->hc_len = 0;
 	ix->tx_seen = 0;
 	ix->hint_valid = ix->hint_pos = 0;
+	/* the SipHash key is reloaded with the meta row, or made anew when the
+	 * transaction that created it was rolled back: forget every hash */
+	ix->pf_n = 0;
+	memset(ix->pf, 0, sizeof(ix->pf));
 }
 
 static struct bkt *bkt_find(const struct kta_state_index *ix, uint64_t id)
@@ -1914,7 +1978,7 @@ static enum kta_status lab_find(struct kta_state_index *ix, const char *label, s
 			return KTA_OK;
 		}
 	} else {
-		*h = lab_hash(ix, label, ll);
+		*h = lab_hash_memo(ix, label, ll);
 	}
 	if ((r = bkt_get(ix, lab_addr(*h, ix->nbuckets), b, err)) != KTA_OK)
 		return r;
@@ -2296,6 +2360,79 @@ out:
 	return tx_leave(st, own, r, err);
 }
 
+/* The label announced `back` calls ago, if that many were. */
+static const struct pf_label *pf_back(const struct kta_state_index *ix, uint64_t back)
+{
+	if (ix->pf_n <= back)
+		return NULL;
+	return &ix->pf[(ix->pf_n - 1 - back) % PF_RING];
+}
+
+#define PF_LINE 64u
+
+/* Prefetches the lines of bytes [from, to) of an allocation p of cap bytes. */
+static void pf_span(const uint8_t *p, size_t from, size_t to, size_t cap)
+{
+	if (to > cap)
+		to = cap;
+	for (; from < to; from += PF_LINE)
+		__builtin_prefetch(p + from);
+}
+
+/*
+ * The replay's prefetch (replay.h): a get misses the CPU caches a few times
+ * in a row (directory entry, bucket header, slots, record: each address
+ * read from the one before). Each call starts the first step for this
+ * label and the next step for the labels announced before it, so the
+ * misses of several labels overlap and the get finds its lines cached.
+ * Reads only the cache's memory (a bucket is found again by id at each
+ * step: it may have moved or been evicted since); no SQLite, no change.
+ */
+static void ix_prefetch(void *ctx, const char *label)
+{
+	struct kta_state_index *ix = ctx;
+	const struct pf_label *q;
+	struct pf_label *pl;
+	const struct bkt *b;
+	uint64_t p;
+	size_t ll;
+
+	if (ix->st == NULL || !ix->meta_loaded || !ix->meta_exists || ix->nbkt == 0)
+		return;
+	ll = strlen(label);
+	pl = &ix->pf[ix->pf_n++ % PF_RING];
+	pl->h = lab_hash(ix, label, ll);
+	pl->id = lab_addr(pl->h, ix->nbuckets);
+	pl->ll = 0;
+	if (ll > 0 && ll <= PF_LABEL_MAX) {
+		memcpy(pl->label, label, ll);
+		pl->ll = (uint16_t)ll;
+		pl->head = pf_head(label, ll);
+	}
+	p = pl->id >> DIR_SHIFT;
+	if (p < ix->ndir && ix->dir[p] != NULL)
+		__builtin_prefetch(&ix->dir[p][(size_t)pl->id & (DIR_PAGE - 1)]);
+	if ((q = pf_back(ix, PF_HEAD)) != NULL && (b = bkt_find(ix, q->id)) != NULL)
+		/* the header and first slots: every bucket has room for 8 */
+		pf_span((const uint8_t *)b, 0, BKT_BYTES(8), BKT_BYTES(8));
+	if ((q = pf_back(ix, PF_SLOTS)) != NULL && (b = bkt_find(ix, q->id)) != NULL) {
+		pf_span((const uint8_t *)b, BKT_BYTES(8), BKT_BYTES(b->n), BKT_BYTES(b->cap));
+		/* where a new record goes */
+		if (b->arena != NULL)
+			pf_span(b->arena, b->alen, (size_t)b->alen + 3 * PF_LINE, b->acap);
+	}
+	if ((q = pf_back(ix, PF_REC)) != NULL && (b = bkt_find(ix, q->id)) != NULL) {
+		uint32_t i, tag = TAG(q->h);
+
+		for (i = 0; i < b->n; i++)
+			if (b->slots[i].tag == tag) {
+				pf_span(b->arena, b->slots[i].off,
+					(size_t)b->slots[i].off + 2 * PF_LINE, b->acap);
+				break;
+			}
+	}
+}
+
 struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix)
 {
 	struct kta_replay_index o;
@@ -2303,6 +2440,7 @@ struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix)
 	o.ctx = ix;
 	o.get = ix_get;
 	o.put = ix_put;
+	o.prefetch = ix_prefetch;
 	return o;
 }
 

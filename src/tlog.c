@@ -909,15 +909,14 @@ static enum kta_status check_root(struct kta_tlog *c, const struct kta_compact_r
 	return KTA_OK;
 }
 
-/* Parses bundle o (width o->t.width) and writes its leaf hashes to lh. */
+/* Parses bundle o (width o->t.width), writes its leaf hashes to lh and its
+ * entries to data/len (o->t.width each: one walk, kept for the delivery). */
 static enum kta_status bundle_leaves(struct kta_tlog *c, const struct obj *o,
 				     struct kta_tile_bundle *b, uint8_t (*lh)[32],
-				     struct kta_error *err)
+				     const uint8_t **data, size_t *len, struct kta_error *err)
 {
 	struct kta_tile_bundle_iter it;
 	struct kta_tile_entry e;
-	const uint8_t *data[KTA_TILE_WIDTH];
-	size_t len[KTA_TILE_WIDTH];
 	unsigned j = 0;
 	enum kta_status r = KTA_ERR_INTERNAL;
 
@@ -952,6 +951,8 @@ kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_co
 	struct obj *o = NULL;
 	struct kta_tile_bundle *bs = NULL;
 	uint8_t(*lh)[32] = NULL, (*calc)[32] = NULL, (*got)[32] = NULL;
+	const uint8_t **edata = NULL; /* per bundle, KTA_TILE_WIDTH entries and lengths */
+	size_t *elen = NULL;
 	struct kta_tlog_node *nodes = NULL;
 	unsigned *owner = NULL;
 	size_t *full_node = NULL; /* per bundle: its calc[] index when full, else SIZE_MAX */
@@ -980,6 +981,9 @@ kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_co
 				     "and must end at the tree size");
 	if ((o = calloc(per, sizeof(*o))) == NULL || (bs = calloc(per, sizeof(*bs))) == NULL ||
 	    (lh = calloc((size_t)per * KTA_TILE_WIDTH, sizeof(*lh))) == NULL ||
+	    /* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
+	    (edata = calloc((size_t)per * KTA_TILE_WIDTH, sizeof(*edata))) == NULL ||
+	    (elen = calloc((size_t)per * KTA_TILE_WIDTH, sizeof(*elen))) == NULL ||
 	    (calc = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*calc))) == NULL ||
 	    (got = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*got))) == NULL ||
 	    (nodes = calloc((size_t)per * MAX_BUNDLE_NODES, sizeof(*nodes))) == NULL ||
@@ -1009,8 +1013,9 @@ kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_co
 			goto out;
 		}
 		for (i = 0; i < k; i++)
-			if ((r = bundle_leaves(c, &o[i], &bs[i], lh + i * KTA_TILE_WIDTH, err)) !=
-			    KTA_OK)
+			if ((r = bundle_leaves(c, &o[i], &bs[i], lh + i * KTA_TILE_WIDTH,
+					       edata + i * KTA_TILE_WIDTH,
+					       elen + i * KTA_TILE_WIDTH, err)) != KTA_OK)
 				goto out;
 		if (auth) {
 			/* The bundle's subtrees must be the authenticated tile hashes. */
@@ -1056,12 +1061,12 @@ kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_co
 			}
 		}
 		for (i = 0; i < k; i++) {
-			struct kta_tile_bundle_iter it;
-			struct kta_tile_entry e;
+			const uint8_t *const *ed = edata + i * KTA_TILE_WIDTH;
+			const size_t *el = elen + i * KTA_TILE_WIDTH;
+			const unsigned w = o[i].t.width;
 			uint64_t idx = o[i].t.index * KTA_TILE_WIDTH;
 			unsigned j = 0;
 
-			kta_tile_bundle_iter_init(&it, &bs[i]);
 			/*
 			 * An authenticated full bundle inside [start, end) goes into
 			 * cr as one subtree whose root was just checked: one node
@@ -1071,8 +1076,8 @@ kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_co
 			 */
 			if (auth && cr != NULL && full_node[i] != SIZE_MAX && idx >= start &&
 			    end - idx >= KTA_TILE_WIDTH) {
-				for (; kta_tile_bundle_next(&it, &e); idx++, j++) {
-					if ((r = fn(ctx, idx, e.data, e.len,
+				for (; j < w; idx++, j++) {
+					if ((r = fn(ctx, idx, ed[j], el[j],
 						    lh[i * KTA_TILE_WIDTH + j], err)) == KTA_OK)
 						continue;
 					for (unsigned q = 0; q < j; q++) {
@@ -1094,12 +1099,12 @@ kta_tlog_entries(struct kta_tlog *c, uint64_t start, uint64_t end, struct kta_co
 					goto out;
 				continue;
 			}
-			for (; kta_tile_bundle_next(&it, &e); idx++, j++) {
+			for (; j < w; idx++, j++) {
 				if (idx < start)
 					continue;
 				if (idx >= end)
 					break;
-				if ((r = fn(ctx, idx, e.data, e.len, lh[i * KTA_TILE_WIDTH + j],
+				if ((r = fn(ctx, idx, ed[j], el[j], lh[i * KTA_TILE_WIDTH + j],
 					    err)) != KTA_OK)
 					goto out;
 				if (cr != NULL &&
@@ -1125,6 +1130,8 @@ out:
 	free(o);
 	free(bs);
 	free(lh);
+	free(edata);
+	free(elen);
 	free(calc);
 	free(got);
 	free(nodes);

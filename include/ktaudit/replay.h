@@ -40,8 +40,9 @@
  * order, on the caller's thread:
  *   - kta_replay_entry copies the entry (at most KTA_REPLAY_QUEUE entries
  *     are in flight), parses it, queues its auth lines and processes every
- *     earlier entry whose signatures are done; it returns before its own
- *     entry is processed. kta_replay_flush processes the rest: call it
+ *     earlier entry whose signatures are done (but the last
+ *     KTA_REPLAY_LOOKAHEAD when the index has a prefetch()); it returns
+ *     before its own entry is processed. kta_replay_flush processes the rest: call it
  *     before committing the index (or reading the stats), and treat its
  *     failure like a failure of kta_replay_entry;
  *   - index, watch and emit callbacks run only on the caller's thread, in
@@ -102,6 +103,18 @@ struct kta_label_state {
  * latest state; auth is the authorization result of that entry (for the
  * history, kta_replay_auth_name). Both return KTA_OK or a failure status
  * (KTA_ERR_IO, KTA_ERR_NOMEM, ...) that aborts kta_replay_entry.
+ *
+ * prefetch() is optional (NULL: none) and only a hint: a threaded replay
+ * calls it with each parsed entry's label (borrowed for the call) when the
+ * entry is fed, KTA_REPLAY_LOOKAHEAD fed entries (malformed ones included,
+ * which are not announced) before the get() of that label, more while
+ * earlier entries wait for their signatures, fewer for the last entries,
+ * which kta_replay_flush processes; so that an index whose lookups miss the
+ * CPU caches can start loading what that get() will read while earlier
+ * entries are processed
+ * (docs/performance.md). It cannot fail and must not change what get() and
+ * put() return, nor do I/O. A sequential replay never calls it. Zero the
+ * struct before filling it in, so that optional members stay NULL.
  */
 struct kta_replay_index {
 	void *ctx;
@@ -109,6 +122,7 @@ struct kta_replay_index {
 			       struct kta_label_state *out, struct kta_error *err);
 	enum kta_status (*put)(void *ctx, const struct kta_label_state *st,
 			       enum kta_auth_result auth, struct kta_error *err);
+	void (*prefetch)(void *ctx, const char *label);
 };
 
 enum kta_watch_mode {
@@ -156,6 +170,9 @@ typedef enum kta_status (*kta_replay_emit_fn)(void *ctx, const struct kta_alert 
 /* Entries in flight in a threaded replay (each a copy of at most
  * KTA_ENTRY_MAX_SIZE bytes). */
 #define KTA_REPLAY_QUEUE 256u
+/* Entries a threaded replay keeps fed but unprocessed when its index has a
+ * prefetch() (the distance between an entry's prefetch and its get). */
+#define KTA_REPLAY_LOOKAHEAD 8u
 
 struct kta_replay_config {
 	const char *origin;                /* log origin for alerts (copied); required */

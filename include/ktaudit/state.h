@@ -208,7 +208,11 @@ struct kta_state_index; /* opaque: prepared statements and a key buffer */
  * silently overwritten). Use inside a transaction: changes are cached in
  * the index and written at kta_state_commit (or when the cache is full, in
  * the same transaction); a rollback drops them. Freeing an index inside a
- * transaction writes what it holds (a failure then fails the commit).
+ * transaction writes what it holds (a failure then fails the commit). The
+ * operations include prefetch() (replay.h): it only starts loading, into
+ * the CPU caches, the cached bucket a later get() will read, and keeps the
+ * label's hash for that get; it reads nothing from SQLite and changes
+ * nothing else.
  */
 KTA_API enum kta_status kta_state_index_new(struct kta_state *st, const char *origin,
 					    struct kta_state_index **out,

@@ -1123,10 +1123,64 @@ static size_t faulty_history(uint64_t *rng, struct hentry **out)
 	return m;
 }
 
-/* One replay of h with `threads`; findings into s, final labels into mi. */
-static void threaded_run(unsigned threads, const struct hentry *h, size_t n, struct sink *s,
+/* An index with a prefetch() that records the labels announced and checks
+ * that each get() comes after its label's announcement, within the
+ * lookahead (replay.h), over a memindex. */
+struct pf_index {
+	struct kta_replay_index inner;
+	char **labels; /* announced, in order */
+	size_t n, cap;
+	size_t gets, at_lookahead; /* gets; of them, KTA_REPLAY_LOOKAHEAD or more after */
+	int threaded;              /* gets must follow announcements */
+};
+
+static void pf_announce(void *ctx, const char *label)
+{
+	struct pf_index *x = ctx;
+
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 64;
+		x->labels = realloc(x->labels, x->cap * sizeof(*x->labels));
+		assert_non_null(x->labels);
+	}
+	x->labels[x->n] = strdup(label);
+	assert_non_null(x->labels[x->n]);
+	x->n++;
+}
+
+static enum kta_status pf_get(void *ctx, const char *label, int *found, struct kta_label_state *out,
+			      struct kta_error *err)
+{
+	struct pf_index *x = ctx;
+	size_t i = x->n;
+
+	x->gets++;
+	if (!x->threaded) /* a sequential replay announces nothing */
+		return x->inner.get(x->inner.ctx, label, found, out, err);
+	/* the latest announcement of label: before, and within the queue */
+	while (i > 0 && strcmp(x->labels[i - 1], label) != 0)
+		i--;
+	assert_true(i > 0);
+	assert_true(x->n - i < KTA_REPLAY_QUEUE);
+	if (x->n - i >= KTA_REPLAY_LOOKAHEAD)
+		x->at_lookahead++;
+	return x->inner.get(x->inner.ctx, label, found, out, err);
+}
+
+static enum kta_status pf_put(void *ctx, const struct kta_label_state *st,
+			      enum kta_auth_result auth, struct kta_error *err)
+{
+	struct pf_index *x = ctx;
+
+	return x->inner.put(x->inner.ctx, st, auth, err);
+}
+
+/* One replay of h with `threads` (with a prefetching index when pf);
+ * findings into s, final labels into mi. */
+static void threaded_run(unsigned threads, int pf, const struct hentry *h, size_t n, struct sink *s,
 			 struct kta_replay_memindex **mi, struct kta_replay_stats *stats)
 {
+	struct pf_index px;
 	struct kta_replay_config cfg;
 	struct kta_replay_watchset *ws = NULL;
 	struct kta_replay *r = NULL;
@@ -1156,6 +1210,16 @@ static void threaded_run(unsigned threads, const struct hentry *h, size_t n, str
 	cfg.now = 1764143000;
 	cfg.size = n;
 	cfg.index = kta_replay_memindex_ops(*mi);
+	assert_null(cfg.index.prefetch);
+	memset(&px, 0, sizeof(px));
+	if (pf) {
+		px.inner = cfg.index;
+		cfg.index.ctx = &px;
+		cfg.index.get = pf_get;
+		cfg.index.put = pf_put;
+		cfg.index.prefetch = pf_announce;
+		px.threaded = threads > 1;
+	}
 	cfg.watches = kta_replay_watchset_ops(ws);
 	cfg.emit = rec_emit;
 	cfg.emit_ctx = s;
@@ -1175,6 +1239,22 @@ static void threaded_run(unsigned threads, const struct hentry *h, size_t n, str
 	assert_int_equal(stats->entries, n);
 	kta_replay_free(r);
 	kta_replay_watchset_free(ws);
+	if (pf && threads > 1) {
+		/* every parsed entry announced once, before its get, and most
+		 * gets at least the lookahead later (a malformed entry is not
+		 * announced; the flush runs the last ones sooner) */
+		assert_true(px.n > n / 2 && px.n <= n);
+		assert_int_equal(px.gets, px.n);
+		assert_true(px.at_lookahead > px.gets / 2);
+	} else {
+		/* a sequential replay never announces, prefetching index or not */
+		assert_int_equal(px.n, 0);
+		if (pf)
+			assert_true(px.gets > n / 2);
+	}
+	for (i = 0; i < px.n; i++)
+		free(px.labels[i]);
+	free(px.labels);
 }
 
 static enum kta_status collect_state(void *ctx, const struct kta_label_state *st,
@@ -1198,10 +1278,13 @@ static enum kta_status collect_state(void *ctx, const struct kta_label_state *st
 }
 
 /* The same findings, in the same order, and the same final index with pool
- * sizes 1, 2, 3 and 4 (and the default, 0) over a faulty history. */
+ * sizes 1, 2, 3 and 4 (and the default, 0), and with an index that
+ * prefetches on 0 and 1 (never called) and 2 and 4 (the lookahead), over a
+ * faulty history. */
 static void pool_sizes_agree(void **state)
 {
-	static const unsigned sizes[] = {0, 2, 3, 4};
+	static const unsigned sizes[] = {0, 2, 3, 4, 0, 1, 2, 4};
+	static const int pfs[] = {0, 0, 0, 0, 1, 1, 1, 1};
 	uint64_t rng = 0xfeedface;
 	struct hentry *h = NULL;
 	size_t n = faulty_history(&rng, &h), i, k, kinds[16] = {0};
@@ -1212,7 +1295,7 @@ static void pool_sizes_agree(void **state)
 	(void)state;
 	assert_non_null(base);
 	assert_non_null(s);
-	threaded_run(1, h, n, base, &mi0, &st0);
+	threaded_run(1, 0, h, n, base, &mi0, &st0);
 	/* the history exercises every kind of finding */
 	for (i = 0; i < base->n; i++)
 		kinds[base->items[i].kind]++;
@@ -1222,7 +1305,7 @@ static void pool_sizes_agree(void **state)
 	assert_true(kinds[KTA_ALERT_VERSION_SKIP] > 0);
 	assert_true(kinds[KTA_ALERT_KEY_CHANGED] > 0);
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-		threaded_run(sizes[k], h, n, s, &mi, &st);
+		threaded_run(sizes[k], pfs[k], h, n, s, &mi, &st);
 		assert_int_equal(s->n, base->n);
 		for (i = 0; i < base->n; i++) {
 			const struct found *a = &base->items[i], *b = &s->items[i];

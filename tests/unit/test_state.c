@@ -1030,6 +1030,151 @@ static uint64_t ix_version(struct kta_state_index *ix, const char *label)
 	return ls.version;
 }
 
+/* Labels of each rolled-back round of index_prefetch: more than the
+ * prefetch ring holds (state.c PF_RING, 16) and than one bucket (LAB_LOAD,
+ * 32), so that a record under a wrong hash can land in the wrong bucket. */
+#define PF_ROUND_LABELS 40
+
+/* Label i of index_prefetch: short ones, and some longer than the
+ * prefetch ring keeps (hashed again at the get). */
+static void pf_label_name(uint64_t i, char *out, size_t n)
+{
+	if (i % 11 == 0)
+		snprintf(out, n, "a-long-label-that-the-prefetch-ring-does-not-keep-%060llu",
+			 (unsigned long long)i);
+	else
+		snprintf(out, n, "p%llu", (unsigned long long)i);
+}
+
+/*
+ * prefetch() is only a hint: a random run of gets and puts, each label
+ * announced a few calls before its get (as the replay does), with labels
+ * announced and never read, announcements before the index exists, across
+ * commits, rollbacks, splits and evictions (a small cache), must read
+ * exactly what a model says; an index whose state is closed ignores it.
+ */
+static void index_prefetch(void **state)
+{
+	enum { NL = 3000, OPS = 20000, AHEAD = 8 };
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	static uint64_t model[NL], committed[NL];
+	uint64_t pending[AHEAD], rng = 0x5eed, leaf = 0, i, k, rollbacks = 0;
+	char label[128];
+	size_t np = 0;
+
+	(void)state;
+	memset(model, 0, sizeof(model));
+	memset(committed, 0, sizeof(committed));
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_set_cache(st, KTA_STATE_CACHE_MIN_MIB, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	assert_non_null(ops.prefetch);
+	/* before the index has a meta row, and outside a transaction */
+	ops.prefetch(ops.ctx, "p1");
+	/* The transaction that makes the meta row (a new SipHash key) rolled
+	 * back after announcements: the next one makes another key, and the
+	 * same labels announced again must not get the old key's hashes (a
+	 * record under a wrong hash sits in the wrong bucket or slot). Round k
+	 * announces the same 40 labels rotated by k(k+1)/2, so that the labels
+	 * the last round left in the ring come back at every distance; the
+	 * index itself and a second index (never announced to, reading the
+	 * rows) read them back in the same transaction. */
+	for (k = 0; k < 2 * PF_ROUND_LABELS; k++) {
+		struct kta_state_index *ix2 = NULL;
+		uint64_t rot = k * (k + 1) / 2;
+
+		assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+		for (i = 0; i < PF_ROUND_LABELS; i++) {
+			pf_label_name((i + rot) % PF_ROUND_LABELS, label, sizeof(label));
+			ops.prefetch(ops.ctx, label);
+			assert_int_equal(ix_version(ix, label), 0);
+			ix_put_one(ix, label, 1, leaf++, 250, KTA_OK);
+		}
+		for (i = 0; i < PF_ROUND_LABELS; i++) {
+			pf_label_name(i, label, sizeof(label));
+			if (ix_version(ix, label) != 1)
+				fail_msg("round %llu: %s lost", (unsigned long long)k, label);
+		}
+		assert_int_equal(kta_state_index_new(st, ORIGIN, &ix2, NULL), KTA_OK);
+		for (i = 0; i < PF_ROUND_LABELS; i++) {
+			pf_label_name(i, label, sizeof(label));
+			if (ix_version(ix2, label) != 1)
+				fail_msg("round %llu: %s not in its row", (unsigned long long)k,
+					 label);
+		}
+		kta_state_index_free(ix2);
+		assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+		leaf = 0;
+	}
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (k = 0; k < OPS; k++) {
+		uint64_t r = tu_rand(&rng) % 100, li;
+
+		if (r < 3) {
+			/* a label announced and never read */
+			pf_label_name(tu_rand(&rng) % NL, label, sizeof(label));
+			ops.prefetch(ops.ctx, label);
+			continue;
+		}
+		if (r == 3 || r == 4) {
+			int rb = r == 3 && tu_rand(&rng) % 3 == 0;
+
+			if (rb) {
+				assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+				memcpy(model, committed, sizeof(model));
+				rollbacks++;
+			} else {
+				assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+				memcpy(committed, model, sizeof(model));
+			}
+			assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+			/* the announced labels are read after the cache changed */
+			continue;
+		}
+		/* announce a label, then read and update the one announced AHEAD
+		 * calls ago (its get finds the ring's hash, or hashes again) */
+		li = tu_rand(&rng) % (k < OPS / 2 ? NL / 2 : NL);
+		pf_label_name(li, label, sizeof(label));
+		ops.prefetch(ops.ctx, label);
+		if (np < AHEAD) {
+			pending[np++] = li;
+			continue;
+		}
+		i = pending[0];
+		memmove(pending, pending + 1, (AHEAD - 1) * sizeof(pending[0]));
+		pending[AHEAD - 1] = li;
+		pf_label_name(i, label, sizeof(label));
+		if (ix_version(ix, label) != model[i])
+			fail_msg("op %llu: %s: version %llu, model %llu", (unsigned long long)k,
+				 label, (unsigned long long)ix_version(ix, label),
+				 (unsigned long long)model[i]);
+		ix_put_one(ix, label, model[i] + 1, leaf++, 250, KTA_OK);
+		model[i]++;
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	memcpy(committed, model, sizeof(model));
+	assert_true(rollbacks > 0);
+	kta_state_index_free(ix);
+	/* everything read back through a fresh index that is never announced to */
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (i = 0; i < NL; i++) {
+		pf_label_name(i, label, sizeof(label));
+		assert_int_equal(ix_version(ix, label), committed[i]);
+	}
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	kta_state_close(st); /* the index loses its handle */
+	ops.prefetch(ops.ctx, "p1");
+	kta_state_index_free(ix);
+	tmp_rm(&t);
+}
+
 /*
  * A cache much smaller than the index: buckets are written and dropped
  * mid-transaction and read back; a rollback still undoes everything, a
@@ -1495,6 +1640,7 @@ int main(void)
 	    cmocka_unit_test(index_cache_eviction),
 	    cmocka_unit_test(index_cache_stale),
 	    cmocka_unit_test(index_get_put_positions),
+	    cmocka_unit_test(index_prefetch),
 	    cmocka_unit_test(schema_v1_migration),
 	};
 
