@@ -1137,8 +1137,7 @@ static uint64_t lab_hash(const struct kta_state_index *ix, const char *label, si
 	return kta_siphash24(ix->k0, ix->k1, (const uint8_t *)label, ll);
 }
 
-/* lab_hash, taken from the prefetch ring when the label was announced
- * (ix_prefetch) since the cache was last dropped. */
+/* A label's first 8 bytes, zero-padded: the ring's cheap first compare. */
 static uint64_t pf_head(const char *label, size_t ll)
 {
 	uint64_t v = 0;
@@ -1147,6 +1146,8 @@ static uint64_t pf_head(const char *label, size_t ll)
 	return v;
 }
 
+/* lab_hash, taken from the prefetch ring when the label was announced
+ * (ix_prefetch) since the cache was last dropped. */
 static uint64_t lab_hash_memo(const struct kta_state_index *ix, const char *label, size_t ll)
 {
 	uint64_t head, i, first, off, n = ix->pf_n < PF_RING ? ix->pf_n : PF_RING;

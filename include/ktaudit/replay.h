@@ -42,9 +42,9 @@
  *     are in flight), parses it, queues its auth lines and processes every
  *     earlier entry whose signatures are done (but the last
  *     KTA_REPLAY_LOOKAHEAD when the index has a prefetch()); it returns
- *     before its own entry is processed. kta_replay_flush processes the rest: call it
- *     before committing the index (or reading the stats), and treat its
- *     failure like a failure of kta_replay_entry;
+ *     before its own entry is processed. kta_replay_flush processes the
+ *     rest: call it before committing the index (or reading the stats), and
+ *     treat its failure like a failure of kta_replay_entry;
  *   - index, watch and emit callbacks run only on the caller's thread, in
  *     leaf order, and see exactly what a sequential replay shows them: the
  *     findings, their order and contents (alert "time" and "size" are those
@@ -111,10 +111,10 @@ struct kta_label_state {
  * earlier entries wait for their signatures, fewer for the last entries,
  * which kta_replay_flush processes; so that an index whose lookups miss the
  * CPU caches can start loading what that get() will read while earlier
- * entries are processed
- * (docs/performance.md). It cannot fail and must not change what get() and
- * put() return, nor do I/O. A sequential replay never calls it. Zero the
- * struct before filling it in, so that optional members stay NULL.
+ * entries are processed (docs/performance.md). It cannot fail and must not
+ * change what get() and put() return, nor do I/O. A sequential replay
+ * never calls it. Zero the struct before filling it in, so that optional
+ * members stay NULL.
  */
 struct kta_replay_index {
 	void *ctx;
