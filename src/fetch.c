@@ -621,26 +621,14 @@ static const char *file_kind(mode_t m)
 	return "of an unknown type";
 }
 
-/* snprintf into what[] of a message that may be cut (kta_error_set cuts it anyway). */
-static void say(char *what, size_t cap, const char *fmt, ...) KTA_PRINTF(3, 4);
-
-static void say(char *what, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(what, cap, fmt, ap);
-	va_end(ap);
-}
-
 /*
- * Reads x->path into x->buf; x->len bytes, x->cap the buffer size (data and
- * its NUL). Sets *not_found for open errors meaning "no such object" and
- * fills what[] with the failure. The buffer has the file's size plus one
- * byte, a single allocation; that byte is also where growth after fstat
- * shows, in which case it grows up to max_size + 1 (the cap).
+ * Reads x->path into x->buf and finishes x (x->len bytes; x->cap the buffer
+ * size, data and its NUL). An open error meaning "no such object" sets
+ * info.not_found. The buffer has the file's size plus one byte, a single
+ * allocation; that byte is also where growth after fstat shows, in which
+ * case it grows up to max_size + 1 (the cap).
  */
-static enum kta_status read_file(struct xfer *x, int *not_found, char *what, size_t what_cap)
+static void read_file(struct xfer *x)
 {
 	const size_t max = x->f->o.max_size;
 	char qp[4 * PATH_QUOTE_MAX + 4];
@@ -653,8 +641,8 @@ static enum kta_status read_file(struct xfer *x, int *not_found, char *what, siz
 	 * devices has side effects (a tape rewinds). fstat below checks what was
 	 * actually opened, should the path change in between. */
 	if (stat(x->path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		say(what, what_cap, "\"%s\" is not a regular file (%s)", qp, file_kind(st.st_mode));
-		return r;
+		finish_with(x, r, "\"%s\" is not a regular file (%s)", qp, file_kind(st.st_mode));
+		return;
 	}
 	/* O_NONBLOCK: a FIFO without a writer must not block in open(2). */
 	do
@@ -662,18 +650,19 @@ static enum kta_status read_file(struct xfer *x, int *not_found, char *what, siz
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		e = errno;
-		*not_found = open_not_found(e);
-		say(what, what_cap, "%s (open \"%s\": %s)",
-		    *not_found ? "file missing or unreadable" : "cannot open file", qp,
-		    strerror(e));
-		return r;
+		x->res->info.not_found = open_not_found(e);
+		finish_with(x, r, "%s (open \"%s\": %s)",
+			    x->res->info.not_found ? "file missing or unreadable"
+						   : "cannot open file",
+			    qp, strerror(e));
+		return;
 	}
 	if (fstat(fd, &st) != 0) {
-		say(what, what_cap, "cannot stat \"%s\": %s", qp, strerror(errno));
+		finish_with(x, r, "cannot stat \"%s\": %s", qp, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		say(what, what_cap, "\"%s\" is not a regular file (%s)", qp, file_kind(st.st_mode));
+		finish_with(x, r, "\"%s\" is not a regular file (%s)", qp, file_kind(st.st_mode));
 		goto out;
 	}
 	r = KTA_ERR_LIMIT;
@@ -723,44 +712,36 @@ static enum kta_status read_file(struct xfer *x, int *not_found, char *what, siz
 				continue;
 		}
 		r = KTA_ERR_IO;
-		say(what, what_cap, "cannot read \"%s\": %s", qp, strerror(e));
+		finish_with(x, r, "cannot read \"%s\": %s", qp, strerror(e));
 		goto out;
 	}
 	r = KTA_OK;
 out:
 	(void)close(fd);
+	if (r == KTA_OK) {
+		succeed(x);
+		return;
+	}
 	if (r == KTA_ERR_LIMIT)
-		say(what, what_cap, "body exceeds the limit of %zu bytes", max);
+		finish_with(x, r, "body exceeds the limit of %zu bytes", max);
 	else if (r == KTA_ERR_NOMEM)
-		say(what, what_cap, "out of memory");
-	return r;
+		finish_with(x, r, "out of memory");
+	free(x->buf);
+	x->buf = NULL;
+	x->len = x->cap = 0;
 }
 
 /* Fetches a file:// object in place of a libcurl transfer: one attempt, no
  * retries, the outcomes libcurl's file:// gave (see fetch.h). */
 static void fetch_file(struct xfer *x)
 {
-	char what[KTA_ERROR_MSG_MAX];
-	int not_found = 0;
-	enum kta_status st;
-
 	/* Polled once per file, as libcurl's progress callback was. */
 	if (is_cancelled(x->f)) {
 		finish_with(x, KTA_ERR_IO, "cancelled");
 		return;
 	}
 	x->res->info.attempts++;
-	what[0] = '\0';
-	st = read_file(x, &not_found, what, sizeof(what));
-	if (st == KTA_OK) {
-		succeed(x);
-		return;
-	}
-	free(x->buf);
-	x->buf = NULL;
-	x->len = x->cap = 0;
-	x->res->info.not_found = not_found;
-	finish_with(x, st, "%s", what);
+	read_file(x);
 }
 
 /* Classifies a finished attempt: success, retry later, or final failure. */

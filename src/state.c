@@ -1058,8 +1058,7 @@ _Static_assert(PF_REC < KTA_REPLAY_LOOKAHEAD && KTA_REPLAY_LOOKAHEAD < PF_RING,
 
 /* A label announced by ix_prefetch. */
 struct pf_label {
-	uint64_t h;    /* its SipHash */
-	uint64_t id;   /* its bucket then */
+	uint64_t h;    /* its SipHash (its bucket: lab_addr, as the index is now) */
 	uint64_t head; /* its first 8 bytes (pf_head): most labels differ there */
 	uint16_t ll;   /* its length, 0: not kept */
 	char label[PF_LABEL_MAX];
@@ -1150,22 +1149,16 @@ static uint64_t pf_head(const char *label, size_t ll)
  * (ix_prefetch) since the cache was last dropped. */
 static uint64_t lab_hash_memo(const struct kta_state_index *ix, const char *label, size_t ll)
 {
-	uint64_t head, i, first, off, n = ix->pf_n < PF_RING ? ix->pf_n : PF_RING;
+	uint64_t head, i, n = ix->pf_n < PF_RING ? ix->pf_n : PF_RING;
 
-	if (ll == 0 || ll > PF_LABEL_MAX || n == 0)
+	if (ll == 0 || ll > PF_LABEL_MAX)
 		return lab_hash(ix, label, ll);
 	head = pf_head(label, ll);
 	/* Only the last n announcements (since the cache was dropped) count:
-	 * older slots may hold hashes under a discarded key. The replay's get
-	 * usually comes KTA_REPLAY_LOOKAHEAD announcements later (fewer when a
-	 * malformed entry was not announced): look there first, then at the
-	 * rest. */
-	first = ix->pf_n - n;
-	off = ix->pf_n > KTA_REPLAY_LOOKAHEAD && ix->pf_n - 1 - KTA_REPLAY_LOOKAHEAD >= first
-		  ? ix->pf_n - 1 - KTA_REPLAY_LOOKAHEAD - first
-		  : 0;
+	 * older slots may hold hashes under a discarded key. Newest first: a
+	 * mismatch costs two integer compares. */
 	for (i = 0; i < n; i++) {
-		const struct pf_label *q = &ix->pf[(first + (off + i) % n) % PF_RING];
+		const struct pf_label *q = &ix->pf[(ix->pf_n - 1 - i) % PF_RING];
 
 		if (q->ll == ll && q->head == head && memcmp(q->label, label, ll) == 0)
 			return q->h;
@@ -2361,12 +2354,13 @@ out:
 	return tx_leave(st, own, r, err);
 }
 
-/* The label announced `back` calls ago, if that many were. */
-static const struct pf_label *pf_back(const struct kta_state_index *ix, uint64_t back)
+/* The cached bucket of the label announced `back` calls ago (its bucket
+ * now: splits may have moved it since), or NULL. */
+static const struct bkt *pf_back(const struct kta_state_index *ix, uint64_t back)
 {
 	if (ix->pf_n <= back)
 		return NULL;
-	return &ix->pf[(ix->pf_n - 1 - back) % PF_RING];
+	return bkt_find(ix, lab_addr(ix->pf[(ix->pf_n - 1 - back) % PF_RING].h, ix->nbuckets));
 }
 
 #define PF_LINE 64u
@@ -2392,10 +2386,9 @@ static void pf_span(const uint8_t *p, size_t from, size_t to, size_t cap)
 static void ix_prefetch(void *ctx, const char *label)
 {
 	struct kta_state_index *ix = ctx;
-	const struct pf_label *q;
 	struct pf_label *pl;
 	const struct bkt *b;
-	uint64_t p;
+	uint64_t id, p;
 	size_t ll;
 
 	if (ix->st == NULL || !ix->meta_loaded || !ix->meta_exists || ix->nbkt == 0)
@@ -2403,27 +2396,27 @@ static void ix_prefetch(void *ctx, const char *label)
 	ll = strlen(label);
 	pl = &ix->pf[ix->pf_n++ % PF_RING];
 	pl->h = lab_hash(ix, label, ll);
-	pl->id = lab_addr(pl->h, ix->nbuckets);
 	pl->ll = 0;
 	if (ll > 0 && ll <= PF_LABEL_MAX) {
 		memcpy(pl->label, label, ll);
 		pl->ll = (uint16_t)ll;
 		pl->head = pf_head(label, ll);
 	}
-	p = pl->id >> DIR_SHIFT;
+	id = lab_addr(pl->h, ix->nbuckets);
+	p = id >> DIR_SHIFT;
 	if (p < ix->ndir && ix->dir[p] != NULL)
-		__builtin_prefetch(&ix->dir[p][(size_t)pl->id & (DIR_PAGE - 1)]);
-	if ((q = pf_back(ix, PF_HEAD)) != NULL && (b = bkt_find(ix, q->id)) != NULL)
+		__builtin_prefetch(&ix->dir[p][(size_t)id & (DIR_PAGE - 1)]);
+	if ((b = pf_back(ix, PF_HEAD)) != NULL)
 		/* the header and first slots: every bucket has room for 8 */
 		pf_span((const uint8_t *)b, 0, BKT_BYTES(8), BKT_BYTES(8));
-	if ((q = pf_back(ix, PF_SLOTS)) != NULL && (b = bkt_find(ix, q->id)) != NULL) {
+	if ((b = pf_back(ix, PF_SLOTS)) != NULL) {
 		pf_span((const uint8_t *)b, BKT_BYTES(8), BKT_BYTES(b->n), BKT_BYTES(b->cap));
 		/* where a new record goes */
 		if (b->arena != NULL)
 			pf_span(b->arena, b->alen, (size_t)b->alen + 3 * PF_LINE, b->acap);
 	}
-	if ((q = pf_back(ix, PF_REC)) != NULL && (b = bkt_find(ix, q->id)) != NULL) {
-		uint32_t i, tag = TAG(q->h);
+	if ((b = pf_back(ix, PF_REC)) != NULL) {
+		uint32_t i, tag = TAG(ix->pf[(ix->pf_n - 1 - PF_REC) % PF_RING].h);
 
 		for (i = 0; i < b->n; i++)
 			if (b->slots[i].tag == tag) {
