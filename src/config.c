@@ -35,6 +35,7 @@ struct parser {
 	/* line of the first occurrence of each single-valued directive (0 = unseen) */
 	size_t l_state_dir, l_evidence_dir, l_heartbeat, l_heartbeat_exec, l_metrics;
 	size_t l_index_cache;
+	size_t l_commit_every;
 	size_t l_url, l_key, l_origin, l_quorum, l_poll, l_max_age, l_ca_file;
 	size_t cap_mproxies, cap_peers, l_publish_dir, l_witness_key, l_publish_global;
 };
@@ -1304,9 +1305,9 @@ static const char *const ctlog_dirs[] = {
     "url",   "monitoring_url", "key",     "log_id",       "poll",
     "batch", "max_entries",    "ca_file", "watch_domain", NULL};
 
-static const char *const global_dirs[] = {"state_dir",      "evidence_dir", "heartbeat",
-					  "heartbeat_exec", "metrics",      "sink",
-					  "witness_key",    "index_cache",  NULL};
+static const char *const global_dirs[] = {
+    "state_dir", "evidence_dir", "heartbeat",   "heartbeat_exec", "metrics",
+    "sink",      "witness_key",  "index_cache", "commit_every",   NULL};
 static const char *const log_dirs[] = {"url",    "mirror",      "key",     "origin",  "witness",
 				       "quorum", "poll",        "max_age", "ca_file", "watch",
 				       "peer",   "publish_dir", NULL};
@@ -1364,6 +1365,25 @@ static enum kta_status directive(struct parser *p, const struct tok *t, size_t n
 				return r;
 			return parse_seconds(p, "index_cache", &t[1], KTA_CONFIG_INDEX_CACHE_MIN,
 					     KTA_CONFIG_INDEX_CACHE_MAX, &cfg->index_cache);
+		}
+		if (tok_is(&t[0], "commit_every")) {
+			enum kta_status r;
+
+			if ((r = once(p, &p->l_commit_every, "commit_every")) != KTA_OK ||
+			    (r = nargs(p, t, n, 1)) != KTA_OK)
+				return r;
+			if ((r = parse_seconds(p, "commit_every", &t[1], 0,
+					       KTA_CONFIG_COMMIT_EVERY_MAX, &cfg->commit_every)) !=
+			    KTA_OK)
+				return r;
+			/* 0 turns chunking off; a chunk is at least one bundle */
+			if (cfg->commit_every != 0 &&
+			    cfg->commit_every < KTA_CONFIG_COMMIT_EVERY_MIN)
+				return perr(p, p->line, KTA_ERR_MALFORMED,
+					    "commit_every \"%s\": must be 0 (off) or %d..%d",
+					    q(&t[1], qb), KTA_CONFIG_COMMIT_EVERY_MIN,
+					    KTA_CONFIG_COMMIT_EVERY_MAX);
+			return KTA_OK;
 		}
 		return dir_sink(p, t, n);
 	}
@@ -1490,6 +1510,7 @@ enum kta_status kta_config_parse(const uint8_t *buf, size_t len, const char *fil
 		goto out;
 	}
 	p.cfg->index_cache = KTA_CONFIG_DEFAULT_INDEX_CACHE;
+	p.cfg->commit_every = KTA_CONFIG_DEFAULT_COMMIT_EVERY;
 	while (pos < len) {
 		const char *line = (const char *)buf + pos;
 		const char *nl = memchr(line, '\n', len - pos);

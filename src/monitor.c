@@ -87,6 +87,14 @@ struct cyc {
 	int blocked;   /* a provable inconsistency: do not advance */
 	int advanced;  /* the state now holds the target head */
 	int clock_off; /* the local clock disagrees with a server's Date (check_clock) */
+	/* A catch-up left pending by an earlier cycle (state.h "pending") and
+	 * its target as a head (verified again); pend_used: advance took it up,
+	 * pend_done: advance finished it to P itself (not to a fresher note of
+	 * the same tree). */
+	struct kta_state_pending *pd;
+	struct seen pend;
+	int pend_used, pend_done;
+	int64_t stored_at; /* the time the last advance stored its head with */
 };
 
 /* ---- small helpers ---- */
@@ -1401,19 +1409,17 @@ static struct head state_head(const struct cyc *cy)
 	return h;
 }
 
-/* Checks every log-signed head against the stored one (rollback, fork). */
-static enum kta_status check_against_state(struct cyc *cy, struct kta_error *err)
+/* Checks every log-signed head against vh, a head the state holds
+ * (rollback, fork). */
+static enum kta_status check_against(struct cyc *cy, struct head vh, struct kta_error *err)
 {
 	struct finding f;
-	struct head vh, sh;
+	struct head sh;
 	char *ev = NULL;
 	size_t evlen = 0;
 	enum kta_status r;
 	size_t i;
 
-	if (cy->v == NULL)
-		return KTA_OK;
-	vh = state_head(cy);
 	for (i = 0; i < cy->nseen; i++) {
 		struct seen *s = &cy->seen[i];
 
@@ -1455,6 +1461,26 @@ static enum kta_status check_against_state(struct cyc *cy, struct kta_error *err
 			return r;
 	}
 	return KTA_OK;
+}
+
+/*
+ * Checks every log-signed head against the verified checkpoint V and the
+ * target P of a pending catch-up: P is signed by the log and part of its
+ * entries are stored, so a head that is not consistent with it is a fork
+ * (or a rollback) as surely as one against V.
+ */
+static enum kta_status check_against_state(struct cyc *cy, struct kta_error *err)
+{
+	struct head ph;
+	enum kta_status r;
+
+	if (cy->v != NULL && (r = check_against(cy, state_head(cy), err)) != KTA_OK)
+		return r;
+	if (cy->pd == NULL)
+		return KTA_OK;
+	ph = seen_head(cy, &cy->pend);
+	ph.url = "(verified)"; /* as when V is P: the alerts get the same ids */
+	return check_against(cy, ph, err);
 }
 
 /*
@@ -1509,7 +1535,8 @@ struct replay_ctx {
 	struct cyc *cy;
 	struct kta_replay *rp;
 	uint64_t start, total, done;
-	int fn_failed; /* the failure came from the callback, not from the tiles */
+	uint64_t committed; /* of done, in committed chunks */
+	int fn_failed;      /* the failure came from the callback, not from the tiles */
 	/* findings of this step, stored in the transaction and counted only
 	 * when it commits */
 	size_t findings[4];
@@ -1885,30 +1912,157 @@ static enum kta_status report_mismatch(struct cyc *cy, struct kta_tlog *c, const
 }
 
 /*
- * Replays [V.size, T.size) and commits T with everything in one
- * transaction. Tile/bundle mismatches are root_mismatch findings, fetch
- * failures unreachable warnings; the transaction is then rolled back.
+ * Loads the log's pending catch-up (state.h "pending") into cy->pd, and its
+ * target P as the head cy->pend, read from the primary URL: P's stored note
+ * must still verify under the log's key and origin (not its age or quorum:
+ * it met them when it was chosen, and the replay must finish at the same
+ * tree so that the alerts carry the same size as in an uninterrupted run).
+ */
+static enum kta_status load_pending(struct cyc *cy, struct kta_error *err)
+{
+	const struct kta_log_config *lc = cy->lg->cfg;
+	struct kta_state_pending *pd;
+	struct kta_checkpoint_policy p;
+	struct kta_checkpoint_result res;
+	struct seen *ps = &cy->pend;
+	struct kta_error e;
+	enum kta_status r;
+	int found = 0;
+
+	if ((r = kta_state_pending_get(cy->m->st, lc->origin, &found, &cy->pd, err)) != KTA_OK ||
+	    !found)
+		return r;
+	pd = cy->pd;
+	if (pd->done < vsize(cy))
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "state: the interrupted catch-up of log %s is at leaf %" PRIu64
+				     ", behind its verified checkpoint (size %" PRIu64 ")",
+				     lc->name, pd->done, vsize(cy));
+	ps->src = 0;
+	if ((ps->note = malloc(pd->checkpoint_len)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+	memcpy(ps->note, pd->checkpoint, pd->checkpoint_len);
+	ps->note_len = pd->checkpoint_len;
+	base_policy(cy, &p);
+	kta_error_clear(&e);
+	r = kta_checkpoint_verify(ps->note, ps->note_len, &p, &res, &e);
+	if (r == KTA_ERR_NOMEM || r == KTA_ERR_INTERNAL)
+		return kta_error_set(err, r, "%s", e.msg);
+	if (r != KTA_OK)
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "state: the checkpoint of the interrupted catch-up to size "
+				     "%" PRIu64 " no longer verifies: %s",
+				     pd->size, e.msg);
+	ps->cp = res.cp;
+	if (ps->cp->size != pd->size || !kta_ct_equal(ps->cp->root, pd->root, 32))
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "state: the interrupted catch-up to size %" PRIu64
+				     " does not match its stored checkpoint",
+				     pd->size);
+	ps->policy_ok = 1;
+	ps->consistent = 1;
+	return KTA_OK;
+}
+
+/*
+ * Commits one chunk's transaction: the deferred findings, then either the
+ * pending row (more chunks follow) or the verified checkpoint T (stored at
+ * time `stored`), and counts the chunk's findings once committed.
+ */
+static enum kta_status commit_chunk(struct cyc *cy, struct replay_ctx *rc, struct kta_tlog *c,
+				    const struct seen *t, const struct kta_compact_range *cr,
+				    int last, int64_t stored, struct kta_error *err)
+{
+	struct kta_monitor *m = cy->m;
+	struct mlog *lg = cy->lg;
+	const char *origin = lg->cfg->origin;
+	enum kta_status r;
+	size_t i;
+
+	/* The pool may still hold verdicts for the last entries: findings of
+	 * this chunk must be in the outbox before it commits. */
+	if ((r = kta_replay_flush(rc->rp, err)) != KTA_OK ||
+	    (r = store_deferred(rc, c, t, err)) != KTA_OK)
+		return r;
+	if (last)
+		r = kta_state_pending_clear(m->st, origin, err);
+	else
+		r = kta_state_pending_put(m->st, origin, (const char *)t->note, t->note_len,
+					  t->cp->size, t->cp->root, cr, cy->now, err);
+	if (r != KTA_OK ||
+	    (last &&
+	     (r = kta_state_log_put(m->st, origin, (const char *)t->note, t->note_len, t->cp->size,
+				    t->cp->root, cr, stored, err)) != KTA_OK) ||
+	    (r = kta_state_commit(m->st, err)) != KTA_OK)
+		return r;
+	for (i = 0; i < 4; i++)
+		cy->res->findings[i] += rc->findings[i];
+	cy->res->new_alerts += rc->new_alerts;
+	cy->res->entries += rc->done - rc->committed;
+	lg->status.entries_replayed += rc->done - rc->committed;
+	rc->committed = rc->done;
+	memset(rc->findings, 0, sizeof(rc->findings));
+	rc->new_alerts = 0;
+	for (i = 0; i < rc->ndef; i++)
+		kta_alert_free(rc->def[i].a);
+	rc->ndef = 0;
+	for (i = 0; i < rc->nlines; i++) {
+		mon_log(m, KTA_MONITOR_ALERT, lg->cfg->name, "%s", rc->lines[i]);
+		free(rc->lines[i]);
+	}
+	rc->nlines = 0;
+	return KTA_OK;
+}
+
+/*
+ * Replays [V.size, T.size) and commits T with everything, in one
+ * transaction, or in transactions of commit_every entries (state.h
+ * "pending") when the step is longer. A catch-up left pending (cy->pd) is
+ * resumed after its last chunk, to its own target P unless T is the same
+ * tree (then T's fresher note is stored); cy->pend_done tells the caller
+ * that P was stored, not T. Tile/bundle mismatches are root_mismatch
+ * findings, fetch failures unreachable warnings; the failed chunk's
+ * transaction is then rolled back (earlier chunks stay).
  */
 static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error *err)
 {
 	struct kta_monitor *m = cy->m;
 	struct mlog *lg = cy->lg;
-	struct msource *src = &lg->src[t->src];
+	struct msource *src;
 	struct kta_state_watches *ws = NULL;
 	struct kta_state_index *ix = NULL;
 	struct kta_compact_range *cr = NULL;
 	struct kta_replay_config rcfg;
 	struct replay_ctx rc;
 	struct kta_error e;
-	uint64_t start = vsize(cy);
+	uint64_t start = vsize(cy), pos, end, chunk = m->cfg->commit_every;
+	int64_t stored = cy->now;
 	enum kta_status r, tr;
-	size_t i;
+	int resume = cy->pd != NULL && !cy->pend_used;
+	/* the compact range the replay continues: V's, or the pending one's */
+	const struct kta_compact_range *from = cy->v != NULL ? cy->v->range : NULL;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.cy = cy;
+	if (resume) {
+		const struct kta_state_pending *pd = cy->pd;
+
+		cy->pend_used = 1;
+		/* P itself unless t is the same tree; the caller goes on to a newer t */
+		if (t->cp->size != pd->size || !kta_ct_equal(t->cp->root, pd->root, 32))
+			t = &cy->pend;
+		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
+			"resuming the interrupted catch-up to size %" PRIu64 " at leaf %" PRIu64,
+			pd->size, pd->done);
+		start = pd->done;
+		from = pd->range;
+		/* the tree was first stored then: its age counts from there */
+		stored = pd->started;
+	}
+	src = &lg->src[t->src];
 	rc.start = start;
 	rc.total = t->cp->size - start;
-	if (cy->v != NULL && cy->v->size == t->cp->size) {
+	if (!resume && cy->v != NULL && cy->v->size == t->cp->size) {
 		/* Same tree: keep the newer note (fresher cosignatures) if it differs,
 		 * with the time the tree was first stored: without witnesses that
 		 * is its age (fetch_one), and a re-signed note must not refresh it. */
@@ -1918,88 +2072,90 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 					      t->note_len, t->cp->size, t->cp->root, cy->v->range,
 					      cy->v->updated, err);
 			if (r != KTA_OK)
-				return r;
+				goto out;
 		}
 		cy->advanced = 1;
-		return KTA_OK;
+		r = KTA_OK;
+		goto out;
 	}
-	if (cy->v == NULL) {
+	if (cy->v == NULL && !resume)
 		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
 			"first run: trusting the checkpoint of size %" PRIu64
 			" from %s (trust on first use: nothing earlier can be checked)",
 			t->cp->size, src->url);
+	if (cy->v == NULL)
 		cy->res->first_run = 1;
-	}
 	if (rc.total > 0)
 		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
 			"replaying entries %" PRIu64 "..%" PRIu64 " from %s", start,
 			t->cp->size - 1, src->url);
-	if ((r = kta_state_begin(m->st, err)) != KTA_OK)
-		goto out;
-	if (cy->v != NULL) {
+	if (from != NULL) {
 		size_t n = 0;
-		const uint8_t(*hs)[32] = kta_compact_range_hashes(cy->v->range, &n);
+		const uint8_t(*hs)[32] = kta_compact_range_hashes(from, &n);
 
-		r = kta_compact_range_restore(cy->v->size, hs, n, &cr, err);
+		r = kta_compact_range_restore(kta_compact_range_size(from), hs, n, &cr, err);
 	} else {
 		r = kta_compact_range_new(&cr, err);
 	}
-	if (r != KTA_OK ||
-	    (r = kta_state_watches_new(m->st, lg->cfg->origin, &ws, err)) != KTA_OK ||
-	    (r = kta_state_index_new(m->st, lg->cfg->origin, &ix, err)) != KTA_OK)
+	if (r != KTA_OK || (r = kta_state_index_new(m->st, lg->cfg->origin, &ix, err)) != KTA_OK)
 		goto out;
 	memset(&rcfg, 0, sizeof(rcfg));
 	rcfg.origin = lg->cfg->origin;
 	rcfg.now = cy->now;
 	rcfg.size = t->cp->size;
 	rcfg.index = kta_state_index_ops(ix);
-	rcfg.watches = kta_state_watches_ops(ws);
 	rcfg.emit = replay_emit;
 	rcfg.emit_ctx = &rc;
 	/* Auth signatures are checked on every CPU; findings stay in leaf order. */
 	rcfg.threads = KTA_REPLAY_THREADS_AUTO;
-	if ((r = kta_replay_new(&rcfg, &rc.rp, err)) != KTA_OK)
-		goto out;
 	kta_tlog_set_tree(src->c, t->cp->size, t->cp->root);
-	kta_error_clear(&e);
-	/* Authenticated: each bundle is checked against T's tiles before the
-	 * replay sees it, and the compact range must end at T's root. */
-	tr = kta_tlog_entries(src->c, start, t->cp->size, cr, 0, replay_entry, &rc, &e);
-	if (tr != KTA_OK) {
-		(void)kta_state_rollback(m->st, NULL);
-		if (rc.fn_failed || mon_cancelled(m) || tr == KTA_ERR_NOMEM ||
-		    tr == KTA_ERR_INTERNAL || tr == KTA_ERR_USAGE) {
-			r = kta_error_set(err, tr == KTA_ERR_VERIFY ? KTA_ERR_INTERNAL : tr, "%s",
-					  e.msg);
+	/* At least one transaction, also for no new entries (the new head). */
+	pos = start;
+	do {
+		end = chunk == 0 || t->cp->size - pos <= chunk ? t->cp->size : pos + chunk;
+		if ((r = kta_state_begin(m->st, err)) != KTA_OK)
+			goto out;
+		/* The watch list as of this transaction: `ktaudit watch` may
+		 * have changed it between two chunks. */
+		kta_replay_free(rc.rp);
+		rc.rp = NULL;
+		kta_state_watches_free(ws);
+		ws = NULL;
+		if ((r = kta_state_watches_new(m->st, lg->cfg->origin, &ws, err)) != KTA_OK)
+			goto out;
+		rcfg.watches = kta_state_watches_ops(ws);
+		if ((r = kta_replay_new(&rcfg, &rc.rp, err)) != KTA_OK)
+			goto out;
+		kta_error_clear(&e);
+		/* Authenticated: each bundle is checked against T's tiles before
+		 * the replay sees it, and the compact range must end at T's root. */
+		tr = kta_tlog_entries(src->c, pos, end, cr, 0, replay_entry, &rc, &e);
+		if (tr != KTA_OK) {
+			(void)kta_state_rollback(m->st, NULL);
+			if (rc.fn_failed || mon_cancelled(m) || tr == KTA_ERR_NOMEM ||
+			    tr == KTA_ERR_INTERNAL || tr == KTA_ERR_USAGE) {
+				r = kta_error_set(err, tr == KTA_ERR_VERIFY ? KTA_ERR_INTERNAL : tr,
+						  "%s", e.msg);
+				goto out;
+			}
+			if (tr == KTA_ERR_IO) {
+				r = report_unreachable(cy, src->url, "entries", e.msg, err);
+				goto out;
+			}
+			/* A7: what the log serves does not hash to what it signed. */
+			r = report_mismatch(cy, src->c, t, start + rc.done, e.msg, err);
 			goto out;
 		}
-		if (tr == KTA_ERR_IO) {
-			r = report_unreachable(cy, src->url, "entries", e.msg, err);
+		if ((r = commit_chunk(cy, &rc, src->c, t, cr, end == t->cp->size, stored, err)) !=
+		    KTA_OK)
 			goto out;
-		}
-		/* A7: what the log serves does not hash to what it signed. */
-		r = report_mismatch(cy, src->c, t, start + rc.done, e.msg, err);
-		goto out;
-	}
-	/* The pool may still hold verdicts for the last entries: findings of
-	 * this step must be in the outbox before the step commits. */
-	if ((r = kta_replay_flush(rc.rp, err)) != KTA_OK)
-		goto out;
-	if (m->o.progress != NULL && rc.total > 0)
-		m->o.progress(m->o.ctx, lg->cfg->name, rc.done, rc.total);
-	if ((r = store_deferred(&rc, src->c, t, err)) != KTA_OK ||
-	    (r = kta_state_log_put(m->st, lg->cfg->origin, (const char *)t->note, t->note_len,
-				   t->cp->size, t->cp->root, cr, cy->now, err)) != KTA_OK ||
-	    (r = kta_state_commit(m->st, err)) != KTA_OK)
-		goto out;
-	for (i = 0; i < 4; i++)
-		cy->res->findings[i] += rc.findings[i];
-	cy->res->new_alerts += rc.new_alerts;
-	cy->res->entries = rc.done;
+		if (m->o.progress != NULL && rc.total > 0)
+			m->o.progress(m->o.ctx, lg->cfg->name, rc.done, rc.total);
+		pos = end;
+	} while (pos < t->cp->size);
 	cy->advanced = 1;
-	lg->status.entries_replayed += rc.done;
-	for (i = 0; i < rc.nlines; i++)
-		mon_log(m, KTA_MONITOR_ALERT, lg->cfg->name, "%s", rc.lines[i]);
+	cy->pend_done = t == &cy->pend;
+	cy->stored_at = stored;
 out:
 	if (kta_state_in_transaction(m->st))
 		(void)kta_state_rollback(m->st, NULL);
@@ -2280,6 +2436,8 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 		goto out;
 	res->old_size = vsize(&cy);
 	res->size = vsize(&cy);
+	if ((r = load_pending(&cy, err)) != KTA_OK)
+		goto out;
 	if ((cy.seen = calloc(cy.lg->nsrc, sizeof(*cy.seen))) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
 		goto out;
@@ -2294,12 +2452,30 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 	if ((r = check_against_state(&cy, err)) != KTA_OK)
 		goto out;
 	t = pick_target(&cy);
-	if (t != NULL && (r = check_sources(&cy, t, err)) != KTA_OK)
+	/* A pending catch-up is finished even when no head meets the policy
+	 * now (P met it when chosen); check_against_state compared P with
+	 * every head served. */
+	if (t == NULL && cy.pd != NULL)
+		t = &cy.pend;
+	if (t != NULL && t != &cy.pend && (r = check_sources(&cy, t, err)) != KTA_OK)
 		goto out;
 	/* 3-4. replay and commit, unless something is provably wrong */
 	if (t != NULL && !cy.blocked && t->consistent) {
 		if ((r = advance(&cy, t, err)) != KTA_OK)
 			goto out;
+		if (cy.pend_done && t != &cy.pend && t->cp->size > cy.pend.cp->size) {
+			/* P is verified now and t was checked against it (step
+			 * 2): the step from P to t, as the next cycle would make. */
+			kta_state_log_free(cy.v);
+			cy.v = NULL;
+			cy.advanced = 0;
+			if ((r = kta_state_log_get(m->st, cy.lg->cfg->origin, &found, &cy.v,
+						   err)) != KTA_OK ||
+			    (r = advance(&cy, t, err)) != KTA_OK)
+				goto out;
+		} else if (cy.pend_done) {
+			t = &cy.pend; /* P is what the state holds now */
+		}
 		if (cy.advanced) {
 			res->audited = 1;
 			res->size = t->cp->size;
@@ -2308,14 +2484,16 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 			if (t->has_time)
 				cy.lg->status.checkpoint_time = t->newest;
 			else if (cy.v == NULL || cy.v->size != t->cp->size)
-				cy.lg->status.checkpoint_time = cy.now;
+				cy.lg->status.checkpoint_time = cy.stored_at;
 		}
 		/* Cosign what we verified and replayed ourselves, unless this
 		 * cycle found something critical; then gossip. A fork found by
 		 * gossip does not withdraw the cosignature: our head is still the
 		 * log's, consistent with our history, and publishing it is what
-		 * lets the peer on the other side of the split see the fork too. */
-		if (cy.advanced && m->wkey != NULL && cy.lg->publish_dir != NULL) {
+		 * lets the peer on the other side of the split see the fork too.
+		 * An interrupted catch-up's head is an older note: the next cycle
+		 * cosigns the current one. */
+		if (cy.advanced && m->wkey != NULL && cy.lg->publish_dir != NULL && t != &cy.pend) {
 			if (cy.clock_off) {
 				mon_log(m, KTA_MONITOR_WARN, cy.lg->cfg->name,
 					"not cosigning: the local clock is off");
@@ -2353,6 +2531,9 @@ out:
 		kta_checkpoint_free(cy.seen[i].cp);
 	}
 	free(cy.seen);
+	free(cy.pend.note);
+	kta_checkpoint_free(cy.pend.cp);
+	kta_state_pending_free(cy.pd);
 	kta_state_log_free(cy.v);
 	return r;
 }

@@ -124,6 +124,17 @@ static const char cosigned_sql[] = "CREATE TABLE IF NOT EXISTS cosigned("
 				   " root BLOB NOT NULL,"
 				   " updated INTEGER NOT NULL)";
 
+/* A catch-up being committed in chunks (state.h "pending"). */
+static const char pending_sql[] = "CREATE TABLE IF NOT EXISTS pending("
+				  " origin TEXT PRIMARY KEY NOT NULL,"
+				  " checkpoint TEXT NOT NULL,"
+				  " size INTEGER NOT NULL,"
+				  " root BLOB NOT NULL,"
+				  " done INTEGER NOT NULL,"
+				  " range BLOB NOT NULL,"
+				  " started INTEGER NOT NULL,"
+				  " updated INTEGER NOT NULL)";
+
 struct kta_state_index;
 
 struct kta_state {
@@ -183,6 +194,19 @@ static sqlite3_stmt *stmt(struct kta_state *st, enum stmt_id id, struct kta_erro
 		sqlite3_reset(st->stmts[id]);
 	}
 	return st->stmts[id];
+}
+
+/* Steps s to its one row: KTA_OK and *row 1 (a row) or 0 (none), or the
+ * failure of `what` (db_fail). */
+static enum kta_status step_one(struct kta_state *st, sqlite3_stmt *s, const char *what, int *row,
+				struct kta_error *err)
+{
+	int rc = sqlite3_step(s);
+
+	*row = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return KTA_OK;
+	return db_fail(st, what, err);
 }
 
 /* A one-off statement (caller finalizes). */
@@ -482,7 +506,8 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 	}
 	/* Added after schema version 1 without a version bump: an extra table
 	 * is invisible to older readers, so it is created where missing. */
-	if ((r = db_exec(st, cosigned_sql, err)) != KTA_OK)
+	if ((r = db_exec(st, cosigned_sql, err)) != KTA_OK ||
+	    (r = db_exec(st, pending_sql, err)) != KTA_OK)
 		goto out;
 	r = db_exec(st, "COMMIT", err);
 out:
@@ -705,14 +730,51 @@ void kta_state_log_free(struct kta_state_log *l)
 	free(l);
 }
 
+/*
+ * Decodes a checkpoint row's columns 0-3 (checkpoint note, size, root,
+ * compact range) of s: the range covers `covered` leaves. *note is
+ * allocated (the caller frees it, also on failure); `what` names the row in
+ * messages.
+ */
+static enum kta_status ckpt_cols(struct kta_state *st, sqlite3_stmt *s, const char *origin,
+				 const char *what, uint64_t covered, char **note, size_t *note_len,
+				 uint64_t *size, uint8_t root[static 32],
+				 struct kta_compact_range **range, struct kta_error *err)
+{
+	const void *rt, *rg;
+	int rlen, glen;
+	enum kta_status r;
+
+	if ((*note = col_strdup(s, 0)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	*note_len = strlen(*note);
+	rt = sqlite3_column_blob(s, 2);
+	rlen = sqlite3_column_bytes(s, 2);
+	rg = sqlite3_column_blob(s, 3);
+	glen = sqlite3_column_bytes(s, 3);
+	if (col_u64(s, 1, size) != 0 || rt == NULL || rlen != 32 || glen < 0 || glen % 32 != 0 ||
+	    (glen > 0 && rg == NULL))
+		return kta_error_set(err, KTA_ERR_MALFORMED, "%s: log %s: bad stored %s row",
+				     st->path, origin, what);
+	memcpy(root, rt, 32);
+	r = kta_compact_range_restore(covered == UINT64_MAX ? *size : covered,
+				      (const uint8_t(*)[32])rg, (size_t)glen / 32, range, err);
+	if (r != KTA_OK) {
+		r = kta_error_prefix(err, "%s: log %s: stored %s compact range", st->path, origin,
+				     what);
+		if (r != KTA_ERR_NOMEM)
+			r = KTA_ERR_MALFORMED;
+	}
+	return r;
+}
+
 enum kta_status kta_state_log_get(struct kta_state *st, const char *origin, int *found,
 				  struct kta_state_log **out, struct kta_error *err)
 {
 	enum kta_status r = KTA_ERR_IO;
 	sqlite3_stmt *s;
 	struct kta_state_log *l = NULL;
-	const void *root, *range;
-	int rc, rlen, glen;
+	int row = 0;
 	sqlite3_int64 fs, up;
 
 	*out = NULL;
@@ -720,40 +782,16 @@ enum kta_status kta_state_log_get(struct kta_state *st, const char *origin, int 
 	if ((s = stmt(st, S_LOG_GET, err)) == NULL)
 		return st->last_status;
 	bind_text(s, 1, origin);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		r = KTA_OK;
+	/* r is KTA_OK when there is no row */
+	if ((r = step_one(st, s, "read log", &row, err)) != KTA_OK || !row)
 		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		r = db_fail(st, "read log", err);
-		goto out;
-	}
-	if ((l = calloc(1, sizeof(*l))) == NULL || (l->origin = strdup(origin)) == NULL ||
-	    (l->checkpoint = col_strdup(s, 0)) == NULL) {
+	if ((l = calloc(1, sizeof(*l))) == NULL || (l->origin = strdup(origin)) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 		goto out;
 	}
-	l->checkpoint_len = strlen(l->checkpoint);
-	root = sqlite3_column_blob(s, 2);
-	rlen = sqlite3_column_bytes(s, 2);
-	range = sqlite3_column_blob(s, 3);
-	glen = sqlite3_column_bytes(s, 3);
-	if (col_u64(s, 1, &l->size) != 0 || root == NULL || rlen != 32 || glen < 0 ||
-	    glen % 32 != 0 || (glen > 0 && range == NULL)) {
-		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: log %s: bad stored checkpoint row",
-				  st->path, origin);
+	if ((r = ckpt_cols(st, s, origin, "checkpoint", UINT64_MAX, &l->checkpoint,
+			   &l->checkpoint_len, &l->size, l->root, &l->range, err)) != KTA_OK)
 		goto out;
-	}
-	memcpy(l->root, root, 32);
-	r = kta_compact_range_restore(l->size, (const uint8_t(*)[32])range, (size_t)glen / 32,
-				      &l->range, err);
-	if (r != KTA_OK) {
-		r = kta_error_prefix(err, "%s: log %s: stored compact range", st->path, origin);
-		if (r != KTA_ERR_NOMEM)
-			r = KTA_ERR_MALFORMED;
-		goto out;
-	}
 	fs = sqlite3_column_int64(s, 4);
 	up = sqlite3_column_int64(s, 5);
 	l->first_seen = fs;
@@ -766,6 +804,32 @@ out:
 	sqlite3_reset(s);
 	kta_state_log_free(l);
 	return r;
+}
+
+/* The checks of a checkpoint before it is stored: its note text (a
+ * NUL-free, non-empty signed note) and a size SQLite can hold. */
+static enum kta_status ckpt_check(const char *note, size_t note_len, uint64_t size,
+				  struct kta_error *err)
+{
+	if (note == NULL || note_len == 0 || note_len > KTA_STATE_NOTE_MAX ||
+	    memchr(note, '\0', note_len) != NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "state: bad checkpoint note text");
+	if (size > (uint64_t)INT64_MAX)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: tree size too large to store");
+	return KTA_OK;
+}
+
+/* Binds ?1..?4 of a checkpoint row: origin, note, size, root (borrowed). */
+static int ckpt_bind(sqlite3_stmt *s, const char *origin, const char *note, size_t note_len,
+		     uint64_t size, const uint8_t root[static 32])
+{
+	int rc;
+
+	if ((rc = bind_text(s, 1, origin)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(s, 2, note, (int)note_len, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = bind_u64(s, 3, size)) != SQLITE_OK)
+		return rc;
+	return sqlite3_bind_blob(s, 4, root, 32, SQLITE_STATIC);
 }
 
 enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, const char *note,
@@ -783,11 +847,8 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 		return kta_error_set(err, KTA_ERR_USAGE,
 				     "state: compact range size differs from checkpoint size %llu",
 				     (unsigned long long)size);
-	if (note == NULL || note_len == 0 || note_len > KTA_STATE_NOTE_MAX ||
-	    memchr(note, '\0', note_len) != NULL)
-		return kta_error_set(err, KTA_ERR_USAGE, "state: bad checkpoint note text");
-	if (size > (uint64_t)INT64_MAX)
-		return kta_error_set(err, KTA_ERR_LIMIT, "state: tree size too large to store");
+	if ((r = ckpt_check(note, note_len, size, err)) != KTA_OK)
+		return r;
 	hashes = kta_compact_range_hashes(range, &n);
 	if ((r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
@@ -795,10 +856,7 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 		r = st->last_status;
 		goto out;
 	}
-	if (bind_text(s, 1, origin) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, note, (int)note_len, SQLITE_STATIC) != SQLITE_OK ||
-	    bind_u64(s, 3, size) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 4, root, 32, SQLITE_STATIC) != SQLITE_OK ||
+	if (ckpt_bind(s, origin, note, note_len, size, root) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 5, n > 0 ? (const void *)hashes : "", (int)(n * 32),
 			      SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 6, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
@@ -809,6 +867,136 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 	sqlite3_reset(s);
 	r = KTA_OK;
 out:
+	return tx_leave(st, own, r, err);
+}
+
+void kta_state_pending_free(struct kta_state_pending *p)
+{
+	if (p == NULL)
+		return;
+	free(p->checkpoint);
+	kta_compact_range_free(p->range);
+	free(p);
+}
+
+enum kta_status kta_state_pending_get(struct kta_state *st, const char *origin, int *found,
+				      struct kta_state_pending **out, struct kta_error *err)
+{
+	enum kta_status r = KTA_ERR_IO;
+	sqlite3_stmt *s;
+	struct kta_state_pending *p = NULL;
+	int row = 0;
+
+	*out = NULL;
+	*found = 0;
+	if ((s = prep(st,
+		      "SELECT checkpoint, size, root, range, done, started FROM pending "
+		      "WHERE origin = ?1",
+		      err)) == NULL)
+		return st->last_status;
+	bind_text(s, 1, origin);
+	/* r is KTA_OK when there is no row */
+	if ((r = step_one(st, s, "read pending catch-up", &row, err)) != KTA_OK || !row)
+		goto out;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		goto out;
+	}
+	/* done first: it sizes the range */
+	if (col_u64(s, 4, &p->done) != 0) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: log %s: bad stored pending row",
+				  st->path, origin);
+		goto out;
+	}
+	if ((r = ckpt_cols(st, s, origin, "pending", p->done, &p->checkpoint, &p->checkpoint_len,
+			   &p->size, p->root, &p->range, err)) != KTA_OK)
+		goto out;
+	if (p->done >= p->size) {
+		r = kta_error_set(err, KTA_ERR_MALFORMED,
+				  "%s: log %s: stored pending catch-up has %" PRIu64 " of %" PRIu64
+				  " entries done",
+				  st->path, origin, p->done, p->size);
+		goto out;
+	}
+	p->started = sqlite3_column_int64(s, 5);
+	*out = p;
+	p = NULL;
+	*found = 1;
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
+	kta_state_pending_free(p);
+	return r;
+}
+
+enum kta_status kta_state_pending_put(struct kta_state *st, const char *origin, const char *note,
+				      size_t note_len, uint64_t size, const uint8_t root[static 32],
+				      const struct kta_compact_range *range, int64_t now,
+				      struct kta_error *err)
+{
+	enum kta_status r;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	const uint8_t(*hashes)[32];
+	uint64_t done;
+	int own;
+
+	if (range == NULL || (done = kta_compact_range_size(range)) >= size)
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "state: a pending catch-up must have fewer leaves done than "
+				     "its size %" PRIu64,
+				     size);
+	if ((r = ckpt_check(note, note_len, size, err)) != KTA_OK)
+		return r;
+	hashes = kta_compact_range_hashes(range, &n);
+	if ((r = tx_enter(st, &own, err)) != KTA_OK)
+		return r;
+	/* started is kept while the target is the same tree */
+	if ((s = prep(st,
+		      "INSERT INTO pending(origin, checkpoint, size, root, done, range, started, "
+		      "updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT(origin) DO "
+		      "UPDATE SET checkpoint = excluded.checkpoint, done = excluded.done, "
+		      "range = excluded.range, updated = excluded.updated, started = CASE WHEN "
+		      "size = excluded.size AND root = excluded.root THEN started ELSE "
+		      "excluded.started END, size = excluded.size, root = excluded.root",
+		      err)) == NULL) {
+		r = st->last_status;
+		goto out;
+	}
+	if (ckpt_bind(s, origin, note, note_len, size, root) != SQLITE_OK ||
+	    bind_u64(s, 5, done) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 6, n > 0 ? (const void *)hashes : "", (int)(n * 32),
+			      SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 7, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		r = db_fail(st, "store pending catch-up", err);
+		goto out;
+	}
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
+	return tx_leave(st, own, r, err);
+}
+
+enum kta_status kta_state_pending_clear(struct kta_state *st, const char *origin,
+					struct kta_error *err)
+{
+	enum kta_status r;
+	sqlite3_stmt *s = NULL;
+	int own;
+
+	if ((r = tx_enter(st, &own, err)) != KTA_OK)
+		return r;
+	if ((s = prep(st, "DELETE FROM pending WHERE origin = ?1", err)) == NULL) {
+		r = st->last_status;
+		goto out;
+	}
+	if (bind_text(s, 1, origin) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		r = db_fail(st, "clear pending catch-up", err);
+		goto out;
+	}
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
 	return tx_leave(st, own, r, err);
 }
 
@@ -827,7 +1015,7 @@ enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin,
 	sqlite3_stmt *s = NULL;
 	struct kta_state_cosigned *c = NULL;
 	const void *root;
-	int rc;
+	int row = 0;
 
 	*out = NULL;
 	*found = 0;
@@ -836,15 +1024,9 @@ enum kta_status kta_state_cosigned_get(struct kta_state *st, const char *origin,
 		-1, &s, NULL) != SQLITE_OK)
 		return db_fail(st, "read cosigned", err);
 	bind_text(s, 1, origin);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		r = KTA_OK;
+	/* r is KTA_OK when there is no row */
+	if ((r = step_one(st, s, "read cosigned", &row, err)) != KTA_OK || !row)
 		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		r = db_fail(st, "read cosigned", err);
-		goto out;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL || (c->checkpoint = col_strdup(s, 0)) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 		goto out;
@@ -877,11 +1059,8 @@ enum kta_status kta_state_cosigned_put(struct kta_state *st, const char *origin,
 	sqlite3_stmt *s = NULL;
 	int own;
 
-	if (note == NULL || note_len == 0 || note_len > KTA_STATE_NOTE_MAX ||
-	    memchr(note, '\0', note_len) != NULL)
-		return kta_error_set(err, KTA_ERR_USAGE, "state: bad cosigned note text");
-	if (size > (uint64_t)INT64_MAX)
-		return kta_error_set(err, KTA_ERR_LIMIT, "state: tree size too large to store");
+	if ((r = ckpt_check(note, note_len, size, err)) != KTA_OK)
+		return r;
 	if ((r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
 	if (sqlite3_prepare_v2(st->db,
@@ -890,10 +1069,7 @@ enum kta_status kta_state_cosigned_put(struct kta_state *st, const char *origin,
 			       "checkpoint = excluded.checkpoint, size = excluded.size, "
 			       "root = excluded.root, updated = excluded.updated",
 			       -1, &s, NULL) != SQLITE_OK ||
-	    bind_text(s, 1, origin) != SQLITE_OK ||
-	    sqlite3_bind_text(s, 2, note, (int)note_len, SQLITE_STATIC) != SQLITE_OK ||
-	    bind_u64(s, 3, size) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 4, root, 32, SQLITE_STATIC) != SQLITE_OK ||
+	    ckpt_bind(s, origin, note, note_len, size, root) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 5, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
 		r = db_fail(st, "store cosigned checkpoint", err);
 		goto out;
@@ -2874,7 +3050,7 @@ enum kta_status kta_state_watch_get(struct kta_state *st, const char *origin, co
 	sqlite3_stmt *s;
 	struct kta_state_watch *w = NULL;
 	enum kta_status r = KTA_ERR_IO;
-	int rc;
+	int row = 0;
 
 	*found = 0;
 	*out = NULL;
@@ -2883,15 +3059,9 @@ enum kta_status kta_state_watch_get(struct kta_state *st, const char *origin, co
 		return st->last_status;
 	bind_text(s, 1, origin);
 	bind_text(s, 2, label);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		r = KTA_OK;
+	/* r is KTA_OK when there is no row */
+	if ((r = step_one(st, s, "read watch", &row, err)) != KTA_OK || !row)
 		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		r = db_fail(st, "read watch", err);
-		goto out;
-	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 		goto out;

@@ -26,6 +26,11 @@
  *                               |         | SQLite's page cache (kta_state_set_cache),
  *                               |         | KTA_CONFIG_INDEX_CACHE_MIN..MAX; default
  *                               |         | KTA_CONFIG_DEFAULT_INDEX_CACHE
+ *   commit_every N              | 0..1    | entries per transaction of a long
+ *                               |         | catch-up (state.h "pending"): 0 = one
+ *                               |         | transaction per step, else
+ *                               |         | KTA_CONFIG_COMMIT_EVERY_MIN..MAX; default
+ *                               |         | KTA_CONFIG_DEFAULT_COMMIT_EVERY
  *   sink stderr                 | 0..n    | JSON lines on standard error
  *   sink file PATH              | 0..n    | JSON lines appended to PATH (absolute)
  *   sink syslog                 | 0..n    | syslog(3), priority by severity (sink.h)
@@ -139,6 +144,11 @@
 #define KTA_CONFIG_DEFAULT_INDEX_CACHE 192
 #define KTA_CONFIG_INDEX_CACHE_MIN 8
 #define KTA_CONFIG_INDEX_CACHE_MAX 1048576
+/* commit_every, entries: a chunk is at least one entry bundle; ~1e6
+ * entries is ~0.3 GB of WAL and a few seconds of replay (docs/operating.md). */
+#define KTA_CONFIG_DEFAULT_COMMIT_EVERY 1000000
+#define KTA_CONFIG_COMMIT_EVERY_MIN 256
+#define KTA_CONFIG_COMMIT_EVERY_MAX 1000000000
 #define KTA_CONFIG_DEFAULT_SINK_TIMEOUT 30
 /* Largest poll, max_age and sink timeout accepted (seconds; ten years). */
 #define KTA_CONFIG_SECONDS_MAX ((uint64_t)10 * 366 * 86400)
@@ -240,6 +250,8 @@ struct kta_config {
 	char *witness_key;             /* path of the auditor's cosigning key, or NULL */
 	char *publish_dir;             /* global publish directory, or NULL */
 	uint64_t index_cache;          /* MiB (KTA_CONFIG_DEFAULT_INDEX_CACHE if not given) */
+	uint64_t commit_every;         /* entries per catch-up transaction, 0 = per step (default
+					  KTA_CONFIG_DEFAULT_COMMIT_EVERY) */
 	struct kta_sink_config *sinks; /* in file order; NULL if none */
 	size_t nsinks;
 	struct kta_log_config *logs; /* in file order; NULL if none */

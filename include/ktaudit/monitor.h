@@ -43,9 +43,17 @@
  *      alert of the step are committed in ONE SQLite transaction. A crash
  *      before the commit leaves V in place: the next cycle redoes the same
  *      step and, since alert ids are deterministic (alert.h) and the outbox
- *      keeps each id once, stores exactly the same alerts. (The whole
- *      catch-up from V to T is one step; docs/operating.md "Crash safety"
- *      says what committing a very long one in chunks would need.)
+ *      keeps each id once, stores exactly the same alerts. A step longer
+ *      than cfg->commit_every entries is committed in chunks of that many:
+ *      each chunk's transaction holds its index, history and alerts and the
+ *      pending row (state.h "pending": T and how far the replay got), and V
+ *      moves to T only with the last chunk. A crash loses at most the open
+ *      chunk; the next cycle resumes after the last committed one. Step 2
+ *      then checks every head against the interrupted T as against V; T is
+ *      finished first (its note verified again, not its age or quorum; not
+ *      cosigned), and a newer head follows in a second step of the same
+ *      cycle, so every alert carries the size an uninterrupted run gives
+ *      it. The watch list is read again for each chunk.
  *
  *   5. with a witness key and a publish directory (config.h witness_key,
  *      publish_dir), T is cosigned (cosignature/v1) and written atomically to
@@ -192,7 +200,9 @@ KTA_API void kta_monitor_close(struct kta_monitor *m);
  * Findings are not errors: KTA_OK means the cycle ran to its end (res says
  * whether the log was audited and what was found). KTA_ERR_IO/NOMEM/
  * INTERNAL mean the state database failed or the cycle was cancelled; the
- * state is then unchanged by the failed step. res is filled in both cases.
+ * state is then unchanged by the failed step (of a step in chunks, by the
+ * failed chunk), and KTA_ERR_MALFORMED that a stored pending catch-up is
+ * damaged or its checkpoint no longer verifies. res is filled in all cases.
  */
 KTA_API enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log,
 					  struct kta_monitor_result *res,

@@ -29,6 +29,10 @@
  *                 |                                       | alerts with seq > after_seq
  *   deliveries    | (alert_id, sink) PK, delivered_at,    | one row per delivery attempt
  *                 | attempts, next_attempt, last_error    | history of an (alert, sink)
+ *   pending       | origin PK, checkpoint, size, root,    | a catch-up being committed
+ *                 | done, range, started, updated         | in chunks (below)
+ *   cosigned      | origin PK, checkpoint, size, root,    | the last checkpoint this
+ *                 | updated                               | auditor cosigned (witness.h)
  *
  * Key-set blob (in label records, watches.keys), for each key in canonical
  * order: 1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device
@@ -169,6 +173,53 @@ KTA_API enum kta_status kta_state_log_put(struct kta_state *st, const char *orig
 					  const uint8_t root[static 32],
 					  const struct kta_compact_range *range, int64_t now,
 					  struct kta_error *err) KTA_WUR;
+
+/* --- pending: a catch-up committed in chunks (the monitor's commit_every) -- */
+
+/*
+ * A step that replays more entries than one transaction should hold is
+ * committed in chunks. Until its last chunk commits, the verified checkpoint
+ * (kta_state_log) stays where it was, and this row says where the step goes
+ * and how far it got: the label index, history and alerts hold the leaves
+ * [0, done), and range is their compact range. The last chunk stores the
+ * target as the verified checkpoint and clears the row in one transaction.
+ */
+struct kta_state_pending {
+	char *checkpoint;                /* the target's signed note, NUL-terminated */
+	size_t checkpoint_len;           /* bytes, without the NUL */
+	uint64_t size;                   /* the target's tree size */
+	uint8_t root[32];                /* ... and root hash */
+	uint64_t done;                   /* leaves replayed and committed, < size */
+	struct kta_compact_range *range; /* compact range over [0, done) */
+	int64_t started;                 /* when the first chunk was committed */
+};
+
+/*
+ * Gets origin's pending catch-up: *found = 0 (and *out = NULL) when none,
+ * else *out (free with kta_state_pending_free). A row whose range does not
+ * cover exactly `done` leaves, or whose done is not below size, is
+ * KTA_ERR_MALFORMED.
+ */
+KTA_API enum kta_status kta_state_pending_get(struct kta_state *st, const char *origin, int *found,
+					      struct kta_state_pending **out,
+					      struct kta_error *err) KTA_WUR;
+KTA_API void kta_state_pending_free(struct kta_state_pending *p);
+
+/*
+ * Stores (replaces) origin's pending catch-up: the target (note, size, root)
+ * and the compact range of the leaves committed so far, which must number
+ * fewer than size (KTA_ERR_USAGE otherwise). started is kept from the first
+ * put for the same target.
+ */
+KTA_API enum kta_status kta_state_pending_put(struct kta_state *st, const char *origin,
+					      const char *note, size_t note_len, uint64_t size,
+					      const uint8_t root[static 32],
+					      const struct kta_compact_range *range, int64_t now,
+					      struct kta_error *err) KTA_WUR;
+
+/* Removes origin's pending catch-up (none: KTA_OK). */
+KTA_API enum kta_status kta_state_pending_clear(struct kta_state *st, const char *origin,
+						struct kta_error *err) KTA_WUR;
 
 /* --- cosigned: the last checkpoint this auditor cosigned (witness.h) ----- */
 

@@ -5,7 +5,9 @@
 # outbox (no duplicates), the stored checkpoint and compact range, the label
 # index and history, and the watch list must equal those of an uninterrupted
 # run. Delivery is at least once, so a sink may see an alert twice; the set
-# it saw must be complete.
+# it saw must be complete. With KTA_CRASH_COMMIT_EVERY=N (see
+# test_monitor_crash_chunked.sh) both runs commit the replay every N entries
+# (ktaudit.conf(5) commit_every), and the kills land in any chunk.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
@@ -13,6 +15,7 @@ set -eu
 N=${KTA_CRASH_ENTRIES:-50000}
 KILLS=${KTA_CRASH_KILLS:-20}    # kill -9 this many runs...
 BUDGET=${KTA_CRASH_SECONDS:-45} # ...but start no run after this long (bounded time)
+CE=${KTA_CRASH_COMMIT_EVERY:-0}  # commit_every; 0: one transaction (the default at 50k)
 
 $K keygen --name example.com/crash --out "$T/crash.log.key" >"$T/crash.log.vkey"
 # N entries; every 5000th updates an earlier label without authorization
@@ -24,12 +27,26 @@ printf 'cat >>"$1"\nsleep 0.2\n' >"$T/rec.sh"
 for run in ref crash; do
   LOG=crash mkconf "$run" "$URL" "watch user-0 tofu"
   sed -i "s|^sink file .*|sink exec /bin/sh $T/rec.sh $T/$run.rec|" "$T/$run.conf"
+  sed -i "1i commit_every $CE" "$T/$run.conf"
 done
 
 ms() { date +%s%3N; }
 
+# lines FILE: its line count (0 if absent)
+lines() {
+  if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# replayed ERR REC N0: the run logging to ERR has finished its replay. In
+# one transaction the findings are logged after the commit; in chunks they
+# are logged after each chunk, so there the sign is the delivery (REC has
+# more than N0 lines).
+replayed() {
+  if [ "$CE" -eq 0 ]; then grep -q "ALERT:" "$1"; else [ "$(lines "$2")" -gt "$3" ]; fi
+}
+
 # the uninterrupted run; span: how long its replay took (from the
-# "replaying" line to the findings, which are logged after the commit)
+# "replaying" line to its end, `replayed`)
 $K monitor --config "$T/ref.conf" --once >"$T/out" 2>"$T/err" &
 pid=$!
 BGPIDS="$BGPIDS $pid"
@@ -37,7 +54,7 @@ t0=0
 span=0
 while kill -0 "$pid" 2>/dev/null; do
   [ "$t0" -eq 0 ] && grep -q "replaying entries" "$T/err" && t0=$(ms)
-  [ "$t0" -ne 0 ] && [ "$span" -eq 0 ] && grep -q "ALERT:" "$T/err" && span=$(($(ms) - t0))
+  [ "$t0" -ne 0 ] && [ "$span" -eq 0 ] && replayed "$T/err" "$T/ref.rec" 0 && span=$(($(ms) - t0))
   sleep 0.01
 done
 rc=0
@@ -62,15 +79,11 @@ $ALERTS state "$T/ref.state/state.db" >"$T/ref.dump"
 $ALERTS ids "$T/ref.rec" >"$T/ref.ids"
 ok 'grep -q "^logs example.com/crash|$N|" "$T/ref.dump"' "the stored checkpoint has size $N"
 ok 'grep -qx "alerts-count $nref $nref" "$T/ref.dump"' "outbox: $nref alerts, no id twice"
+ok '! grep -q "^pending " "$T/ref.dump"' "no catch-up left pending"
 for cmd in "watch list" "history user-0"; do
   $K $cmd --config "$T/ref.conf" >"$T/ref.$cmd"
   ok '[ -s "$T/ref.$cmd" ]' "reference: $cmd"
 done
-
-# lines FILE: its line count (0 if absent)
-lines() {
-  if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi
-}
 
 # The same, killed with kill -9 and restarted, again and again. A trial
 # starts from an empty state: its first 1-3 runs are killed at a random
@@ -80,6 +93,7 @@ lines() {
 # the uninterrupted run. The kill points follow the run's own progress, not
 # the clock, so a slow or loaded machine changes nothing.
 killed=0
+resumed=0 # runs that went on from a chunk an earlier, killed run committed
 k_replay=0
 k_delivery=0
 trial=1
@@ -103,7 +117,7 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
     d=$((RANDOM * span / 32768))
     t0=$(ms)
     while kill -0 "$pid" 2>/dev/null && [ $(($(ms) - t0)) -lt "$d" ] &&
-      ! grep -q "ALERT:" "$T/crash.err"; do sleep 0.01; done
+      ! replayed "$T/crash.err" "$T/crash.rec" "$n0"; do sleep 0.01; done
   else
     # in the delivery: just after the sink got one more alert
     while kill -0 "$pid" 2>/dev/null && [ "$(lines "$T/crash.rec")" -le "$n0" ]; do sleep 0.01; done
@@ -113,8 +127,9 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
     killed=$((killed + 1))
     tk=$((tk + 1))
     wait "$pid" 2>/dev/null || true
+    grep -q "resuming the interrupted catch-up" "$T/crash.err" && resumed=$((resumed + 1))
     # the findings are logged after the commit, before the delivery
-    if grep -q "ALERT:" "$T/crash.err" || ! grep -q "replaying entries" "$T/crash.err"; then
+    if replayed "$T/crash.err" "$T/crash.rec" "$n0" || ! grep -q "replaying entries" "$T/crash.err"; then
       k_delivery=$((k_delivery + 1))
     else
       k_replay=$((k_replay + 1))
@@ -125,6 +140,7 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   fi
   rc=0
   wait "$pid" || rc=$?
+  grep -q "resuming the interrupted catch-up" "$T/crash.err" && resumed=$((resumed + 1))
   ok '[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]' "trial $trial: a run that was not killed finishes (exit $rc)"
   check_trial
   rm -rf "$T/crash.state" "$T/crash.rec"
@@ -134,10 +150,15 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   kd=$((kr + 1 + RANDOM % 3))
 done
 ok '[ "$k_replay" -ge 1 ] && [ "$k_delivery" -ge 1 ]' "killed during the replay ($k_replay) and during the delivery ($k_delivery)"
+if [ "$CE" -eq 0 ]; then
+  ok '[ "$resumed" -eq 0 ]' "one transaction: nothing to resume"
+else
+  ok '[ "$resumed" -ge 1 ]' "runs resumed an interrupted catch-up ($resumed)"
+fi
 # finish the last trial without a kill
 rc=0
 $K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" || rc=$?
 ok '[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]' "last trial: finishes (exit $rc)"
 check_trial
-echo "crash test: $killed kills ($k_replay in the replay, $k_delivery in the delivery) in $rounds rounds, $trial trials of $N entries"
+echo "crash test: $killed kills ($k_replay in the replay, $k_delivery in the delivery) in $rounds rounds, $trial trials of $N entries, commit_every $CE, $resumed resumed"
 finish

@@ -144,6 +144,9 @@ def main(argv):
             ("watches", "SELECT origin, label, mode, hex(keys), approved_version FROM watches "
                         "ORDER BY origin, label"),
             ("alerts", "SELECT id FROM alerts ORDER BY id"),
+            # a catch-up left pending (ktaudit.conf(5) commit_every); none
+            # once a run finished
+            ("pending", "SELECT origin, size, done, hex(root) FROM pending ORDER BY origin"),
         ]
         for name, sql in q:
             for row in db.execute(sql):

@@ -147,6 +147,17 @@ static void minimal_defaults(void **state)
 	assert_null(cfg->logs[0].mirrors);
 	assert_string_equal(cfg->logs[0].origin, "example.com/dir");
 	assert_string_equal(cfg->path, "t.conf");
+	assert_int_equal(cfg->commit_every, KTA_CONFIG_DEFAULT_COMMIT_EVERY);
+	kta_config_free(cfg);
+	/* commit_every: 0 turns chunking off; the bounds are accepted */
+	cfg = parse_ok(HEAD "commit_every 0\n" LOG);
+	assert_int_equal(cfg->commit_every, 0);
+	kta_config_free(cfg);
+	cfg = parse_ok(HEAD "commit_every 256\n" LOG);
+	assert_int_equal(cfg->commit_every, 256);
+	kta_config_free(cfg);
+	cfg = parse_ok(HEAD "commit_every 1000000000\n" LOG);
+	assert_int_equal(cfg->commit_every, 1000000000);
 	kta_config_free(cfg);
 	/* state_dir "/" gives "/evidence", not "//evidence" */
 	cfg = parse_ok("state_dir /\n" LOG);
@@ -414,6 +425,19 @@ static void errors(void **state)
 	     "t.conf:2: 'url' outside a log section"},
 	    {HEAD "watch a tofu\n" LOG, KTA_ERR_MALFORMED,
 	     "t.conf:2: 'watch' outside a log section"},
+	    /* commit_every: 0 or a chunk of at least one bundle */
+	    {HEAD "commit_every 255\n" LOG, KTA_ERR_MALFORMED,
+	     "t.conf:2: commit_every \"255\": must be 0 (off) or 256..1000000000"},
+	    {HEAD "commit_every 1000000001\n" LOG, KTA_ERR_MALFORMED,
+	     "t.conf:2: commit_every \"1000000001\": must be 0..1000000000"},
+	    {HEAD "commit_every 01\n" LOG, KTA_ERR_MALFORMED,
+	     "t.conf:2: commit_every \"01\": not a canonical decimal number"},
+	    {HEAD "commit_every\n" LOG, KTA_ERR_MALFORMED,
+	     "t.conf:2: 'commit_every' needs 1 value"},
+	    {HEAD "commit_every 300\ncommit_every 300\n" LOG, KTA_ERR_MALFORMED,
+	     "t.conf:3: duplicate 'commit_every' (first given on line 2)"},
+	    {HEAD LOG "commit_every 300\n", KTA_ERR_MALFORMED,
+	     "t.conf:5: global directive 'commit_every' after the first 'log' section"},
 	    /* duplicates of single-valued directives */
 	    {HEAD "state_dir /y\n" LOG, KTA_ERR_MALFORMED,
 	     "t.conf:2: duplicate 'state_dir' (first given on line 1)"},
@@ -737,7 +761,8 @@ static void mutants(void **state)
 static void man_page_agrees(void **state)
 {
 	static const char *const global[] = {"state_dir",      "evidence_dir", "heartbeat",
-					     "heartbeat_exec", "metrics",      "sink"};
+					     "heartbeat_exec", "metrics",      "sink",
+					     "index_cache",    "commit_every"};
 	static const char *const section[] = {"log",     "url",     "mirror", "key",
 					      "origin",  "witness", "quorum", "poll",
 					      "max_age", "ca_file", "watch"};

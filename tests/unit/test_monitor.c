@@ -35,11 +35,18 @@ struct fx {
 	char *wit_vk;
 	struct kta_skey *user[3];
 	uint8_t upub[3][32];
-	int64_t now;     /* the clock seam */
-	int cancel;      /* the cancel seam */
-	char logs[4096]; /* log lines, concatenated */
+	int64_t now;      /* the clock seam */
+	int cancel;       /* the cancel seam */
+	int cancel_after; /* > 0: cancel at the cancel seam's cancel_after-th call */
+	char logs[4096];  /* log lines, concatenated */
 	uint64_t last_done, last_total;
 	struct kta_publisher *p;
+	/* at progress hook_at, outside a transaction, pin hook_label to user
+	 * key hook_u through hook_m (what `ktaudit watch add` does meanwhile) */
+	struct kta_monitor *hook_m;
+	uint64_t hook_at;
+	const char *hook_label;
+	int hook_u, hooked;
 };
 
 static struct kta_skey *seed_key(const char *name, enum kta_key_type type, uint8_t fill)
@@ -164,8 +171,10 @@ static void publish(struct fx *f, int64_t t)
 		fail_msg("publish: %s", err.msg);
 }
 
-/* A configuration: one log (section `name`) at file://DIR/ plus `extra` lines. */
-static struct kta_config *config(struct fx *f, const char *name, const char *extra)
+/* A configuration: state BASE/STATE, the sink file BASE/STATE.alerts, `global`
+ * lines, and one log (section `name`) at file://DIR/ plus `extra` lines. */
+static struct kta_config *config_in(struct fx *f, const char *state, const char *global,
+				    const char *name, const char *extra)
 {
 	char text[8192];
 	struct kta_config *cfg = NULL;
@@ -173,13 +182,20 @@ static struct kta_config *config(struct fx *f, const char *name, const char *ext
 	int n;
 
 	n = snprintf(text, sizeof(text),
-		     "state_dir %s/state\nsink file %s/alerts\nlog %s\norigin %s\nurl file://%s/\n"
-		     "key %s\n%s",
-		     f->base, f->base, name, ORIGIN, f->dir, f->log_vk, extra);
+		     "state_dir %s/%s\nsink file %s/%s.alerts\n%slog %s\norigin %s\n"
+		     "url file://%s/\nkey %s\n%s",
+		     f->base, state, f->base, state, global, name, ORIGIN, f->dir, f->log_vk,
+		     extra);
 	assert_true(n > 0 && (size_t)n < sizeof(text));
 	if (kta_config_parse((const uint8_t *)text, (size_t)n, "test.conf", &cfg, &err) != KTA_OK)
 		fail_msg("config: %s", err.msg);
 	return cfg;
+}
+
+/* config_in with the state in BASE/state, no global lines. */
+static struct kta_config *config(struct fx *f, const char *name, const char *extra)
+{
+	return config_in(f, "state", "", name, extra);
 }
 
 static void on_log(void *ctx, enum kta_monitor_level level, const char *log_name, const char *msg)
@@ -199,11 +215,30 @@ static void on_progress(void *ctx, const char *log_name, uint64_t done, uint64_t
 	(void)log_name;
 	f->last_done = done;
 	f->last_total = total;
+	if (f->hook_m != NULL && !f->hooked && done == f->hook_at &&
+	    !kta_state_in_transaction(kta_monitor_state(f->hook_m))) {
+		struct kta_entry_key k;
+		struct kta_error err;
+		int alerted = 0;
+
+		memset(&k, 0, sizeof(k));
+		k.alg = KTA_ENTRY_ALG_ED25519;
+		memcpy(k.pub, f->upub[f->hook_u], 32);
+		k.device = "phone";
+		if (kta_monitor_watch_add(f->hook_m, 0, f->hook_label, KTA_WATCH_PINNED, &k, 1,
+					  &alerted, &err) != KTA_OK)
+			fail_msg("hook watch add: %s", err.msg);
+		f->hooked = 1;
+	}
 }
 
 static int on_cancel(void *ctx)
 {
-	return ((struct fx *)ctx)->cancel;
+	struct fx *f = ctx;
+
+	if (f->cancel_after > 0 && --f->cancel_after == 0)
+		f->cancel = 1;
+	return f->cancel;
 }
 
 static int64_t on_now(void *ctx)
@@ -330,7 +365,7 @@ static void test_first_run_and_growth(void **state)
 		fail_msg("deliver: %s", err.msg);
 	assert_int_equal(pending, 0);
 	assert_int_equal(due, 0);
-	(void)snprintf(path, sizeof(path), "%s/alerts", f->base);
+	(void)snprintf(path, sizeof(path), "%s/state.alerts", f->base);
 	assert_int_equal(count_lines(path), 1);
 	kta_monitor_close(m);
 
@@ -497,6 +532,361 @@ static void test_cancel(void **state)
 	kta_config_free(cfg);
 }
 
+/* Publishes labels c0.. from `from` to `to` - 1 (publish(f, t)); every 97th
+ * entry instead rewrites an earlier label without its owner's signature (a
+ * finding). */
+static void add_many(struct fx *f, int from, int to, int64_t t)
+{
+	char label[32];
+	int i;
+
+	for (i = from; i < to; i++) {
+		if (i % 97 == 96)
+			(void)snprintf(label, sizeof(label), "c%d", i / 2);
+		else
+			(void)snprintf(label, sizeof(label), "c%d", i);
+		add(f, label, i % 3, NULL);
+	}
+	publish(f, t);
+}
+
+/* Delivers m's alerts and returns its sink file's contents (caller frees). */
+static char *delivered(struct fx *f, struct kta_monitor *m, const char *state)
+{
+	struct kta_error err;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char path[160];
+	char *text;
+
+	if (kta_monitor_deliver(m, NULL, NULL, &err) != KTA_OK)
+		fail_msg("deliver: %s", err.msg);
+	(void)snprintf(path, sizeof(path), "%s/%s.alerts", f->base, state);
+	assert_int_equal(kta_file_read(path, 1 << 24, &buf, &len, NULL), KTA_OK);
+	assert_non_null(text = malloc(len + 1));
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	free(buf);
+	return text;
+}
+
+/* The pending catch-up row of m's log: 1 and its done count, or 0. */
+static int pending_done(struct kta_monitor *m, uint64_t *done)
+{
+	struct kta_state_pending *pd = NULL;
+	struct kta_error err;
+	int found = 0;
+
+	if (kta_state_pending_get(kta_monitor_state(m), ORIGIN, &found, &pd, &err) != KTA_OK)
+		fail_msg("pending: %s", err.msg);
+	if (found)
+		*done = pd->done;
+	kta_state_pending_free(pd);
+	return found;
+}
+
+/*
+ * commit_every: a catch-up committed in chunks stores what one transaction
+ * stores (the same alerts, in the same order, with the same ids); an
+ * interrupted one resumes from its last chunk, also when the log grew in
+ * between (the interrupted target is finished first, at its own size); a
+ * pending row that no longer verifies or lies behind the verified
+ * checkpoint stops the cycle with a message.
+ */
+static void test_chunked_catch_up(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cref, *cch, *cint, *cbad;
+	struct kta_monitor *mref, *mch, *mint, *mbad;
+	struct kta_monitor_result res;
+	struct kta_state_log *v = NULL;
+	struct kta_compact_range *cr = NULL;
+	struct kta_error err;
+	char *aref, *ach, *aint;
+	uint64_t done = 0;
+	size_t alerts;
+	int found = 0;
+	const uint8_t zero[32] = {0};
+
+	add_many(f, 0, 900, -1);
+	cref = config_in(f, "ref", "commit_every 0\n", "mon", "");
+	cch = config_in(f, "ch", "commit_every 256\n", "mon", "");
+	cint = config_in(f, "int", "commit_every 256\n", "mon", "");
+	assert_int_equal(cch->commit_every, 256);
+
+	/* one transaction */
+	mref = open_mon(f, cref, 0);
+	cycle(mref, &res);
+	assert_int_equal(res.size, 900);
+	assert_int_equal(res.entries, 900);
+	alerts = res.new_alerts;
+	assert_int_equal(alerts, 5); /* at leaves 96, 290, 484, 678, 872 */
+	assert_int_equal(res.findings[KTA_SEV_ALERT], alerts);
+
+	/* four chunks, in one cycle */
+	mch = open_mon(f, cch, 0);
+	f->logs[0] = '\0';
+	cycle(mch, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.size, 900);
+	assert_int_equal(res.entries, 900);
+	assert_int_equal(res.new_alerts, alerts);
+	assert_int_equal(res.findings[KTA_SEV_ALERT], alerts);
+	assert_int_equal(f->last_done, 900);
+	assert_int_equal(pending_done(mch, &done), 0);
+	aref = delivered(f, mref, "ref");
+	ach = delivered(f, mch, "ch");
+	assert_string_equal(ach, aref);
+	free(ach);
+
+	/* interrupted in the third chunk: the first two stay committed */
+	mint = open_mon(f, cint, 0);
+	f->cancel_after = 600;
+	assert_int_equal(kta_monitor_cycle(mint, 0, &res, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(res.audited, 0);
+	assert_int_equal(res.new_alerts, 3); /* the first two chunks */
+	assert_int_equal(res.entries, 512);
+	assert_int_equal(pending_done(mint, &done), 1);
+	assert_int_equal(done, 512);
+	assert_int_equal(kta_state_log_get(kta_monitor_state(mint), ORIGIN, &found, &v, &err),
+			 KTA_OK);
+	assert_int_equal(found, 0); /* the verified checkpoint moves with the last chunk */
+
+	/* the log grows meanwhile: the interrupted target (900) is finished
+	 * first, then the step to 1000, as two cycles would */
+	add_many(f, 900, 1000, -1);
+	f->logs[0] = '\0';
+	cycle(mint, &res);
+	assert_int_equal(res.audited, 1);
+	assert_int_equal(res.first_run, 1);
+	assert_int_equal(res.old_size, 0);
+	assert_int_equal(res.size, 1000);
+	assert_int_equal(res.entries, 388 + 100);
+	assert_int_equal(res.new_alerts, 2); /* leaves 678 and 872 (969 adds c484) */
+	assert_non_null(strstr(f->logs,
+			       "resuming the interrupted catch-up to size 900 at leaf 512\n"
+			       "replaying entries 512..899"));
+	assert_non_null(strstr(f->logs, "replaying entries 900..999"));
+	assert_null(strstr(f->logs, "first run: trusting"));
+	assert_int_equal(pending_done(mint, &done), 0);
+	cycle(mint, &res);
+	assert_int_equal(res.old_size, 1000);
+	assert_int_equal(res.entries, 0);
+	cycle(mref, &res);
+	assert_int_equal(res.size, 1000);
+	free(aref);
+	aref = delivered(f, mref, "ref");
+	aint = delivered(f, mint, "int");
+	assert_string_equal(aint, aref);
+	free(aint);
+
+	/* interrupted again, same tree: resumed with the current note */
+	kta_monitor_close(mch);
+	kta_config_free(cch);
+	cch = config_in(f, "ch2", "commit_every 256\n", "mon", "");
+	mch = open_mon(f, cch, 0);
+	f->cancel_after = 300;
+	assert_int_equal(kta_monitor_cycle(mch, 0, &res, &err), KTA_ERR_IO);
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(pending_done(mch, &done), 1);
+	assert_int_equal(done, 256);
+	f->logs[0] = '\0';
+	cycle(mch, &res);
+	assert_int_equal(res.size, 1000);
+	assert_int_equal(res.entries, 744);
+	assert_non_null(
+	    strstr(f->logs, "resuming the interrupted catch-up to size 1000 at leaf 256\n"));
+	ach = delivered(f, mch, "ch2");
+	kta_monitor_close(mint); /* the same tree in one transaction, for reference */
+	kta_config_free(cint);
+	cint = config_in(f, "ref2", "commit_every 0\n", "mon", "");
+	mint = open_mon(f, cint, 0);
+	cycle(mint, &res);
+	assert_int_equal(res.size, 1000);
+	aint = delivered(f, mint, "ref2");
+	assert_string_equal(ach, aint);
+	assert_string_not_equal(ach, aref); /* the alerts' size is the target's */
+	free(aint);
+	free(ach);
+
+	/* a pending row behind the verified checkpoint: refused */
+	assert_int_equal(kta_compact_range_new(&cr, NULL), KTA_OK);
+	assert_int_equal(kta_state_pending_put(kta_monitor_state(mref), ORIGIN, "bogus\n", 6, 2000,
+					       zero, cr, T0, &err),
+			 KTA_OK);
+	assert_int_equal(kta_monitor_cycle(mref, 0, &res, &err), KTA_ERR_MALFORMED);
+	assert_non_null(
+	    strstr(err.msg, "is at leaf 0, behind its verified checkpoint (size 1000)"));
+	assert_string_equal(res.error_class, "error");
+
+	/* a pending target whose note does not verify: refused, nothing replayed */
+	cbad = config_in(f, "bad", "commit_every 256\n", "mon", "");
+	mbad = open_mon(f, cbad, 0);
+	assert_int_equal(kta_state_pending_put(kta_monitor_state(mbad), ORIGIN, "bogus\n", 6, 2000,
+					       zero, cr, T0, &err),
+			 KTA_OK);
+	assert_int_equal(kta_monitor_cycle(mbad, 0, &res, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "interrupted catch-up to size 2000 no longer verifies"));
+	assert_int_equal(res.entries, 0);
+	assert_int_equal(pending_done(mbad, &done), 1);
+	/* ... or verifies but is not the tree the row names */
+	assert_int_equal(kta_state_log_get(kta_monitor_state(mref), ORIGIN, &found, &v, &err),
+			 KTA_OK);
+	assert_int_equal(kta_state_pending_put(kta_monitor_state(mbad), ORIGIN, v->checkpoint,
+					       v->checkpoint_len, 2000, zero, cr, T0, &err),
+			 KTA_OK);
+	assert_int_equal(kta_monitor_cycle(mbad, 0, &res, &err), KTA_ERR_MALFORMED);
+	assert_non_null(
+	    strstr(err.msg, "catch-up to size 2000 does not match its stored checkpoint"));
+
+	free(aref);
+	kta_state_log_free(v);
+	kta_compact_range_free(cr);
+	kta_monitor_close(mbad);
+	kta_monitor_close(mch);
+	kta_monitor_close(mint);
+	kta_monitor_close(mref);
+	kta_config_free(cbad);
+	kta_config_free(cch);
+	kta_config_free(cint);
+	kta_config_free(cref);
+}
+
+/* A watch added between two chunks (the write lock is free there) applies
+ * to the rest of the catch-up: the later key change is an alert, as when
+ * the watch is added after a step in one transaction. */
+static void test_chunked_watch_between_chunks(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg[2];
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	char *a;
+	int i;
+
+	add_many(f, 0, 900, -1); /* c436: user key 1 at leaf 436, key 2 at leaf 872 */
+	cfg[0] = config_in(f, "ch", "commit_every 256\n", "mon", "");
+	cfg[1] = config_in(f, "one", "commit_every 0\n", "mon", "");
+	for (i = 0; i < 2; i++) {
+		m = open_mon(f, cfg[i], 0);
+		f->hook_m = m;
+		f->hook_at = i == 0 ? 512 : 900; /* after the second chunk; after the step */
+		f->hook_label = "c436";
+		f->hook_u = 1;
+		f->hooked = 0;
+		cycle(m, &res);
+		assert_int_equal(f->hooked, 1);
+		assert_int_equal(res.size, 900);
+		a = delivered(f, m, i == 0 ? "ch" : "one");
+		assert_non_null(strstr(a, "\"kind\":\"key_changed\",\"label\":\"c436\""));
+		free(a);
+		f->hook_m = NULL;
+		kta_monitor_close(m);
+		kta_config_free(cfg[i]);
+	}
+}
+
+/* After a crash mid catch-up to P, the log shows a head that forks from P
+ * (the same key, a different history after leaf 768): the resumed cycle
+ * reports the fork and stores nothing more, as an uninterrupted run would
+ * at its next cycle. */
+static void test_chunked_fork_after_crash(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_publisher *pa = f->p, *pb = NULL;
+	struct kta_error err;
+	char adir[128], label[32];
+	uint64_t done = 0;
+	int i;
+
+	add_many(f, 0, 900, -1);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
+	m = open_mon(f, cfg, 0);
+	f->cancel_after = 600;
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
+	f->cancel = 0;
+	f->cancel_after = 0;
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	/* the same log key, another history: B at base/b */
+	memcpy(adir, f->dir, sizeof(adir));
+	(void)snprintf(f->dir, sizeof(f->dir), "%s/b", f->base);
+	if (kta_publish_init(f->dir, ORIGIN, f->key_path, &err) != KTA_OK ||
+	    kta_publish_open(f->dir, &pb, &err) != KTA_OK)
+		fail_msg("publisher b: %s", err.msg);
+	f->p = pb;
+	add_many(f, 0, 768, -1);
+	for (i = 768; i < 950; i++) {
+		(void)snprintf(label, sizeof(label), "x%d", i);
+		add(f, label, i % 3, NULL);
+	}
+	publish(f, -1);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_CRITICAL], 1);
+	assert_string_equal(res.error_class, "fork");
+	assert_int_equal(res.audited, 0);
+	assert_int_equal(res.entries, 0);
+	assert_int_equal(pending_done(m, &done), 1);
+	assert_int_equal(done, 512);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	kta_publish_close(pb);
+	f->p = pa;
+	memcpy(f->dir, adir, sizeof(adir));
+}
+
+/* A pending catch-up is finished when the log's head no longer meets the
+ * policy (here: too old): its target met it when the catch-up began. */
+static void test_chunked_finish_without_policy(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_error err;
+	struct kta_state_log *v = NULL;
+	char extra[1024];
+	uint64_t done = 0;
+	int found = 0;
+
+	add_many(f, 0, 900, T0); /* cosigned at T0 */
+	(void)snprintf(extra, sizeof(extra), "witness %s\nquorum 1\nmax_age 3600\n", f->wit_vk);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", extra);
+	m = open_mon(f, cfg, 0);
+	f->now = T0 + 100;
+	f->cancel_after = 600;
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(pending_done(m, &done), 1);
+	f->now = T0 + 100 + 3601;
+	f->logs[0] = '\0';
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
+	assert_string_equal(res.error_class, "stale");
+	assert_int_equal(res.size, 900);
+	assert_int_equal(res.entries, 900 - done);
+	assert_non_null(strstr(f->logs, "resuming the interrupted catch-up to size 900"));
+	assert_int_equal(pending_done(m, &done), 0);
+	/* stored as first seen when the catch-up began, as one transaction
+	 * would have stored it then: its age counts from there */
+	assert_int_equal(kta_state_log_get(kta_monitor_state(m), ORIGIN, &found, &v, &err), KTA_OK);
+	assert_int_equal(found, 1);
+	assert_int_equal(v->updated, T0 + 100);
+	kta_state_log_free(v);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
 static void test_offline_and_watches(void **state)
 {
 	struct fx *f = *state;
@@ -609,6 +999,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable_once_per_day, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_witness_policy_and_age, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_catch_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_watch_between_chunks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_fork_after_crash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_finish_without_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offline_and_watches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_watch_applied, setup, teardown),
 	};

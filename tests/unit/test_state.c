@@ -312,6 +312,119 @@ static void log_roundtrip(void **state)
 	tmp_rm(&t);
 }
 
+/* The pending catch-up row: round trip, started kept for the same target,
+ * the done < size rule, clear, rollback, and damaged rows refused. */
+static void pending_roundtrip(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_pending *p = NULL;
+	struct kta_compact_range *cr;
+	uint8_t root[32], target[32], r2[32];
+	struct kta_hasher *h = NULL;
+	int found = 1;
+	struct kta_error err;
+	sqlite3 *db;
+	size_t b;
+	static const char *const bad[] = {
+	    "UPDATE pending SET done = 13",      /* range holds 5 leaves */
+	    "UPDATE pending SET done = -1",      /* not a count */
+	    "UPDATE pending SET range = x'00'",  /* not 32-byte hashes */
+	    "UPDATE pending SET root = x'0011'", /* not a hash */
+	    "UPDATE pending SET size = 5",       /* nothing left to do */
+	};
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_hasher_new(&h, NULL), KTA_OK);
+	assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, NULL), KTA_OK);
+	assert_false(found);
+	assert_null(p);
+	assert_int_equal(kta_state_pending_clear(st, ORIGIN, NULL), KTA_OK); /* none */
+	memset(target, 7, sizeof(target));
+	cr = mk_range(5, root);
+	assert_int_equal(
+	    kta_state_pending_put(st, ORIGIN, note, strlen(note), 13, target, cr, 100, NULL),
+	    KTA_OK);
+	/* done must stay below the target's size */
+	assert_int_equal(
+	    kta_state_pending_put(st, ORIGIN, note, strlen(note), 5, target, cr, 100, &err),
+	    KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "fewer leaves done"));
+	assert_int_equal(kta_state_pending_put(st, ORIGIN, note, 0, 13, target, cr, 100, &err),
+			 KTA_ERR_USAGE);
+	kta_compact_range_free(cr);
+	assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, NULL), KTA_OK);
+	assert_true(found);
+	assert_string_equal(p->checkpoint, note);
+	assert_int_equal(p->checkpoint_len, strlen(note));
+	assert_int_equal(p->size, 13);
+	assert_memory_equal(p->root, target, 32);
+	assert_int_equal(p->done, 5);
+	assert_int_equal(p->started, 100);
+	assert_int_equal(kta_compact_range_size(p->range), 5);
+	assert_int_equal(kta_compact_range_root(p->range, h, r2, NULL), KTA_OK);
+	assert_memory_equal(r2, root, 32);
+	kta_state_pending_free(p);
+	/* the next chunk of the same target keeps started ... */
+	cr = mk_range(9, root);
+	assert_int_equal(
+	    kta_state_pending_put(st, ORIGIN, note, strlen(note), 13, target, cr, 200, NULL),
+	    KTA_OK);
+	assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, NULL), KTA_OK);
+	assert_int_equal(p->done, 9);
+	assert_int_equal(p->started, 100);
+	kta_state_pending_free(p);
+	/* ... another target starts again */
+	target[0] ^= 1;
+	assert_int_equal(
+	    kta_state_pending_put(st, ORIGIN, note, strlen(note), 13, target, cr, 300, NULL),
+	    KTA_OK);
+	assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, NULL), KTA_OK);
+	assert_int_equal(p->started, 300);
+	kta_state_pending_free(p);
+	kta_compact_range_free(cr);
+	/* another origin is separate; a rolled-back clear leaves the row */
+	assert_int_equal(kta_state_pending_get(st, "other", &found, &p, NULL), KTA_OK);
+	assert_false(found);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_pending_clear(st, ORIGIN, NULL), KTA_OK);
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, NULL), KTA_OK);
+	assert_true(found);
+	kta_state_pending_free(p);
+	kta_state_close(st);
+	/* damaged rows are reported, never trusted */
+	for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		st = open_ok(&t);
+		cr = mk_range(5, root);
+		assert_int_equal(kta_state_pending_put(st, ORIGIN, note, strlen(note), 13, target,
+						       cr, 100, NULL),
+				 KTA_OK);
+		kta_compact_range_free(cr);
+		kta_state_close(st);
+		assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, bad[b], NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		st = open_ok(&t);
+		assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, &err),
+				 KTA_ERR_MALFORMED);
+		assert_false(found);
+		assert_null(p);
+		assert_non_null(strstr(err.msg, "log " ORIGIN));
+		kta_state_close(st);
+	}
+	/* cleared: gone */
+	st = open_ok(&t);
+	assert_int_equal(kta_state_pending_clear(st, ORIGIN, NULL), KTA_OK);
+	assert_int_equal(kta_state_pending_get(st, ORIGIN, &found, &p, NULL), KTA_OK);
+	assert_false(found);
+	kta_state_close(st);
+	kta_hasher_free(h);
+	tmp_rm(&t);
+}
+
 static void transaction_rollback(void **state)
 {
 	struct tmp t;
@@ -1628,6 +1741,7 @@ int main(void)
 	    cmocka_unit_test(open_permissions_and_twice),
 	    cmocka_unit_test(open_rejects),
 	    cmocka_unit_test(log_roundtrip),
+	    cmocka_unit_test(pending_roundtrip),
 	    cmocka_unit_test(transaction_rollback),
 	    cmocka_unit_test(close_rolls_back),
 	    cmocka_unit_test(crash_kill9),

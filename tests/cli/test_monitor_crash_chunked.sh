@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The crash test of test_monitor_crash.sh with the replay committed in
+# chunks (ktaudit.conf(5) commit_every 7000: eight chunks of the 50k-entry
+# log): kill -9 anywhere in any chunk, restart, and the outcome must still
+# equal the uninterrupted (also chunked) run's.
+KTA_CRASH_COMMIT_EVERY=${KTA_CRASH_COMMIT_EVERY:-7000} exec bash "$(dirname "$0")/test_monitor_crash.sh"
