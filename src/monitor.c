@@ -1098,6 +1098,10 @@ static enum kta_status fetch_one(struct cyc *cy, size_t i, struct seen *s, struc
 		if (cy->v != NULL && cy->v->size == s->cp->size &&
 		    kta_ct_equal(cy->v->root, s->cp->root, 32) && cy->v->updated < cy->now)
 			s->newest = cy->v->updated;
+		/* the tree of a pending catch-up: first stored when it began */
+		if (cy->pd != NULL && cy->pd->size == s->cp->size &&
+		    kta_ct_equal(cy->pd->root, s->cp->root, 32) && cy->pd->started < cy->now)
+			s->newest = cy->pd->started;
 	}
 	if (lc->max_age > 0 && (!s->has_time || (cy->now > s->newest &&
 						 (uint64_t)(cy->now - s->newest) > lc->max_age))) {
@@ -1464,22 +1468,22 @@ static enum kta_status check_against(struct cyc *cy, struct head vh, struct kta_
 }
 
 /*
- * Checks every log-signed head against the verified checkpoint V and the
- * target P of a pending catch-up: P is signed by the log and part of its
- * entries are stored, so a head that is not consistent with it is a fork
- * (or a rollback) as surely as one against V.
+ * Checks every log-signed head against the verified checkpoint V, or
+ * against the target P of a pending catch-up: P is signed by the log and
+ * part of its entries are stored, so a head that is not consistent with it
+ * is a fork (or a rollback) as surely as one against V.
  */
 static enum kta_status check_against_state(struct cyc *cy, struct kta_error *err)
 {
 	struct head ph;
-	enum kta_status r;
 
-	if (cy->v != NULL && (r = check_against(cy, state_head(cy), err)) != KTA_OK)
-		return r;
 	if (cy->pd == NULL)
-		return KTA_OK;
+		return cy->v != NULL ? check_against(cy, state_head(cy), err) : KTA_OK;
+	/* V is a prefix of P (proven when P was chosen): whatever is
+	 * consistent with P is with V, and checking both would report one
+	 * fork twice. As when V is P, the alerts get the same ids. */
 	ph = seen_head(cy, &cy->pend);
-	ph.url = "(verified)"; /* as when V is P: the alerts get the same ids */
+	ph.url = "(verified)";
 	return check_against(cy, ph, err);
 }
 
@@ -2048,9 +2052,13 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 		const struct kta_state_pending *pd = cy->pd;
 
 		cy->pend_used = 1;
-		/* P itself unless t is the same tree; the caller goes on to a newer t */
-		if (t->cp->size != pd->size || !kta_ct_equal(t->cp->root, pd->root, 32))
+		/* P itself unless t is the same tree; the caller goes on to a newer
+		 * t, whose source serves P's tiles too (t was checked against P) */
+		if (t->cp->size != pd->size || !kta_ct_equal(t->cp->root, pd->root, 32)) {
+			if (t != &cy->pend && t->cp->size > pd->size)
+				cy->pend.src = t->src;
 			t = &cy->pend;
+		}
 		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
 			"resuming the interrupted catch-up to size %" PRIu64 " at leaf %" PRIu64,
 			pd->size, pd->done);
@@ -2411,6 +2419,21 @@ out:
 
 /* ---- the cycle ---- */
 
+/* The cycle stored head h: the result and the metrics say so. */
+static void note_advanced(struct cyc *cy, const struct seen *h)
+{
+	struct kta_monitor_log_status *st = &cy->lg->status;
+
+	cy->res->audited = 1;
+	cy->res->size = h->cp->size;
+	st->has_checkpoint = 1;
+	st->size = h->cp->size;
+	if (h->has_time)
+		st->checkpoint_time = h->newest;
+	else if (cy->v == NULL || cy->v->size != h->cp->size)
+		st->checkpoint_time = cy->stored_at;
+}
+
 enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_monitor_result *res,
 				  struct kta_error *err)
 {
@@ -2463,28 +2486,33 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 	if (t != NULL && !cy.blocked && t->consistent) {
 		if ((r = advance(&cy, t, err)) != KTA_OK)
 			goto out;
-		if (cy.pend_done && t != &cy.pend && t->cp->size > cy.pend.cp->size) {
-			/* P is verified now and t was checked against it (step
-			 * 2): the step from P to t, as the next cycle would make. */
-			kta_state_log_free(cy.v);
-			cy.v = NULL;
-			cy.advanced = 0;
-			if ((r = kta_state_log_get(m->st, cy.lg->cfg->origin, &found, &cy.v,
-						   err)) != KTA_OK ||
-			    (r = advance(&cy, t, err)) != KTA_OK)
-				goto out;
-		} else if (cy.pend_done) {
-			t = &cy.pend; /* P is what the state holds now */
-		}
-		if (cy.advanced) {
-			res->audited = 1;
-			res->size = t->cp->size;
-			cy.lg->status.has_checkpoint = 1;
-			cy.lg->status.size = t->cp->size;
-			if (t->has_time)
-				cy.lg->status.checkpoint_time = t->newest;
-			else if (cy.v == NULL || cy.v->size != t->cp->size)
-				cy.lg->status.checkpoint_time = cy.stored_at;
+		if (cy.pend_done) {
+			/* P is what the state holds now */
+			note_advanced(&cy, &cy.pend);
+			if (t == &cy.pend || t->cp->size <= cy.pend.cp->size) {
+				t = &cy.pend;
+			} else {
+				/* t was checked against P (step 2): the step from P
+				 * to t, as the next cycle would make */
+				kta_state_log_free(cy.v);
+				cy.v = NULL;
+				cy.advanced = 0;
+				if ((r = kta_state_log_get(m->st, cy.lg->cfg->origin, &found, &cy.v,
+							   err)) != KTA_OK)
+					goto out;
+				if (!found) {
+					r = kta_error_set(err, KTA_ERR_INTERNAL,
+							  "monitor: the finished catch-up was not "
+							  "stored");
+					goto out;
+				}
+				if ((r = advance(&cy, t, err)) != KTA_OK)
+					goto out;
+				if (cy.advanced)
+					note_advanced(&cy, t);
+			}
+		} else if (cy.advanced) {
+			note_advanced(&cy, t);
 		}
 		/* Cosign what we verified and replayed ourselves, unless this
 		 * cycle found something critical; then gossip. A fork found by

@@ -49,11 +49,13 @@
  *      pending row (state.h "pending": T and how far the replay got), and V
  *      moves to T only with the last chunk. A crash loses at most the open
  *      chunk; the next cycle resumes after the last committed one. Step 2
- *      then checks every head against the interrupted T as against V; T is
- *      finished first (its note verified again, not its age or quorum; not
- *      cosigned), and a newer head follows in a second step of the same
- *      cycle, so every alert carries the size an uninterrupted run gives
- *      it. The watch list is read again for each chunk.
+ *      then checks every head against the interrupted T instead of V (V is
+ *      a prefix of T); T is finished first, read from the source of the
+ *      newer head the cycle goes on to, else from url (its note verified
+ *      again, not its age or quorum; that stored note is not cosigned),
+ *      and a newer head follows in a second step of the same cycle, so
+ *      every replay alert carries the size an uninterrupted run gives it.
+ *      The watch list is read again for each chunk.
  *
  *   5. with a witness key and a publish directory (config.h witness_key,
  *      publish_dir), T is cosigned (cosignature/v1) and written atomically to

@@ -887,6 +887,141 @@ static void test_chunked_finish_without_policy(void **state)
 	kta_config_free(cfg);
 }
 
+/* V at 100, a crash in the catch-up to P (900), then a head that forks
+ * below V: one fork (against P, which contains V), as when V is P. */
+static void test_chunked_fork_below_v(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_publisher *pa = f->p, *pb = NULL;
+	struct kta_error err;
+	char adir[128], label[32];
+	uint64_t done = 0;
+	int i;
+
+	add_many(f, 0, 100, -1);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.size, 100);
+	add_many(f, 100, 900, -1);
+	f->cancel_after = 600;
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(pending_done(m, &done), 1);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	memcpy(adir, f->dir, sizeof(adir));
+	(void)snprintf(f->dir, sizeof(f->dir), "%s/b", f->base);
+	if (kta_publish_init(f->dir, ORIGIN, f->key_path, &err) != KTA_OK ||
+	    kta_publish_open(f->dir, &pb, &err) != KTA_OK)
+		fail_msg("publisher b: %s", err.msg);
+	f->p = pb;
+	add_many(f, 0, 50, -1);
+	for (i = 50; i < 950; i++) {
+		(void)snprintf(label, sizeof(label), "x%d", i);
+		add(f, label, i % 3, NULL);
+	}
+	publish(f, -1);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_CRITICAL], 1);
+	assert_int_equal(res.new_alerts, 1);
+	assert_string_equal(res.error_class, "fork");
+	assert_int_equal(res.size, 100);
+	assert_int_equal(res.entries, 0);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	kta_publish_close(pb);
+	f->p = pa;
+	memcpy(f->dir, adir, sizeof(adir));
+}
+
+/* No witnesses: a head's age counts from when its tree was first stored,
+ * and for a pending catch-up's tree that is when the catch-up began. A
+ * crash must not make a frozen log look fresh. */
+static void test_chunked_age_kept(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_monitor_log_status st;
+	struct kta_state_log *v = NULL;
+	struct kta_error err;
+	uint64_t done = 0;
+	int found = 0;
+
+	add_many(f, 0, 900, -1);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", "max_age 3600\n");
+	m = open_mon(f, cfg, 0);
+	f->now = T0 + 100;
+	f->cancel_after = 600;
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(pending_done(m, &done), 1);
+	f->now = T0 + 5100;
+	cycle(m, &res);
+	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
+	assert_string_equal(res.error_class, "stale");
+	assert_int_equal(res.size, 900); /* finished all the same */
+	kta_monitor_log_status(m, 0, &st);
+	assert_int_equal(st.checkpoint_time, T0 + 100);
+	assert_int_equal(kta_state_log_get(kta_monitor_state(m), ORIGIN, &found, &v, &err), KTA_OK);
+	assert_int_equal(v->updated, T0 + 100);
+	kta_state_log_free(v);
+	f->now = T0 + 5200;
+	cycle(m, &res);
+	assert_string_equal(res.error_class, "stale");
+	kta_monitor_log_status(m, 0, &st);
+	assert_int_equal(st.checkpoint_time, T0 + 100);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
+/* The primary URL is down when a crashed catch-up resumes: P is read from
+ * the mirror whose newer head was checked against it. */
+static void test_chunked_resume_from_mirror(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_error err;
+	char adir[128], extra[256];
+	uint64_t done = 0;
+
+	add_many(f, 0, 900, -1);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
+	m = open_mon(f, cfg, 0);
+	f->cancel_after = 600;
+	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(pending_done(m, &done), 1);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	add_many(f, 900, 1000, -1);
+	memcpy(adir, f->dir, sizeof(adir));
+	(void)snprintf(extra, sizeof(extra), "mirror file://%s/\n", adir);
+	(void)snprintf(f->dir, sizeof(f->dir), "%s/gone", f->base);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", extra);
+	m = open_mon(f, cfg, 0);
+	cycle(m, &res);
+	assert_string_equal(res.error_class, "unreachable"); /* the primary */
+	assert_int_equal(res.size, 1000);
+	assert_int_equal(res.entries, 1000 - done);
+	assert_int_equal(pending_done(m, &done), 0);
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	memcpy(f->dir, adir, sizeof(adir));
+}
+
 static void test_offline_and_watches(void **state)
 {
 	struct fx *f = *state;
@@ -1003,6 +1138,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chunked_watch_between_chunks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_fork_after_crash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_finish_without_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_fork_below_v, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_age_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked_resume_from_mirror, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offline_and_watches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_watch_applied, setup, teardown),
 	};
