@@ -585,6 +585,58 @@ static int pending_done(struct kta_monitor *m, uint64_t *done)
 	return found;
 }
 
+/* Runs a cycle of m that is cancelled at the cancel seam's `after`-th call
+ * (a crash in the middle of a catch-up; *res as it left it) and returns the
+ * leaves its pending catch-up has done. */
+static uint64_t interrupted(struct fx *f, struct kta_monitor *m, int after,
+			    struct kta_monitor_result *res)
+{
+	struct kta_error err;
+	uint64_t done = 0;
+
+	f->cancel_after = after;
+	assert_int_equal(kta_monitor_cycle(m, 0, res, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	f->cancel = 0;
+	f->cancel_after = 0;
+	assert_int_equal(pending_done(m, &done), 1);
+	return done;
+}
+
+/* Publishes another history B of the same log key in BASE/b: c0.. up to
+ * `same` as add_many does, then x<same>.. up to `size`. f->dir and f->p are
+ * B's until unfork(); adir keeps A's directory. */
+static struct kta_publisher *fork_log(struct fx *f, int same, int size, char adir[static 128])
+{
+	struct kta_publisher *pb = NULL;
+	struct kta_error err;
+	char label[32];
+	int i;
+
+	memcpy(adir, f->dir, 128);
+	(void)snprintf(f->dir, sizeof(f->dir), "%s/b", f->base);
+	if (kta_publish_init(f->dir, ORIGIN, f->key_path, &err) != KTA_OK ||
+	    kta_publish_open(f->dir, &pb, &err) != KTA_OK)
+		fail_msg("publisher b: %s", err.msg);
+	f->p = pb;
+	add_many(f, 0, same, -1);
+	for (i = same; i < size; i++) {
+		(void)snprintf(label, sizeof(label), "x%d", i);
+		add(f, label, i % 3, NULL);
+	}
+	publish(f, -1);
+	return pb;
+}
+
+/* Back to A (publisher pa, directory adir). */
+static void unfork(struct fx *f, struct kta_publisher *pa, struct kta_publisher *pb,
+		   const char adir[static 128])
+{
+	kta_publish_close(pb);
+	f->p = pa;
+	memcpy(f->dir, adir, 128);
+}
+
 /*
  * commit_every: a catch-up committed in chunks stores what one transaction
  * stores (the same alerts, in the same order, with the same ids); an
@@ -641,16 +693,10 @@ static void test_chunked_catch_up(void **state)
 
 	/* interrupted in the third chunk: the first two stay committed */
 	mint = open_mon(f, cint, 0);
-	f->cancel_after = 600;
-	assert_int_equal(kta_monitor_cycle(mint, 0, &res, &err), KTA_ERR_IO);
-	assert_non_null(strstr(err.msg, "cancelled"));
-	f->cancel = 0;
-	f->cancel_after = 0;
+	assert_int_equal(interrupted(f, mint, 600, &res), 512);
 	assert_int_equal(res.audited, 0);
 	assert_int_equal(res.new_alerts, 3); /* the first two chunks */
 	assert_int_equal(res.entries, 512);
-	assert_int_equal(pending_done(mint, &done), 1);
-	assert_int_equal(done, 512);
 	assert_int_equal(kta_state_log_get(kta_monitor_state(mint), ORIGIN, &found, &v, &err),
 			 KTA_OK);
 	assert_int_equal(found, 0); /* the verified checkpoint moves with the last chunk */
@@ -688,12 +734,7 @@ static void test_chunked_catch_up(void **state)
 	kta_config_free(cch);
 	cch = config_in(f, "ch2", "commit_every 256\n", "mon", "");
 	mch = open_mon(f, cch, 0);
-	f->cancel_after = 300;
-	assert_int_equal(kta_monitor_cycle(mch, 0, &res, &err), KTA_ERR_IO);
-	f->cancel = 0;
-	f->cancel_after = 0;
-	assert_int_equal(pending_done(mch, &done), 1);
-	assert_int_equal(done, 256);
+	assert_int_equal(interrupted(f, mch, 300, &res), 256);
 	f->logs[0] = '\0';
 	cycle(mch, &res);
 	assert_int_equal(res.size, 1000);
@@ -801,33 +842,16 @@ static void test_chunked_fork_after_crash(void **state)
 	struct kta_monitor *m;
 	struct kta_monitor_result res;
 	struct kta_publisher *pa = f->p, *pb = NULL;
-	struct kta_error err;
-	char adir[128], label[32];
+	char adir[128];
 	uint64_t done = 0;
-	int i;
 
 	add_many(f, 0, 900, -1);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
 	m = open_mon(f, cfg, 0);
-	f->cancel_after = 600;
-	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
-	f->cancel = 0;
-	f->cancel_after = 0;
+	assert_int_equal(interrupted(f, m, 600, &res), 512);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
-	/* the same log key, another history: B at base/b */
-	memcpy(adir, f->dir, sizeof(adir));
-	(void)snprintf(f->dir, sizeof(f->dir), "%s/b", f->base);
-	if (kta_publish_init(f->dir, ORIGIN, f->key_path, &err) != KTA_OK ||
-	    kta_publish_open(f->dir, &pb, &err) != KTA_OK)
-		fail_msg("publisher b: %s", err.msg);
-	f->p = pb;
-	add_many(f, 0, 768, -1);
-	for (i = 768; i < 950; i++) {
-		(void)snprintf(label, sizeof(label), "x%d", i);
-		add(f, label, i % 3, NULL);
-	}
-	publish(f, -1);
+	pb = fork_log(f, 768, 950, adir);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
 	m = open_mon(f, cfg, 0);
 	cycle(m, &res);
@@ -839,9 +863,7 @@ static void test_chunked_fork_after_crash(void **state)
 	assert_int_equal(done, 512);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
-	kta_publish_close(pb);
-	f->p = pa;
-	memcpy(f->dir, adir, sizeof(adir));
+	unfork(f, pa, pb, adir);
 }
 
 /* A pending catch-up is finished when the log's head no longer meets the
@@ -863,11 +885,7 @@ static void test_chunked_finish_without_policy(void **state)
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", extra);
 	m = open_mon(f, cfg, 0);
 	f->now = T0 + 100;
-	f->cancel_after = 600;
-	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
-	f->cancel = 0;
-	f->cancel_after = 0;
-	assert_int_equal(pending_done(m, &done), 1);
+	done = interrupted(f, m, 600, &res);
 	f->now = T0 + 100 + 3601;
 	f->logs[0] = '\0';
 	cycle(m, &res);
@@ -896,10 +914,7 @@ static void test_chunked_fork_below_v(void **state)
 	struct kta_monitor *m;
 	struct kta_monitor_result res;
 	struct kta_publisher *pa = f->p, *pb = NULL;
-	struct kta_error err;
-	char adir[128], label[32];
-	uint64_t done = 0;
-	int i;
+	char adir[128];
 
 	add_many(f, 0, 100, -1);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
@@ -907,25 +922,10 @@ static void test_chunked_fork_below_v(void **state)
 	cycle(m, &res);
 	assert_int_equal(res.size, 100);
 	add_many(f, 100, 900, -1);
-	f->cancel_after = 600;
-	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
-	f->cancel = 0;
-	f->cancel_after = 0;
-	assert_int_equal(pending_done(m, &done), 1);
+	assert_true(interrupted(f, m, 600, &res) > 100);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
-	memcpy(adir, f->dir, sizeof(adir));
-	(void)snprintf(f->dir, sizeof(f->dir), "%s/b", f->base);
-	if (kta_publish_init(f->dir, ORIGIN, f->key_path, &err) != KTA_OK ||
-	    kta_publish_open(f->dir, &pb, &err) != KTA_OK)
-		fail_msg("publisher b: %s", err.msg);
-	f->p = pb;
-	add_many(f, 0, 50, -1);
-	for (i = 50; i < 950; i++) {
-		(void)snprintf(label, sizeof(label), "x%d", i);
-		add(f, label, i % 3, NULL);
-	}
-	publish(f, -1);
+	pb = fork_log(f, 50, 950, adir);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
 	m = open_mon(f, cfg, 0);
 	cycle(m, &res);
@@ -936,9 +936,7 @@ static void test_chunked_fork_below_v(void **state)
 	assert_int_equal(res.entries, 0);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
-	kta_publish_close(pb);
-	f->p = pa;
-	memcpy(f->dir, adir, sizeof(adir));
+	unfork(f, pa, pb, adir);
 }
 
 /* No witnesses: a head's age counts from when its tree was first stored,
@@ -953,18 +951,13 @@ static void test_chunked_age_kept(void **state)
 	struct kta_monitor_log_status st;
 	struct kta_state_log *v = NULL;
 	struct kta_error err;
-	uint64_t done = 0;
 	int found = 0;
 
 	add_many(f, 0, 900, -1);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "max_age 3600\n");
 	m = open_mon(f, cfg, 0);
 	f->now = T0 + 100;
-	f->cancel_after = 600;
-	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
-	f->cancel = 0;
-	f->cancel_after = 0;
-	assert_int_equal(pending_done(m, &done), 1);
+	assert_int_equal(interrupted(f, m, 600, &res), 512);
 	f->now = T0 + 5100;
 	cycle(m, &res);
 	assert_int_equal(res.findings[KTA_SEV_WARNING], 1);
@@ -992,18 +985,13 @@ static void test_chunked_resume_from_mirror(void **state)
 	struct kta_config *cfg;
 	struct kta_monitor *m;
 	struct kta_monitor_result res;
-	struct kta_error err;
 	char adir[128], extra[256];
 	uint64_t done = 0;
 
 	add_many(f, 0, 900, -1);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
 	m = open_mon(f, cfg, 0);
-	f->cancel_after = 600;
-	assert_int_equal(kta_monitor_cycle(m, 0, &res, &err), KTA_ERR_IO);
-	f->cancel = 0;
-	f->cancel_after = 0;
-	assert_int_equal(pending_done(m, &done), 1);
+	done = interrupted(f, m, 600, &res);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
 	add_many(f, 900, 1000, -1);
