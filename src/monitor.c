@@ -2434,6 +2434,28 @@ static void note_advanced(struct cyc *cy, const struct seen *h)
 		st->checkpoint_time = cy->stored_at;
 }
 
+/* After the pending target P was finished: the step from P to t (checked
+ * against P in step 2), as the next cycle would make it. */
+static enum kta_status step_on(struct cyc *cy, struct seen *t, struct kta_error *err)
+{
+	enum kta_status r;
+	int found = 0;
+
+	kta_state_log_free(cy->v);
+	cy->v = NULL;
+	cy->advanced = 0;
+	if ((r = kta_state_log_get(cy->m->st, cy->lg->cfg->origin, &found, &cy->v, err)) != KTA_OK)
+		return r;
+	if (!found)
+		return kta_error_set(err, KTA_ERR_INTERNAL,
+				     "monitor: the finished catch-up was not stored");
+	if ((r = advance(cy, t, err)) != KTA_OK)
+		return r;
+	if (cy->advanced)
+		note_advanced(cy, t);
+	return KTA_OK;
+}
+
 enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_monitor_result *res,
 				  struct kta_error *err)
 {
@@ -2487,30 +2509,12 @@ enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log, struct kta_
 		if ((r = advance(&cy, t, err)) != KTA_OK)
 			goto out;
 		if (cy.pend_done) {
-			/* P is what the state holds now */
+			/* P is what the state holds now; a newer t follows */
 			note_advanced(&cy, &cy.pend);
-			if (t == &cy.pend || t->cp->size <= cy.pend.cp->size) {
+			if (t == &cy.pend || t->cp->size <= cy.pend.cp->size)
 				t = &cy.pend;
-			} else {
-				/* t was checked against P (step 2): the step from P
-				 * to t, as the next cycle would make */
-				kta_state_log_free(cy.v);
-				cy.v = NULL;
-				cy.advanced = 0;
-				if ((r = kta_state_log_get(m->st, cy.lg->cfg->origin, &found, &cy.v,
-							   err)) != KTA_OK)
-					goto out;
-				if (!found) {
-					r = kta_error_set(err, KTA_ERR_INTERNAL,
-							  "monitor: the finished catch-up was not "
-							  "stored");
-					goto out;
-				}
-				if ((r = advance(&cy, t, err)) != KTA_OK)
-					goto out;
-				if (cy.advanced)
-					note_advanced(&cy, t);
-			}
+			else if ((r = step_on(&cy, t, err)) != KTA_OK)
+				goto out;
 		} else if (cy.advanced) {
 			note_advanced(&cy, t);
 		}

@@ -832,6 +832,16 @@ static int ckpt_bind(sqlite3_stmt *s, const char *origin, const char *note, size
 	return sqlite3_bind_blob(s, 4, root, 32, SQLITE_STATIC);
 }
 
+/* Binds ?i to a compact range's hashes, concatenated (range borrowed). */
+static int bind_range(sqlite3_stmt *s, int i, const struct kta_compact_range *range)
+{
+	size_t n = 0;
+	const uint8_t(*hashes)[32] = kta_compact_range_hashes(range, &n);
+
+	return sqlite3_bind_blob(s, i, n > 0 ? (const void *)hashes : "", (int)(n * 32),
+				 SQLITE_STATIC);
+}
+
 enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, const char *note,
 				  size_t note_len, uint64_t size, const uint8_t root[static 32],
 				  const struct kta_compact_range *range, int64_t now,
@@ -839,8 +849,6 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 {
 	enum kta_status r;
 	sqlite3_stmt *s;
-	size_t n = 0;
-	const uint8_t(*hashes)[32];
 	int own;
 
 	if (range == NULL || kta_compact_range_size(range) != size)
@@ -849,7 +857,6 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 				     (unsigned long long)size);
 	if ((r = ckpt_check(note, note_len, size, err)) != KTA_OK)
 		return r;
-	hashes = kta_compact_range_hashes(range, &n);
 	if ((r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
 	if ((s = stmt(st, S_LOG_PUT, err)) == NULL) {
@@ -857,9 +864,8 @@ enum kta_status kta_state_log_put(struct kta_state *st, const char *origin, cons
 		goto out;
 	}
 	if (ckpt_bind(s, origin, note, note_len, size, root) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 5, n > 0 ? (const void *)hashes : "", (int)(n * 32),
-			      SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 6, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+	    bind_range(s, 5, range) != SQLITE_OK || sqlite3_bind_int64(s, 6, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
 		r = db_fail(st, "store log checkpoint", err);
 		sqlite3_reset(s);
 		goto out;
@@ -936,8 +942,6 @@ enum kta_status kta_state_pending_put(struct kta_state *st, const char *origin, 
 {
 	enum kta_status r;
 	sqlite3_stmt *s = NULL;
-	size_t n = 0;
-	const uint8_t(*hashes)[32];
 	uint64_t done;
 	int own;
 
@@ -948,7 +952,6 @@ enum kta_status kta_state_pending_put(struct kta_state *st, const char *origin, 
 				     size);
 	if ((r = ckpt_check(note, note_len, size, err)) != KTA_OK)
 		return r;
-	hashes = kta_compact_range_hashes(range, &n);
 	if ((r = tx_enter(st, &own, err)) != KTA_OK)
 		return r;
 	/* started is kept while the target is the same tree */
@@ -964,9 +967,7 @@ enum kta_status kta_state_pending_put(struct kta_state *st, const char *origin, 
 		goto out;
 	}
 	if (ckpt_bind(s, origin, note, note_len, size, root) != SQLITE_OK ||
-	    bind_u64(s, 5, done) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 6, n > 0 ? (const void *)hashes : "", (int)(n * 32),
-			      SQLITE_STATIC) != SQLITE_OK ||
+	    bind_u64(s, 5, done) != SQLITE_OK || bind_range(s, 6, range) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 7, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
 		r = db_fail(st, "store pending catch-up", err);
 		goto out;

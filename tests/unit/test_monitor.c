@@ -831,41 +831,6 @@ static void test_chunked_watch_between_chunks(void **state)
 	}
 }
 
-/* After a crash mid catch-up to P, the log shows a head that forks from P
- * (the same key, a different history after leaf 768): the resumed cycle
- * reports the fork and stores nothing more, as an uninterrupted run would
- * at its next cycle. */
-static void test_chunked_fork_after_crash(void **state)
-{
-	struct fx *f = *state;
-	struct kta_config *cfg;
-	struct kta_monitor *m;
-	struct kta_monitor_result res;
-	struct kta_publisher *pa = f->p, *pb = NULL;
-	char adir[128];
-	uint64_t done = 0;
-
-	add_many(f, 0, 900, -1);
-	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
-	m = open_mon(f, cfg, 0);
-	assert_int_equal(interrupted(f, m, 600, &res), 512);
-	kta_monitor_close(m);
-	kta_config_free(cfg);
-	pb = fork_log(f, 768, 950, adir);
-	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
-	m = open_mon(f, cfg, 0);
-	cycle(m, &res);
-	assert_int_equal(res.findings[KTA_SEV_CRITICAL], 1);
-	assert_string_equal(res.error_class, "fork");
-	assert_int_equal(res.audited, 0);
-	assert_int_equal(res.entries, 0);
-	assert_int_equal(pending_done(m, &done), 1);
-	assert_int_equal(done, 512);
-	kta_monitor_close(m);
-	kta_config_free(cfg);
-	unfork(f, pa, pb, adir);
-}
-
 /* A pending catch-up is finished when the log's head no longer meets the
  * policy (here: too old): its target met it when the catch-up began. */
 static void test_chunked_finish_without_policy(void **state)
@@ -905,38 +870,60 @@ static void test_chunked_finish_without_policy(void **state)
 	kta_config_free(cfg);
 }
 
-/* V at 100, a crash in the catch-up to P (900), then a head that forks
- * below V: one fork (against P, which contains V), as when V is P. */
-static void test_chunked_fork_below_v(void **state)
+/*
+ * A verified head of size v (0: none), a crash in the catch-up to P (900),
+ * then the log (same key) shows a head of 950 whose history leaves P's
+ * after leaf `same`: the resumed cycle reports one fork (against P, which
+ * contains V, as when V is P), stores nothing and keeps the pending row.
+ */
+static void fork_after_crash(struct fx *f, int v, int same)
 {
-	struct fx *f = *state;
 	struct kta_config *cfg;
 	struct kta_monitor *m;
 	struct kta_monitor_result res;
-	struct kta_publisher *pa = f->p, *pb = NULL;
+	struct kta_publisher *pa = f->p, *pb;
 	char adir[128];
+	uint64_t done, left = 0;
 
-	add_many(f, 0, 100, -1);
 	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
 	m = open_mon(f, cfg, 0);
-	cycle(m, &res);
-	assert_int_equal(res.size, 100);
-	add_many(f, 100, 900, -1);
-	assert_true(interrupted(f, m, 600, &res) > 100);
+	if (v > 0) {
+		add_many(f, 0, v, -1);
+		cycle(m, &res);
+		assert_int_equal(res.size, v);
+	}
+	add_many(f, v, 900, -1);
+	done = interrupted(f, m, 600, &res);
+	assert_true(done > (uint64_t)v && done < 900);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
-	pb = fork_log(f, 50, 950, adir);
-	cfg = config_in(f, "int", "commit_every 256\n", "mon", "");
+	pb = fork_log(f, same, 950, adir);
+	cfg = config_in(f, "int", "commit_every 256\n", "mon", ""); /* B's URL, same state */
 	m = open_mon(f, cfg, 0);
 	cycle(m, &res);
 	assert_int_equal(res.findings[KTA_SEV_CRITICAL], 1);
 	assert_int_equal(res.new_alerts, 1);
 	assert_string_equal(res.error_class, "fork");
-	assert_int_equal(res.size, 100);
+	assert_int_equal(res.audited, 0);
+	assert_int_equal(res.size, v);
 	assert_int_equal(res.entries, 0);
+	assert_int_equal(pending_done(m, &left), 1);
+	assert_int_equal(left, done);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
 	unfork(f, pa, pb, adir);
+}
+
+/* The fork is after the leaves already replayed (leaf 768 > 512). */
+static void test_chunked_fork_after_crash(void **state)
+{
+	fork_after_crash(*state, 0, 768);
+}
+
+/* The fork is below V (leaf 50 < 100). */
+static void test_chunked_fork_below_v(void **state)
+{
+	fork_after_crash(*state, 100, 50);
 }
 
 /* No witnesses: a head's age counts from when its tree was first stored,
