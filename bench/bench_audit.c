@@ -34,7 +34,9 @@
  * The replay runs with the monitor's default, one thread per CPU (no auth
  * lines: the pool only pipelines entries, and the state index prefetches
  * KTA_REPLAY_LOOKAHEAD entries ahead); KTA_BENCH_THREADS=0 runs it
- * sequentially (no lookahead) for comparison.
+ * sequentially (no lookahead) for comparison. KTA_BENCH_SHARD=K/N replays
+ * only the labels of shard K of N (shard.h), as `shard K/N` in ktaudit.conf:
+ * run the N shards as N processes at once to measure a sharded audit.
  *
  * URL is a directory written by `bench_replay gen` (file:// or http://).
  * Each prints entries per CPU-second (user + system of this process: the
@@ -55,6 +57,7 @@
 #include "ktaudit/encoding.h"
 #include "ktaudit/fetch.h"
 #include "ktaudit/replay.h"
+#include "ktaudit/shard.h"
 #include "ktaudit/state.h"
 #include "ktaudit/tlog.h"
 
@@ -76,6 +79,19 @@ static unsigned bench_threads(void)
 	const char *t = getenv("KTA_BENCH_THREADS");
 
 	return t != NULL ? (unsigned)strtoul(t, NULL, 10) : KTA_REPLAY_THREADS_AUTO;
+}
+
+/* KTA_BENCH_SHARD=K/N: *k, *n (n 0 when unset). */
+static void bench_shard(uint32_t *k, uint32_t *n)
+{
+	const char *t = getenv("KTA_BENCH_SHARD");
+	struct kta_error e;
+
+	*k = *n = 0;
+	if (t != NULL && kta_shard_parse(t, strlen(t), k, n, &e) != KTA_OK) {
+		fprintf(stderr, "bench_audit: KTA_BENCH_SHARD: %s\n", e.msg);
+		exit(2);
+	}
 }
 
 /* Start of the timed part (after the set-up: open, watches). */
@@ -182,6 +198,7 @@ static void replay_all(struct run *r, struct kta_replay_index ix, struct kta_rep
 	cfg.emit = count_alert;
 	cfg.emit_ctx = r;
 	cfg.threads = bench_threads();
+	bench_shard(&cfg.shard_k, &cfg.shard_n);
 	if (kta_compact_range_new(&cr, &e) != KTA_OK ||
 	    kta_replay_new(&cfg, &r->rp, &e) != KTA_OK ||
 	    kta_tlog_entries(r->c, 0, r->size, cr, 0, replay_one, r, &e) != KTA_OK ||

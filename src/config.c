@@ -10,6 +10,8 @@
 
 #include "ktaudit/encoding.h"
 #include "ktaudit/file.h"
+#include "ktaudit/hash.h"
+#include "ktaudit/shard.h"
 
 /* Longest URL accepted (the tlog client's KTA_TLOG_URL_MAX). */
 #define URL_MAX 2048
@@ -38,6 +40,7 @@ struct parser {
 	size_t l_commit_every;
 	size_t l_url, l_key, l_origin, l_quorum, l_poll, l_max_age, l_ca_file;
 	size_t cap_mproxies, cap_peers, l_publish_dir, l_witness_key, l_publish_global;
+	size_t l_shard;
 };
 
 /* Sets err to "FILE:LINE: <fmt...>" and returns st. */
@@ -632,11 +635,61 @@ static void log_free_fields(struct kta_log_config *l)
 	free(l->watches);
 }
 
+/*
+ * A sharded section audits only its shard's labels (shard.h), so a watch on
+ * a label of another shard would never be checked: refuse it, naming the
+ * watch's line. Checked at the section's end because `shard` may follow
+ * the watches.
+ */
+static enum kta_status watches_in_shard(struct parser *p, const struct kta_log_config *l)
+{
+	struct kta_hasher *hs = NULL;
+	char qb[4 * QUOTE_MAX + 4];
+	struct kta_error e;
+	enum kta_status r = KTA_ERR_INTERNAL;
+	uint8_t h[32];
+	uint32_t j;
+	size_t i;
+
+	if (l->shard_n == 0 || l->nwatches == 0)
+		return KTA_OK;
+	/* one hasher for the whole section (shard.h: kta_shard_from_hash) */
+	if ((r = kta_hasher_new(&hs, &e)) != KTA_OK) {
+		r = r == KTA_ERR_NOMEM ? nomem(p) : perr(p, p->l_shard, r, "shard: %s", e.msg);
+		goto out;
+	}
+	for (i = 0; i < l->nwatches; i++) {
+		const struct kta_watch_config *w = &l->watches[i];
+		size_t len = strlen(w->label);
+
+		kta_sha256(hs, (const uint8_t *)w->label, len, h);
+		if (kta_hasher_failed(hs)) {
+			r = perr(p, w->line, KTA_ERR_INTERNAL, "watch: SHA-256 failed");
+			goto out;
+		}
+		j = kta_shard_from_hash(h, l->shard_n);
+		if (j != l->shard_k) {
+			r = perr(p, w->line, KTA_ERR_MALFORMED,
+				 "watch \"%s\": the label is in shard %u/%u, this log audits "
+				 "shard %u/%u ('shard' on line %zu)",
+				 kta_quote((const uint8_t *)w->label, len, QUOTE_MAX, qb),
+				 (unsigned)j, (unsigned)l->shard_n, (unsigned)l->shard_k,
+				 (unsigned)l->shard_n, p->l_shard);
+			goto out;
+		}
+	}
+	r = KTA_OK;
+out:
+	kta_hasher_free(hs);
+	return r;
+}
+
 /* Checks that the open section is complete (at its end). */
 static enum kta_status finish_log(struct parser *p)
 {
 	struct kta_log_config *l = p->cur;
 	char qa[4 * QUOTE_MAX + 4], qb[4 * QUOTE_MAX + 4];
+	enum kta_status r;
 	size_t i;
 
 	if (l == NULL)
@@ -652,6 +705,8 @@ static enum kta_status finish_log(struct parser *p)
 			    "quorum %zu is more than the %zu witness%s of log \"%s\"", l->quorum,
 			    l->nwitnesses, l->nwitnesses == 1 ? "" : "es",
 			    kta_quote((const uint8_t *)l->name, strlen(l->name), QUOTE_MAX, qb));
+	if ((r = watches_in_shard(p, l)) != KTA_OK)
+		return r;
 	if (l->origin == NULL && (l->origin = strdup(l->name)) == NULL)
 		return nomem(p);
 	/* alerts and state name a log by its origin: it must be unique */
@@ -700,7 +755,7 @@ static enum kta_status dir_log(struct parser *p, const struct tok *t, size_t n)
 	p->cap_mirrors = p->cap_witnesses = p->cap_watches = 0;
 	p->cap_mproxies = p->cap_peers = 0;
 	p->l_url = p->l_key = p->l_origin = p->l_quorum = p->l_poll = p->l_max_age = 0;
-	p->l_ca_file = p->l_publish_dir = 0;
+	p->l_ca_file = p->l_publish_dir = p->l_shard = 0;
 	return KTA_OK;
 }
 
@@ -1065,6 +1120,19 @@ static enum kta_status dir_log_value(struct parser *p, const struct tok *t, size
 			return r;
 		return parse_seconds(p, "max_age", &t[1], 0, KTA_CONFIG_SECONDS_MAX, &l->max_age);
 	}
+	if (tok_is(&t[0], "shard")) {
+		struct kta_error e;
+		uint32_t k = 0, sn = 0;
+
+		if ((r = once(p, &p->l_shard, "shard")) != KTA_OK ||
+		    (r = nargs(p, t, n, 1)) != KTA_OK)
+			return r;
+		if (kta_shard_parse(t[1].p, t[1].n, &k, &sn, &e) != KTA_OK)
+			return perr(p, p->line, KTA_ERR_MALFORMED, "shard: %s", e.msg);
+		l->shard_k = k;
+		l->shard_n = sn;
+		return KTA_OK;
+	}
 	return perr(p, p->line, KTA_ERR_INTERNAL, "unhandled directive \"%s\"", q(&t[0], qb));
 }
 
@@ -1310,7 +1378,7 @@ static const char *const global_dirs[] = {
     "sink",      "witness_key",  "index_cache", "commit_every",   NULL};
 static const char *const log_dirs[] = {"url",    "mirror",      "key",     "origin",  "witness",
 				       "quorum", "poll",        "max_age", "ca_file", "watch",
-				       "peer",   "publish_dir", NULL};
+				       "peer",   "publish_dir", "shard",   NULL};
 
 static int in_list(const struct tok *t, const char *const *list)
 {

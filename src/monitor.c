@@ -21,6 +21,7 @@
 #include "ktaudit/gossip.h"
 #include "ktaudit/hash.h"
 #include "ktaudit/merkle.h"
+#include "ktaudit/shard.h"
 #include "ktaudit/state.h"
 #include "ktaudit/tile.h"
 #include "ktaudit/tlog.h"
@@ -537,6 +538,46 @@ static enum kta_status sync_watches(struct kta_monitor *m, struct mlog *lg, stru
 	return r;
 }
 
+/* Binds the state to the log's shard, or checks it is bound to it (state.h). */
+static enum kta_status claim_shard(struct kta_monitor *m, struct mlog *lg, struct kta_error *err)
+{
+	const struct kta_log_config *lc = lg->cfg;
+	enum kta_status r;
+	int stored = 0;
+
+	if ((r = kta_state_shard_claim(m->st, lc->origin, lc->shard_k, lc->shard_n, &stored,
+				       err)) != KTA_OK)
+		return r;
+	if (stored)
+		mon_log(m, KTA_MONITOR_INFO, lc->name,
+			"this state audits shard %u/%u of the labels (a label's shard: the first "
+			"8 bytes of its SHA-256, mod %u)",
+			lc->shard_k, lc->shard_n, lc->shard_n);
+	return KTA_OK;
+}
+
+/* KTA_ERR_USAGE when label is in another shard than the log's (shard.h). */
+static enum kta_status label_in_shard(const struct mlog *lg, const char *label,
+				      struct kta_error *err)
+{
+	const struct kta_log_config *lc = lg->cfg;
+	char q[4 * 64 + 4];
+	enum kta_status r;
+	uint32_t k = 0;
+
+	if (lc->shard_n < 2)
+		return KTA_OK;
+	if ((r = kta_shard_of(label, strlen(label), lc->shard_n, &k, err)) != KTA_OK)
+		return r;
+	if (k == lc->shard_k)
+		return KTA_OK;
+	kta_quote((const uint8_t *)label, strlen(label), 64, q);
+	return kta_error_set(err, KTA_ERR_USAGE,
+			     "label \"%s\" is in shard %u/%u; this configuration audits shard "
+			     "%u/%u of log %s: use that shard's configuration",
+			     q, k, lc->shard_n, lc->shard_k, lc->shard_n, lc->name);
+}
+
 /* Loads what the state knows about a log into its status. */
 static enum kta_status load_status(struct kta_monitor *m, struct mlog *lg, struct kta_error *err)
 {
@@ -867,7 +908,8 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 	m->nlogs = cfg->nlogs;
 	for (i = 0; i < cfg->nlogs; i++) {
 		m->logs[i].cfg = &cfg->logs[i];
-		if ((r = load_status(m, &m->logs[i], err)) != KTA_OK ||
+		if ((r = claim_shard(m, &m->logs[i], err)) != KTA_OK ||
+		    (r = load_status(m, &m->logs[i], err)) != KTA_OK ||
 		    (r = sync_watches(m, &m->logs[i], err)) != KTA_OK)
 			goto out;
 		if (!m->o.offline && (r = open_log(m, &m->logs[i], err)) != KTA_OK)
@@ -2093,7 +2135,12 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 			t->cp->size, src->url);
 	if (cy->v == NULL)
 		cy->res->first_run = 1;
-	if (rc.total > 0)
+	if (rc.total > 0 && lg->cfg->shard_n > 1)
+		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
+			"replaying entries %" PRIu64 "..%" PRIu64
+			" from %s (verifying all, auditing the labels of shard %u/%u)",
+			start, t->cp->size - 1, src->url, lg->cfg->shard_k, lg->cfg->shard_n);
+	else if (rc.total > 0)
 		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
 			"replaying entries %" PRIu64 "..%" PRIu64 " from %s", start,
 			t->cp->size - 1, src->url);
@@ -2116,6 +2163,8 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 	rcfg.emit_ctx = &rc;
 	/* Auth signatures are checked on every CPU; findings stay in leaf order. */
 	rcfg.threads = KTA_REPLAY_THREADS_AUTO;
+	rcfg.shard_k = lg->cfg->shard_k;
+	rcfg.shard_n = lg->cfg->shard_n;
 	kta_tlog_set_tree(src->c, t->cp->size, t->cp->root);
 	/* At least one transaction, also for no new entries (the new head). */
 	pos = start;
@@ -2782,6 +2831,8 @@ enum kta_status kta_monitor_watch_add(struct kta_monitor *m, size_t log, const c
 
 	if (log >= m->nlogs)
 		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
+	if ((r = label_in_shard(&m->logs[log], label, err)) != KTA_OK)
+		return r;
 	if (mode == KTA_WATCH_PINNED && (r = kta_replay_keys_canonicalize(keys, n, err)) != KTA_OK)
 		return r;
 	return watch_add_tx(m, &m->logs[log], label, mode, mode == KTA_WATCH_PINNED ? keys : NULL,
@@ -2791,9 +2842,21 @@ enum kta_status kta_monitor_watch_add(struct kta_monitor *m, size_t log, const c
 enum kta_status kta_monitor_watch_approve(struct kta_monitor *m, size_t log, const char *label,
 					  uint64_t version, struct kta_error *err)
 {
+	enum kta_status r;
+
 	if (log >= m->nlogs)
 		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
+	if ((r = label_in_shard(&m->logs[log], label, err)) != KTA_OK)
+		return r;
 	return kta_state_watch_approve(m->st, m->logs[log].cfg->origin, label, version, err);
+}
+
+enum kta_status kta_monitor_label_check(const struct kta_monitor *m, size_t log, const char *label,
+					struct kta_error *err)
+{
+	if (log >= m->nlogs)
+		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
+	return label_in_shard(&m->logs[log], label, err);
 }
 
 struct kta_state *kta_monitor_state(struct kta_monitor *m)

@@ -15,6 +15,7 @@
 #include "entry_auth.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/hash.h"
+#include "ktaudit/shard.h"
 #include "siphash.h"
 
 /* ------------------------------------------------------------------------ */
@@ -212,6 +213,7 @@ struct job {
 	enum kta_status *sig;      /* outcome of each auth line (e->nauths) */
 	size_t sig_cap;
 	enum job_state state; /* read and written under mu in a threaded replay */
+	int other_shard;      /* 1: not this replay's shard, only counted */
 };
 
 struct worker {
@@ -236,12 +238,14 @@ struct kta_replay {
 	int have_last;
 	uint64_t last_index;
 	struct kta_replay_stats stats;
-	struct job one; /* a sequential replay's entry */
+	uint32_t shard_k, shard_n; /* shard_n <= 1: every label */
+	struct job one;            /* a sequential replay's entry */
 	/* Threaded replay (threads > 1): a ring of QUEUE_LEN jobs. Sequence
 	 * numbers: [head, tail) are fed and not yet processed; next is the
 	 * first not yet handed to a thread (head <= next <= tail). */
 	unsigned threads;
 	unsigned lookahead; /* fed entries left unprocessed (index prefetch) */
+	uint64_t own;       /* of [head, tail), the jobs of this shard (caller's thread) */
 	struct job *ring;
 	uint64_t head, next, tail;
 	pthread_mutex_t mu;
@@ -333,6 +337,13 @@ enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_r
 	rp->watches = cfg->watches;
 	rp->emit = cfg->emit;
 	rp->emit_ctx = cfg->emit_ctx;
+	if (cfg->shard_n > KTA_SHARD_MAX || (cfg->shard_n > 1 && cfg->shard_k >= cfg->shard_n)) {
+		r = kta_error_set(err, KTA_ERR_USAGE, "replay: shard %u/%u", cfg->shard_k,
+				  cfg->shard_n);
+		goto out;
+	}
+	rp->shard_k = cfg->shard_k;
+	rp->shard_n = cfg->shard_n;
 	rp->lookahead = cfg->index.prefetch != NULL ? KTA_REPLAY_LOOKAHEAD : 0;
 	rp->threads = cfg->threads == KTA_REPLAY_THREADS_AUTO ? kta_replay_threads_online()
 		      : cfg->threads == 0                     ? 1
@@ -725,6 +736,11 @@ static enum kta_status process(struct kta_replay *r, struct job *j, const uint8_
 	r->cur_now = j->now;
 	r->cur_size = j->size;
 	memset(&cur, 0, sizeof(cur));
+	if (j->other_shard) {
+		r->stats.skipped++;
+		st = KTA_OK;
+		goto done;
+	}
 	if (e == NULL) {
 		char msg[KTA_ERROR_MSG_MAX + 64];
 
@@ -853,6 +869,20 @@ static enum kta_status job_load(struct kta_replay *r, struct job *j, uint64_t le
 	if (st != KTA_OK && st != KTA_ERR_MALFORMED && st != KTA_ERR_LIMIT)
 		return kta_error_set(err, st, "replay: leaf %llu: %s",
 				     (unsigned long long)leaf_index, j->perr.msg);
+	j->other_shard = 0;
+	if (r->shard_n > 1) {
+		uint8_t h[32];
+
+		if (j->e == NULL) {
+			j->other_shard = r->shard_k != 0; /* no label: shard 0 reports it */
+		} else {
+			kta_sha256(r->hasher, (const uint8_t *)j->e->label, strlen(j->e->label), h);
+			if (kta_hasher_failed(r->hasher))
+				return kta_error_set(err, KTA_ERR_INTERNAL,
+						     "replay: SHA-256 failed");
+			j->other_shard = kta_shard_from_hash(h, r->shard_n) != r->shard_k;
+		}
+	}
 	return KTA_OK;
 }
 
@@ -865,7 +895,7 @@ static enum kta_status replay_now(struct kta_replay *r, uint64_t leaf_index, con
 
 	if ((st = job_load(r, j, leaf_index, bytes, len, leaf_hash, err)) != KTA_OK)
 		return st;
-	if (j->e != NULL && j->e->nauths > 0) {
+	if (j->e != NULL && j->e->nauths > 0 && !j->other_shard) {
 		if ((st = job_reserve(j, j->e->signed_len, j->e->nauths, err)) != KTA_OK)
 			return st;
 		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): e parsed from bytes */
@@ -959,6 +989,8 @@ static enum kta_status pipe_step(struct kta_replay *r, int wait, int *progress,
 		kta_error_prefix(err, "replay of leaf %llu", (unsigned long long)j->leaf_index);
 		return pipe_fail(r, st, err);
 	}
+	if (!j->other_shard)
+		r->own--;
 	pthread_mutex_lock(&r->mu);
 	r->head++;
 	if (r->next < r->head)
@@ -990,7 +1022,7 @@ static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, c
 	    (j->e != NULL && (st = job_reserve(j, len, j->e->nauths, err)) != KTA_OK))
 		return pipe_fail(r, st, err);
 	pthread_mutex_lock(&r->mu);
-	if (j->e != NULL && j->e->nauths > 0) {
+	if (j->e != NULL && j->e->nauths > 0 && !j->other_shard) {
 		j->state = J_PENDING;
 		pthread_cond_signal(&r->work_cv);
 	}
@@ -998,9 +1030,13 @@ static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, c
 	pthread_mutex_unlock(&r->mu);
 	r->have_last = 1;
 	r->last_index = leaf_index;
-	if (r->index.prefetch != NULL && j->e != NULL)
+	if (!j->other_shard)
+		r->own++;
+	if (r->index.prefetch != NULL && j->e != NULL && !j->other_shard)
 		r->index.prefetch(r->index.ctx, j->e->label);
-	while (progress && r->tail - r->head > r->lookahead)
+	/* The lookahead counts this shard's entries: the others never reach
+	 * the index, so they would shorten the prefetch distance. */
+	while (progress && r->own > r->lookahead)
 		if ((st = pipe_step(r, 0, &progress, err)) != KTA_OK)
 			return st;
 	return KTA_OK;

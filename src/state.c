@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ktaudit/encoding.h"
+#include "ktaudit/shard.h"
 #include "siphash.h"
 
 /* 'ktau': marks the file as a ktaudit state database (PRAGMA application_id). */
@@ -134,6 +135,12 @@ static const char pending_sql[] = "CREATE TABLE IF NOT EXISTS pending("
 				  " range BLOB NOT NULL,"
 				  " started INTEGER NOT NULL,"
 				  " updated INTEGER NOT NULL)";
+
+/* Which shard of a log's labels this database holds (state.h "shards"). */
+static const char shards_sql[] = "CREATE TABLE IF NOT EXISTS shards("
+				 " origin TEXT PRIMARY KEY NOT NULL,"
+				 " k INTEGER NOT NULL,"
+				 " n INTEGER NOT NULL)";
 
 struct kta_state_index;
 
@@ -507,7 +514,8 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 	/* Added after schema version 1 without a version bump: an extra table
 	 * is invisible to older readers, so it is created where missing. */
 	if ((r = db_exec(st, cosigned_sql, err)) != KTA_OK ||
-	    (r = db_exec(st, pending_sql, err)) != KTA_OK)
+	    (r = db_exec(st, pending_sql, err)) != KTA_OK ||
+	    (r = db_exec(st, shards_sql, err)) != KTA_OK)
 		goto out;
 	r = db_exec(st, "COMMIT", err);
 out:
@@ -1079,6 +1087,125 @@ enum kta_status kta_state_cosigned_put(struct kta_state *st, const char *origin,
 out:
 	sqlite3_finalize(s);
 	return tx_leave(st, own, r, err);
+}
+
+/* "K/N", or "every label" for n 0. */
+static void shard_text(uint32_t k, uint32_t n, char out[static 32])
+{
+	if (n == 0)
+		(void)snprintf(out, 32, "every label");
+	else
+		(void)snprintf(out, 32, "shard %u/%u", k, n);
+}
+
+/* *any = 1 when the database holds a checkpoint, catch-up or index of origin. */
+static enum kta_status origin_used(struct kta_state *st, const char *origin, int *any,
+				   struct kta_error *err)
+{
+	sqlite3_stmt *s;
+	enum kta_status r;
+
+	if ((s = prep(st,
+		      "SELECT 1 WHERE EXISTS(SELECT 1 FROM logs WHERE origin = ?1) OR "
+		      "EXISTS(SELECT 1 FROM pending WHERE origin = ?1) OR "
+		      "EXISTS(SELECT 1 FROM labels WHERE origin = ?1)",
+		      err)) == NULL)
+		return st->last_status;
+	bind_text(s, 1, origin);
+	r = step_one(st, s, "read log rows", any, err);
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Reads origin's shard row: *row = 0 when none. */
+static enum kta_status shard_read(struct kta_state *st, const char *origin, int *row, uint32_t *k,
+				  uint32_t *n, struct kta_error *err)
+{
+	enum kta_status r;
+	sqlite3_stmt *s;
+	uint64_t sk = 0, sn = 0;
+
+	if ((s = prep(st, "SELECT k, n FROM shards WHERE origin = ?1", err)) == NULL)
+		return st->last_status;
+	bind_text(s, 1, origin);
+	if ((r = step_one(st, s, "read shard", row, err)) == KTA_OK && *row &&
+	    (col_u64(s, 0, &sk) != 0 || col_u64(s, 1, &sn) != 0 || sn < 2 || sn > KTA_SHARD_MAX ||
+	     sk >= sn))
+		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: log %s: bad stored shard row",
+				  st->path, origin);
+	sqlite3_finalize(s);
+	*k = (uint32_t)sk;
+	*n = (uint32_t)sn;
+	return r;
+}
+
+/* The stored shard (row) against the asked one (k, n). */
+static enum kta_status shard_match(struct kta_state *st, const char *origin, int row, uint32_t sk,
+				   uint32_t sn, uint32_t k, uint32_t n, struct kta_error *err)
+{
+	char have[32], want[32];
+
+	if (row ? sk == k && sn == n : n == 0)
+		return KTA_OK;
+	shard_text(sk, row ? sn : 0, have);
+	shard_text(k, n, want);
+	return kta_error_set(err, KTA_ERR_USAGE,
+			     "%s: log %s was audited as %s, the configuration asks for %s: a "
+			     "state database holds the labels of one shard; give each shard its "
+			     "own state_dir",
+			     st->path, origin, have, want);
+}
+
+enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, uint32_t k,
+				      uint32_t n, int *stored, struct kta_error *err)
+{
+	enum kta_status r;
+	sqlite3_stmt *s = NULL;
+	uint32_t sk = 0, sn = 0;
+	int own = 0, row = 0, any = 0, dummy = 0;
+
+	if (stored == NULL)
+		stored = &dummy;
+	*stored = 0;
+	if (n == 1 || n > KTA_SHARD_MAX || (n > 1 && k >= n))
+		return kta_error_set(err, KTA_ERR_USAGE, "state: shard %u/%u", k, n);
+	/* Read first: only a first claim writes (and takes the write lock). */
+	if ((r = shard_read(st, origin, &row, &sk, &sn, err)) != KTA_OK)
+		return r;
+	if (row || n == 0)
+		return shard_match(st, origin, row, sk, sn, k, n, err);
+	if ((r = tx_enter(st, &own, err)) != KTA_OK)
+		return r;
+	if ((r = shard_read(st, origin, &row, &sk, &sn, err)) != KTA_OK)
+		goto out;
+	if (row) {
+		r = shard_match(st, origin, row, sk, sn, k, n, err);
+		goto out;
+	}
+	if ((r = origin_used(st, origin, &any, err)) != KTA_OK)
+		goto out;
+	if (any) {
+		/* audited before without shards */
+		r = shard_match(st, origin, 0, 0, 0, k, n, err);
+		goto out;
+	}
+	if ((s = prep(st, "INSERT INTO shards(origin, k, n) VALUES(?1, ?2, ?3)", err)) == NULL) {
+		r = st->last_status;
+		goto out;
+	}
+	if (bind_text(s, 1, origin) != SQLITE_OK || sqlite3_bind_int64(s, 2, k) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, n) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		r = db_fail(st, "store shard", err);
+		goto out;
+	}
+	*stored = 1;
+	r = KTA_OK;
+out:
+	sqlite3_finalize(s);
+	r = tx_leave(st, own, r, err);
+	if (r != KTA_OK)
+		*stored = 0;
+	return r;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -58,6 +58,9 @@
  *   ca_file PATH                | 0..1    | absolute path of a CA bundle for this log
  *   watch LABEL KEYSPEC...      | 0..n    | pinned key set; KEYSPEC = ALG:B64:DEVICE
  *   watch LABEL tofu            | 0..n    | trust the first key set seen
+ *   shard K/N                   | 0..1    | audit only the labels of shard K of N
+ *                               |         | (shard.h); every watch LABEL of the
+ *                               |         | section must be in that shard
  *
  *   ctlog directive             | count   | value (a Certificate Transparency log, ct.h)
  *   ----------------------------+---------+--------------------------------------------
@@ -101,7 +104,8 @@
  * Every error is KTA_ERR_MALFORMED (or KTA_ERR_LIMIT for the named limits)
  * with the message "FILE:LINE: reason" quoting the bad value; errors found
  * at the end of a section (missing url/key, quorum too large) name the line
- * of the `log` (or `quorum`) directive; a missing state_dir or log names the
+ * of the `log` (or `quorum`) directive, a watch outside the section's shard
+ * names the `watch` line; a missing state_dir or log names the
  * last line. KTA_ERR_NOMEM when out of memory; kta_config_load also
  * KTA_ERR_IO ("FILE: ...") when the file cannot be read.
  *
@@ -215,7 +219,8 @@ struct kta_log_config {
 	char *ca_file;                    /* or NULL */
 	struct kta_watch_config *watches; /* in file order; NULL if none */
 	size_t nwatches;
-	size_t line; /* line of the `log` directive */
+	uint32_t shard_k, shard_n; /* shard K of N (shard.h); shard_n 0: every label */
+	size_t line;               /* line of the `log` directive */
 };
 
 struct kta_ct_watch_config {

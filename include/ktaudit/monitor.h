@@ -273,6 +273,16 @@ KTA_API enum kta_status kta_monitor_watch_approve(struct kta_monitor *m, size_t 
 						  const char *label, uint64_t version,
 						  struct kta_error *err) KTA_WUR;
 
+/*
+ * KTA_OK when `label` is audited by this configuration's log number `log`:
+ * always, unless the log is sharded (ktaudit.conf(5) `shard K/N`) and the
+ * label is in another shard; then KTA_ERR_USAGE naming the label's shard
+ * (so `ktaudit history` and `watch` commands point at the right
+ * configuration). kta_monitor_watch_add and _approve check it themselves.
+ */
+KTA_API enum kta_status kta_monitor_label_check(const struct kta_monitor *m, size_t log,
+						const char *label, struct kta_error *err) KTA_WUR;
+
 /* The state handle (borrowed), for listing watches and history. */
 KTA_API struct kta_state *kta_monitor_state(struct kta_monitor *m);
 

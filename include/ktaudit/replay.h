@@ -185,6 +185,13 @@ struct kta_replay_config {
 	unsigned threads; /* auth verification threads, the caller's included (see
 			     "Threads"): 0 or 1 sequential, 2..KTA_REPLAY_THREADS_MAX,
 			     or KTA_REPLAY_THREADS_AUTO */
+	/* Shard K of N (shard.h; shard_n 0 or 1: every label). An entry whose
+	 * label is in another shard is parsed, counted (stats.skipped) and
+	 * otherwise ignored: no index get or put, no auth signature checked, no
+	 * watch, no alert. An entry that does not parse has no shard: only
+	 * shard 0 reports it. The Merkle checks are the caller's and cover
+	 * every entry whatever the shard. */
+	uint32_t shard_k, shard_n;
 };
 
 /* Counters since kta_replay_new. */
@@ -192,6 +199,7 @@ struct kta_replay_stats {
 	uint64_t entries;    /* entries fed, malformed ones included */
 	uint64_t findings;   /* alerts emitted */
 	uint64_t new_labels; /* entries that created a label in the index */
+	uint64_t skipped;    /* entries of other shards (counted in entries too) */
 };
 
 struct kta_replay; /* opaque */

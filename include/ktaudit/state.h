@@ -33,6 +33,9 @@
  *                 | done, range, started, updated         | in chunks (below)
  *   cosigned      | origin PK, checkpoint, size, root,    | the last checkpoint this
  *                 | updated                               | auditor cosigned (witness.h)
+ *   shards        | origin PK, k, n                       | the log is audited as shard
+ *                 |                                       | k of n (shard.h); no row:
+ *                 |                                       | every label
  *
  * Key-set blob (in label records, watches.keys), for each key in canonical
  * order: 1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device
@@ -220,6 +223,23 @@ KTA_API enum kta_status kta_state_pending_put(struct kta_state *st, const char *
 /* Removes origin's pending catch-up (none: KTA_OK). */
 KTA_API enum kta_status kta_state_pending_clear(struct kta_state *st, const char *origin,
 						struct kta_error *err) KTA_WUR;
+
+/* --- shards: which of a log's labels this database holds (shard.h) ------- */
+
+/*
+ * Binds origin's state to shard k of n (n 0: every label), or checks that it
+ * is bound so. The first call with n >= 2 records the shard, provided the
+ * database holds nothing of the log yet (no verified checkpoint, pending
+ * catch-up or label index); later calls must name the same shard. So a
+ * database is never read as another shard's (its index would lack labels
+ * and raise false alerts) or as a whole log's. A mismatch is
+ * KTA_ERR_USAGE naming the database, the log, the stored and the asked
+ * shard; a damaged row KTA_ERR_MALFORMED. *stored (may be NULL) = 1 when
+ * this call wrote the row.
+ */
+KTA_API enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, uint32_t k,
+					      uint32_t n, int *stored,
+					      struct kta_error *err) KTA_WUR;
 
 /* --- cosigned: the last checkpoint this auditor cosigned (witness.h) ----- */
 

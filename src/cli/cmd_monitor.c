@@ -438,6 +438,17 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 	if (got_term)
 		rc = worse(rc, 3);
 	deliver(m, u, &pending, &next_due);
+	/* A one-shot run delivers all it can: one call takes KTA_DELIVER_BATCH
+	 * alerts per sink, so call again while the outbox shrinks. A failing
+	 * sink stops that (its alerts wait for the next run, with backoff)
+	 * after one attempt per call, never one per alert. */
+	while (pending > 0 && !got_term) {
+		uint64_t before = pending;
+
+		deliver(m, u, &pending, &next_due);
+		if (pending >= before)
+			break;
+	}
 	if (pending > 0) {
 		char msg[128];
 
@@ -904,7 +915,8 @@ int cmd_history(const struct cli_args *a)
 	kta_error_clear(&e);
 	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
 		goto out;
-	if ((r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, label, &h, &n,
+	if ((r = kta_monitor_label_check(m, log, label, &e)) != KTA_OK ||
+	    (r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, label, &h, &n,
 				   &e)) != KTA_OK ||
 	    (r = kta_state_watch_get(kta_monitor_state(m), cfg->logs[log].origin, label, &found, &w,
 				     &e)) != KTA_OK)

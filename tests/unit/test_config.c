@@ -8,6 +8,7 @@
 #include "ktaudit/config.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/file.h"
+#include "ktaudit/shard.h"
 
 /* Ed25519 note keys (0x01) and cosignature/v1 keys (0x04), IDs recomputed. */
 #define LOGKEY "example.com/dir+b4f4290c+AbnpI4hLNCOleiCj8S7v9oIxdQcHk3hjyA/DpMUX/pA6"
@@ -765,7 +766,7 @@ static void man_page_agrees(void **state)
 					     "index_cache",    "commit_every"};
 	static const char *const section[] = {"log",     "url",     "mirror", "key",
 					      "origin",  "witness", "quorum", "poll",
-					      "max_age", "ca_file", "watch"};
+					      "max_age", "ca_file", "watch",  "shard"};
 	static const char *const sink_types[] = {"stderr", "file", "syslog", "exec", "webhook"};
 	static const char *const sections[] = {".SH NAME",       ".SH SYNOPSIS", ".SH DESCRIPTION",
 					       ".SH DIRECTIVES", ".SH EXAMPLES", ".SH FILES",
@@ -902,6 +903,146 @@ static void ctlog_sections(void **state)
 	free(man);
 }
 
+/*
+ * Labels by shard among 16 (shard.h: BE64(SHA-256(label)[0..8)) mod N,
+ * computed with Python's hashlib): "dave" and "carol@example.org" are in
+ * shard 3, "alice" and "erin" in 15, "bob" in 10.
+ */
+static void shards(void **state)
+{
+	static const struct {
+		const char *text;
+		enum kta_status status;
+		const char *where; /* FILE:LINE: and what */
+		const char *key;   /* the value or reason */
+	} bad[] = {
+	    /* K/N: canonical decimals, 0 <= K < N, 2 <= N <= KTA_SHARD_MAX */
+	    {HEAD LOG "shard 1/1\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "1/1"},
+	    {HEAD LOG "shard 4/4\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "4/4"},
+	    {HEAD LOG "shard 0/0\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "0/0"},
+	    {HEAD LOG "shard a/4\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "a/4"},
+	    {HEAD LOG "shard 01/4\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "01/4"},
+	    {HEAD LOG "shard 1/04\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "1/04"},
+	    {HEAD LOG "shard 1/\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "1/"},
+	    {HEAD LOG "shard /4\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "/4"},
+	    {HEAD LOG "shard 1-4\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "1-4"},
+	    {HEAD LOG "shard 1/4097\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "1/4097"},
+	    {HEAD LOG "shard -1/4\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "-1/4"},
+	    {HEAD LOG "shard 1/4/\n", KTA_ERR_MALFORMED, "t.conf:5: shard: ", "1/4/"},
+	    {HEAD LOG "shard 1/18446744073709551617\n", KTA_ERR_MALFORMED,
+	     "t.conf:5: shard: ", "1/18446744073709..."},
+	    /* exactly one value, at most once per section */
+	    {HEAD LOG "shard\n", KTA_ERR_MALFORMED, "t.conf:5: ", "'shard' needs 1 value"},
+	    {HEAD LOG "shard 1/4 2/4\n", KTA_ERR_MALFORMED,
+	     "t.conf:5: ", "'shard': unexpected value \"2/4\""},
+	    {HEAD LOG "shard 1/4\npoll 5\nshard 1/4\n", KTA_ERR_MALFORMED,
+	     "t.conf:7: ", "duplicate 'shard' (first given on line 5)"},
+	    /* log sections only */
+	    {HEAD "shard 1/4\n" LOG, KTA_ERR_MALFORMED,
+	     "t.conf:2: ", "'shard' outside a log section"},
+	    {HEAD CTLOG "shard 1/4\n", KTA_ERR_MALFORMED,
+	     "t.conf:5: ", "'shard' is not a ctlog directive"},
+	    {HEAD LOG CTLOG "shard 1/4\n", KTA_ERR_MALFORMED,
+	     "t.conf:8: ", "'shard' is not a ctlog directive"},
+	    /* watches must be in the shard, before or after the shard line */
+	    {HEAD LOG "shard 3/16\nwatch dave tofu\nwatch alice tofu\n", KTA_ERR_MALFORMED,
+	     "t.conf:7: watch \"alice\": ",
+	     "shard 15/16, this log audits shard 3/16 ('shard' on line 5)"},
+	    {HEAD LOG "watch bob tofu\nwatch dave tofu\nshard 3/16\n", KTA_ERR_MALFORMED,
+	     "t.conf:5: watch \"bob\": ",
+	     "shard 10/16, this log audits shard 3/16 ('shard' on line 7)"},
+	    {HEAD LOG "watch alice ed25519:" PK_A ":phone\nshard 0/2\n", KTA_ERR_MALFORMED,
+	     "t.conf:5: watch \"alice\": ",
+	     "shard 1/2, this log audits shard 0/2 ('shard' on line 6)"},
+	    /* the check runs at every section's end, not only the last */
+	    {HEAD LOG "shard 3/16\nwatch alice tofu\n" CTLOG, KTA_ERR_MALFORMED,
+	     "t.conf:6: watch \"alice\": ", "this log audits shard 3/16"},
+	    {HEAD LOG "shard 3/16\nwatch alice tofu\nlog b\nurl https://b/\nkey " LOGKEY2 "\n",
+	     KTA_ERR_MALFORMED, "t.conf:6: watch \"alice\": ", "this log audits shard 3/16"},
+	};
+	struct kta_config *cfg;
+	struct kta_error e;
+	uint32_t j = 99;
+	size_t i;
+
+	(void)state;
+	/* the labels used here are where the comment above says */
+	assert_int_equal(kta_shard_of("dave", 4, 16, &j, &e), KTA_OK);
+	assert_int_equal(j, 3);
+	assert_int_equal(kta_shard_of("alice", 5, 16, &j, &e), KTA_OK);
+	assert_int_equal(j, 15);
+	assert_int_equal(kta_shard_of("carol@example.org", 17, 16, &j, &e), KTA_OK);
+	assert_int_equal(j, 3);
+	assert_int_equal(kta_shard_of("erin", 4, 16, &j, &e), KTA_OK);
+	assert_int_equal(j, 15);
+	assert_int_equal(kta_shard_of("bob", 3, 16, &j, &e), KTA_OK);
+	assert_int_equal(j, 10);
+	assert_int_equal(kta_shard_of("alice", 5, 2, &j, &e), KTA_OK);
+	assert_int_equal(j, 1);
+	/* unsharded by default */
+	cfg = parse_ok(HEAD LOG "watch alice tofu\nwatch bob tofu\n");
+	assert_int_equal(cfg->logs[0].shard_k, 0);
+	assert_int_equal(cfg->logs[0].shard_n, 0);
+	kta_config_free(cfg);
+	cfg = parse_ok(HEAD LOG "shard 3/16\n");
+	assert_int_equal(cfg->logs[0].shard_k, 3);
+	assert_int_equal(cfg->logs[0].shard_n, 16);
+	kta_config_free(cfg);
+	/* the bounds */
+	cfg = parse_ok(HEAD LOG "shard 0/2\n");
+	assert_int_equal(cfg->logs[0].shard_k, 0);
+	assert_int_equal(cfg->logs[0].shard_n, 2);
+	kta_config_free(cfg);
+	cfg = parse_ok(HEAD LOG "shard 4095/4096\n");
+	assert_int_equal(cfg->logs[0].shard_k, 4095);
+	assert_int_equal(cfg->logs[0].shard_n, KTA_SHARD_MAX);
+	kta_config_free(cfg);
+	/* watches in the shard, before and after the shard line; a trailing
+	 * comment; per section: the next log has its own shard (or none) */
+	cfg = parse_ok(HEAD LOG "watch dave tofu\nshard 3/16 # a comment\nwatch carol@example.org "
+				"ed25519:" PK_A ":phone\n"
+				"log b\nurl https://b/\nkey " LOGKEY2 "\nwatch alice tofu\n"
+				"log c\nurl https://c/\nkey " LOGKEY2 "\nshard 15/16\n"
+				"watch alice tofu\nwatch erin tofu\n");
+	assert_int_equal(cfg->nlogs, 3);
+	assert_int_equal(cfg->logs[0].shard_k, 3);
+	assert_int_equal(cfg->logs[0].shard_n, 16);
+	assert_int_equal(cfg->logs[0].nwatches, 2);
+	assert_int_equal(cfg->logs[1].shard_n, 0);
+	assert_int_equal(cfg->logs[1].nwatches, 1);
+	assert_int_equal(cfg->logs[2].shard_k, 15);
+	assert_int_equal(cfg->logs[2].shard_n, 16);
+	assert_int_equal(cfg->logs[2].nwatches, 2);
+	kta_config_free(cfg);
+	/* every watch the config accepts is in its log's shard */
+	cfg = parse_ok(HEAD LOG "shard 3/16\nwatch dave tofu\n");
+	for (i = 0; i < cfg->logs[0].nwatches; i++) {
+		const char *label = cfg->logs[0].watches[i].label;
+
+		assert_int_equal(kta_shard_of(label, strlen(label), 16, &j, &e), KTA_OK);
+		assert_int_equal(j, cfg->logs[0].shard_k);
+	}
+	kta_config_free(cfg);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		static struct kta_config sentinel;
+		enum kta_status r;
+
+		cfg = &sentinel; /* must be reset to NULL */
+		r = parse(bad[i].text, &cfg, &e);
+		if (r != bad[i].status || strstr(e.msg, bad[i].where) == NULL ||
+		    strstr(e.msg, bad[i].key) == NULL)
+			fail_msg("case %zu: status %d, message \"%s\"; want %d \"%s\" \"%s\"", i,
+				 (int)r, e.msg, (int)bad[i].status, bad[i].where, bad[i].key);
+		assert_null(cfg);
+	}
+	/* without an error buffer: the same status, no crash */
+	cfg = NULL;
+	assert_int_equal(kta_config_parse((const uint8_t *)bad[0].text, strlen(bad[0].text),
+					  "t.conf", &cfg, NULL),
+			 KTA_ERR_MALFORMED);
+	assert_null(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,7 +1053,7 @@ int main(void)
 	    cmocka_unit_test(errors),         cmocka_unit_test(nul_byte),
 	    cmocka_unit_test(limits),         cmocka_unit_test(load_errors),
 	    cmocka_unit_test(mutants),        cmocka_unit_test(man_page_agrees),
-	    cmocka_unit_test(ctlog_sections),
+	    cmocka_unit_test(ctlog_sections), cmocka_unit_test(shards),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,12 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "ktaudit/config.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/file.h"
 #include "ktaudit/key.h"
 #include "ktaudit/monitor.h"
 #include "ktaudit/publish.h"
+#include "ktaudit/shard.h"
 #include "ktaudit/state.h"
 
 #define ORIGIN "example.com/mon"
@@ -283,6 +286,15 @@ static size_t count_lines(const char *path)
 	for (i = 0; i < len; i++)
 		n += buf[i] == '\n';
 	free(buf);
+	return n;
+}
+
+static size_t count_lines_text(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
 	return n;
 }
 
@@ -997,6 +1009,141 @@ static void test_chunked_resume_from_mirror(void **state)
 	memcpy(f->dir, adir, sizeof(adir));
 }
 
+/* The alerts of shards (sink texts, one JSON object per line) are exactly
+ * the whole log's (`whole`), each in the shard of its label. */
+static void shards_partition(const char *whole, char *const *texts, uint32_t n)
+{
+	const char *p = whole, *nl;
+	size_t lines = 0, in_shards = 0;
+	uint32_t k;
+
+	for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		json_t *a = json_loadb(p, (size_t)(nl - p), 0, NULL);
+		const char *id, *label;
+
+		assert_non_null(a);
+		id = json_string_value(json_object_get(a, "id"));
+		label = json_string_value(json_object_get(a, "label"));
+		assert_non_null(id);
+		assert_non_null(label);
+		assert_int_equal(kta_shard_of(label, strlen(label), n, &k, NULL), KTA_OK);
+		if (strstr(texts[k], id) == NULL)
+			fail_msg("alert %s (label %s) not in shard %u/%u", id, label, k, n);
+		json_decref(a);
+		lines++;
+	}
+	for (k = 0; k < n; k++)
+		for (p = texts[k]; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			in_shards++;
+	assert_int_equal(in_shards, lines);
+}
+
+/* `shard K/N` (ktaudit.conf(5)): three shards of a log verify all of it and
+ * raise between them exactly the whole log's alerts, each its own labels';
+ * a state database is bound to its shard; commands on another shard's
+ * labels are refused. */
+static void test_shards(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = {"s0", "s1", "s2"};
+	struct kta_config *cw, *cs[3], *cbad;
+	struct kta_monitor *mw, *ms[3], *mbad = NULL;
+	struct kta_monitor_result res;
+	struct kta_state_history_item *h = NULL;
+	struct kta_entry_key key;
+	struct kta_error err;
+	char *tw, *ts[3], extra[32];
+	size_t nh = 0;
+	int round;
+	uint32_t k;
+
+	add_many(f, 0, 1000, -1);
+	cw = config_in(f, "whole", "", "mon", "");
+	mw = open_mon(f, cw, 0);
+	for (k = 0; k < 3; k++) {
+		(void)snprintf(extra, sizeof(extra), "shard %u/3\n", k);
+		cs[k] = config_in(f, names[k], "commit_every 256\n", "mon", extra);
+		ms[k] = open_mon(f, cs[k], 0);
+	}
+	assert_non_null(strstr(f->logs, "this state audits shard 2/3 of the labels"));
+	for (round = 0; round < 2; round++) {
+		if (round == 1)
+			add_many(f, 1000, 1300, -1);
+		cycle(mw, &res);
+		assert_int_equal(res.size, round == 0 ? 1000 : 1300);
+		for (k = 0; k < 3; k++) {
+			f->logs[0] = '\0';
+			cycle(ms[k], &res);
+			/* every shard verifies (and steps through) the whole log */
+			assert_int_equal(res.audited, 1);
+			assert_int_equal(res.size, round == 0 ? 1000 : 1300);
+			assert_int_equal(res.entries, round == 0 ? 1000 : 300);
+			assert_non_null(strstr(f->logs, "auditing the labels of shard"));
+		}
+		tw = delivered(f, mw, "whole");
+		for (k = 0; k < 3; k++)
+			ts[k] = delivered(f, ms[k], names[k]);
+		shards_partition(tw, ts, 3);
+		if (round == 0) {
+			/* c48 is shard 1's; c145, c339 shard 0's; c242, c436 shard 2's */
+			assert_int_equal(count_lines_text(ts[0]), 2);
+			assert_int_equal(count_lines_text(ts[1]), 1);
+			assert_int_equal(count_lines_text(ts[2]), 2);
+		}
+		free(tw);
+		for (k = 0; k < 3; k++)
+			free(ts[k]);
+	}
+	/* a shard's index holds its labels only */
+	assert_int_equal(kta_state_history(kta_monitor_state(ms[1]), ORIGIN, "c48", &h, &nh, NULL),
+			 KTA_OK);
+	assert_int_equal(nh, 2);
+	kta_state_history_free(h, nh);
+	assert_int_equal(kta_state_history(kta_monitor_state(ms[0]), ORIGIN, "c48", &h, &nh, NULL),
+			 KTA_OK);
+	assert_int_equal(nh, 0);
+	kta_state_history_free(h, nh);
+	/* commands on another shard's label point at its shard */
+	assert_int_equal(kta_monitor_label_check(ms[0], 0, "c48", &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "\"c48\" is in shard 1/3"));
+	assert_non_null(strstr(err.msg, "audits shard 0/3 of log mon"));
+	assert_int_equal(kta_monitor_label_check(ms[1], 0, "c48", &err), KTA_OK);
+	assert_int_equal(kta_monitor_label_check(mw, 0, "c48", &err), KTA_OK);
+	memset(&key, 0, sizeof(key));
+	key.alg = KTA_ENTRY_ALG_ED25519;
+	memcpy(key.pub, f->upub[0], 32);
+	key.device = "phone";
+	assert_int_equal(
+	    kta_monitor_watch_add(ms[0], 0, "c48", KTA_WATCH_PINNED, &key, 1, NULL, &err),
+	    KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "shard 1/3"));
+	assert_int_equal(kta_monitor_watch_approve(ms[0], 0, "c48", 1, &err), KTA_ERR_USAGE);
+	assert_int_equal(
+	    kta_monitor_watch_add(ms[0], 0, "c145", KTA_WATCH_TOFU, NULL, 0, NULL, &err), KTA_OK);
+	for (k = 0; k < 3; k++) {
+		kta_monitor_close(ms[k]);
+		kta_config_free(cs[k]);
+	}
+	kta_monitor_close(mw);
+	kta_config_free(cw);
+
+	/* a state database is read only as the shard it was audited as */
+	cbad = config_in(f, "s0", "", "mon", "shard 1/3\n");
+	assert_int_equal(kta_monitor_open(cbad, NULL, &mbad, &err), KTA_ERR_USAGE);
+	assert_null(mbad);
+	assert_non_null(
+	    strstr(err.msg, "audited as shard 0/3, the configuration asks for shard 1/3"));
+	kta_config_free(cbad);
+	cbad = config_in(f, "s0", "", "mon", "");
+	assert_int_equal(kta_monitor_open(cbad, NULL, &mbad, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "asks for every label"));
+	kta_config_free(cbad);
+	cbad = config_in(f, "whole", "", "mon", "shard 0/3\n");
+	assert_int_equal(kta_monitor_open(cbad, NULL, &mbad, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "audited as every label"));
+	kta_config_free(cbad);
+}
+
 static void test_offline_and_watches(void **state)
 {
 	struct fx *f = *state;
@@ -1116,6 +1263,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chunked_fork_below_v, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_age_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_resume_from_mirror, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shards, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offline_and_watches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_watch_applied, setup, teardown),
 	};

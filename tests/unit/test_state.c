@@ -17,6 +17,7 @@
 #include "ktaudit/compact.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/hash.h"
+#include "ktaudit/shard.h"
 #include "ktaudit/state.h"
 
 #define ORIGIN "example.com/dir"
@@ -423,6 +424,107 @@ static void pending_roundtrip(void **state)
 	kta_state_close(st);
 	kta_hasher_free(h);
 	tmp_rm(&t);
+}
+
+/* shards (state.h): a database is bound to one shard of a log, or to the
+ * whole log, and refuses to be read as anything else. */
+static void shard_claim(void **state)
+{
+	struct tmp t, t2;
+	struct kta_state *st;
+	struct kta_compact_range *cr;
+	uint8_t root[32];
+	struct kta_error err;
+	int stored = 7;
+	sqlite3 *db;
+	size_t b;
+	static const char *const bad[] = {
+	    "UPDATE shards SET n = 1",  /* one shard is no shard */
+	    "UPDATE shards SET k = 4",  /* k < n */
+	    "UPDATE shards SET n = -2", /* not a count */
+	    "UPDATE shards SET k = 'x'",
+	};
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	/* the whole log: nothing to record */
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 0);
+	/* a first claim binds a database that holds nothing of the log */
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 1);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 0);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, NULL, NULL), KTA_OK);
+	/* another shard, another count, or the whole log: refused */
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, &stored, &err), KTA_ERR_USAGE);
+	assert_int_equal(stored, 0);
+	assert_non_null(strstr(err.msg, "audited as shard 1/4"));
+	assert_non_null(strstr(err.msg, "asks for shard 2/4"));
+	assert_non_null(strstr(err.msg, "log " ORIGIN));
+	assert_non_null(strstr(err.msg, t.dir));
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 8, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, NULL, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "asks for every label"));
+	/* the caller's bad shards */
+	assert_int_equal(kta_state_shard_claim(st, "x", 0, 1, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, "x", 4, 4, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, "x", 0, KTA_SHARD_MAX + 1, NULL, &err),
+			 KTA_ERR_USAGE);
+	/* a log audited without shards (checkpoint, or a pending catch-up) cannot
+	 * become a shard: its index holds every label */
+	cr = mk_range(13, root);
+	assert_int_equal(kta_state_log_put(st, "o-log", note, strlen(note), 13, root, cr, 1, NULL),
+			 KTA_OK);
+	kta_compact_range_free(cr);
+	cr = mk_range(5, root);
+	assert_int_equal(
+	    kta_state_pending_put(st, "o-pend", note, strlen(note), 13, root, cr, 1, NULL), KTA_OK);
+	kta_compact_range_free(cr);
+	assert_int_equal(kta_state_shard_claim(st, "o-log", 0, 2, &stored, &err), KTA_ERR_USAGE);
+	assert_int_equal(stored, 0);
+	assert_non_null(strstr(err.msg, "audited as every label"));
+	assert_int_equal(kta_state_shard_claim(st, "o-pend", 1, 2, NULL, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "asks for shard 1/2"));
+	assert_int_equal(kta_state_shard_claim(st, "o-log", 0, 0, NULL, NULL), KTA_OK);
+	/* in the caller's transaction: a rollback takes the claim back */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, "o-new", 0, 2, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 1);
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, "o-new", 1, 2, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 1);
+	kta_state_close(st);
+	/* kept across a reopen */
+	st = open_ok(&t);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 3, 4, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, NULL, NULL), KTA_OK);
+	kta_state_close(st);
+	/* damaged rows are reported, never trusted */
+	for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_exec(db, "UPDATE shards SET k = 1, n = 4", NULL, NULL, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, bad[b], NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		st = open_ok(&t);
+		assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, NULL, &err),
+				 KTA_ERR_MALFORMED);
+		assert_non_null(strstr(err.msg, "bad stored shard row"));
+		kta_state_close(st);
+	}
+	tmp_rm(&t);
+
+	/* a label index alone also counts as audited */
+	tmp_make(&t2);
+	st = open_ok(&t2);
+	index_put(st, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 2, NULL, &err), KTA_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "audited as every label"));
+	kta_state_close(st);
+	tmp_rm(&t2);
 }
 
 static void transaction_rollback(void **state)
@@ -1742,6 +1844,7 @@ int main(void)
 	    cmocka_unit_test(open_rejects),
 	    cmocka_unit_test(log_roundtrip),
 	    cmocka_unit_test(pending_roundtrip),
+	    cmocka_unit_test(shard_claim),
 	    cmocka_unit_test(transaction_rollback),
 	    cmocka_unit_test(close_rolls_back),
 	    cmocka_unit_test(crash_kill9),
