@@ -148,6 +148,10 @@ def main(argv):
             # once a run finished
             ("pending", "SELECT origin, size, done, hex(root) FROM pending ORDER BY origin"),
         ]
+        # the shard the database audits (ktaudit.conf(5) shard); none when
+        # it audits every label, or when it predates the table
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'shards'").fetchone():
+            q.append(("shards", "SELECT origin, k, n FROM shards ORDER BY origin"))
         for name, sql in q:
             for row in db.execute(sql):
                 print(name, "|".join(str(c) for c in row))

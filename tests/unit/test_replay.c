@@ -278,6 +278,15 @@ struct hentry {
 	size_t len;
 };
 
+static void hentries_free(struct hentry *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(h[i].bytes);
+	free(h);
+}
+
 static size_t honest_history(uint64_t *rng, size_t nlabels, size_t nupdates, struct hentry **out)
 {
 	uint64_t *ver = calloc(nlabels, sizeof(*ver));
@@ -1011,9 +1020,7 @@ static void memory_and_sqlite_agree(void **state)
 	assert_true(nh > 0);
 	kta_state_history_free(hist, nh);
 
-	for (i = 0; i < n; i++)
-		free(h[i].bytes);
-	free(h);
+	hentries_free(h, n);
 	sink_clear(a);
 	sink_clear(b);
 	free(a);
@@ -1345,9 +1352,7 @@ static void pool_sizes_agree(void **state)
 	sink_clear(base);
 	free(base);
 	free(s);
-	for (i = 0; i < n; i++)
-		free(h[i].bytes);
-	free(h);
+	hentries_free(h, n);
 }
 
 /* The shard of a finding: its label's; a malformed entry's is shard 0. */
@@ -1470,9 +1475,7 @@ static void shards_partition(void **state)
 	sink_clear(base);
 	free(base);
 	free(s);
-	for (i = 0; i < n; i++)
-		free(h[i].bytes);
-	free(h);
+	hentries_free(h, n);
 }
 
 /* A failure in a threaded replay ends it: reported once with the leaf, then
@@ -1557,9 +1560,7 @@ static void pool_failure(void **state)
 	sink_clear(s);
 	free(base);
 	free(s);
-	for (i = 0; i < n; i++)
-		free(h[i].bytes);
-	free(h);
+	hentries_free(h, n);
 }
 
 int main(void)
