@@ -545,8 +545,9 @@ static enum kta_status claim_shard(struct kta_monitor *m, struct mlog *lg, struc
 	enum kta_status r;
 	int stored = 0;
 
-	if ((r = kta_state_shard_claim(m->st, lc->origin, lc->shard_k, lc->shard_n, &stored,
-				       err)) != KTA_OK)
+	/* The first run records the shard; a command (offline) only checks. */
+	if ((r = kta_state_shard_claim(m->st, lc->origin, lc->shard_k, lc->shard_n, !m->o.offline,
+				       &stored, err)) != KTA_OK)
 		return r;
 	if (stored)
 		mon_log(m, KTA_MONITOR_INFO, lc->name,
@@ -2622,7 +2623,7 @@ out:
 /* ---- delivery ---- */
 
 enum kta_status kta_monitor_deliver(struct kta_monitor *m, uint64_t *pending, int64_t *next_due,
-				    struct kta_error *err)
+				    uint64_t *delivered, struct kta_error *err)
 {
 	struct kta_deliver_stats ds;
 	const char **names = NULL;
@@ -2634,12 +2635,16 @@ enum kta_status kta_monitor_deliver(struct kta_monitor *m, uint64_t *pending, in
 		*pending = 0;
 	if (next_due != NULL)
 		*next_due = 0;
+	if (delivered != NULL)
+		*delivered = 0;
 	if (m->cfg->nsinks == 0)
 		return KTA_OK;
 	memset(&ds, 0, sizeof(ds));
 	if ((r = kta_deliver_pending(m->st, m->cfg->sinks, m->cfg->nsinks, mon_now(m), &ds, err)) !=
 	    KTA_OK)
 		return r;
+	if (delivered != NULL)
+		*delivered = ds.delivered;
 	if (ds.delivered > 0)
 		mon_log(m, KTA_MONITOR_INFO, NULL, "delivered %" PRIu64 " alert%s", ds.delivered,
 			ds.delivered == 1 ? "" : "s");

@@ -213,7 +213,6 @@ struct job {
 	enum kta_status *sig;      /* outcome of each auth line (e->nauths) */
 	size_t sig_cap;
 	enum job_state state; /* read and written under mu in a threaded replay */
-	int other_shard;      /* 1: not this replay's shard, only counted */
 };
 
 struct worker {
@@ -245,7 +244,6 @@ struct kta_replay {
 	 * first not yet handed to a thread (head <= next <= tail). */
 	unsigned threads;
 	unsigned lookahead; /* fed entries left unprocessed (index prefetch) */
-	uint64_t own;       /* of [head, tail), the jobs of this shard (caller's thread) */
 	struct job *ring;
 	uint64_t head, next, tail;
 	pthread_mutex_t mu;
@@ -736,11 +734,6 @@ static enum kta_status process(struct kta_replay *r, struct job *j, const uint8_
 	r->cur_now = j->now;
 	r->cur_size = j->size;
 	memset(&cur, 0, sizeof(cur));
-	if (j->other_shard) {
-		r->stats.skipped++;
-		st = KTA_OK;
-		goto done;
-	}
 	if (e == NULL) {
 		char msg[KTA_ERROR_MSG_MAX + 64];
 
@@ -869,20 +862,6 @@ static enum kta_status job_load(struct kta_replay *r, struct job *j, uint64_t le
 	if (st != KTA_OK && st != KTA_ERR_MALFORMED && st != KTA_ERR_LIMIT)
 		return kta_error_set(err, st, "replay: leaf %llu: %s",
 				     (unsigned long long)leaf_index, j->perr.msg);
-	j->other_shard = 0;
-	if (r->shard_n > 1) {
-		uint8_t h[32];
-
-		if (j->e == NULL) {
-			j->other_shard = r->shard_k != 0; /* no label: shard 0 reports it */
-		} else {
-			kta_sha256(r->hasher, (const uint8_t *)j->e->label, strlen(j->e->label), h);
-			if (kta_hasher_failed(r->hasher))
-				return kta_error_set(err, KTA_ERR_INTERNAL,
-						     "replay: SHA-256 failed");
-			j->other_shard = kta_shard_from_hash(h, r->shard_n) != r->shard_k;
-		}
-	}
 	return KTA_OK;
 }
 
@@ -895,7 +874,7 @@ static enum kta_status replay_now(struct kta_replay *r, uint64_t leaf_index, con
 
 	if ((st = job_load(r, j, leaf_index, bytes, len, leaf_hash, err)) != KTA_OK)
 		return st;
-	if (j->e != NULL && j->e->nauths > 0 && !j->other_shard) {
+	if (j->e != NULL && j->e->nauths > 0) {
 		if ((st = job_reserve(j, j->e->signed_len, j->e->nauths, err)) != KTA_OK)
 			return st;
 		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): e parsed from bytes */
@@ -989,8 +968,6 @@ static enum kta_status pipe_step(struct kta_replay *r, int wait, int *progress,
 		kta_error_prefix(err, "replay of leaf %llu", (unsigned long long)j->leaf_index);
 		return pipe_fail(r, st, err);
 	}
-	if (!j->other_shard)
-		r->own--;
 	pthread_mutex_lock(&r->mu);
 	r->head++;
 	if (r->next < r->head)
@@ -1022,7 +999,7 @@ static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, c
 	    (j->e != NULL && (st = job_reserve(j, len, j->e->nauths, err)) != KTA_OK))
 		return pipe_fail(r, st, err);
 	pthread_mutex_lock(&r->mu);
-	if (j->e != NULL && j->e->nauths > 0 && !j->other_shard) {
+	if (j->e != NULL && j->e->nauths > 0) {
 		j->state = J_PENDING;
 		pthread_cond_signal(&r->work_cv);
 	}
@@ -1030,21 +1007,43 @@ static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, c
 	pthread_mutex_unlock(&r->mu);
 	r->have_last = 1;
 	r->last_index = leaf_index;
-	if (!j->other_shard)
-		r->own++;
-	if (r->index.prefetch != NULL && j->e != NULL && !j->other_shard)
+	if (r->index.prefetch != NULL && j->e != NULL)
 		r->index.prefetch(r->index.ctx, j->e->label);
-	/* The lookahead counts this shard's entries: the others never reach
-	 * the index, so they would shorten the prefetch distance. */
-	while (progress && r->own > r->lookahead)
+	while (progress && r->tail - r->head > r->lookahead)
 		if ((st = pipe_step(r, 0, &progress, err)) != KTA_OK)
 			return st;
+	return KTA_OK;
+}
+
+/*
+ * The shard of an entry (replay.h): its label's, read from line 2 without
+ * parsing the rest (a valid entry's label is exactly that line after
+ * "label "); 0 for an entry without such a line.
+ */
+static enum kta_status entry_shard(struct kta_replay *r, const uint8_t *b, size_t len,
+				   uint32_t *out, struct kta_error *err)
+{
+	static const char head[] = "keydir/v1\nlabel ";
+	const size_t hl = sizeof(head) - 1;
+	const uint8_t *nl;
+	uint8_t h[32];
+
+	*out = 0;
+	if (len <= hl || memcmp(b, head, hl) != 0 || (nl = memchr(b + hl, '\n', len - hl)) == NULL)
+		return KTA_OK;
+	kta_sha256(r->hasher, b + hl, (size_t)(nl - (b + hl)), h);
+	if (kta_hasher_failed(r->hasher))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "replay: SHA-256 failed");
+	*out = kta_shard_from_hash(h, r->shard_n);
 	return KTA_OK;
 }
 
 enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, const uint8_t *bytes,
 				 size_t len, const uint8_t *leaf_hash, struct kta_error *err)
 {
+	enum kta_status st;
+	uint32_t k = 0;
+
 	if (r->failed != KTA_OK)
 		return kta_error_set(err, r->failed, "%s", r->fail_msg);
 	if (r->have_last && leaf_index <= r->last_index)
@@ -1053,6 +1052,18 @@ enum kta_status kta_replay_entry(struct kta_replay *r, uint64_t leaf_index, cons
 		    (unsigned long long)leaf_index, (unsigned long long)r->last_index);
 	if (bytes == NULL && len > 0)
 		return kta_error_set(err, KTA_ERR_USAGE, "replay: no entry bytes");
+	if (r->shard_n > 1) {
+		if ((st = entry_shard(r, bytes, len, &k, err)) != KTA_OK)
+			return st;
+		if (k != r->shard_k) {
+			/* another shard's: counted, never parsed, queued or verified */
+			r->stats.entries++;
+			r->stats.skipped++;
+			r->have_last = 1;
+			r->last_index = leaf_index;
+			return KTA_OK;
+		}
+	}
 	if (r->threads <= 1)
 		return replay_now(r, leaf_index, bytes, len, leaf_hash, err);
 	return replay_queue(r, leaf_index, bytes, len, leaf_hash, err);

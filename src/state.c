@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include "ktaudit/encoding.h"
+#include "ktaudit/hash.h"
 #include "ktaudit/shard.h"
 #include "siphash.h"
 
+_Static_assert(KTA_STATE_SCHEMA_VERSION == 3, "a shard claim writes user_version 3");
 /* 'ktau': marks the file as a ktaudit state database (PRAGMA application_id). */
 #define APP_ID 0x6b746175
 /* Page size of a new database: label buckets and history chunks are blobs
@@ -485,7 +487,7 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 		if ((r = db_exec(st, schema_sql, err)) != KTA_OK)
 			goto out;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
-			 KTA_STATE_SCHEMA_VERSION, APP_ID);
+			 KTA_STATE_SCHEMA_UNSHARDED, APP_ID);
 		if ((r = db_exec(st, sql, err)) != KTA_OK)
 			goto out;
 	} else if (app != APP_ID) {
@@ -507,7 +509,7 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 
 		if ((r = migrate_v1(st, err)) != KTA_OK)
 			goto out;
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_VERSION);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_UNSHARDED);
 		if ((r = db_exec(st, sql, err)) != KTA_OK)
 			goto out;
 	}
@@ -1139,6 +1141,47 @@ static enum kta_status shard_read(struct kta_state *st, const char *origin, int 
 	return r;
 }
 
+/* A watch of origin on a label outside shard k of n: *bad = 1, its label
+ * quoted in out (4 * 64 + 4 bytes), its shard in *its. */
+static enum kta_status foreign_watch(struct kta_state *st, const char *origin, uint32_t k,
+				     uint32_t n, int *bad, char out[static 4 * 64 + 4],
+				     uint32_t *its, struct kta_error *err)
+{
+	struct kta_hasher *hs = NULL;
+	sqlite3_stmt *s;
+	enum kta_status r;
+	uint8_t h[32];
+	int rc;
+
+	*bad = 0;
+	if ((s = prep(st, "SELECT label FROM watches WHERE origin = ?1", err)) == NULL)
+		return st->last_status;
+	bind_text(s, 1, origin);
+	if ((r = kta_hasher_new(&hs, err)) != KTA_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *l = sqlite3_column_text(s, 0);
+		size_t ll = (size_t)sqlite3_column_bytes(s, 0);
+
+		kta_sha256(hs, l, ll, h);
+		if (kta_hasher_failed(hs)) {
+			r = kta_error_set(err, KTA_ERR_INTERNAL, "state: SHA-256 failed");
+			goto out;
+		}
+		if ((*its = kta_shard_from_hash(h, n)) != k) {
+			kta_quote(l, ll, 64, out);
+			*bad = 1;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = db_fail(st, "read watches", err);
+out:
+	kta_hasher_free(hs);
+	sqlite3_finalize(s);
+	return r;
+}
+
 /* The stored shard (row) against the asked one (k, n). */
 static enum kta_status shard_match(struct kta_state *st, const char *origin, int row, uint32_t sk,
 				   uint32_t sn, uint32_t k, uint32_t n, struct kta_error *err)
@@ -1157,12 +1200,13 @@ static enum kta_status shard_match(struct kta_state *st, const char *origin, int
 }
 
 enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, uint32_t k,
-				      uint32_t n, int *stored, struct kta_error *err)
+				      uint32_t n, int record, int *stored, struct kta_error *err)
 {
 	enum kta_status r;
 	sqlite3_stmt *s = NULL;
-	uint32_t sk = 0, sn = 0;
-	int own = 0, row = 0, any = 0, dummy = 0;
+	uint32_t sk = 0, sn = 0, wk = 0;
+	int own = 0, row = 0, any = 0, bad = 0, dummy = 0;
+	char wl[4 * 64 + 4];
 
 	if (stored == NULL)
 		stored = &dummy;
@@ -1189,6 +1233,19 @@ enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, 
 		r = shard_match(st, origin, 0, 0, 0, k, n, err);
 		goto out;
 	}
+	if ((r = foreign_watch(st, origin, k, n, &bad, wl, &wk, err)) != KTA_OK)
+		goto out;
+	if (bad) {
+		/* this shard would never check it */
+		r = kta_error_set(err, KTA_ERR_USAGE,
+				  "%s: log %s has a watch of \"%s\", a label of shard %u/%u, and "
+				  "the configuration asks for shard %u/%u: give each shard its own "
+				  "state_dir",
+				  st->path, origin, wl, wk, n, k, n);
+		goto out;
+	}
+	if (!record)
+		goto out; /* r is KTA_OK: only a check */
 	if ((s = prep(st, "INSERT INTO shards(origin, k, n) VALUES(?1, ?2, ?3)", err)) == NULL) {
 		r = st->last_status;
 		goto out;
@@ -1198,6 +1255,9 @@ enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, 
 		r = db_fail(st, "store shard", err);
 		goto out;
 	}
+	/* a ktaudit that knows no shards must refuse this database */
+	if ((r = db_exec(st, "PRAGMA user_version = 3", err)) != KTA_OK)
+		goto out;
 	*stored = 1;
 	r = KTA_OK;
 out:

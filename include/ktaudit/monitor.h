@@ -213,12 +213,15 @@ KTA_API enum kta_status kta_monitor_cycle(struct kta_monitor *m, size_t log,
 /*
  * Delivers pending alerts to every configured sink (deliver.h): each sink
  * gets the alerts it has not accepted, with retries and backoff; a failing
- * sink does not stop the others. *pending (may be NULL) is set to the
+ * sink does not stop the others. One call delivers at most
+ * KTA_DELIVER_BATCH alerts per sink. *pending (may be NULL) is set to the
  * alerts still undelivered to some sink, *next_due (may be NULL) to the Unix
- * time of the earliest scheduled retry (0 when none).
+ * time of the earliest scheduled retry (0 when none), *delivered (may be
+ * NULL) to the deliveries this call made (to any sink).
  */
 KTA_API enum kta_status kta_monitor_deliver(struct kta_monitor *m, uint64_t *pending,
-					    int64_t *next_due, struct kta_error *err) KTA_WUR;
+					    int64_t *next_due, uint64_t *delivered,
+					    struct kta_error *err) KTA_WUR;
 
 /* Fills *out with log number `log`'s numbers (borrowing from m). */
 KTA_API void kta_monitor_log_status(const struct kta_monitor *m, size_t log,

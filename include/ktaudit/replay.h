@@ -39,7 +39,8 @@
  * the caller's thread, while everything else stays sequential, in leaf
  * order, on the caller's thread:
  *   - kta_replay_entry copies the entry (at most KTA_REPLAY_QUEUE entries
- *     are in flight), parses it, queues its auth lines and processes every
+ *     are in flight; an entry of another shard, see shard_n, is only
+ *     counted), parses it, queues its auth lines and processes every
  *     earlier entry whose signatures are done (but the last
  *     KTA_REPLAY_LOOKAHEAD when the index has a prefetch()); it returns
  *     before its own entry is processed. kta_replay_flush processes the
@@ -106,8 +107,9 @@ struct kta_label_state {
  *
  * prefetch() is optional (NULL: none) and only a hint: a threaded replay
  * calls it with each parsed entry's label (borrowed for the call) when the
- * entry is fed, KTA_REPLAY_LOOKAHEAD fed entries (malformed ones included,
- * which are not announced) before the get() of that label, more while
+ * entry is fed, KTA_REPLAY_LOOKAHEAD fed entries of this shard (malformed
+ * ones included, which are not announced; other shards' entries are never
+ * queued) before the get() of that label, more while
  * earlier entries wait for their signatures, fewer for the last entries,
  * which kta_replay_flush processes; so that an index whose lookups miss the
  * CPU caches can start loading what that get() will read while earlier
@@ -185,12 +187,15 @@ struct kta_replay_config {
 	unsigned threads; /* auth verification threads, the caller's included (see
 			     "Threads"): 0 or 1 sequential, 2..KTA_REPLAY_THREADS_MAX,
 			     or KTA_REPLAY_THREADS_AUTO */
-	/* Shard K of N (shard.h; shard_n 0 or 1: every label). An entry whose
-	 * label is in another shard is parsed, counted (stats.skipped) and
-	 * otherwise ignored: no index get or put, no auth signature checked, no
-	 * watch, no alert. An entry that does not parse has no shard: only
-	 * shard 0 reports it. The Merkle checks are the caller's and cover
-	 * every entry whatever the shard. */
+	/* Shard K of N (shard.h; shard_n 0 or 1: every label). An entry's
+	 * shard is that of the label its second line names ("label <label>",
+	 * read without parsing the rest: for a valid entry, its label), or 0
+	 * when the entry does not start "keydir/v1\nlabel ...\n". An entry of
+	 * another shard is counted (stats.skipped) and otherwise ignored: not
+	 * parsed, no index get or put, no auth signature checked, no watch,
+	 * no alert. So an entry that does not parse is reported by one shard
+	 * only. The Merkle checks are the caller's and cover every entry
+	 * whatever the shard. */
 	uint32_t shard_k, shard_n;
 };
 

@@ -96,7 +96,13 @@
 #include "ktaudit/error.h"
 #include "ktaudit/replay.h"
 
-#define KTA_STATE_SCHEMA_VERSION 2
+/* Schema versions (PRAGMA user_version): 2, the label index in buckets and
+ * history chunks; 3, the same holding one shard's labels (table "shards"),
+ * so that a ktaudit that knows no shards refuses it instead of reading one
+ * shard's index as a whole log's. A new or migrated database is 2; the
+ * first shard recorded makes it 3. */
+#define KTA_STATE_SCHEMA_VERSION 3   /* the newest this ktaudit reads */
+#define KTA_STATE_SCHEMA_UNSHARDED 2 /* what it creates */
 #define KTA_STATE_DB_NAME "state.db"
 #define KTA_STATE_BUSY_TIMEOUT_MS 10000
 /* Largest stored checkpoint note text (matches the note parser's limit). */
@@ -228,17 +234,19 @@ KTA_API enum kta_status kta_state_pending_clear(struct kta_state *st, const char
 
 /*
  * Binds origin's state to shard k of n (n 0: every label), or checks that it
- * is bound so. The first call with n >= 2 records the shard, provided the
- * database holds nothing of the log yet (no verified checkpoint, pending
- * catch-up or label index); later calls must name the same shard. So a
- * database is never read as another shard's (its index would lack labels
- * and raise false alerts) or as a whole log's. A mismatch is
- * KTA_ERR_USAGE naming the database, the log, the stored and the asked
- * shard; a damaged row KTA_ERR_MALFORMED. *stored (may be NULL) = 1 when
- * this call wrote the row.
+ * is bound so. A database with no shard recorded may become shard k of n
+ * provided it holds nothing of the log's other labels: no verified
+ * checkpoint, pending catch-up or label index (audited as a whole log), and
+ * no watch of a label of another shard. With record set, the first such
+ * call records the shard (and makes the schema version 3); without, it only
+ * checks. Later calls must name the same shard. So a database is never read
+ * as another shard's (its index would lack labels and raise false alerts)
+ * or as a whole log's. A mismatch is KTA_ERR_USAGE naming the database,
+ * the log, the stored and the asked shard (or the watch); a damaged row
+ * KTA_ERR_MALFORMED. *stored (may be NULL) = 1 when this call wrote the row.
  */
 KTA_API enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, uint32_t k,
-					      uint32_t n, int *stored,
+					      uint32_t n, int record, int *stored,
 					      struct kta_error *err) KTA_WUR;
 
 /* --- cosigned: the last checkpoint this auditor cosigned (witness.h) ----- */

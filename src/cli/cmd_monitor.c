@@ -378,16 +378,21 @@ static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline,
 	return 0;
 }
 
-/* Delivers pending alerts; logs a failure. */
-static void deliver(struct kta_monitor *m, struct ui *u, uint64_t *pending, int64_t *next_due)
+/* Delivers pending alerts (one call: a batch per sink) and logs a failure;
+ * returns the deliveries made (0 after a failure). */
+static uint64_t deliver(struct kta_monitor *m, struct ui *u, uint64_t *pending, int64_t *next_due)
 {
 	struct kta_error e;
+	uint64_t n = 0;
 
 	kta_error_clear(&e);
 	*pending = 0;
 	*next_due = 0;
-	if (kta_monitor_deliver(m, pending, next_due, &e) != KTA_OK)
+	if (kta_monitor_deliver(m, pending, next_due, &n, &e) != KTA_OK) {
 		ui_log(u, KTA_MONITOR_WARN, NULL, e.msg);
+		return 0;
+	}
+	return n;
 }
 
 /* Runs one cycle of log i and logs its outcome. Returns the --once verdict. */
@@ -418,12 +423,15 @@ static int worse(int a, int b)
 	return a > b ? a : b;
 }
 
+/* How long a --once run goes on delivering (seconds). */
+#define ONCE_DELIVER_S 300
+
 static int monitor_once(const struct kta_config *cfg, struct ui *u)
 {
 	struct kta_monitor *m = NULL;
 	struct kta_monitor_result res;
 	uint64_t pending = 0;
-	int64_t next_due = 0;
+	int64_t next_due = 0, t0;
 	int rc = 0, code;
 	size_t i;
 
@@ -437,18 +445,14 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 	}
 	if (got_term)
 		rc = worse(rc, 3);
-	deliver(m, u, &pending, &next_due);
-	/* A one-shot run delivers all it can: one call takes KTA_DELIVER_BATCH
-	 * alerts per sink, so call again while the outbox shrinks. A failing
-	 * sink stops that (its alerts wait for the next run, with backoff)
-	 * after one attempt per call, never one per alert. */
-	while (pending > 0 && !got_term) {
-		uint64_t before = pending;
-
-		deliver(m, u, &pending, &next_due);
-		if (pending >= before)
+	/* A one-shot run delivers what it can: one call takes KTA_DELIVER_BATCH
+	 * alerts per sink, so call again while some sink accepts alerts, for
+	 * at most ONCE_DELIVER_S (a large backlog is finished by the next
+	 * runs). A failing sink costs one attempt per call, and its alerts
+	 * wait for the next run, with backoff. */
+	for (t0 = mono_ms(); deliver(m, u, &pending, &next_due) > 0 && pending > 0 && !got_term;)
+		if (mono_ms() - t0 >= ONCE_DELIVER_S * 1000)
 			break;
-	}
 	if (pending > 0) {
 		char msg[128];
 

@@ -7,8 +7,8 @@
 # 1/3 and 2/3, each with its own state_dir and JSON-lines file sink.
 #   - the shards' alerts together are exactly the unsharded run's, compared
 #     as sets of (kind, label, leaf_index, id); every labelled alert is in
-#     its label's shard only; malformed entries are reported by shard 0 only
-#     (also one whose text names a label of another shard);
+#     its label's shard only; an entry that does not parse is reported by
+#     the shard of the label its second line names, or shard 0 without one;
 #   - a state database is refused (exit 2, both shards named) for another
 #     shard or shard count, for a sharded config after an unsharded audit
 #     and the reverse;
@@ -16,7 +16,10 @@
 #     shard (exit 2, naming its shard) and work inside the shard;
 #   - a `watch` line for a label of another shard is a configuration error
 #     naming the line;
-#   - after the log grows, the second cycle's new alerts again split exactly.
+#   - after the log grows, the second cycle's new alerts again split exactly;
+#   - a state holding a watch of another shard's label cannot become a
+#     shard; commands (history, watch add) only check, never record, a shard;
+#   - `--once` delivers every alert to a good sink when another sink fails.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
@@ -133,6 +136,31 @@ def mk(srcdir, out, origin, store, cycle):
     print(nmal, len(entries))
 
 
+def owner(a, entries):
+    """The shard of an alert: its label's; for an entry that does not parse,
+    the label its second line names, or 0 (replay.h)."""
+    if "label" in a:
+        return shard(a["label"])
+    data = entries[a["leaf_index"]]
+    head = b"keydir/v1\nlabel "
+    if not data.startswith(head) or b"\n" not in data[len(head):]:
+        return 0
+    lab = data[len(head):data.index(b"\n", len(head))]
+    return int.from_bytes(hashlib.sha256(lab).digest()[:8], "big") % N
+
+
+def stored(store):
+    entries = []
+    with open(store, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        ln = int.from_bytes(data[pos:pos + 2], "big")
+        entries.append(data[pos + 2:pos + 2 + ln])
+        pos += 2 + ln
+    return entries
+
+
 def load(spec):
     """FILE:SKIP -> the alerts of a JSON-lines sink after its first SKIP lines."""
     path, skip = spec.rsplit(":", 1)
@@ -150,10 +178,12 @@ def key(a):
     return (a["kind"], a.get("label"), a.get("leaf_index"), a["id"])
 
 
-def check(tag, nmal, kinds, uspec, *sspecs):
+def check(tag, nmal, kinds, store, uspec, *sspecs):
     """Prints "ok DESC" or "FAIL DESC: why" lines."""
     def say(good, desc, why=""):
         print(("ok %s: %s" if good else "FAIL %s: %s: " + why) % (tag, desc))
+
+    entries = stored(store)
 
     un = load(uspec)
     shards = [load(s) for s in sspecs]
@@ -170,8 +200,7 @@ def check(tag, nmal, kinds, uspec, *sspecs):
     say(union == uset, "the shards' alerts together are the unsharded run's",
         "only unsharded: %s; only sharded: %s" % (sorted(uset - union, key=str)[:5], sorted(union - uset, key=str)[:5]))
     for k in range(N):
-        want = {key(a) for a in un
-                if ("label" in a and shard(a["label"]) == k) or ("label" not in a and k == 0)}
+        want = {key(a) for a in un if owner(a, entries) == k}
         say(sets[k] == want, "shard %d/%d has exactly the unsharded run's alerts of its labels" % (k, N),
             "missing %s; extra %s" % (sorted(want - sets[k], key=str)[:3], sorted(sets[k] - want, key=str)[:3]))
     dup = [x for k in range(N) for j in range(k + 1, N) for x in sets[k] & sets[j]]
@@ -184,7 +213,12 @@ def check(tag, nmal, kinds, uspec, *sspecs):
     mal = [sum(1 for a in s if a["kind"] == "malformed_entry") for s in shards]
     umal = sum(1 for a in un if a["kind"] == "malformed_entry")
     say(umal == nmal, "the unsharded run reports the %d malformed entries" % nmal, "%d" % umal)
-    say(mal == [nmal] + [0] * (N - 1), "malformed entries only in shard 0", "per shard %s" % mal)
+    say(sum(mal) == nmal, "each malformed entry reported by one shard", "per shard %s" % mal)
+    want = [sum(1 for a in un if a["kind"] == "malformed_entry" and owner(a, entries) == k)
+            for k in range(N)]
+    say(mal == want, "malformed entries in the shard of their line-2 label, else 0",
+        "per shard %s, want %s" % (mal, want))
+    say(want[0] > 0 and sum(want[1:]) > 0, "both rules exercised", "per shard %s" % want)
     print("# %s: %d alerts unsharded, per shard %s" % (tag, len(un), [len(s) for s in shards]))
 
 
@@ -196,7 +230,7 @@ def main(argv):
     elif argv[1] == "mk":
         mk(argv[2], argv[3], argv[4], argv[5], int(argv[6]))
     elif argv[1] == "check":
-        check(argv[2], int(argv[3]), argv[4].split(","), *argv[5:])
+        check(argv[2], int(argv[3]), argv[4].split(","), argv[5], *argv[6:])
     else:
         raise SystemExit("usage")
 
@@ -288,7 +322,7 @@ for k in 0 1 2; do
   ok 'grep -qF "auditing the labels of shard $k/3" "$T/s$k.err"' "shard $k/3: the replay names the shard"
 done
 KINDS=malformed_entry,unauthorized_update,key_changed,version_skip,version_equivocation
-pyok "cycle 1" < <($SH check "cycle 1" "$NMAL1" "$KINDS" "$T/un.alerts:0" "$T/s0.alerts:0" "$T/s1.alerts:0" "$T/s2.alerts:0")
+pyok "cycle 1" < <($SH check "cycle 1" "$NMAL1" "$KINDS" "$T/entries.bin" "$T/un.alerts:0" "$T/s0.alerts:0" "$T/s1.alerts:0" "$T/s2.alerts:0")
 U1=$(lines "$T/un.alerts")
 S01=$(lines "$T/s0.alerts")
 S11=$(lines "$T/s1.alerts")
@@ -342,8 +376,8 @@ cycle un 1 "unsharded: second cycle"
 for k in 0 1 2; do
   cycle "s$k" 1 "shard $k/3: second cycle"
 done
-pyok "cycle 2" < <($SH check "cycle 2" "$NMAL2" "$KINDS" "$T/un.alerts:$U1" "$T/s0.alerts:$S01" "$T/s1.alerts:$S11" "$T/s2.alerts:$S21")
-pyok "both cycles" < <($SH check "both cycles" "$((NMAL1 + NMAL2))" "$KINDS" "$T/un.alerts:0" "$T/s0.alerts:0" "$T/s1.alerts:0" "$T/s2.alerts:0")
+pyok "cycle 2" < <($SH check "cycle 2" "$NMAL2" "$KINDS" "$T/entries.bin" "$T/un.alerts:$U1" "$T/s0.alerts:$S01" "$T/s1.alerts:$S11" "$T/s2.alerts:$S21")
+pyok "both cycles" < <($SH check "both cycles" "$((NMAL1 + NMAL2))" "$KINDS" "$T/entries.bin" "$T/un.alerts:0" "$T/s0.alerts:0" "$T/s1.alerts:0" "$T/s2.alerts:0")
 for c in un s0 s1 s2; do
   expect 0 "$c: third cycle, nothing new" -- $K monitor --config "$T/$c.conf" --once
 done
@@ -379,5 +413,32 @@ for k in 0 1 2; do
   expect 0 "shard $k/3: watch list" -- $K watch list --config "$T/s$k.conf"
   has out "$L" "watch list: the new watch"
 done
+
+# --- a watch of another shard's label, made before the first sharded run -----------
+L1=$($SH pick 1 3000)
+conf w0 w 0/3
+conf wun w -
+expect 0 "unsharded: watch add $L1 (shard 1) on a fresh state" -- $K watch add "$L1" --tofu --config "$T/wun.conf"
+expect 2 "that state as shard 0/3" -- $K monitor --config "$T/w0.conf" --once
+has err "has a watch of \"$L1\", a label of shard 1/3" "refusal names the watch and its shard"
+ok '[ ! -s "$T/w0.alerts" ]' "refused: no alert"
+
+# --- commands check a shard but never record it ------------------------------------
+conf ro0 ro 0/3
+conf roun ro -
+expect 0 "history on a fresh state of shard 0/3" -- $K history "$W0" --config "$T/ro0.conf"
+expect 0 "watch list on it" -- $K watch list --config "$T/ro0.conf"
+cycle roun 1 "the same state audits every label"
+ok '[ "$(lines "$T/roun.alerts")" -gt 64 ]' "the log's alerts ($(lines "$T/roun.alerts"))"
+expect 2 "and is now refused as shard 0/3" -- $K history "$W0" --config "$T/ro0.conf"
+has err "audited as every label" "names it"
+
+# --- --once: a failing sink does not hold back a good one ---------------------------
+conf bad bad -
+sed -i "2a sink exec /bin/false" "$T/bad.conf"
+expect 1 "--once with a failing exec sink" -- $K monitor --config "$T/bad.conf" --once
+has err "not yet delivered to every sink" "the failing sink's alerts are pending"
+ok '[ "$(lines "$T/bad.alerts")" -eq "$(lines "$T/roun.alerts")" ]' \
+  "the good sink got every alert ($(lines "$T/bad.alerts") of $(lines "$T/roun.alerts"))"
 
 finish

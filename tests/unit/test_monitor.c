@@ -373,7 +373,7 @@ static void test_first_run_and_growth(void **state)
 	cycle(m, &res);
 	assert_int_equal(res.findings[KTA_SEV_ALERT], 0);
 
-	if (kta_monitor_deliver(m, &pending, &due, &err) != KTA_OK)
+	if (kta_monitor_deliver(m, &pending, &due, NULL, &err) != KTA_OK)
 		fail_msg("deliver: %s", err.msg);
 	assert_int_equal(pending, 0);
 	assert_int_equal(due, 0);
@@ -571,7 +571,7 @@ static char *delivered(struct fx *f, struct kta_monitor *m, const char *state)
 	char path[160];
 	char *text;
 
-	if (kta_monitor_deliver(m, NULL, NULL, &err) != KTA_OK)
+	if (kta_monitor_deliver(m, NULL, NULL, NULL, &err) != KTA_OK)
 		fail_msg("deliver: %s", err.msg);
 	(void)snprintf(path, sizeof(path), "%s/%s.alerts", f->base, state);
 	assert_int_equal(kta_file_read(path, 1 << 24, &buf, &len, NULL), KTA_OK);

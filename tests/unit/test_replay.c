@@ -1355,13 +1355,27 @@ static void pool_sizes_agree(void **state)
 	hentries_free(h, n);
 }
 
-/* The shard of a finding: its label's; a malformed entry's is shard 0. */
-static uint32_t found_shard(const struct found *a, uint32_t n)
+/* The shard of a finding: its label's; for an entry that does not parse,
+ * the label its second line names, or 0 (replay.h). threaded_run feeds
+ * h[i] at leaf 3i + 1. */
+static uint32_t found_shard(const struct found *a, const struct hentry *h, uint32_t n)
 {
+	static const char head[] = "keydir/v1\nlabel ";
+	const struct hentry *e = &h[(a->leaf_index - 1) / 3];
+	const char *label = a->label, *nl;
+	size_t ll = label != NULL ? strlen(label) : 0;
 	uint32_t k = 0;
 
-	if (a->label != NULL)
-		assert_int_equal(kta_shard_of(a->label, strlen(a->label), n, &k, NULL), KTA_OK);
+	assert_int_equal(a->leaf_index % 3, 1);
+	if (label == NULL) {
+		assert_int_equal(a->kind, KTA_ALERT_MALFORMED_ENTRY);
+		if (e->len <= strlen(head) || memcmp(e->bytes, head, strlen(head)) != 0 ||
+		    (nl = memchr(e->bytes + strlen(head), '\n', e->len - strlen(head))) == NULL)
+			return 0;
+		label = (const char *)e->bytes + strlen(head);
+		ll = (size_t)(nl - label);
+	}
+	assert_int_equal(kta_shard_of(label, ll, n, &k, NULL), KTA_OK);
 	return k;
 }
 
@@ -1395,9 +1409,19 @@ static void shards_partition(void **state)
 {
 	static const uint32_t ns[] = {2, 3, 5};
 	static const unsigned threads[] = {1, 2, 4};
+	/* entries that do not parse: without a label line (shard 0's), and
+	 * naming a label on line 2 (that label's shard's) */
+	static const char *const bad[] = {
+	    "garbage\n",
+	    "keydir/v1\nlabel ",
+	    "keydir/v1\nlabel",
+	    "keydir/v1\nlabel zed@example.org\nversion one\n",
+	    "keydir/v1\nlabel user3@example.org\nversion 1\ntime x\n",
+	    "keydir/v2\nlabel user3@example.org\n",
+	};
 	uint64_t rng = 0x5eed5a4d;
 	struct hentry *h = NULL;
-	size_t n = faulty_history(&rng, &h), i, j, t, in_any = 0, labels = 0;
+	size_t n = faulty_history(&rng, &h), i, j, t, in_any = 0, labels = 0, mal0 = 0, malk = 0;
 	struct sink *base = calloc(1, sizeof(*base)), *s = calloc(1, sizeof(*s));
 	struct kta_replay_memindex *mi0 = NULL, *mi = NULL;
 	struct kta_replay_stats st0, st;
@@ -1406,7 +1430,23 @@ static void shards_partition(void **state)
 	(void)state;
 	assert_non_null(base);
 	assert_non_null(s);
+	assert_non_null(h = realloc(h, (n + 6) * sizeof(*h)));
+	for (i = 0; i < 6; i++) {
+		h[n].len = strlen(bad[i]);
+		assert_non_null(h[n].bytes = malloc(h[n].len));
+		memcpy(h[n].bytes, bad[i], h[n].len);
+		n++;
+	}
 	threaded_run(1, 0, h, n, base, &mi0, &st0);
+	for (i = 0; i < base->n; i++)
+		if (base->items[i].kind == KTA_ALERT_MALFORMED_ENTRY) {
+			if (found_shard(&base->items[i], h, 3) == 0)
+				mal0++;
+			else
+				malk++;
+		}
+	/* both rules are exercised */
+	assert_true(mal0 >= 3 && malk > 0);
 	for (t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
 		uint64_t replayed = 0;
 		size_t seen = 0, indexed = 0;
@@ -1420,7 +1460,7 @@ static void shards_partition(void **state)
 			for (i = 0, j = 0; i < base->n; i++) {
 				const struct found *a = &base->items[i], *b;
 
-				if (found_shard(a, ns[t]) != k)
+				if (found_shard(a, h, ns[t]) != k)
 					continue;
 				assert_true(j < s->n);
 				b = &s->items[j++];

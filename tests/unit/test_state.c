@@ -426,6 +426,21 @@ static void pending_roundtrip(void **state)
 	tmp_rm(&t);
 }
 
+static int user_version(const struct tmp *t)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int v;
+
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
 /* shards (state.h): a database is bound to one shard of a log, or to the
  * whole log, and refuses to be read as anything else. */
 static void shard_claim(void **state)
@@ -449,28 +464,35 @@ static void shard_claim(void **state)
 	tmp_make(&t);
 	st = open_ok(&t);
 	/* the whole log: nothing to record */
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, &stored, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
-	/* a first claim binds a database that holds nothing of the log */
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, &stored, NULL), KTA_OK);
+	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_UNSHARDED);
+	/* a check only (a command, not the monitor) records nothing */
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 0, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 0);
+	/* a first claim binds a database that holds nothing of the log, and
+	 * makes it one that a ktaudit without shards refuses */
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, &stored, NULL), KTA_OK);
+	assert_int_equal(user_version(&t), 3);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 0, &stored, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, NULL, NULL), KTA_OK);
 	/* another shard, another count, or the whole log: refused */
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, &stored, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 1, &stored, &err), KTA_ERR_USAGE);
 	assert_int_equal(stored, 0);
 	assert_non_null(strstr(err.msg, "audited as shard 1/4"));
 	assert_non_null(strstr(err.msg, "asks for shard 2/4"));
 	assert_non_null(strstr(err.msg, "log " ORIGIN));
 	assert_non_null(strstr(err.msg, t.dir));
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 8, NULL, &err), KTA_ERR_USAGE);
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 8, 1, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, 1, NULL, &err), KTA_ERR_USAGE);
 	assert_non_null(strstr(err.msg, "asks for every label"));
 	/* the caller's bad shards */
-	assert_int_equal(kta_state_shard_claim(st, "x", 0, 1, NULL, &err), KTA_ERR_USAGE);
-	assert_int_equal(kta_state_shard_claim(st, "x", 4, 4, NULL, &err), KTA_ERR_USAGE);
-	assert_int_equal(kta_state_shard_claim(st, "x", 0, KTA_SHARD_MAX + 1, NULL, &err),
+	assert_int_equal(kta_state_shard_claim(st, "x", 0, 1, 1, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, "x", 4, 4, 1, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, "x", 0, KTA_SHARD_MAX + 1, 1, NULL, &err),
 			 KTA_ERR_USAGE);
 	/* a log audited without shards (checkpoint, or a pending catch-up) cannot
 	 * become a shard: its index holds every label */
@@ -482,24 +504,24 @@ static void shard_claim(void **state)
 	assert_int_equal(
 	    kta_state_pending_put(st, "o-pend", note, strlen(note), 13, root, cr, 1, NULL), KTA_OK);
 	kta_compact_range_free(cr);
-	assert_int_equal(kta_state_shard_claim(st, "o-log", 0, 2, &stored, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, "o-log", 0, 2, 1, &stored, &err), KTA_ERR_USAGE);
 	assert_int_equal(stored, 0);
 	assert_non_null(strstr(err.msg, "audited as every label"));
-	assert_int_equal(kta_state_shard_claim(st, "o-pend", 1, 2, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, "o-pend", 1, 2, 1, NULL, &err), KTA_ERR_USAGE);
 	assert_non_null(strstr(err.msg, "asks for shard 1/2"));
-	assert_int_equal(kta_state_shard_claim(st, "o-log", 0, 0, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, "o-log", 0, 0, 1, NULL, NULL), KTA_OK);
 	/* in the caller's transaction: a rollback takes the claim back */
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
-	assert_int_equal(kta_state_shard_claim(st, "o-new", 0, 2, &stored, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, "o-new", 0, 2, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
 	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
-	assert_int_equal(kta_state_shard_claim(st, "o-new", 1, 2, &stored, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, "o-new", 1, 2, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
 	kta_state_close(st);
 	/* kept across a reopen */
 	st = open_ok(&t);
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 3, 4, NULL, &err), KTA_ERR_USAGE);
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, NULL, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 3, 4, 1, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, NULL, NULL), KTA_OK);
 	kta_state_close(st);
 	/* damaged rows are reported, never trusted */
 	for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
@@ -510,18 +532,49 @@ static void shard_claim(void **state)
 		assert_int_equal(sqlite3_exec(db, bad[b], NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
 		st = open_ok(&t);
-		assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, NULL, &err),
+		assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, NULL, &err),
 				 KTA_ERR_MALFORMED);
 		assert_non_null(strstr(err.msg, "bad stored shard row"));
 		kta_state_close(st);
 	}
 	tmp_rm(&t);
 
+	/* watches: of labels of the shard, fine; of another shard's, refused
+	 * (the shard would never check them) */
+	tmp_make(&t2);
+	st = open_ok(&t2);
+	{
+		uint32_t ka = 0, kb = 0;
+
+		assert_int_equal(kta_shard_of("alice", 5, 2, &ka, NULL), KTA_OK);
+		assert_int_equal(kta_shard_of("bob", 3, 2, &kb, NULL), KTA_OK);
+		assert_int_not_equal(ka, kb);
+		assert_int_equal(
+		    kta_state_watch_add(st, ORIGIN, "alice", KTA_WATCH_TOFU, NULL, 0, 1, NULL),
+		    KTA_OK);
+		assert_int_equal(kta_state_shard_claim(st, ORIGIN, ka, 2, 0, NULL, NULL), KTA_OK);
+		assert_int_equal(
+		    kta_state_watch_add(st, ORIGIN, "bob", KTA_WATCH_TOFU, NULL, 0, 1, NULL),
+		    KTA_OK);
+		assert_int_equal(kta_state_shard_claim(st, ORIGIN, ka, 2, 1, &stored, &err),
+				 KTA_ERR_USAGE);
+		assert_int_equal(stored, 0);
+		assert_non_null(strstr(err.msg, "has a watch of \"bob\", a label of shard"));
+		assert_int_equal(kta_state_shard_claim(st, ORIGIN, kb, 2, 0, NULL, &err),
+				 KTA_ERR_USAGE);
+		assert_int_equal(kta_state_watch_remove(st, ORIGIN, "bob", NULL), KTA_OK);
+		assert_int_equal(kta_state_shard_claim(st, ORIGIN, ka, 2, 1, &stored, NULL),
+				 KTA_OK);
+		assert_int_equal(stored, 1);
+	}
+	kta_state_close(st);
+	tmp_rm(&t2);
+
 	/* a label index alone also counts as audited */
 	tmp_make(&t2);
 	st = open_ok(&t2);
 	index_put(st, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
-	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 2, NULL, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 2, 1, NULL, &err), KTA_ERR_USAGE);
 	assert_non_null(strstr(err.msg, "audited as every label"));
 	kta_state_close(st);
 	tmp_rm(&t2);
@@ -1772,7 +1825,7 @@ static void schema_v1_migration(void **state)
 	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	assert_int_equal(ver, KTA_STATE_SCHEMA_VERSION);
+	assert_int_equal(ver, KTA_STATE_SCHEMA_UNSHARDED);
 	/* a meta row claiming far more buckets (or labels) than the other can
 	 * hold is damaged: refused before any table is sized by it */
 	{
