@@ -2794,6 +2794,18 @@ enum kta_status kta_monitor_metrics(struct kta_monitor *m, uint64_t pending, cha
 		tb_label(&b, e);
 		tb_printf(&b, "\"} %d\n", e[0] != '\0');
 	}
+	tb_printf(&b, "# HELP ktaudit_shard 1 for a log of which this process audits one shard "
+		      "of the labels (ktaudit.conf(5) shard): every shard must run.\n"
+		      "# TYPE ktaudit_shard gauge\n");
+	for (i = 0; i < m->nlogs; i++) {
+		const struct kta_log_config *lc = m->logs[i].cfg;
+
+		if (lc->shard_n < 2)
+			continue;
+		tb_printf(&b, "ktaudit_shard{log=\"");
+		tb_label(&b, lc->name);
+		tb_printf(&b, "\",shard=\"%u/%u\"} 1\n", lc->shard_k, lc->shard_n);
+	}
 	tb_printf(&b,
 		  "# HELP ktaudit_alerts_pending Alerts not yet delivered to every sink.\n"
 		  "# TYPE ktaudit_alerts_pending gauge\nktaudit_alerts_pending %" PRIu64 "\n",

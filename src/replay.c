@@ -335,7 +335,8 @@ enum kta_status kta_replay_new(const struct kta_replay_config *cfg, struct kta_r
 	rp->watches = cfg->watches;
 	rp->emit = cfg->emit;
 	rp->emit_ctx = cfg->emit_ctx;
-	if (cfg->shard_n > KTA_SHARD_MAX || (cfg->shard_n > 1 && cfg->shard_k >= cfg->shard_n)) {
+	if (cfg->shard_n > KTA_SHARD_MAX || (cfg->shard_n > 0 && cfg->shard_k >= cfg->shard_n) ||
+	    (cfg->shard_n == 0 && cfg->shard_k != 0)) {
 		r = kta_error_set(err, KTA_ERR_USAGE, "replay: shard %u/%u", cfg->shard_k,
 				  cfg->shard_n);
 		goto out;

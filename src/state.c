@@ -519,6 +519,14 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 	    (r = db_exec(st, pending_sql, err)) != KTA_OK ||
 	    (r = db_exec(st, shards_sql, err)) != KTA_OK)
 		goto out;
+	if (ver == KTA_STATE_SCHEMA_UNSHARDED) {
+		sqlite3_int64 nshards = 0;
+
+		/* a shard recorded before shards bumped the version */
+		if ((r = pragma_int(st, "SELECT COUNT(*) FROM shards", &nshards, err)) != KTA_OK ||
+		    (nshards > 0 && (r = db_exec(st, "PRAGMA user_version = 3", err)) != KTA_OK))
+			goto out;
+	}
 	r = db_exec(st, "COMMIT", err);
 out:
 	if (r != KTA_OK)

@@ -453,6 +453,8 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 	for (t0 = mono_ms(); deliver(m, u, &pending, &next_due) > 0 && pending > 0 && !got_term;)
 		if (mono_ms() - t0 >= ONCE_DELIVER_S * 1000)
 			break;
+	if (got_term) /* during the delivery */
+		rc = worse(rc, 3);
 	if (pending > 0) {
 		char msg[128];
 

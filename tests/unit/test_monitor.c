@@ -1120,6 +1120,17 @@ static void test_shards(void **state)
 	assert_int_equal(kta_monitor_watch_approve(ms[0], 0, "c48", 1, &err), KTA_ERR_USAGE);
 	assert_int_equal(
 	    kta_monitor_watch_add(ms[0], 0, "c145", KTA_WATCH_TOFU, NULL, 0, NULL, &err), KTA_OK);
+	/* the metrics name the shard, so that a missing one can be noticed */
+	{
+		char *text = NULL;
+
+		assert_int_equal(kta_monitor_metrics(ms[1], 0, &text, &err), KTA_OK);
+		assert_non_null(strstr(text, "ktaudit_shard{log=\"mon\",shard=\"1/3\"} 1\n"));
+		free(text);
+		assert_int_equal(kta_monitor_metrics(mw, 0, &text, &err), KTA_OK);
+		assert_null(strstr(text, "ktaudit_shard{"));
+		free(text);
+	}
 	for (k = 0; k < 3; k++) {
 		kta_monitor_close(ms[k]);
 		kta_config_free(cs[k]);

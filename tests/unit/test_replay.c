@@ -1418,6 +1418,10 @@ static void shards_partition(void **state)
 	    "keydir/v1\nlabel zed@example.org\nversion one\n",
 	    "keydir/v1\nlabel user3@example.org\nversion 1\ntime x\n",
 	    "keydir/v2\nlabel user3@example.org\n",
+	    "keydir/v1\r\nlabel user3@example.org\n",
+	    "keydir/v1\nlabel user3@example.org \nversion 1\n",
+	    "keydir/v1\nlabel user3@example.org x\nversion 1\n",
+	    "keydir/v1\nlabel user3@example.org",
 	};
 	uint64_t rng = 0x5eed5a4d;
 	struct hentry *h = NULL;
@@ -1430,8 +1434,8 @@ static void shards_partition(void **state)
 	(void)state;
 	assert_non_null(base);
 	assert_non_null(s);
-	assert_non_null(h = realloc(h, (n + 6) * sizeof(*h)));
-	for (i = 0; i < 6; i++) {
+	assert_non_null(h = realloc(h, (n + sizeof(bad) / sizeof(bad[0])) * sizeof(*h)));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		h[n].len = strlen(bad[i]);
 		assert_non_null(h[n].bytes = malloc(h[n].len));
 		memcpy(h[n].bytes, bad[i], h[n].len);
@@ -1508,6 +1512,12 @@ static void shards_partition(void **state)
 		assert_non_null(strstr(err.msg, "shard 4/4"));
 		cfg.shard_k = 0;
 		cfg.shard_n = KTA_SHARD_MAX + 1;
+		assert_int_equal(kta_replay_new(&cfg, &r, &err), KTA_ERR_USAGE);
+		assert_null(r);
+		cfg.shard_k = 1; /* of one shard, or of none */
+		cfg.shard_n = 1;
+		assert_int_equal(kta_replay_new(&cfg, &r, &err), KTA_ERR_USAGE);
+		cfg.shard_n = 0;
 		assert_int_equal(kta_replay_new(&cfg, &r, &err), KTA_ERR_USAGE);
 		assert_null(r);
 	}

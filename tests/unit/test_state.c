@@ -518,8 +518,14 @@ static void shard_claim(void **state)
 	assert_int_equal(kta_state_shard_claim(st, "o-new", 1, 2, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
 	kta_state_close(st);
+	/* a shard recorded while its database still said version 2 (before
+	 * shards bumped it) is raised to 3 when opened */
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 	/* kept across a reopen */
 	st = open_ok(&t);
+	assert_int_equal(user_version(&t), 3);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 3, 4, 1, NULL, &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, NULL, NULL), KTA_OK);
 	kta_state_close(st);
@@ -538,6 +544,17 @@ static void shard_claim(void **state)
 		kta_state_close(st);
 	}
 	tmp_rm(&t);
+
+	/* a rolled-back claim leaves a version 2 database */
+	tmp_make(&t2);
+	st = open_ok(&t2);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 2, 1, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 1);
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	kta_state_close(st);
+	assert_int_equal(user_version(&t2), KTA_STATE_SCHEMA_UNSHARDED);
+	tmp_rm(&t2);
 
 	/* watches: of labels of the shard, fine; of another shard's, refused
 	 * (the shard would never check them) */
