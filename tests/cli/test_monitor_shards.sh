@@ -118,17 +118,7 @@ def mk(srcdir, out, origin, store, cycle):
     entries that do not parse among those added, and the log's size."""
     sys.path.insert(0, os.path.join(srcdir, "tests", "tools"))
     import monitor_mklog
-    entries = []
-    if cycle == 1:
-        entries = monitor_mklog.gen(3000, 7)
-    else:
-        with open(store, "rb") as f:
-            data = f.read()
-        pos = 0
-        while pos < len(data):
-            ln = int.from_bytes(data[pos:pos + 2], "big")
-            entries.append(data[pos + 2:pos + 2 + ln])
-            pos += 2 + ln
+    entries = monitor_mklog.gen(3000, 7) if cycle == 1 else stored(store)
     nmal = grow(entries, cycle)
     with open(store, "wb") as f:
         f.write(b"".join(len(e).to_bytes(2, "big") + e for e in entries))
@@ -150,6 +140,7 @@ def owner(a, entries):
 
 
 def stored(store):
+    """The entries kept by mk (one file: 2-byte length, entry)."""
     entries = []
     with open(store, "rb") as f:
         data = f.read()
