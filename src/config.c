@@ -10,7 +10,6 @@
 
 #include "ktaudit/encoding.h"
 #include "ktaudit/file.h"
-#include "ktaudit/hash.h"
 #include "ktaudit/shard.h"
 
 /* Longest URL accepted (the tlog client's KTA_TLOG_URL_MAX). */
@@ -643,45 +642,28 @@ static void log_free_fields(struct kta_log_config *l)
  */
 static enum kta_status watches_in_shard(struct parser *p, const struct kta_log_config *l)
 {
-	struct kta_hasher *hs = NULL;
 	char qb[4 * QUOTE_MAX + 4];
 	struct kta_error e;
-	enum kta_status r = KTA_ERR_INTERNAL;
-	uint8_t h[32];
-	uint32_t j;
+	enum kta_status r;
+	uint32_t j = 0;
 	size_t i;
 
-	if (l->shard_n == 0 || l->nwatches == 0)
-		return KTA_OK;
-	/* one hasher for the whole section (shard.h: kta_shard_from_hash) */
-	if ((r = kta_hasher_new(&hs, &e)) != KTA_OK) {
-		r = r == KTA_ERR_NOMEM ? nomem(p) : perr(p, p->l_shard, r, "shard: %s", e.msg);
-		goto out;
-	}
-	for (i = 0; i < l->nwatches; i++) {
+	for (i = 0; l->shard_n > 0 && i < l->nwatches; i++) {
 		const struct kta_watch_config *w = &l->watches[i];
 		size_t len = strlen(w->label);
 
-		kta_sha256(hs, (const uint8_t *)w->label, len, h);
-		if (kta_hasher_failed(hs)) {
-			r = perr(p, w->line, KTA_ERR_INTERNAL, "watch: SHA-256 failed");
-			goto out;
-		}
-		j = kta_shard_from_hash(h, l->shard_n);
-		if (j != l->shard_k) {
-			r = perr(p, w->line, KTA_ERR_MALFORMED,
-				 "watch \"%s\": the label is in shard %u/%u, this log audits "
-				 "shard %u/%u ('shard' on line %zu)",
-				 kta_quote((const uint8_t *)w->label, len, QUOTE_MAX, qb),
-				 (unsigned)j, (unsigned)l->shard_n, (unsigned)l->shard_k,
-				 (unsigned)l->shard_n, p->l_shard);
-			goto out;
-		}
+		if ((r = kta_shard_of(w->label, len, l->shard_n, &j, &e)) != KTA_OK)
+			return r == KTA_ERR_NOMEM ? nomem(p)
+						  : perr(p, w->line, r, "watch: %s", e.msg);
+		if (j != l->shard_k)
+			return perr(p, w->line, KTA_ERR_MALFORMED,
+				    "watch \"%s\": the label is in shard %u/%u, this log audits "
+				    "shard %u/%u ('shard' on line %zu)",
+				    kta_quote((const uint8_t *)w->label, len, QUOTE_MAX, qb),
+				    (unsigned)j, (unsigned)l->shard_n, (unsigned)l->shard_k,
+				    (unsigned)l->shard_n, p->l_shard);
 	}
-	r = KTA_OK;
-out:
-	kta_hasher_free(hs);
-	return r;
+	return KTA_OK;
 }
 
 /* Checks that the open section is complete (at its end). */

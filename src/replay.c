@@ -1024,18 +1024,16 @@ static enum kta_status replay_queue(struct kta_replay *r, uint64_t leaf_index, c
 static enum kta_status entry_shard(struct kta_replay *r, const uint8_t *b, size_t len,
 				   uint32_t *out, struct kta_error *err)
 {
-	static const char head[] = "keydir/v1\nlabel ";
+	static const char head[] = KTA_ENTRY_HEADER "\nlabel ";
 	const size_t hl = sizeof(head) - 1;
 	const uint8_t *nl;
-	uint8_t h[32];
 
 	*out = 0;
 	if (len <= hl || memcmp(b, head, hl) != 0 || (nl = memchr(b + hl, '\n', len - hl)) == NULL)
 		return KTA_OK;
-	kta_sha256(r->hasher, b + hl, (size_t)(nl - (b + hl)), h);
+	*out = kta_shard_label(r->hasher, b + hl, (size_t)(nl - (b + hl)), r->shard_n);
 	if (kta_hasher_failed(r->hasher))
 		return kta_error_set(err, KTA_ERR_INTERNAL, "replay: SHA-256 failed");
-	*out = kta_shard_from_hash(h, r->shard_n);
 	return KTA_OK;
 }
 

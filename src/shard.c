@@ -15,26 +15,33 @@ uint32_t kta_shard_from_hash(const uint8_t h[static 32], uint32_t n)
 	return n <= 1 ? 0 : (uint32_t)(v % n);
 }
 
+uint32_t kta_shard_label(struct kta_hasher *h, const uint8_t *label, size_t len, uint32_t n)
+{
+	uint8_t d[32];
+
+	kta_sha256(h, label, len, d);
+	return kta_shard_from_hash(d, n);
+}
+
 enum kta_status kta_shard_of(const char *label, size_t len, uint32_t n, uint32_t *out,
 			     struct kta_error *err)
 {
 	struct kta_hasher *hs = NULL;
-	uint8_t h[32];
 	enum kta_status r;
+	uint32_t k;
 
 	if (n < 1 || n > KTA_SHARD_MAX)
 		return kta_error_set(err, KTA_ERR_USAGE, "shard: %u shards (1..%u)", n,
 				     KTA_SHARD_MAX);
 	if ((r = kta_hasher_new(&hs, err)) != KTA_OK)
 		return r;
-	kta_sha256(hs, (const uint8_t *)label, len, h);
-	if (kta_hasher_failed(hs)) {
-		kta_hasher_free(hs);
-		return kta_error_set(err, KTA_ERR_INTERNAL, "shard: SHA-256 failed");
-	}
+	k = kta_shard_label(hs, (const uint8_t *)label, len, n);
+	r = kta_hasher_failed(hs) ? kta_error_set(err, KTA_ERR_INTERNAL, "shard: SHA-256 failed")
+				  : KTA_OK;
 	kta_hasher_free(hs);
-	*out = kta_shard_from_hash(h, n);
-	return KTA_OK;
+	if (r == KTA_OK)
+		*out = k;
+	return r;
 }
 
 enum kta_status kta_shard_parse(const char *s, size_t len, uint32_t *k, uint32_t *n,

@@ -18,11 +18,9 @@
 #include <unistd.h>
 
 #include "ktaudit/encoding.h"
-#include "ktaudit/hash.h"
 #include "ktaudit/shard.h"
 #include "siphash.h"
 
-_Static_assert(KTA_STATE_SCHEMA_VERSION == 3, "a shard claim writes user_version 3");
 /* 'ktau': marks the file as a ktaudit state database (PRAGMA application_id). */
 #define APP_ID 0x6b746175
 /* Page size of a new database: label buckets and history chunks are blobs
@@ -470,6 +468,16 @@ static enum kta_status pragma_int(struct kta_state *st, const char *sql, sqlite3
 }
 
 /* Creates the schema in an empty database, or checks an existing one. */
+/* Gives a database that holds a shard its schema version, which a ktaudit
+ * that knows no shards refuses (state.h). */
+static enum kta_status mark_sharded(struct kta_state *st, struct kta_error *err)
+{
+	char sql[48];
+
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_SHARDED);
+	return db_exec(st, sql, err);
+}
+
 static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 {
 	sqlite3_int64 ver = 0, app = 0, ntables = 0;
@@ -524,7 +532,7 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 
 		/* a shard recorded before shards bumped the version */
 		if ((r = pragma_int(st, "SELECT COUNT(*) FROM shards", &nshards, err)) != KTA_OK ||
-		    (nshards > 0 && (r = db_exec(st, "PRAGMA user_version = 3", err)) != KTA_OK))
+		    (nshards > 0 && (r = mark_sharded(st, err)) != KTA_OK))
 			goto out;
 	}
 	r = db_exec(st, "COMMIT", err);
@@ -1155,37 +1163,25 @@ static enum kta_status foreign_watch(struct kta_state *st, const char *origin, u
 				     uint32_t n, int *bad, char out[static 4 * 64 + 4],
 				     uint32_t *its, struct kta_error *err)
 {
-	struct kta_hasher *hs = NULL;
 	sqlite3_stmt *s;
-	enum kta_status r;
-	uint8_t h[32];
-	int rc;
+	enum kta_status r = KTA_OK;
+	int rc = SQLITE_DONE;
 
 	*bad = 0;
 	if ((s = prep(st, "SELECT label FROM watches WHERE origin = ?1", err)) == NULL)
 		return st->last_status;
 	bind_text(s, 1, origin);
-	if ((r = kta_hasher_new(&hs, err)) != KTA_OK)
-		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const uint8_t *l = sqlite3_column_text(s, 0);
+	while (!*bad && r == KTA_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *l = (const char *)sqlite3_column_text(s, 0);
 		size_t ll = (size_t)sqlite3_column_bytes(s, 0);
 
-		kta_sha256(hs, l, ll, h);
-		if (kta_hasher_failed(hs)) {
-			r = kta_error_set(err, KTA_ERR_INTERNAL, "state: SHA-256 failed");
-			goto out;
-		}
-		if ((*its = kta_shard_from_hash(h, n)) != k) {
-			kta_quote(l, ll, 64, out);
+		if ((r = kta_shard_of(l, ll, n, its, err)) == KTA_OK && *its != k) {
+			kta_quote((const uint8_t *)l, ll, 64, out);
 			*bad = 1;
-			goto out;
 		}
 	}
-	if (rc != SQLITE_DONE)
+	if (r == KTA_OK && !*bad && rc != SQLITE_DONE)
 		r = db_fail(st, "read watches", err);
-out:
-	kta_hasher_free(hs);
 	sqlite3_finalize(s);
 	return r;
 }
@@ -1263,8 +1259,7 @@ enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, 
 		r = db_fail(st, "store shard", err);
 		goto out;
 	}
-	/* a ktaudit that knows no shards must refuse this database */
-	if ((r = db_exec(st, "PRAGMA user_version = 3", err)) != KTA_OK)
+	if ((r = mark_sharded(st, err)) != KTA_OK)
 		goto out;
 	*stored = 1;
 	r = KTA_OK;

@@ -33,10 +33,18 @@
 KTA_API uint32_t kta_shard_from_hash(const uint8_t h[static 32], uint32_t n);
 
 /*
+ * The shard of label (len bytes) among n >= 1 shards, hashed with h: for
+ * many labels (the replay). A failed hash leaves h failed (hash.h): check
+ * kta_hasher_failed before trusting the result.
+ */
+struct kta_hasher;
+KTA_API uint32_t kta_shard_label(struct kta_hasher *h, const uint8_t *label, size_t len,
+				 uint32_t n);
+
+/*
  * *out = the shard of label (len bytes) among n shards, 1 <= n <=
  * KTA_SHARD_MAX. KTA_ERR_USAGE for a bad n, KTA_ERR_NOMEM or
- * KTA_ERR_INTERNAL if SHA-256 fails. For many labels, hash them with one
- * kta_hasher and call kta_shard_from_hash.
+ * KTA_ERR_INTERNAL if SHA-256 fails.
  */
 KTA_API enum kta_status kta_shard_of(const char *label, size_t len, uint32_t n, uint32_t *out,
 				     struct kta_error *err) KTA_WUR;

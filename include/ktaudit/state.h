@@ -103,6 +103,7 @@
  * first shard recorded makes it 3. */
 #define KTA_STATE_SCHEMA_VERSION 3   /* the newest this ktaudit reads */
 #define KTA_STATE_SCHEMA_UNSHARDED 2 /* what it creates */
+#define KTA_STATE_SCHEMA_SHARDED 3   /* a database holding a shard */
 #define KTA_STATE_DB_NAME "state.db"
 #define KTA_STATE_BUSY_TIMEOUT_MS 10000
 /* Largest stored checkpoint note text (matches the note parser's limit). */

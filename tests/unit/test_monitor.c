@@ -1108,6 +1108,7 @@ static void test_shards(void **state)
 	assert_non_null(strstr(err.msg, "\"c48\" is in shard 1/3"));
 	assert_non_null(strstr(err.msg, "audits shard 0/3 of log mon"));
 	assert_int_equal(kta_monitor_label_check(ms[1], 0, "c48", &err), KTA_OK);
+	assert_int_equal(kta_monitor_label_check(ms[1], 1, "c48", &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_monitor_label_check(mw, 0, "c48", &err), KTA_OK);
 	memset(&key, 0, sizeof(key));
 	key.alg = KTA_ENTRY_ALG_ED25519;

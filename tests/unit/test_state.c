@@ -467,6 +467,8 @@ static void shard_claim(void **state)
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
 	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_UNSHARDED);
+	/* the version an older ktaudit (reading up to 2) refuses */
+	assert_true(KTA_STATE_SCHEMA_SHARDED > KTA_STATE_SCHEMA_UNSHARDED);
 	/* a check only (a command, not the monitor) records nothing */
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 0, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
@@ -474,7 +476,7 @@ static void shard_claim(void **state)
 	 * makes it one that a ktaudit without shards refuses */
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
-	assert_int_equal(user_version(&t), 3);
+	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_SHARDED);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 0, &stored, &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
@@ -525,7 +527,7 @@ static void shard_claim(void **state)
 	sqlite3_close(db);
 	/* kept across a reopen */
 	st = open_ok(&t);
-	assert_int_equal(user_version(&t), 3);
+	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_SHARDED);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 3, 4, 1, NULL, &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, NULL, NULL), KTA_OK);
 	kta_state_close(st);
