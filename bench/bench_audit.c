@@ -373,6 +373,7 @@ static enum kta_status base_get(void *ctx, const char *label, int *found,
 		out->nkeys = n;
 		out->entry = NULL;
 		out->entry_len = 0;
+		out->parsed = NULL;
 		*found = 1;
 	}
 	sqlite3_reset(b->get);

@@ -265,6 +265,45 @@ int kta_utf8_valid(const uint8_t *s, size_t len)
 	return 1;
 }
 
+size_t kta_varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+int kta_varint_get(const uint8_t *p, size_t len, size_t *off, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	size_t o = *off;
+
+	for (;;) {
+		uint8_t c;
+
+		if (o >= len || shift > 63)
+			return -1;
+		c = p[o++];
+		if (shift == 63 && c > 1)
+			return -1;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0) {
+			if (c == 0 && shift > 0)
+				return -1; /* one spelling only */
+			break;
+		}
+		shift += 7;
+	}
+	*off = o;
+	*out = v;
+	return 0;
+}
+
 int kta_ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
 {
 	volatile uint8_t d = 0;

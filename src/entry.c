@@ -1118,6 +1118,206 @@ out:
 	return r;
 }
 
+/* Digits of v in decimal (u64_to_dec's length, without writing them). */
+static size_t dec_len(uint64_t v)
+{
+	uint64_t p = 10;
+	size_t n = 1;
+
+	while (n < 20 && v >= p) {
+		n++;
+		if (n < 20)
+			p *= 10;
+	}
+	return n;
+}
+
+size_t kta_entry_spelled_len(const struct kta_entry *e)
+{
+	size_t n, i;
+
+	n = HEADER_LEN + 1 + 6 + strlen(e->label) + 1 + 8 + dec_len(e->version) + 1 + 5 +
+	    dec_len(e->time) + 1;
+	for (i = 0; i < e->nkeys; i++)
+		n += 4 + (e->keys[i].alg == KTA_ENTRY_ALG_X25519 ? 6u : 7u) + 1 + PUB_B64_LEN + 1 +
+		     strlen(e->keys[i].device) + 1;
+	return n + e->nauths * (AUTH_LINE_LEN + 1);
+}
+
+/* Packed form (entry.h): bytes of a key before its device name (alg, pub,
+ * device length) and of an auth line (pub, sig). */
+#define PACK_KEY_FIXED 34
+#define PACK_AUTH 96
+
+/* Bytes of v as a varint (encoding.h). */
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+enum kta_status kta_entry_pack(const struct kta_entry *e, uint8_t *out, size_t cap, size_t *len,
+			       struct kta_error *err)
+{
+	size_t ll = strlen(e->label), need, n = 0, i;
+
+	*len = 0;
+	if (ll > KTA_LABEL_MAX_LEN || e->nkeys > KTA_ENTRY_MAX_SIZE / PACK_KEY_FIXED ||
+	    e->nauths > KTA_ENTRY_MAX_SIZE / PACK_AUTH)
+		return kta_error_set(err, KTA_ERR_LIMIT,
+				     "pack: label, keys or auths too long for an entry");
+	/* bounded above: no overflow */
+	need = varint_len(ll) + ll + varint_len(e->time) + varint_len(e->nkeys) +
+	       varint_len(e->nauths) + e->nauths * PACK_AUTH;
+	for (i = 0; i < e->nkeys; i++) {
+		size_t dl = strlen(e->keys[i].device);
+
+		if (dl == 0 || dl > KTA_DEVICE_MAX_LEN)
+			return kta_error_set(err, KTA_ERR_LIMIT,
+					     "pack: key %zu: device name of %zu bytes", i + 1, dl);
+		need += PACK_KEY_FIXED + dl;
+	}
+	if (need > cap)
+		return kta_error_set(err, KTA_ERR_LIMIT, "pack: %zu bytes, room for %zu", need,
+				     cap);
+	n += kta_varint_put(out + n, ll);
+	memcpy(out + n, e->label, ll);
+	n += ll;
+	n += kta_varint_put(out + n, e->time);
+	n += kta_varint_put(out + n, e->nkeys);
+	for (i = 0; i < e->nkeys; i++) {
+		size_t dl = strlen(e->keys[i].device);
+
+		out[n++] = (uint8_t)e->keys[i].alg;
+		memcpy(out + n, e->keys[i].pub, 32);
+		n += 32;
+		out[n++] = (uint8_t)dl;
+		memcpy(out + n, e->keys[i].device, dl);
+		n += dl;
+	}
+	n += kta_varint_put(out + n, e->nauths);
+	for (i = 0; i < e->nauths; i++) {
+		memcpy(out + n, e->auths[i].pub, 32);
+		memcpy(out + n + 32, e->auths[i].sig, 64);
+		n += PACK_AUTH;
+	}
+	*len = n;
+	return KTA_OK;
+}
+
+/* Reads a name of 1..max bytes with its varint (label) or 1-byte (device)
+ * length at *off into a new NUL-terminated string at *dst (in the caller's
+ * block, advanced). */
+static int unpack_name(const uint8_t *p, size_t len, size_t *off, uint64_t n, size_t max,
+		       char **dst)
+{
+	if (n == 0 || n > max || len - *off < n || memchr(p + *off, 0, (size_t)n) != NULL)
+		return -1;
+	memcpy(*dst, p + *off, (size_t)n);
+	(*dst)[n] = '\0';
+	*off += (size_t)n;
+	*dst += n + 1;
+	return 0;
+}
+
+enum kta_status kta_entry_unpack(const uint8_t *p, size_t len, uint64_t version, uint8_t **out,
+				 size_t *out_len, struct kta_error *err)
+{
+	struct kta_entry e;
+	struct kta_error se = {0};
+	uint64_t ll = 0, nk = 0, na = 0;
+	size_t off = 0, i, kmax = len / PACK_KEY_FIXED + 1, amax = len / PACK_AUTH + 1;
+	uint8_t *block = NULL;
+	char *names;
+	enum kta_status r;
+	const char *why = "bad label length";
+
+	*out = NULL;
+	*out_len = 0;
+	if (len > KTA_ENTRY_MAX_SIZE)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "packed entry: %zu bytes, too long",
+				     len);
+	memset(&e, 0, sizeof(e));
+	e.version = version;
+	/* One block: room for as many keys and auths as len could hold, then
+	 * the names (each no longer than its packed bytes, plus a NUL). */
+	if ((block = malloc(kmax * sizeof(struct kta_entry_key) +
+			    amax * sizeof(struct kta_entry_auth) + len + kmax + 1)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "out of memory");
+	names = (char *)block + kmax * sizeof(struct kta_entry_key) +
+		amax * sizeof(struct kta_entry_auth);
+	e.label = names;
+	if (kta_varint_get(p, len, &off, &ll) != 0)
+		goto bad;
+	if (unpack_name(p, len, &off, ll, KTA_LABEL_MAX_LEN, &names) != 0) {
+		why = "bad label";
+		goto bad;
+	}
+	why = "bad time";
+	if (kta_varint_get(p, len, &off, &e.time) != 0)
+		goto bad;
+	why = "bad key count";
+	if (kta_varint_get(p, len, &off, &nk) != 0)
+		goto bad;
+	why = "more keys than bytes left";
+	if (nk > (len - off) / PACK_KEY_FIXED)
+		goto bad;
+	e.keys = nk > 0 ? (struct kta_entry_key *)(void *)block : NULL;
+	e.nkeys = (size_t)nk;
+	for (i = 0; i < e.nkeys; i++) {
+		struct kta_entry_key *k = &e.keys[i];
+
+		why = "truncated key";
+		if (len - off < PACK_KEY_FIXED)
+			goto bad;
+		if (p[off] != KTA_ENTRY_ALG_ED25519 && p[off] != KTA_ENTRY_ALG_X25519) {
+			why = "unknown key algorithm";
+			goto bad;
+		}
+		k->alg = (enum kta_entry_alg)p[off];
+		memcpy(k->pub, p + off + 1, 32);
+		off += PACK_KEY_FIXED;
+		k->device = names;
+		if (unpack_name(p, len, &off, p[off - 1], KTA_DEVICE_MAX_LEN, &names) != 0) {
+			why = "bad device name";
+			goto bad;
+		}
+	}
+	why = "bad auth count";
+	if (kta_varint_get(p, len, &off, &na) != 0)
+		goto bad;
+	why = "more auths than bytes left";
+	if (na > (len - off) / PACK_AUTH)
+		goto bad;
+	e.auths =
+	    na > 0 ? (struct kta_entry_auth *)(void *)(block + kmax * sizeof(struct kta_entry_key))
+		   : NULL;
+	e.nauths = (size_t)na;
+	for (i = 0; i < e.nauths; i++, off += PACK_AUTH) {
+		memcpy(e.auths[i].pub, p + off, 32);
+		memcpy(e.auths[i].sig, p + off + 32, 64);
+	}
+	if (off != len) {
+		why = "trailing bytes";
+		goto bad;
+	}
+	r = kta_entry_serialize(&e, out, out_len, &se);
+	free(block);
+	if (r == KTA_ERR_USAGE || r == KTA_ERR_LIMIT)
+		return kta_error_set(err, KTA_ERR_MALFORMED, "packed entry: %s", se.msg);
+	if (r != KTA_OK)
+		return kta_error_set(err, r, "packed entry: %s", se.msg);
+	return KTA_OK;
+bad:
+	free(block);
+	return kta_error_set(err, KTA_ERR_MALFORMED, "packed entry: %s at byte %zu", why, off);
+}
+
 /* Builds KTA_ENTRY_AUTH_CONTEXT || raw[0 : slen] in a new buffer. */
 static enum kta_status auth_message(const uint8_t *raw, size_t slen, uint8_t **msg, size_t *len,
 				    struct kta_error *err)

@@ -823,6 +823,7 @@ static enum kta_status process(struct kta_replay *r, struct job *j, const uint8_
 	next.nkeys = e->nkeys;
 	next.entry = bytes;
 	next.entry_len = j->len;
+	next.parsed = e;
 	if ((st = r->index.put(r->index.ctx, &next, rep.result, err)) != KTA_OK)
 		goto out;
 	if (!found)
@@ -1310,6 +1311,7 @@ static void mi_fill(const struct mi_node *n, struct kta_label_state *out)
 	out->nkeys = n->nkeys;
 	out->entry = n->entry_len > 0 ? n->entry : NULL;
 	out->entry_len = n->entry_len;
+	out->parsed = NULL;
 }
 
 static enum kta_status mi_get(void *ctx, const char *label, int *found, struct kta_label_state *out,

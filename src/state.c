@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ktaudit/encoding.h"
+#include "ktaudit/hash.h"
 #include "ktaudit/shard.h"
 #include "siphash.h"
 
@@ -467,17 +468,8 @@ static enum kta_status pragma_int(struct kta_state *st, const char *sql, sqlite3
 	return KTA_OK;
 }
 
-/* Creates the schema in an empty database, or checks an existing one. */
-/* Gives a database that holds a shard its schema version, which a ktaudit
- * that knows no shards refuses (state.h). */
-static enum kta_status mark_sharded(struct kta_state *st, struct kta_error *err)
-{
-	char sql[48];
-
-	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_SHARDED);
-	return db_exec(st, sql, err);
-}
-
+/* Creates the schema in an empty database, or checks an existing one and
+ * raises it to KTA_STATE_SCHEMA_VERSION (state.h). */
 static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 {
 	sqlite3_int64 ver = 0, app = 0, ntables = 0;
@@ -495,7 +487,7 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 		if ((r = db_exec(st, schema_sql, err)) != KTA_OK)
 			goto out;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
-			 KTA_STATE_SCHEMA_UNSHARDED, APP_ID);
+			 KTA_STATE_SCHEMA_VERSION, APP_ID);
 		if ((r = db_exec(st, sql, err)) != KTA_OK)
 			goto out;
 	} else if (app != APP_ID) {
@@ -512,12 +504,13 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 		r = kta_error_set(err, KTA_ERR_MALFORMED, "%s: bad schema version %lld", st->path,
 				  (long long)ver);
 		goto out;
-	} else if (ver == 1) {
+	} else if (ver < KTA_STATE_SCHEMA_VERSION) {
 		char sql[64];
 
-		if ((r = migrate_v1(st, err)) != KTA_OK)
+		/* 1: rows per label and entry; 2 and 3 read as 4 (state.h) */
+		if (ver == 1 && (r = migrate_v1(st, err)) != KTA_OK)
 			goto out;
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_UNSHARDED);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_VERSION);
 		if ((r = db_exec(st, sql, err)) != KTA_OK)
 			goto out;
 	}
@@ -527,14 +520,6 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 	    (r = db_exec(st, pending_sql, err)) != KTA_OK ||
 	    (r = db_exec(st, shards_sql, err)) != KTA_OK)
 		goto out;
-	if (ver == KTA_STATE_SCHEMA_UNSHARDED) {
-		sqlite3_int64 nshards = 0;
-
-		/* a shard recorded before shards bumped the version */
-		if ((r = pragma_int(st, "SELECT COUNT(*) FROM shards", &nshards, err)) != KTA_OK ||
-		    (nshards > 0 && (r = mark_sharded(st, err)) != KTA_OK))
-			goto out;
-	}
 	r = db_exec(st, "COMMIT", err);
 out:
 	if (r != KTA_OK)
@@ -1259,8 +1244,6 @@ enum kta_status kta_state_shard_claim(struct kta_state *st, const char *origin, 
 		r = db_fail(st, "store shard", err);
 		goto out;
 	}
-	if ((r = mark_sharded(st, err)) != KTA_OK)
-		goto out;
 	*stored = 1;
 	r = KTA_OK;
 out:
@@ -1311,6 +1294,10 @@ out:
 #define HIST_CHUNK_BYTES 16000
 /* Accounted malloc overhead per allocation. */
 #define ALLOC_OVERHEAD 16
+/* In a history record's auth byte: its entry is packed (state.h). */
+#define HIST_PACKED 0x80u
+/* Bytes of the leaf hash before a packed entry (its check when unpacked). */
+#define HIST_CHECK_LEN 4u
 
 static void store64le(uint8_t *p, uint64_t v)
 {
@@ -1318,47 +1305,6 @@ static void store64le(uint8_t *p, uint64_t v)
 
 	for (i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* LEB128 varints (state.h "Label index" formats). */
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-/* Reads a varint at *off (at most 10 bytes, canonical); -1 if bad or truncated. */
-static int get_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	size_t o = *off;
-
-	for (;;) {
-		uint8_t c;
-
-		if (o >= len || shift > 63)
-			return -1;
-		c = p[o++];
-		if (shift == 63 && c > 1)
-			return -1;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if ((c & 0x80) == 0) {
-			if (c == 0 && shift > 0)
-				return -1; /* one spelling only */
-			break;
-		}
-		shift += 7;
-	}
-	*off = o;
-	*out = v;
-	return 0;
 }
 
 /* One label's latest state in a cached bucket (in the bucket's arena). */
@@ -1479,6 +1425,9 @@ struct kta_state_index {
 	uint64_t hc_id;
 	uint8_t *hc;
 	size_t hc_len, hc_cap;
+	uint8_t *pack;             /* an entry packed for the chunk, KTA_ENTRY_MAX_SIZE bytes */
+	uint8_t *unpacked;         /* the last entry hist_read unpacked (its result borrows it) */
+	struct kta_hasher *hasher; /* hist_read's check of what it unpacked */
 	/* prefetch pipeline: the last PF_RING labels announced (pf_n counts
 	 * them), for the later stages and so that their get need not hash again */
 	struct pf_label pf[PF_RING];
@@ -1857,14 +1806,14 @@ static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *
 	for (i = 0; i < b->n; i++) {
 		const struct lrec *r = REC(b, i);
 
-		off += put_varint(ix->enc + off, r->label_len);
+		off += kta_varint_put(ix->enc + off, r->label_len);
 		memcpy(ix->enc + off, r->data, r->label_len);
 		off += r->label_len;
-		off += put_varint(ix->enc + off, r->version);
-		off += put_varint(ix->enc + off, r->leaf);
+		off += kta_varint_put(ix->enc + off, r->version);
+		off += kta_varint_put(ix->enc + off, r->leaf);
 		memcpy(ix->enc + off, r->entry_hash, 32);
 		off += 32;
-		off += put_varint(ix->enc + off, r->keys_len);
+		off += kta_varint_put(ix->enc + off, r->keys_len);
 		memcpy(ix->enc + off, r->data + r->label_len, r->keys_len);
 		off += r->keys_len;
 	}
@@ -2113,6 +2062,9 @@ void kta_state_index_free(struct kta_state_index *ix)
 	free(ix->dir);
 	free(ix->dir_n);
 	free(ix->hc);
+	free(ix->pack);
+	free(ix->unpacked);
+	kta_hasher_free(ix->hasher);
 	free(ix->enc);
 	free(ix->origin);
 	free(ix->label);
@@ -2253,17 +2205,17 @@ static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, c
 			const char *label;
 			const uint8_t *eh, *keys;
 
-			if (get_varint(d, len, &off, &ll) != 0 || ll == 0 ||
+			if (kta_varint_get(d, len, &off, &ll) != 0 || ll == 0 ||
 			    ll > KTA_LABEL_ENCODED_MAX || len - off < ll)
 				goto bad;
 			label = (const char *)d + off;
 			off += (size_t)ll;
-			if (get_varint(d, len, &off, &ver) != 0 ||
-			    get_varint(d, len, &off, &leaf) != 0 || len - off < 32)
+			if (kta_varint_get(d, len, &off, &ver) != 0 ||
+			    kta_varint_get(d, len, &off, &leaf) != 0 || len - off < 32)
 				goto bad;
 			eh = d + off;
 			off += 32;
-			if (get_varint(d, len, &off, &kl) != 0 || len - off < kl)
+			if (kta_varint_get(d, len, &off, &kl) != 0 || len - off < kl)
 				goto bad;
 			keys = d + off;
 			off += (size_t)kl;
@@ -2455,6 +2407,7 @@ static enum kta_status ix_get(void *ctx, const char *label, int *found, struct k
 		out->nkeys = nkeys;
 		out->entry = NULL;
 		out->entry_len = 0;
+		out->parsed = NULL;
 		*found = 1;
 	}
 	return ix_evict(ix, NULL, err);
@@ -2493,14 +2446,14 @@ static enum kta_status hist_load(struct kta_state_index *ix, struct kta_error *e
 		while (off < (size_t)n) {
 			uint64_t ver, prev, el, delta;
 
-			if (get_varint(d, (size_t)n, &off, &delta) != 0 || (size_t)n - off < 1 ||
-			    delta > (uint64_t)INT64_MAX - (uint64_t)c)
+			if (kta_varint_get(d, (size_t)n, &off, &delta) != 0 ||
+			    (size_t)n - off < 1 || delta > (uint64_t)INT64_MAX - (uint64_t)c)
 				goto bad_chunk;
 			last = (size_t)delta;
 			off += 1;
-			if (get_varint(d, (size_t)n, &off, &ver) != 0 ||
-			    get_varint(d, (size_t)n, &off, &prev) != 0 ||
-			    get_varint(d, (size_t)n, &off, &el) != 0 || (size_t)n - off < el) {
+			if (kta_varint_get(d, (size_t)n, &off, &ver) != 0 ||
+			    kta_varint_get(d, (size_t)n, &off, &prev) != 0 ||
+			    kta_varint_get(d, (size_t)n, &off, &el) != 0 || (size_t)n - off < el) {
 			bad_chunk:
 				r = kta_error_set(err, KTA_ERR_MALFORMED,
 						  "%s: label_history chunk %lld bad at byte %zu",
@@ -2548,17 +2501,54 @@ static enum kta_status hist_check(const struct kta_state_index *ix, const char *
 	return KTA_OK;
 }
 
-/* Appends one history record (state.h "label_history row") for leaf. */
+/*
+ * Packs parsed, the parse of (entry, elen), into ix->pack behind the first
+ * HIST_CHECK_LEN bytes of its leaf hash: *plen, or 0 to keep the raw bytes
+ * (no parse, or one that visibly is not theirs: another version or length).
+ * A parse of other bytes of the same length breaks the caller's contract
+ * (replay.h); hist_unpack then refuses the record, it is never shown as the
+ * entry. (A full comparison, spelling the parse again, costs ~1,090
+ * instructions per entry, more than half of what packing saves.)
+ */
+static enum kta_status hist_pack(struct kta_state_index *ix, const struct kta_entry *parsed,
+				 uint64_t version, size_t elen, const uint8_t entry_hash[32],
+				 size_t *plen, struct kta_error *err)
+{
+	size_t n = 0;
+
+	*plen = 0;
+	if (parsed == NULL || elen <= HIST_CHECK_LEN || parsed->version != version ||
+	    kta_entry_spelled_len(parsed) != elen)
+		return KTA_OK;
+	if (ix->pack == NULL && (ix->pack = malloc(KTA_ENTRY_MAX_SIZE)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+	memcpy(ix->pack, entry_hash, HIST_CHECK_LEN);
+	/* with the check bytes, no longer than the text (else kept as text) */
+	if (kta_entry_pack(parsed, ix->pack + HIST_CHECK_LEN, elen - HIST_CHECK_LEN, &n, NULL) ==
+	    KTA_OK)
+		*plen = HIST_CHECK_LEN + n;
+	return KTA_OK;
+}
+
+/* Appends one history record (state.h "label_history row") for leaf: the
+ * entry packed when hist_pack takes it, else its bytes. */
 static enum kta_status hist_append(struct kta_state_index *ix, const char *label, uint64_t leaf,
 				   uint64_t version, enum kta_auth_result auth, int has_prev,
 				   uint64_t prev, const uint8_t *entry, size_t elen,
+				   const struct kta_entry *parsed, const uint8_t entry_hash[32],
 				   struct kta_error *err)
 {
-	size_t need = 1 + 4 * 10 + elen;
+	size_t need, plen = 0;
 	enum kta_status r;
 
-	if ((r = hist_check(ix, label, leaf, err)) != KTA_OK)
+	if ((r = hist_check(ix, label, leaf, err)) != KTA_OK ||
+	    (r = hist_pack(ix, parsed, version, elen, entry_hash, &plen, err)) != KTA_OK)
 		return r;
+	if (plen > 0) {
+		entry = ix->pack;
+		elen = plen;
+	}
+	need = 1 + 4 * KTA_VARINT_MAX + elen;
 	if (ix->hc_valid && ix->hc_len > 0 && ix->hc_len + need > HIST_CHUNK_BYTES) {
 		/* close the chunk; the next one is keyed by its first leaf */
 		if ((r = hist_write(ix, err)) != KTA_OK)
@@ -2582,11 +2572,11 @@ static enum kta_status hist_append(struct kta_state_index *ix, const char *label
 		ix->hc = nb;
 		ix->hc_cap = nc;
 	}
-	ix->hc_len += put_varint(ix->hc + ix->hc_len, leaf - ix->hc_id);
-	ix->hc[ix->hc_len++] = (uint8_t)auth;
-	ix->hc_len += put_varint(ix->hc + ix->hc_len, version);
-	ix->hc_len += put_varint(ix->hc + ix->hc_len, has_prev ? prev + 1 : 0);
-	ix->hc_len += put_varint(ix->hc + ix->hc_len, elen);
+	ix->hc_len += kta_varint_put(ix->hc + ix->hc_len, leaf - ix->hc_id);
+	ix->hc[ix->hc_len++] = (uint8_t)((unsigned)auth | (plen > 0 ? HIST_PACKED : 0u));
+	ix->hc_len += kta_varint_put(ix->hc + ix->hc_len, version);
+	ix->hc_len += kta_varint_put(ix->hc + ix->hc_len, has_prev ? prev + 1 : 0);
+	ix->hc_len += kta_varint_put(ix->hc + ix->hc_len, elen);
 	memcpy(ix->hc + ix->hc_len, entry, elen);
 	ix->hc_len += elen;
 	ix->hc_dirty = 1;
@@ -2714,7 +2704,8 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 	if ((r = lab_set(ix, ls->label, ll, ls->version, ls->leaf_index, ls->entry_hash, ix->blob,
 			 need, &had_prev, &prev, err)) != KTA_OK ||
 	    (r = hist_append(ix, ls->label, ls->leaf_index, ls->version, auth, had_prev, prev,
-			     ls->entry, ls->entry_len, err)) != KTA_OK ||
+			     ls->entry, ls->entry_len, ls->parsed, ls->entry_hash, err)) !=
+		KTA_OK ||
 	    (r = ix_evict(ix, NULL, err)) != KTA_OK)
 		goto out;
 out:
@@ -2839,7 +2830,8 @@ enum kta_status kta_state_label_count(struct kta_state *st, const char *origin, 
 	return r;
 }
 
-/* One history record found by hist_read (entry borrowed from ix->hc). */
+/* One history record found by hist_read (entry borrowed from ix->hc, or from
+ * ix->unpacked when it was packed). */
 struct hrec {
 	uint64_t version;
 	enum kta_auth_result auth;
@@ -2848,6 +2840,47 @@ struct hrec {
 	const uint8_t *entry;
 	size_t entry_len;
 };
+
+/*
+ * Rebuilds the text of the packed entry out->entry (state.h: the first
+ * HIST_CHECK_LEN bytes of its leaf hash, then kta_entry_pack's form) into
+ * ix->unpacked, which out then borrows; a text whose leaf hash does not
+ * start with those bytes is refused (a damaged record, or a packing that
+ * does not round-trip: never shown as the entry).
+ */
+static enum kta_status hist_unpack(struct kta_state_index *ix, uint64_t leaf, struct hrec *out,
+				   struct kta_error *err)
+{
+	struct kta_error ue;
+	uint8_t lh[32], *text = NULL;
+	size_t tlen = 0;
+	enum kta_status r;
+
+	kta_error_clear(&ue);
+	if (ix->hasher == NULL && (r = kta_hasher_new(&ix->hasher, err)) != KTA_OK)
+		return r;
+	if ((r = kta_entry_unpack(out->entry + HIST_CHECK_LEN, out->entry_len - HIST_CHECK_LEN,
+				  out->version, &text, &tlen, &ue)) != KTA_OK)
+		return kta_error_set(err, r, "%s: label_history of %s: leaf %" PRIu64 ": %s",
+				     ix->st->path, ix->origin, leaf, ue.msg);
+	kta_hash_leaf(ix->hasher, text, tlen, lh);
+	if (kta_hasher_failed(ix->hasher)) {
+		free(text);
+		return kta_error_set(err, KTA_ERR_INTERNAL, "state: SHA-256 failed");
+	}
+	if (memcmp(lh, out->entry, HIST_CHECK_LEN) != 0) {
+		free(text);
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "%s: label_history of %s: leaf %" PRIu64
+				     ": the packed entry does not rebuild the entry logged",
+				     ix->st->path, ix->origin, leaf);
+	}
+	free(ix->unpacked);
+	ix->unpacked = text;
+	out->entry = text;
+	out->entry_len = tlen;
+	return KTA_OK;
+}
 
 /* Reads the history record of leaf into *out (its chunk loaded into ix->hc,
  * which must hold nothing dirty: only for indexes that do not append). */
@@ -2914,20 +2947,23 @@ again:
 		uint64_t delta, p1, el;
 		uint8_t a;
 
-		if (get_varint(ix->hc, ix->hc_len, &off, &delta) != 0 || ix->hc_len - off < 1)
+		if (kta_varint_get(ix->hc, ix->hc_len, &off, &delta) != 0 || ix->hc_len - off < 1)
 			goto bad;
 		a = ix->hc[off++];
-		if (get_varint(ix->hc, ix->hc_len, &off, &out->version) != 0 ||
-		    get_varint(ix->hc, ix->hc_len, &off, &p1) != 0 ||
-		    get_varint(ix->hc, ix->hc_len, &off, &el) != 0 || ix->hc_len - off < el ||
-		    el == 0 || a > KTA_AUTH_PREV_UNKNOWN || p1 > leaf)
+		if (kta_varint_get(ix->hc, ix->hc_len, &off, &out->version) != 0 ||
+		    kta_varint_get(ix->hc, ix->hc_len, &off, &p1) != 0 ||
+		    kta_varint_get(ix->hc, ix->hc_len, &off, &el) != 0 || ix->hc_len - off < el ||
+		    el == 0 || (a & ~HIST_PACKED) > KTA_AUTH_PREV_UNKNOWN || p1 > leaf ||
+		    ((a & HIST_PACKED) != 0 && el <= HIST_CHECK_LEN))
 			goto bad;
 		if (delta == leaf - ix->hc_id) {
-			out->auth = (enum kta_auth_result)a;
+			out->auth = (enum kta_auth_result)(a & ~HIST_PACKED);
 			out->has_prev = p1 != 0;
 			out->prev = p1 != 0 ? p1 - 1 : 0;
 			out->entry = ix->hc + off;
 			out->entry_len = (size_t)el;
+			if ((a & HIST_PACKED) != 0)
+				return hist_unpack(ix, leaf, out, err);
 			return KTA_OK;
 		}
 		if (delta > leaf - ix->hc_id)
@@ -3011,7 +3047,7 @@ static enum kta_status migrate_v1(struct kta_state *st, struct kta_error *err)
 				goto out;
 			}
 			if ((r = hist_append(ix, label, leaf, ver, auth, has_prev, prev, entry,
-					     (size_t)el, err)) != KTA_OK)
+					     (size_t)el, NULL, NULL, err)) != KTA_OK)
 				goto out;
 		}
 		if (rc != SQLITE_DONE) {

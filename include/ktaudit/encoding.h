@@ -19,6 +19,20 @@
 /* Length of the base64 encoding of n bytes, without the NUL. */
 #define KTA_B64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
 
+/* Longest varint (below) of a uint64_t, in bytes. */
+#define KTA_VARINT_MAX 10
+
+/*
+ * Varints: unsigned LEB128 (7 bits per byte, least significant first, high
+ * bit set on every byte but the last), shortest form only, as the state
+ * database's binary rows use them (state.h). kta_varint_put writes v at p
+ * (room for KTA_VARINT_MAX bytes) and returns its length. kta_varint_get
+ * reads one at (p, len) from *off, advancing *off: 0, or -1 (nothing
+ * changed) when truncated, longer than its shortest form, or over 64 bits.
+ */
+KTA_API size_t kta_varint_put(uint8_t *p, uint64_t v);
+KTA_API int kta_varint_get(const uint8_t *p, size_t len, size_t *off, uint64_t *out) KTA_WUR;
+
 /*
  * Decodes canonical base64 from (in, in_len) into out (capacity out_cap).
  * Sets *out_len. Fails with KTA_ERR_MALFORMED on any non-canonical input

@@ -187,6 +187,42 @@ KTA_API enum kta_status kta_entry_serialize(const struct kta_entry *e, uint8_t *
 					    size_t *out_len, struct kta_error *err) KTA_WUR;
 
 /*
+ * The length of e's one spelling (what kta_entry_serialize would write), for
+ * an e that obeys the format (not checked: a parsed entry, or one that
+ * kta_entry_serialize accepts). Arithmetic only: a cheap consistency check
+ * of a parse against the bytes it came from.
+ */
+KTA_API size_t kta_entry_spelled_len(const struct kta_entry *e);
+
+/*
+ * Packed form: every field of an entry but its version, in binary (the
+ * state database keeps replayed entries this way, state.h): about 60% of
+ * the text for a typical entry, and always shorter than the text:
+ *
+ *   varint label length | label | varint time | varint key count |
+ *   per key: 1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device
+ *            length (1..255) | device |
+ *   varint auth count | per auth: 32 bytes pub | 64 bytes sig
+ *
+ * (varint: encoding.h). Because the text format has one spelling, the text
+ * is rebuilt byte for byte from the packed form and the version.
+ * kta_entry_pack writes e (which must obey the format: a parsed entry) to
+ * out, capacity cap, and sets *len: KTA_OK, or KTA_ERR_LIMIT when it does
+ * not fit or a field is too long to pack (*len 0, out holds nothing
+ * useful; err, which may be NULL, says which).
+ * kta_entry_unpack rebuilds the text of the packed entry (p, len) with the
+ * given version: *out is malloc'd (caller frees) and holds *out_len bytes;
+ * KTA_ERR_MALFORMED when (p, len) is not exactly one packed entry of a
+ * valid entry (truncated, trailing bytes, a NUL in a name, or a field the
+ * format forbids, named in the message), KTA_ERR_NOMEM.
+ */
+KTA_API enum kta_status kta_entry_pack(const struct kta_entry *e, uint8_t *out, size_t cap,
+				       size_t *len, struct kta_error *err) KTA_WUR;
+KTA_API enum kta_status kta_entry_unpack(const uint8_t *p, size_t len, uint64_t version,
+					 uint8_t **out, size_t *out_len,
+					 struct kta_error *err) KTA_WUR;
+
+/*
  * Adds an auth line by the Ed25519 key with 32-byte `seed` to the entry
  * (raw, raw_len), which may already have auth lines: the signature covers
  * KTA_ENTRY_AUTH_CONTEXT || raw[0 : signed_len] and the line is inserted in

@@ -96,6 +96,10 @@ struct kta_label_state {
 	size_t nkeys;                     /* 0: the label is deleted */
 	const uint8_t *entry;             /* its raw bytes, or NULL when the index keeps none */
 	size_t entry_len;                 /* 0 when entry is NULL */
+	/* put only: the parse of exactly (entry, entry_len), or NULL (an index
+	 * that keeps entries may store them packed, entry.h, and rebuild the
+	 * bytes from it); a get sets it NULL */
+	const struct kta_entry *parsed;
 };
 
 /*

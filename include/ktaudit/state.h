@@ -41,7 +41,7 @@
  * order: 1 byte alg (enum kta_entry_alg) | 32 bytes pub | 1 byte device
  * length (1..255) | device bytes. An empty set is a zero-length blob.
  *
- * Label index (schema 2). Labels are spread over buckets by linear hashing
+ * Label index (schema 2 and later). Labels are spread over buckets by linear hashing
  * of SipHash-2-4(key, label) (the key is random per origin, so a log cannot
  * aim its labels at one bucket); a bucket splits when the average passes 32
  * labels. varint: unsigned LEB128, shortest form.
@@ -52,15 +52,20 @@
  *     key-set blob length | key-set blob (no bucket row: an empty bucket)
  *   label_history row chunk c: consecutive history records in leaf order,
  *     c the first one's leaf (a chunk is closed at ~16 KB), each: varint
- *     leaf - c | 1 byte enum kta_auth_result | varint version | varint
- *     (previous leaf of the label + 1, 0 for its first entry) | varint entry
- *     length | entry bytes
+ *     leaf - c | 1 byte: enum kta_auth_result, plus 0x80 when the entry is
+ *     packed | varint version | varint (previous leaf of the label + 1, 0
+ *     for its first entry) | varint length | the entry: its bytes, or,
+ *     packed, the first 4 bytes of its leaf hash then kta_entry_pack's form
+ *     (entry.h; the text is rebuilt from it and the version, and refused
+ *     unless its leaf hash starts with those 4 bytes). The replay's entries
+ *     are packed (~60% of their text), an entry given without its parse is
+ *     kept as bytes.
  * A label's history is the chain of records from its latest leaf (in its
  * label record) back through the previous-leaf links. Leaves are appended in
  * increasing order per origin: a put at or below the last leaf in the
  * history is refused (KTA_ERR_IO, a leaf replayed twice).
- * Schema 1 (one row per label and per history entry) is converted to 2 when
- * opened.
+ * Schema 1 (one row per label and per history entry) is converted to these
+ * rows when opened.
  *
  * Delivery semantics (docs/alerts.md): every alert is stored once (its id is
  * the primary key; re-adding a known id changes nothing). A sink must be
@@ -97,13 +102,13 @@
 #include "ktaudit/replay.h"
 
 /* Schema versions (PRAGMA user_version): 2, the label index in buckets and
- * history chunks; 3, the same holding one shard's labels (table "shards"),
- * so that a ktaudit that knows no shards refuses it instead of reading one
- * shard's index as a whole log's. A new or migrated database is 2; the
- * first shard recorded makes it 3. */
-#define KTA_STATE_SCHEMA_VERSION 3   /* the newest this ktaudit reads */
-#define KTA_STATE_SCHEMA_UNSHARDED 2 /* what it creates */
-#define KTA_STATE_SCHEMA_SHARDED 3   /* a database holding a shard */
+ * history chunks; 3, the same holding one shard's labels (table "shards");
+ * 4, history records may hold packed entries (below). This ktaudit creates
+ * 4 and raises 1 (migrated), 2 and 3 to 4 when it opens them, in the
+ * transaction that checks the schema: an older ktaudit then refuses the
+ * database ("written by a newer ktaudit") instead of misreading a packed
+ * record, or one shard's index as a whole log's. */
+#define KTA_STATE_SCHEMA_VERSION 4 /* the newest this ktaudit reads, and writes */
 #define KTA_STATE_DB_NAME "state.db"
 #define KTA_STATE_BUSY_TIMEOUT_MS 10000
 /* Largest stored checkpoint note text (matches the note parser's limit). */

@@ -15,6 +15,8 @@
                                    history, watches, alert ids) without the
                                    wall-clock columns, to compare two runs
 """
+import base64
+import hashlib
 import json
 import re
 import sqlite3
@@ -91,8 +93,35 @@ def label_rows(db):
     return sorted(out)
 
 
+def unpack_entry(p, version):
+    """The text of a packed entry (entry.h kta_entry_pack) with its version:
+    written again here, apart from the C code, as the tests' own reading."""
+    ll, off = varint(p, 0)
+    label = p[off:off + ll]
+    off += ll
+    t, off = varint(p, off)
+    nk, off = varint(p, off)
+    out = b"keydir/v1\nlabel " + label + b"\nversion %d\ntime %d\n" % (version, t)
+    for _ in range(nk):
+        alg = {1: b"ed25519", 2: b"x25519"}[p[off]]
+        pub = base64.b64encode(p[off + 1:off + 33])
+        dl = p[off + 33]
+        dev = p[off + 34:off + 34 + dl]
+        off += 34 + dl
+        out += b"key " + alg + b" " + pub + b" " + dev + b"\n"
+    na, off = varint(p, off)
+    for _ in range(na):
+        out += (b"auth ed25519 " + base64.b64encode(p[off:off + 32]) + b" " +
+                base64.b64encode(p[off + 32:off + 96]) + b"\n")
+        off += 96
+    if off != len(p):
+        raise ValueError("packed entry: %d trailing bytes" % (len(p) - off))
+    return out
+
+
 def history_rows(db):
-    """(origin, leaf_index, version, prev leaf + 1, HEX(entry), auth) by origin, leaf."""
+    """(origin, leaf_index, version, prev leaf + 1, HEX(entry), auth) by origin, leaf;
+    a packed entry is rebuilt and must match the leaf hash bytes stored with it."""
     out = []
     for origin, chunk, d in db.execute("SELECT origin, chunk, data FROM label_history"):
         off = 0
@@ -103,8 +132,14 @@ def history_rows(db):
             ver, off = varint(d, off)
             prev, off = varint(d, off)
             el, off = varint(d, off)
-            out.append((origin, chunk + delta, ver, prev, d[off:off + el].hex().upper(),
-                        AUTH_NAMES[auth]))
+            entry = d[off:off + el]
+            if auth & 0x80:
+                text = unpack_entry(entry[4:], ver)
+                if hashlib.sha256(b"\0" + text).digest()[:4] != entry[:4]:
+                    raise ValueError("leaf %d: packed entry does not rebuild" % (chunk + delta))
+                entry = text
+            out.append((origin, chunk + delta, ver, prev, entry.hex().upper(),
+                        AUTH_NAMES[auth & 0x7F]))
             off += el
     return sorted(out)
 

@@ -38,7 +38,32 @@ static struct kta_entry *parse_ok(const uint8_t *buf, size_t len)
 	return e;
 }
 
-/* Asserts parse -> serialize is byte-exact and the result parses equal. */
+/* Asserts that e, the parse of (buf, len), is spelled in len bytes, packs
+ * into fewer bytes than the text, that the packed form rebuilds exactly the
+ * text, and that a buffer one byte short is refused. */
+static void assert_pack_roundtrip(const struct kta_entry *e, const uint8_t *buf, size_t len)
+{
+	uint8_t *packed = malloc(len), *text = NULL;
+	struct kta_error err;
+	size_t plen = 0, tlen = 0;
+
+	assert_non_null(packed);
+	assert_int_equal(kta_entry_spelled_len(e), len);
+	assert_int_equal(kta_entry_pack(e, packed, len, &plen, NULL), KTA_OK);
+	assert_true(plen > 0 && plen < len);
+	if (kta_entry_unpack(packed, plen, e->version, &text, &tlen, &err) != KTA_OK)
+		fail_msg("unpack failed: %s", err.msg);
+	assert_int_equal(tlen, len);
+	assert_memory_equal(text, buf, len);
+	free(text);
+	assert_int_equal(kta_entry_pack(e, packed, plen - 1, &tlen, &err), KTA_ERR_LIMIT);
+	assert_non_null(strstr(err.msg, "room for"));
+	assert_int_equal(tlen, 0);
+	free(packed);
+}
+
+/* Asserts parse -> serialize is byte-exact and the result parses equal, and
+ * the same of pack -> unpack. */
 static void assert_roundtrip(const uint8_t *buf, size_t len)
 {
 	struct kta_entry *e = parse_ok(buf, len), *e2;
@@ -63,6 +88,7 @@ static void assert_roundtrip(const uint8_t *buf, size_t len)
 	}
 	for (i = 0; i < e->nauths; i++)
 		assert_memory_equal(&e->auths[i], &e2->auths[i], sizeof(e->auths[i]));
+	assert_pack_roundtrip(e, buf, len);
 	free(ser);
 	kta_entry_free(e);
 	kta_entry_free(e2);
@@ -350,6 +376,217 @@ static void size_limit(void **state)
 	assert_null(e);
 	free(big);
 	free(buf);
+}
+
+/* A packed entry (entry.h) built by hand: label, time, keys, auths. */
+struct packed {
+	uint8_t b[2048];
+	size_t n;
+};
+
+static void pk_bytes(struct packed *p, const void *d, size_t n)
+{
+	assert_true(p->n + n <= sizeof(p->b));
+	memcpy(p->b + p->n, d, n);
+	p->n += n;
+}
+
+static void pk_varint(struct packed *p, uint64_t v)
+{
+	assert_true(p->n + KTA_VARINT_MAX <= sizeof(p->b));
+	p->n += kta_varint_put(p->b + p->n, v);
+}
+
+/* "a@b", time 7, keys (ed25519 0x11.., "ph") and (x25519 0x22.., "ph"), no
+ * auths. */
+static void pk_base(struct packed *p)
+{
+	uint8_t pub[32];
+
+	p->n = 0;
+	pk_varint(p, 3);
+	pk_bytes(p, "a@b", 3);
+	pk_varint(p, 7);
+	pk_varint(p, 2);
+	memset(pub, 0x11, 32);
+	pk_bytes(p, "\x01", 1);
+	pk_bytes(p, pub, 32);
+	pk_bytes(p, "\x02ph", 3);
+	memset(pub, 0x22, 32);
+	pk_bytes(p, "\x02", 1);
+	pk_bytes(p, pub, 32);
+	pk_bytes(p, "\x02ph", 3);
+	pk_varint(p, 0);
+}
+
+/* Asserts that (p, n) with version does not unpack, naming `what`. */
+static void unpack_bad(const uint8_t *p, size_t n, uint64_t version, const char *what)
+{
+	uint8_t *text = (uint8_t *)"untouched";
+	size_t tlen = 99;
+	struct kta_error err;
+
+	if (kta_entry_unpack(p, n, version, &text, &tlen, &err) != KTA_ERR_MALFORMED)
+		fail_msg("unpacked (%s)", what);
+	assert_null(text);
+	assert_int_equal(tlen, 0);
+	if (strstr(err.msg, what) == NULL)
+		fail_msg("\"%s\" does not name \"%s\"", err.msg, what);
+}
+
+static void pack_rejects(void **state)
+{
+	static const char want[] = "keydir/v1\nlabel a@b\nversion 5\ntime 7\n"
+				   "key ed25519 ERERERERERERERERERERERERERERERERERERERERERE= ph\n"
+				   "key x25519 IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI= ph\n";
+	struct packed p, q;
+	uint8_t *text = NULL, big[KTA_ENTRY_MAX_SIZE + 1], out[64];
+	size_t tlen = 0, i, dev_at;
+	struct kta_entry e;
+	struct kta_entry_key k;
+	char label[KTA_LABEL_MAX_LEN + 2];
+	struct kta_error err;
+
+	(void)state;
+	pk_base(&p);
+	assert_int_equal(kta_entry_unpack(p.b, p.n, 5, &text, &tlen, NULL), KTA_OK);
+	assert_int_equal(tlen, strlen(want));
+	assert_memory_equal(text, want, tlen);
+	free(text);
+	/* every truncation, a byte too many */
+	for (i = 0; i < p.n; i++)
+		unpack_bad(p.b, i, 5, "packed entry");
+	q = p;
+	pk_bytes(&q, "", 1);
+	unpack_bad(q.b, q.n, 5, "trailing bytes");
+	memset(big, 0, sizeof(big));
+	unpack_bad(big, sizeof(big), 5, "too long");
+	/* algorithms: 0 and 3 are none */
+	dev_at = 1 + 3 + 1 + 1; /* the first key's alg byte */
+	q = p;
+	q.b[dev_at] = 0;
+	unpack_bad(q.b, q.n, 5, "unknown key algorithm");
+	q.b[dev_at] = 3;
+	unpack_bad(q.b, q.n, 5, "unknown key algorithm");
+	/* names: empty, a NUL inside, too long, or one the format forbids */
+	q = p;
+	q.b[dev_at + 33] = 0; /* device length 0 */
+	unpack_bad(q.b, q.n, 5, "bad device name");
+	q = p;
+	q.b[dev_at + 35] = 0; /* "p\0" */
+	unpack_bad(q.b, q.n, 5, "bad device name");
+	q = p;
+	q.b[2] = 0; /* "a\0b" */
+	unpack_bad(q.b, q.n, 5, "bad label");
+	q = p;
+	q.b[2] = ' '; /* "a b": a space, which the text format forbids */
+	unpack_bad(q.b, q.n, 5, "line 2");
+	q.n = 0;
+	pk_varint(&q, 0);
+	pk_bytes(&q, p.b + 4, p.n - 4);
+	unpack_bad(q.b, q.n, 5, "bad label");
+	q.n = 0;
+	pk_varint(&q, KTA_LABEL_MAX_LEN + 1);
+	memset(label, 'a', sizeof(label));
+	pk_bytes(&q, label, KTA_LABEL_MAX_LEN + 1);
+	pk_bytes(&q, p.b + 4, p.n - 4);
+	unpack_bad(q.b, q.n, 5, "bad label");
+	/* a varint longer than its shortest form */
+	q.n = 0;
+	pk_bytes(&q, "\x83\x00", 2);
+	pk_bytes(&q, p.b + 1, p.n - 1);
+	unpack_bad(q.b, q.n, 5, "bad label length");
+	/* counts the bytes cannot hold */
+	q.n = 0;
+	pk_bytes(&q, p.b, 5);
+	pk_varint(&q, (uint64_t)1 << 40);
+	pk_bytes(&q, p.b + 6, p.n - 6);
+	unpack_bad(q.b, q.n, 5, "more keys than bytes left");
+	q = p;
+	q.b[q.n - 1] = 1; /* one auth, no bytes for it */
+	memset(big, 0x33, 95);
+	pk_bytes(&q, big, 95);
+	unpack_bad(q.b, q.n, 5, "more auths than bytes left");
+	q = p;
+	q.b[q.n - 1] = 0x80; /* an auth count cut short */
+	unpack_bad(q.b, q.n, 5, "bad auth count");
+	/* keys out of canonical order: the text would not parse */
+	q = p;
+	memcpy(q.b + dev_at, p.b + dev_at + 36, 36);
+	memcpy(q.b + dev_at + 36, p.b + dev_at, 36);
+	unpack_bad(q.b, q.n, 5, "canonical order");
+	/* two ed25519 keys of one device (the x25519 key made ed25519 and
+	 * moved after it), a device name with a space */
+	q = p;
+	q.b[dev_at + 36] = 1;
+	unpack_bad(q.b, q.n, 5, "device");
+	q = p;
+	q.b[dev_at + 35] = ' ';
+	unpack_bad(q.b, q.n, 5, "line 5");
+	/* two auths out of order (by public key) */
+	q = p;
+	q.n--;
+	pk_varint(&q, 2);
+	memset(big, 0x44, 96);
+	pk_bytes(&q, big, 96);
+	memset(big, 0x43, 96);
+	pk_bytes(&q, big, 96);
+	unpack_bad(q.b, q.n, 5, "auths not in canonical order");
+	q.b[p.n - 1 + 1 + 96] = 0x45; /* the second's key now above the first's */
+	assert_int_equal(kta_entry_unpack(q.b, q.n, 5, &text, &tlen, NULL), KTA_OK);
+	free(text);
+	/* versions the text format has not */
+	unpack_bad(p.b, p.n, 0, "version");
+	unpack_bad(p.b, p.n, (uint64_t)INT64_MAX + 1, "version");
+	q.n = 0;
+	pk_bytes(&q, p.b, 4);
+	pk_varint(&q, (uint64_t)INT64_MAX + 1);
+	pk_bytes(&q, p.b + 5, p.n - 5);
+	unpack_bad(q.b, q.n, 5, "time");
+
+	/* pack refuses what it cannot write (and what is too big for out) */
+	memset(&e, 0, sizeof(e));
+	memset(&k, 0, sizeof(k));
+	k.alg = KTA_ENTRY_ALG_ED25519;
+	k.device = (char *)"";
+	e.label = (char *)"a@b";
+	e.version = 1;
+	e.keys = &k;
+	e.nkeys = 1;
+	assert_int_equal(kta_entry_pack(&e, out, sizeof(out), &tlen, &err), KTA_ERR_LIMIT);
+	assert_non_null(strstr(err.msg, "key 1: device name of 0 bytes"));
+	k.device = (char *)"ph";
+	assert_int_equal(kta_entry_pack(&e, out, sizeof(out), &tlen, NULL), KTA_OK);
+	assert_int_equal(tlen, 1 + 3 + 1 + 1 + 34 + 2 + 1);
+	assert_int_equal(kta_entry_pack(&e, out, tlen - 1, &tlen, NULL), KTA_ERR_LIMIT);
+	label[KTA_LABEL_MAX_LEN + 1] = '\0';
+	e.label = label;
+	assert_int_equal(kta_entry_pack(&e, big, sizeof(big), &tlen, &err), KTA_ERR_LIMIT);
+	assert_non_null(strstr(err.msg, "too long"));
+	/* the spelled length at every decimal length of version and time */
+	e.label = (char *)"a@b";
+	e.label = (char *)"a@b";
+	for (i = 0; i < 20; i++) {
+		uint64_t p10 = 1, j;
+
+		for (j = 0; j < i; j++)
+			p10 *= 10;
+		for (j = 0; j < 3; j++) {
+			uint64_t v = p10 + j - 1; /* 10^i - 1, 10^i, 10^i + 1 */
+
+			if (v == 0 || v > (uint64_t)INT64_MAX)
+				continue;
+			e.version = v;
+			e.time = v;
+			assert_int_equal(kta_entry_serialize(&e, &text, &tlen, NULL), KTA_OK);
+			assert_int_equal(kta_entry_spelled_len(&e), tlen);
+			free(text);
+		}
+	}
+	e.version = e.time = (uint64_t)INT64_MAX;
+	assert_int_equal(kta_entry_serialize(&e, &text, &tlen, NULL), KTA_OK);
+	assert_int_equal(kta_entry_spelled_len(&e), tlen);
+	free(text);
 }
 
 static void serialize_rejects(void **state)
@@ -1930,6 +2167,7 @@ int main(void)
 	    cmocka_unit_test(ed25519_verifier_sequence),
 	    cmocka_unit_test(size_limit),
 	    cmocka_unit_test(serialize_rejects),
+	    cmocka_unit_test(pack_rejects),
 	    cmocka_unit_test(serialize_then_parse),
 	    cmocka_unit_test(sign_reproduces_example),
 	    cmocka_unit_test(check_auth_files),

@@ -466,17 +466,16 @@ static void shard_claim(void **state)
 	/* the whole log: nothing to record */
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 0, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
-	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_UNSHARDED);
-	/* the version an older ktaudit (reading up to 2) refuses */
-	assert_true(KTA_STATE_SCHEMA_SHARDED > KTA_STATE_SCHEMA_UNSHARDED);
+	/* above 2, which a ktaudit without shards reads */
+	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_VERSION);
+	assert_true(KTA_STATE_SCHEMA_VERSION > 2);
 	/* a check only (a command, not the monitor) records nothing */
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 0, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
-	/* a first claim binds a database that holds nothing of the log, and
-	 * makes it one that a ktaudit without shards refuses */
+	/* a first claim binds a database that holds nothing of the log */
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
-	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_SHARDED);
+	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_VERSION);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 2, 4, 0, &stored, &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 0);
@@ -521,13 +520,20 @@ static void shard_claim(void **state)
 	assert_int_equal(stored, 1);
 	kta_state_close(st);
 	/* a shard recorded while its database still said version 2 (before
-	 * shards bumped it) is raised to 3 when opened */
-	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	/* kept across a reopen */
+	 * shards bumped it), or 3 (before packed history), is raised when
+	 * opened, and the shard is kept */
+	for (b = 2; b <= 3; b++) {
+		char sql[32];
+
+		(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", b);
+		assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		st = open_ok(&t);
+		assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_VERSION);
+		kta_state_close(st);
+	}
 	st = open_ok(&t);
-	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_SHARDED);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 3, 4, 1, NULL, &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 4, 1, NULL, NULL), KTA_OK);
 	kta_state_close(st);
@@ -547,15 +553,17 @@ static void shard_claim(void **state)
 	}
 	tmp_rm(&t);
 
-	/* a rolled-back claim leaves a version 2 database */
+	/* a rolled-back claim leaves no shard row */
 	tmp_make(&t2);
 	st = open_ok(&t2);
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
 	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 0, 2, 1, &stored, NULL), KTA_OK);
 	assert_int_equal(stored, 1);
 	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_shard_claim(st, ORIGIN, 1, 2, 0, &stored, NULL), KTA_OK);
+	assert_int_equal(stored, 0);
 	kta_state_close(st);
-	assert_int_equal(user_version(&t2), KTA_STATE_SCHEMA_UNSHARDED);
+	assert_int_equal(user_version(&t2), KTA_STATE_SCHEMA_VERSION);
 	tmp_rm(&t2);
 
 	/* watches: of labels of the shard, fine; of another shard's, refused
@@ -1213,6 +1221,260 @@ static void history_and_index(void **state)
 	tmp_rm(&t);
 }
 
+/* An entry of label/version: two keys, `nauth` auth lines (unverified
+ * bytes: the history does not check them), time and device names long and
+ * non-ASCII so that every field of the packed form is exercised. */
+static uint8_t *mk_rich_entry(const char *label, uint64_t version, size_t nauth, size_t *len)
+{
+	struct kta_entry e;
+	struct kta_entry_key k[2];
+	struct kta_entry_auth a[2];
+	uint8_t *out = NULL;
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	memset(k, 0, sizeof(k));
+	memset(a, 0, sizeof(a));
+	k[0].alg = KTA_ENTRY_ALG_ED25519;
+	memset(k[0].pub, (int)version, 32);
+	k[0].device = (char *)"t\xc3\xa9l\xc3\xa9phone-de-d\xc3\xa9j\xc3\xa0";
+	k[1].alg = KTA_ENTRY_ALG_X25519;
+	memset(k[1].pub, 0xee, 32);
+	k[1].device = (char *)"laptop";
+	for (i = 0; i < 2; i++) {
+		memset(a[i].pub, (int)(0x10 * (i + 1)), 32);
+		memset(a[i].sig, (int)(0x55 + i), 64);
+	}
+	e.label = (char *)(uintptr_t)label;
+	e.version = version;
+	e.time = (uint64_t)INT64_MAX - version;
+	e.keys = k;
+	e.nkeys = 2;
+	e.auths = nauth > 0 ? a : NULL;
+	e.nauths = nauth;
+	assert_int_equal(kta_entry_serialize(&e, &out, len, NULL), KTA_OK);
+	return out;
+}
+
+/* Puts (raw, len) at leaf with its real leaf hash; `parsed`: its parse is
+ * given to the index (1), or none (0), or, against the contract, a parse of
+ * another entry: of another length (2: it must not be packed in place of
+ * raw), or of the same length (3: then packed, and refused on reading). */
+static void index_put_raw(struct kta_state *st, const uint8_t *raw, size_t len, uint64_t leaf,
+			  int parsed)
+{
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	struct kta_entry *e = NULL, *other = NULL;
+	struct kta_hasher *hs = NULL;
+	struct kta_error err;
+
+	assert_int_equal(kta_entry_parse(raw, len, &e, NULL), KTA_OK);
+	assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	memset(&ls, 0, sizeof(ls));
+	ls.label = e->label;
+	ls.version = e->version;
+	ls.leaf_index = leaf;
+	kta_hash_leaf(hs, raw, len, ls.entry_hash);
+	ls.keys = e->keys;
+	ls.nkeys = e->nkeys;
+	ls.entry = raw;
+	ls.entry_len = len;
+	if (parsed == 1) {
+		ls.parsed = e;
+	} else if (parsed >= 2) {
+		assert_int_equal(kta_entry_parse(raw, len, &other, NULL), KTA_OK);
+		if (parsed == 2)
+			other->time /= 10; /* one digit less */
+		else
+			other->keys[0].pub[5] ^= 0xff;
+		ls.parsed = other;
+	}
+	if (ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, &err) != KTA_OK)
+		fail_msg("put: %s", err.msg);
+	kta_state_index_free(ix);
+	kta_hasher_free(hs);
+	kta_entry_free(e);
+	kta_entry_free(other);
+}
+
+/* Opens t's database and prepares sql with ?1 ORIGIN and ?2 chunk. */
+static sqlite3_stmt *chunk_stmt(const struct tmp *t, const char *sql, uint64_t chunk, sqlite3 **db)
+{
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_open(t->db, db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(*db, sql, -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_text(q, 1, ORIGIN, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)chunk);
+	return q;
+}
+
+/* Reads the label_history chunk `chunk` of ORIGIN. */
+static uint8_t *hist_chunk(const struct tmp *t, uint64_t chunk, size_t *len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q = chunk_stmt(
+	    t, "SELECT data FROM label_history WHERE origin = ?1 AND chunk = ?2", chunk, &db);
+	uint8_t *d;
+
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	*len = (size_t)sqlite3_column_bytes(q, 0);
+	d = malloc(*len);
+	assert_non_null(d);
+	memcpy(d, sqlite3_column_blob(q, 0), *len);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return d;
+}
+
+/* Replaces that chunk's data. */
+static void hist_chunk_put(const struct tmp *t, uint64_t chunk, const uint8_t *d, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q = chunk_stmt(
+	    t, "UPDATE label_history SET data = ?3 WHERE origin = ?1 AND chunk = ?2", chunk, &db);
+
+	sqlite3_bind_blob(q, 3, d, (int)len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+/*
+ * The history keeps the replay's entries packed (state.h) and gives back
+ * their exact bytes; entries without their parse, or with a parse that
+ * spells other bytes, are kept as bytes; a damaged packed record is refused,
+ * naming its leaf, never shown as an entry.
+ */
+static void history_packed(void **state)
+{
+	static const char *const labels[] = {"alice", "b\303\266b", "carol@example.org"};
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_history_item *h = NULL;
+	struct kta_error err;
+	uint8_t *raw[3][4], *d;
+	size_t len[3][4], n, i, v, dlen, total = 0, off;
+	uint64_t leaf = 0;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	/* versions 1..4 of three labels, interleaved; auth lines 0, 1 or 2;
+	 * leaves 3, 7 and 11 without their parse, leaf 5 with a parse of other
+	 * bytes: those four kept as bytes. total: the chunk's exact size */
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (v = 0; v < 4; v++)
+		for (i = 0; i < 3; i++) {
+			int how = leaf % 4 == 3 ? 0 : leaf == 5 ? 2 : 1;
+			uint8_t *packed;
+			size_t body = 0, plen = 0;
+			struct kta_entry *e = NULL;
+
+			raw[i][v] = mk_rich_entry(labels[i], v + 1, (i + v) % 3, &len[i][v]);
+			index_put_raw(st, raw[i][v], len[i][v], leaf, how);
+			body = len[i][v];
+			if (how == 1) {
+				assert_int_equal(kta_entry_parse(raw[i][v], len[i][v], &e, NULL),
+						 KTA_OK);
+				packed = malloc(len[i][v]);
+				assert_non_null(packed);
+				assert_int_equal(kta_entry_pack(e, packed, len[i][v], &plen, NULL),
+						 KTA_OK);
+				body = 4 + plen;
+				free(packed);
+				kta_entry_free(e);
+			}
+			/* leaf delta, auth, version, previous leaf + 1: 1 byte each */
+			total += 4 + (body < 128 ? 1u : 2u) + body;
+			leaf++;
+		}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(kta_state_history(st, ORIGIN, labels[i], &h, &n, NULL), KTA_OK);
+		assert_int_equal(n, 4);
+		for (v = 0; v < 4; v++) {
+			assert_int_equal(h[v].version, v + 1);
+			assert_int_equal(h[v].leaf_index, v * 3 + i);
+			assert_int_equal(h[v].auth, KTA_AUTH_OWNER);
+			assert_int_equal(h[v].entry_len, len[i][v]);
+			assert_memory_equal(h[v].entry, raw[i][v], len[i][v]);
+		}
+		kta_state_history_free(h, n);
+	}
+	kta_state_close(st);
+	/* exactly the 8 packed and 4 raw records */
+	d = hist_chunk(&t, 0, &dlen);
+	assert_int_equal(dlen, total);
+	/* the first record is alice's version 1, packed: header bytes (leaf
+	 * delta 0, auth | 0x80, version 1, no previous leaf, length), then 4
+	 * bytes of its leaf hash, then the packed form */
+	assert_int_equal(d[0], 0);
+	assert_int_equal(d[1], KTA_AUTH_OWNER | 0x80);
+	off = 4 + (d[4] & 0x80 ? 2 : 1);
+	assert_true(d[off + 4] == strlen(labels[0]));
+	/* a damaged check, or damaged packed bytes: refused, naming the leaf */
+	for (i = 0; i < 2; i++) {
+		d[i == 0 ? off : off + 5] ^= 0x01;
+		hist_chunk_put(&t, 0, d, dlen);
+		st = open_ok(&t);
+		assert_int_equal(kta_state_history(st, ORIGIN, labels[0], &h, &n, &err),
+				 KTA_ERR_MALFORMED);
+		assert_null(h);
+		assert_non_null(strstr(err.msg, "leaf 0"));
+		assert_non_null(strstr(err.msg, "does not rebuild"));
+		/* another label's history is whole */
+		assert_int_equal(kta_state_history(st, ORIGIN, labels[1], &h, &n, NULL), KTA_OK);
+		assert_int_equal(n, 4);
+		kta_state_history_free(h, n);
+		kta_state_close(st);
+		d[i == 0 ? off : off + 5] ^= 0x01;
+	}
+	/* a packed record whose bytes cannot unpack (a bad algorithm byte) */
+	d[off + 4 + 1 + 5 + 1 + 1] = 9; /* label, time (9 bytes), key count, alg */
+	hist_chunk_put(&t, 0, d, dlen);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_history(st, ORIGIN, labels[0], &h, &n, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "leaf 0"));
+	kta_state_close(st);
+	/* a record marked packed with an authorization result there is none of */
+	d[1] = 0x80 | 0x7f;
+	hist_chunk_put(&t, 0, d, dlen);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_history(st, ORIGIN, labels[0], &h, &n, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "no valid record for leaf 9"));
+	kta_state_close(st);
+	d[1] = KTA_AUTH_OWNER | 0x80;
+	/* a record marked packed that is too short to be */
+	d[4] = 3;
+	hist_chunk_put(&t, 0, d, dlen);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_history(st, ORIGIN, labels[0], &h, &n, &err), KTA_ERR_MALFORMED);
+	/* (the walk from alice's latest leaf, 9, reads the chunk from its start) */
+	assert_non_null(strstr(err.msg, "no valid record for leaf 9"));
+	kta_state_close(st);
+	free(d);
+	tmp_rm(&t);
+
+	/* a parse of other bytes of the same length (a caller breaking the
+	 * contract): packed, but never shown as the entry */
+	tmp_make(&t);
+	st = open_ok(&t);
+	index_put_raw(st, raw[0][0], len[0][0], 0, 3);
+	assert_int_equal(kta_state_history(st, ORIGIN, labels[0], &h, &n, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "leaf 0: the packed entry does not rebuild"));
+	kta_state_close(st);
+	tmp_rm(&t);
+	for (i = 0; i < 3; i++)
+		for (v = 0; v < 4; v++)
+			free(raw[i][v]);
+}
+
 /* Many upserts in one transaction: correctness at volume (the speed is a benchmark's job). */
 static void index_volume(void **state)
 {
@@ -1844,7 +2106,7 @@ static void schema_v1_migration(void **state)
 	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	assert_int_equal(ver, KTA_STATE_SCHEMA_UNSHARDED);
+	assert_int_equal(ver, KTA_STATE_SCHEMA_VERSION);
 	/* a meta row claiming far more buckets (or labels) than the other can
 	 * hold is damaged: refused before any table is sized by it */
 	{
@@ -1925,6 +2187,7 @@ int main(void)
 	    cmocka_unit_test(watches),
 	    cmocka_unit_test(watches_adapter_tofu),
 	    cmocka_unit_test(history_and_index),
+	    cmocka_unit_test(history_packed),
 	    cmocka_unit_test(index_volume),
 	    cmocka_unit_test(index_cache_eviction),
 	    cmocka_unit_test(index_cache_stale),
