@@ -64,8 +64,7 @@ static void put_be(uint8_t *p, uint64_t v, size_t n)
 }
 
 /* A get-sth body for (ts, size, root), signed with sign_key (RFC 6962 3.5). */
-static size_t sth_body(uint64_t ts, uint64_t tsize, const uint8_t root[32], char *body,
-		       size_t cap)
+static size_t sth_body(uint64_t ts, uint64_t tsize, const uint8_t root[32], char *body, size_t cap)
 {
 	uint8_t msg[50], ds[4 + 80];
 	char rb[KTA_B64_ENCODED_LEN(32) + 1], sb[KTA_B64_ENCODED_LEN(sizeof(ds)) + 1];
@@ -133,8 +132,8 @@ static void mode_build(const uint8_t *d, size_t n)
 		return; /* a grown tree is not evidence by itself */
 	la = sth_body(ts_a, sa, ra_, a, sizeof(a));
 	lb = sth_body(ts_b, sb, rb_, b, sizeof(b));
-	r = kta_ctevidence_build(type, "fuzz", sign_ct, (const uint8_t *)a, la,
-				 (const uint8_t *)b, lb, &bundle, &blen, NULL);
+	r = kta_ctevidence_build(type, "fuzz", sign_ct, (const uint8_t *)a, la, (const uint8_t *)b,
+				 lb, &bundle, &blen, NULL);
 	FUZZ_CHECK(r == KTA_OK);
 	FUZZ_CHECK(kta_ctevidence_is_ct((const uint8_t *)bundle, blen) == 1);
 	FUZZ_CHECK(kta_ctevidence_verify((const uint8_t *)bundle, blen, sign_ct, &res, NULL) ==
