@@ -557,28 +557,6 @@ static enum kta_status claim_shard(struct kta_monitor *m, struct mlog *lg, struc
 	return KTA_OK;
 }
 
-/* KTA_ERR_USAGE when label is in another shard than the log's (shard.h). */
-static enum kta_status label_in_shard(const struct mlog *lg, const char *label,
-				      struct kta_error *err)
-{
-	const struct kta_log_config *lc = lg->cfg;
-	char q[4 * 64 + 4];
-	enum kta_status r;
-	uint32_t k = 0;
-
-	if (lc->shard_n < 2)
-		return KTA_OK;
-	if ((r = kta_shard_of(label, strlen(label), lc->shard_n, &k, err)) != KTA_OK)
-		return r;
-	if (k == lc->shard_k)
-		return KTA_OK;
-	kta_quote((const uint8_t *)label, strlen(label), 64, q);
-	return kta_error_set(err, KTA_ERR_USAGE,
-			     "label \"%s\" is in shard %u/%u; this configuration audits shard "
-			     "%u/%u of log %s: use that shard's configuration",
-			     q, k, lc->shard_n, lc->shard_k, lc->shard_n, lc->name);
-}
-
 /* Loads what the state knows about a log into its status. */
 static enum kta_status load_status(struct kta_monitor *m, struct mlog *lg, struct kta_error *err)
 {
@@ -2136,15 +2114,17 @@ static enum kta_status advance(struct cyc *cy, struct seen *t, struct kta_error 
 			t->cp->size, src->url);
 	if (cy->v == NULL)
 		cy->res->first_run = 1;
-	if (rc.total > 0 && lg->cfg->shard_n > 1)
+	if (rc.total > 0) {
+		char of[80] = "";
+
+		if (lg->cfg->shard_n > 1)
+			(void)snprintf(of, sizeof(of),
+				       " (verifying all, auditing the labels of shard %u/%u)",
+				       lg->cfg->shard_k, lg->cfg->shard_n);
 		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
-			"replaying entries %" PRIu64 "..%" PRIu64
-			" from %s (verifying all, auditing the labels of shard %u/%u)",
-			start, t->cp->size - 1, src->url, lg->cfg->shard_k, lg->cfg->shard_n);
-	else if (rc.total > 0)
-		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
-			"replaying entries %" PRIu64 "..%" PRIu64 " from %s", start,
-			t->cp->size - 1, src->url);
+			"replaying entries %" PRIu64 "..%" PRIu64 " from %s%s", start,
+			t->cp->size - 1, src->url, of);
+	}
 	if (from != NULL) {
 		size_t n = 0;
 		const uint8_t(*hs)[32] = kta_compact_range_hashes(from, &n);
@@ -2846,9 +2826,7 @@ enum kta_status kta_monitor_watch_add(struct kta_monitor *m, size_t log, const c
 {
 	enum kta_status r;
 
-	if (log >= m->nlogs)
-		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
-	if ((r = label_in_shard(&m->logs[log], label, err)) != KTA_OK)
+	if ((r = kta_monitor_label_check(m, log, label, err)) != KTA_OK)
 		return r;
 	if (mode == KTA_WATCH_PINNED && (r = kta_replay_keys_canonicalize(keys, n, err)) != KTA_OK)
 		return r;
@@ -2861,9 +2839,7 @@ enum kta_status kta_monitor_watch_approve(struct kta_monitor *m, size_t log, con
 {
 	enum kta_status r;
 
-	if (log >= m->nlogs)
-		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
-	if ((r = label_in_shard(&m->logs[log], label, err)) != KTA_OK)
+	if ((r = kta_monitor_label_check(m, log, label, err)) != KTA_OK)
 		return r;
 	return kta_state_watch_approve(m->st, m->logs[log].cfg->origin, label, version, err);
 }
@@ -2871,9 +2847,25 @@ enum kta_status kta_monitor_watch_approve(struct kta_monitor *m, size_t log, con
 enum kta_status kta_monitor_label_check(const struct kta_monitor *m, size_t log, const char *label,
 					struct kta_error *err)
 {
+	const struct kta_log_config *lc;
+	char q[4 * 64 + 4];
+	enum kta_status r;
+	uint32_t k = 0;
+
 	if (log >= m->nlogs)
 		return kta_error_set(err, KTA_ERR_USAGE, "monitor: no log number %zu", log);
-	return label_in_shard(&m->logs[log], label, err);
+	lc = m->logs[log].cfg;
+	if (lc->shard_n < 2)
+		return KTA_OK;
+	if ((r = kta_shard_of(label, strlen(label), lc->shard_n, &k, err)) != KTA_OK)
+		return r;
+	if (k == lc->shard_k)
+		return KTA_OK;
+	kta_quote((const uint8_t *)label, strlen(label), 64, q);
+	return kta_error_set(err, KTA_ERR_USAGE,
+			     "label \"%s\" is in shard %u/%u; this configuration audits shard "
+			     "%u/%u of log %s: use that shard's configuration",
+			     q, k, lc->shard_n, lc->shard_k, lc->shard_n, lc->name);
 }
 
 struct kta_state *kta_monitor_state(struct kta_monitor *m)

@@ -244,9 +244,9 @@ KTA_API enum kta_status kta_state_pending_clear(struct kta_state *st, const char
  * provided it holds nothing of the log's other labels: no verified
  * checkpoint, pending catch-up or label index (audited as a whole log), and
  * no watch of a label of another shard. With record set, the first such
- * call records the shard (and makes the schema version 3); without, it only
- * checks. Later calls must name the same shard. So a database is never read
- * as another shard's (its index would lack labels and raise false alerts)
+ * call records the shard; without, it only checks. Later calls must name
+ * the same shard. So a database is never read as another shard's (its
+ * index would lack labels and raise false alerts)
  * or as a whole log's. A mismatch is KTA_ERR_USAGE naming the database,
  * the log, the stored and the asked shard (or the watch); a damaged row
  * KTA_ERR_MALFORMED. *stored (may be NULL) = 1 when this call wrote the row.

@@ -960,25 +960,24 @@ static void shards(void **state)
 	    {HEAD LOG "shard 3/16\nwatch alice tofu\nlog b\nurl https://b/\nkey " LOGKEY2 "\n",
 	     KTA_ERR_MALFORMED, "t.conf:6: watch \"alice\": ", "this log audits shard 3/16"},
 	};
+	/* the labels used here are where the comment above says */
+	static const struct {
+		const char *label;
+		uint32_t n, k;
+	} where[] = {{"dave", 16, 3},  {"alice", 16, 15}, {"carol@example.org", 16, 3},
+		     {"erin", 16, 15}, {"bob", 16, 10},   {"alice", 2, 1}};
 	struct kta_config *cfg;
 	struct kta_error e;
 	uint32_t j = 99;
 	size_t i;
 
 	(void)state;
-	/* the labels used here are where the comment above says */
-	assert_int_equal(kta_shard_of("dave", 4, 16, &j, &e), KTA_OK);
-	assert_int_equal(j, 3);
-	assert_int_equal(kta_shard_of("alice", 5, 16, &j, &e), KTA_OK);
-	assert_int_equal(j, 15);
-	assert_int_equal(kta_shard_of("carol@example.org", 17, 16, &j, &e), KTA_OK);
-	assert_int_equal(j, 3);
-	assert_int_equal(kta_shard_of("erin", 4, 16, &j, &e), KTA_OK);
-	assert_int_equal(j, 15);
-	assert_int_equal(kta_shard_of("bob", 3, 16, &j, &e), KTA_OK);
-	assert_int_equal(j, 10);
-	assert_int_equal(kta_shard_of("alice", 5, 2, &j, &e), KTA_OK);
-	assert_int_equal(j, 1);
+	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		assert_int_equal(
+		    kta_shard_of(where[i].label, strlen(where[i].label), where[i].n, &j, &e),
+		    KTA_OK);
+		assert_int_equal(j, where[i].k);
+	}
 	/* unsharded by default */
 	cfg = parse_ok(HEAD LOG "watch alice tofu\nwatch bob tofu\n");
 	assert_int_equal(cfg->logs[0].shard_k, 0);

@@ -297,6 +297,69 @@ static void utf8_next_cases(void **state)
 			 0); /* surrogate */
 }
 
+/* LEB128 varints: the boundaries round-trip in their shortest form; every
+ * other spelling, a truncation or more than 64 bits is refused, with *off
+ * and *out untouched. */
+static void varint_cases(void **state)
+{
+	static const uint64_t good[] = {
+	    0, 1, 0x7f, 0x80, 0x3fff, 0x4000, (uint64_t)1 << 56, (uint64_t)INT64_MAX, UINT64_MAX};
+	static const struct {
+		const char *hex;
+		const char *why;
+	} bad[] = {
+	    {"", "empty"},
+	    {"80", "truncated"},
+	    {"ffff", "truncated"},
+	    {"8000", "0 in two bytes"},
+	    {"ff00", "0x7f in two bytes"},
+	    {"808000", "0 in three bytes"},
+	    {"ffffffffffffffffff02", "2^64"},
+	    {"ffffffffffffffffff7f", "over 64 bits"},
+	    {"ffffffffffffffffff8101", "eleven bytes"},
+	};
+	uint8_t b[KTA_VARINT_MAX + 2];
+	uint64_t v, out;
+	size_t i, n, off, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = good[i];
+		n = kta_varint_put(b, v);
+		assert_true(n >= 1 && n <= KTA_VARINT_MAX);
+		assert_int_equal(n, v < 0x80 ? 1 : v < 0x4000 ? 2 : n);
+		off = 0;
+		assert_int_equal(kta_varint_get(b, n, &off, &out), 0);
+		assert_int_equal(off, n);
+		assert_true(out == v);
+		/* one byte short is a truncation; a byte after it is not read */
+		off = 0;
+		assert_int_equal(kta_varint_get(b, n - 1, &off, &out), -1);
+		assert_int_equal(off, 0);
+		b[n] = 0xff;
+		off = 0;
+		assert_int_equal(kta_varint_get(b, n + 1, &off, &out), 0);
+		assert_int_equal(off, n);
+	}
+	assert_int_equal(kta_varint_put(b, UINT64_MAX), KTA_VARINT_MAX);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		len = strlen(bad[i].hex) / 2;
+		assert_int_equal(kta_hex_decode(bad[i].hex, 2 * len, b, len), KTA_OK);
+		off = 0;
+		out = 77;
+		if (kta_varint_get(b, len, &off, &out) != -1)
+			fail_msg("varint %s (%s) accepted", bad[i].hex, bad[i].why);
+		assert_int_equal(off, 0);
+		assert_true(out == 77);
+	}
+	/* reading from an offset */
+	assert_int_equal(kta_hex_decode("05ac02", 6, b, 3), KTA_OK);
+	off = 1;
+	assert_int_equal(kta_varint_get(b, 3, &off, &out), 0);
+	assert_int_equal(off, 3);
+	assert_true(out == 300);
+}
+
 static void ct_equal_and_quote(void **state)
 {
 	char q[64];
@@ -329,7 +392,7 @@ int main(void)
 	    cmocka_unit_test(b64_diff_random),    cmocka_unit_test(hex_cases),
 	    cmocka_unit_test(u64_cases),          cmocka_unit_test(hash_cases),
 	    cmocka_unit_test(utf8_cases),         cmocka_unit_test(utf8_next_cases),
-	    cmocka_unit_test(ct_equal_and_quote),
+	    cmocka_unit_test(ct_equal_and_quote), cmocka_unit_test(varint_cases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

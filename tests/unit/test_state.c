@@ -1259,7 +1259,8 @@ static uint8_t *mk_rich_entry(const char *label, uint64_t version, size_t nauth,
 /* Puts (raw, len) at leaf with its real leaf hash; `parsed`: its parse is
  * given to the index (1), or none (0), or, against the contract, a parse of
  * another entry: of another length (2: it must not be packed in place of
- * raw), or of the same length (3: then packed, and refused on reading). */
+ * raw), or of the same length (3: then packed, and refused on reading);
+ * 4: its true parse, but the state put at the next version (kept raw). */
 static void index_put_raw(struct kta_state *st, const uint8_t *raw, size_t len, uint64_t leaf,
 			  int parsed)
 {
@@ -1283,8 +1284,10 @@ static void index_put_raw(struct kta_state *st, const uint8_t *raw, size_t len, 
 	ls.nkeys = e->nkeys;
 	ls.entry = raw;
 	ls.entry_len = len;
-	if (parsed == 1) {
+	if (parsed == 1 || parsed == 4) {
 		ls.parsed = e;
+		if (parsed == 4)
+			ls.version++;
 	} else if (parsed >= 2) {
 		assert_int_equal(kta_entry_parse(raw, len, &other, NULL), KTA_OK);
 		if (parsed == 2)
@@ -1468,6 +1471,15 @@ static void history_packed(void **state)
 	index_put_raw(st, raw[0][0], len[0][0], 0, 3);
 	assert_int_equal(kta_state_history(st, ORIGIN, labels[0], &h, &n, &err), KTA_ERR_MALFORMED);
 	assert_non_null(strstr(err.msg, "leaf 0: the packed entry does not rebuild"));
+	/* a put whose version is not its parse's: the bytes kept as they are
+	 * (packed, they would be rebuilt with the put's version) */
+	index_put_raw(st, raw[1][0], len[1][0], 1, 4);
+	assert_int_equal(kta_state_history(st, ORIGIN, labels[1], &h, &n, &err), KTA_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(h[0].version, 2);
+	assert_int_equal(h[0].entry_len, len[1][0]);
+	assert_memory_equal(h[0].entry, raw[1][0], len[1][0]);
+	kta_state_history_free(h, n);
 	kta_state_close(st);
 	tmp_rm(&t);
 	for (i = 0; i < 3; i++)
