@@ -151,14 +151,15 @@ struct kta_state {
 	int in_tx;
 	enum kta_status last_status; /* of the last failed prepare (stmt, prep) */
 	sqlite3_stmt *stmts[S_NSTMT];
-	struct kta_state_index *ixs;     /* live indexes (their write-back caches) */
-	enum kta_status wb_status;       /* a cache that could not be written: commit fails */
-	struct kta_error wb_err;         /* ... with this message */
-	uint64_t tx_id;                  /* counts kta_state_begin calls */
-	uint64_t wgen;                   /* counts index writes to SQLite */
-	struct kta_state_index *last_ix; /* the index used last */
-	size_t cache_used;               /* bytes held by the indexes' caches */
-	size_t cache_budget;             /* ... and their limit (kta_state_set_cache) */
+	struct kta_state_index *ixs;           /* live indexes (their write-back caches) */
+	enum kta_status wb_status;             /* a cache that could not be written: commit fails */
+	struct kta_error wb_err;               /* ... with this message */
+	uint64_t tx_id;                        /* counts kta_state_begin calls */
+	uint64_t wgen;                         /* counts index writes to SQLite */
+	struct kta_state_index *last_ix;       /* the index used last */
+	size_t cache_used;                     /* bytes held by the indexes' caches */
+	size_t cache_budget;                   /* ... and their limit (kta_state_set_cache) */
+	uint64_t cache_evicted, cache_cleaned; /* kta_state_cache_stats */
 };
 
 static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err);
@@ -698,6 +699,14 @@ enum kta_status kta_state_set_cache(struct kta_state *st, uint64_t mib, struct k
 	else
 		st->cache_budget = (size_t)(mib * 1024 - kib) * 1024;
 	return KTA_OK;
+}
+
+void kta_state_cache_stats(const struct kta_state *st, struct kta_state_cache_stats *out)
+{
+	out->used = st->cache_used;
+	out->budget = st->cache_budget;
+	out->evicted = st->cache_evicted;
+	out->cleaned = st->cache_cleaned;
 }
 
 /*
@@ -1289,6 +1298,8 @@ out:
 /* 2^30 buckets hold ~3.4e10 labels: far beyond one index (docs/scale.md
  * shards before that); a meta row claiming more is damaged. */
 #define LAB_MAX_BUCKETS ((uint64_t)1 << 30)
+_Static_assert(LAB_MAX_BUCKETS <= (uint64_t)1 << 31,
+	       "lab_addr and a split read only the hash's low half (LOW)");
 /* A history chunk is closed when the next record would take it past this
  * size: four chunks fill a 64 KiB page. */
 #define HIST_CHUNK_BYTES 16000
@@ -1307,62 +1318,83 @@ static void store64le(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* One label's latest state in a cached bucket (in the bucket's arena). */
+/*
+ * One label's latest state in a cached bucket. Records live in the index's
+ * record heap: chunks of CHUNK_BYTES, each aligned to its size (a record's
+ * chunk is its address rounded down), records appended at the end of the
+ * newest chunk. A bucket only points at its records, so a split moves
+ * pointers and tags, never records, and a bucket has no arena to grow; a
+ * record that dies (its bucket evicted, or outgrown by a longer key set)
+ * leaves dead bytes behind, which the cleaner (chunk_clean) reclaims by
+ * moving a chunk's live records to the newest chunk. A record carries the
+ * low half of its hash: its bucket is lab_addr(lo, nbuckets), which is how
+ * the cleaner finds the one pointer to it.
+ */
 struct lrec {
 	uint64_t version, leaf;
 	uint8_t entry_hash[32];
-	uint32_t hlo;                 /* low half of the label's SipHash (its slot has the high) */
+	uint32_t lo;                  /* LOW of the label's SipHash (all lab_addr reads) */
 	uint32_t cap;                 /* bytes of data it may use */
 	uint16_t label_len, keys_len; /* labels and key sets are under 64 KiB (entry.h) */
 	uint8_t data[];               /* label bytes, then the key-set blob */
 };
 
-/* A record's place in its bucket: the high half of its label's hash, scanned
- * first (one array of 8-byte slots: a lookup reads ~4 cache lines, then the
- * one record whose tag matches), and its offset in the arena. */
-struct slot {
-	uint32_t tag, off;
-};
-
 /*
- * A cached bucket: a header with its slots (one allocation: a lookup reads
- * the header and the slots as one run of cache lines, then one record) and
- * the records in one arena (few allocations: loading, evicting and freeing
- * a bucket costs O(1) malloc calls, not one per label); a record that
- * outgrows its place is copied to the end and the old place counted as dead
- * until the next compaction. Growing the slots may move the header
- * (bkt_reserve relinks it).
+ * A cached bucket, one allocation: a header, then cap tags (the high half
+ * of each record's hash), cap lows (the low half: the bits lab_addr uses,
+ * the same low bits for every record of a bucket; a split reads them and
+ * no record) and cap record pointers. A lookup reads the header and
+ * ~LAB_LOAD 4-byte tags as one run of cache lines, then the one record
+ * whose tag matches. Growing it may move the header (bkt_reserve relinks
+ * it).
  */
 struct bkt {
 	uint64_t id;
 	struct bkt *prev, *next; /* CLOCK list: loaded at the head, evicted at the tail */
 	int ref;                 /* used since it last passed the tail (second chance) */
 	int dirty;
-	uint8_t *arena;
-	uint32_t alen, acap, dead; /* bytes used, allocated, used by dead records */
-	uint32_t n, cap;           /* records, slots allocated */
-	struct slot slots[];       /* slots[i]: record i */
+	uint32_t n, cap; /* records, room (a multiple of 8) */
+	uint32_t tags[]; /* tags[i]: record i's; then cap lows, then cap pointers */
 };
-/* Allocated bytes of a bucket header with cap slots. */
-#define BKT_BYTES(cap) (sizeof(struct bkt) + (size_t)(cap) * sizeof(struct slot))
-
-#define REC(b, i) ((struct lrec *)(void *)((b)->arena + (b)->slots[i].off))
+/* Allocated bytes of a bucket with room for cap records. */
+#define BKT_BYTES(cap)                                                                             \
+	(sizeof(struct bkt) + (size_t)(cap) * (2 * sizeof(uint32_t) + sizeof(struct lrec *)))
+#define BKT_LOWS(b) ((b)->tags + (b)->cap)
+#define BKT_RECS(b) ((struct lrec **)(void *)((b)->tags + 2 * (size_t)(b)->cap))
+#define REC(b, i) (BKT_RECS(b)[i])
 #define TAG(h) ((uint32_t)((h) >> 32))
-/* The label hash of record i of b. */
-#define REC_HASH(b, i) (((uint64_t)(b)->slots[i].tag << 32) | REC(b, i)->hlo)
+#define LOW(h) ((uint32_t)(h))
 /* Bytes of a record before its data. */
 #define REC_HEAD offsetof(struct lrec, data)
-/* Arena bytes of a record with `data` bytes (8-byte aligned). */
+/* Heap bytes of a record with `data` bytes (8-byte aligned). */
 #define REC_SIZE(data) ((REC_HEAD + (data) + 7) & ~(size_t)7)
-/* Largest arena of one bucket. */
-#define ARENA_MAX ((size_t)1 << 30)
+
+/* A chunk of the record heap: this header, then records. */
+struct chunk {
+	uint32_t used; /* bytes used, this header included */
+	uint32_t live; /* bytes of live records */
+	size_t idx;    /* its place in ix->chunks */
+};
+#define CHUNK_BYTES ((size_t)1 << 17)
+/* Empty chunks an index keeps (within its budget) rather than returning
+ * them to the system: where buckets are evicted and loaded all the time,
+ * chunks are emptied and needed again at the same pace, and a chunk given
+ * back is paged in again (32 page faults) when the next one is made. */
+#define CHUNK_SPARES 4
+#define CHUNK_HEAD ((sizeof(struct chunk) + 63) & ~(size_t)63)
+#define CHUNK_OF(r) ((struct chunk *)(void *)((uintptr_t)(r) & ~(uintptr_t)(CHUNK_BYTES - 1)))
+_Static_assert(sizeof(struct bkt) % 8 == 0, "the record pointers after the tags aligned");
+_Static_assert(REC_HEAD + KTA_LABEL_ENCODED_MAX + UINT16_MAX + 7 <= CHUNK_BYTES - CHUNK_HEAD,
+	       "the largest record fits in a chunk");
+
 /* Prefetch stages, in labels announced since the label's own announcement
- * (ix_prefetch): its directory entry at 0, bucket header at PF_HEAD, slots
- * and arena end at PF_SLOTS, matching record at PF_REC; a replay's get
- * follows at KTA_REPLAY_LOOKAHEAD. */
+ * (ix_prefetch): its directory entry at 0, bucket header at PF_HEAD, tags
+ * at PF_TAGS, the matching tag's record pointer at PF_REF, the record at
+ * PF_REC; a replay's get follows at KTA_REPLAY_LOOKAHEAD. */
 #define PF_HEAD 2u
-#define PF_SLOTS 4u
-#define PF_REC 6u
+#define PF_TAGS 4u
+#define PF_REF 6u
+#define PF_REC 7u
 #define PF_RING 16u
 _Static_assert(PF_REC < KTA_REPLAY_LOOKAHEAD && KTA_REPLAY_LOOKAHEAD < PF_RING,
 	       "prefetch stages, then the get, while the label is in the ring");
@@ -1417,6 +1449,15 @@ struct kta_state_index {
 	size_t ndir, nbkt;
 	struct bkt *lru_head, *lru_tail;
 	size_t ndirty;
+	/* the record heap: chunks[i]->idx == i; records are appended to cur */
+	struct chunk **chunks;
+	size_t nchunks, chunks_cap, clean_hand;
+	struct chunk *cur;
+	struct chunk *cleaning;            /* the chunk chunk_clean empties (not freed under it) */
+	size_t heap_live;                  /* bytes of live records in all chunks */
+	size_t heap_used;                  /* bytes of records, live or dead, in all chunks */
+	struct chunk *spare[CHUNK_SPARES]; /* empty chunks kept for reuse (counted) */
+	size_t nspare;
 	/* history: the chunk being appended */
 	int hist_loaded; /* h_last/h_any and the chunk are known */
 	int h_any;       /* the origin has history; h_last its last leaf */
@@ -1515,17 +1556,215 @@ static void cache_less(struct kta_state *st, size_t bytes)
 		st->cache_used -= bytes < st->cache_used ? bytes : st->cache_used;
 }
 
-static void bkt_free(struct kta_state_index *ix, struct bkt *b)
-{
-	size_t cost = BKT_BYTES(b->cap) + ALLOC_OVERHEAD * 2 + b->acap;
+/* ---- the record heap ---- */
 
-	free(b->arena);
-	free(b);
-	cache_less(ix->st, cost);
+/* Chunk c holds no live record: kept as a spare, or freed. */
+static void chunk_free(struct kta_state_index *ix, struct chunk *c)
+{
+	struct chunk *last = ix->chunks[--ix->nchunks];
+
+	ix->chunks[c->idx] = last;
+	last->idx = c->idx;
+	ix->heap_used -= c->used - CHUNK_HEAD;
+	if (ix->cur == c)
+		ix->cur = NULL;
+	/* spares take at most a 32nd of the budget */
+	if (ix->nspare < CHUNK_SPARES &&
+	    (ix->nspare + 1) * CHUNK_BYTES <= ix->st->cache_budget / 32) {
+		ix->spare[ix->nspare++] = c;
+		return;
+	}
+	free(c);
+	cache_less(ix->st, CHUNK_BYTES + ALLOC_OVERHEAD);
 }
 
-/* Unlinks bucket b from the directory and the LRU list and frees it. */
-static void bkt_drop(struct kta_state_index *ix, struct bkt *b)
+/* Frees one spare chunk; 0 when there is none. */
+static int spare_release(struct kta_state_index *ix)
+{
+	if (ix->nspare == 0)
+		return 0;
+	free(ix->spare[--ix->nspare]);
+	cache_less(ix->st, CHUNK_BYTES + ALLOC_OVERHEAD);
+	return 1;
+}
+
+/* Frees every chunk (the records of every bucket with them). */
+static void heap_free_all(struct kta_state_index *ix)
+{
+	while (ix->nchunks > 0)
+		chunk_free(ix, ix->chunks[ix->nchunks - 1]);
+	while (spare_release(ix))
+		;
+	ix->heap_live = ix->heap_used = 0;
+	ix->clean_hand = 0;
+}
+
+/* A new empty chunk, made the one records are appended to. */
+static enum kta_status chunk_new(struct kta_state_index *ix, struct kta_error *err)
+{
+	struct chunk *c, *old = ix->cur;
+
+	if (ix->nchunks == ix->chunks_cap) {
+		size_t nc = ix->chunks_cap < 16 ? 16 : ix->chunks_cap * 2;
+		struct chunk **na;
+
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
+		if (nc > SIZE_MAX / sizeof(*na))
+			return kta_error_set(err, KTA_ERR_LIMIT, "state: too many label chunks");
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): array of pointers */
+		if ((na = realloc(ix->chunks, nc * sizeof(*na))) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->chunks = na;
+		ix->chunks_cap = nc;
+	}
+	if (ix->nspare > 0) {
+		c = ix->spare[--ix->nspare];
+	} else {
+		if ((c = aligned_alloc(CHUNK_BYTES, CHUNK_BYTES)) == NULL)
+			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
+		ix->st->cache_used += CHUNK_BYTES + ALLOC_OVERHEAD;
+	}
+	c->used = (uint32_t)CHUNK_HEAD;
+	c->live = 0;
+	c->idx = ix->nchunks;
+	ix->chunks[ix->nchunks++] = c;
+	ix->cur = c;
+	/* the chunk it replaces may hold no live record already */
+	if (old != NULL && old->live == 0 && old != ix->cleaning)
+		chunk_free(ix, old);
+	return KTA_OK;
+}
+
+/* size bytes (a REC_SIZE) for a new live record: *out. */
+static enum kta_status rec_alloc(struct kta_state_index *ix, size_t size, struct lrec **out,
+				 struct kta_error *err)
+{
+	struct chunk *c = ix->cur;
+	enum kta_status r;
+
+	if (size > CHUNK_BYTES - CHUNK_HEAD)
+		return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
+	if (c == NULL || size > CHUNK_BYTES - c->used) {
+		if ((r = chunk_new(ix, err)) != KTA_OK)
+			return r;
+		if ((c = ix->cur) == NULL)
+			return kta_error_set(err, KTA_ERR_INTERNAL, "state: no chunk");
+	}
+	*out = (struct lrec *)(void *)((uint8_t *)c + c->used);
+	c->used += (uint32_t)size;
+	c->live += (uint32_t)size;
+	ix->heap_live += size;
+	ix->heap_used += size;
+	return KTA_OK;
+}
+
+/* Record r is dead; its chunk is freed once it holds no live record. */
+static void rec_free(struct kta_state_index *ix, const struct lrec *r)
+{
+	struct chunk *c = CHUNK_OF(r);
+	size_t sz = REC_SIZE(r->cap);
+
+	c->live -= (uint32_t)sz;
+	ix->heap_live -= sz;
+	if (c->live == 0 && c != ix->cur && c != ix->cleaning)
+		chunk_free(ix, c);
+}
+
+static struct bkt *bkt_find(const struct kta_state_index *ix, uint64_t id)
+{
+	uint64_t p = id >> DIR_SHIFT;
+
+	if (p >= ix->ndir || ix->dir[p] == NULL)
+		return NULL;
+	return ix->dir[p][(size_t)id & (DIR_PAGE - 1)];
+}
+
+/*
+ * A chunk worth cleaning, or NULL. Dead bytes are what records left behind
+ * (not the end of a chunk that the next record did not fit in). When an
+ * eighth of a chunk per full chunk is dead, one of them has at least that
+ * much dead, and cleaning it removes that much: the dead bytes only go
+ * down, so cleaning ends, and they never hold more than about an eighth of
+ * the budget. The hand goes round the chunks.
+ */
+static struct chunk *clean_victim(struct kta_state_index *ix)
+{
+	const size_t room = CHUNK_BYTES - CHUNK_HEAD;
+	const struct chunk *cur = ix->cur;
+	size_t full = ix->nchunks - (cur != NULL), used, live, i;
+
+	if (full == 0)
+		return NULL;
+	used = ix->heap_used - (cur != NULL ? cur->used - CHUNK_HEAD : 0);
+	live = ix->heap_live - (cur != NULL ? cur->live : 0);
+	if (used - live < full * (room / 8))
+		return NULL;
+	for (i = 0; i < ix->nchunks; i++) {
+		struct chunk *c = ix->chunks[(ix->clean_hand + i) % ix->nchunks];
+
+		if (c != cur && c->used - CHUNK_HEAD - c->live >= room / 8) {
+			ix->clean_hand = (c->idx + 1) % ix->nchunks;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Moves the live records of chunk c to the newest chunk and frees c. A
+ * record is live when its bucket (cached: an evicted bucket's records died
+ * with it) points at it.
+ */
+static enum kta_status chunk_clean(struct kta_state_index *ix, struct chunk *c,
+				   struct kta_error *err)
+{
+	size_t off = CHUNK_HEAD;
+	enum kta_status r = KTA_OK;
+
+	ix->cleaning = c;
+	while (off < c->used && c->live > 0) {
+		struct lrec *o = (struct lrec *)(void *)((uint8_t *)c + off), *nr;
+		size_t sz = REC_SIZE(o->cap);
+		const struct bkt *b = bkt_find(ix, lab_addr(o->lo, ix->nbuckets));
+		uint32_t i;
+
+		off += sz;
+		if (b == NULL)
+			continue;
+		for (i = 0; i < b->n && REC(b, i) != o; i++)
+			;
+		if (i == b->n)
+			continue;
+		if ((r = rec_alloc(ix, sz, &nr, err)) != KTA_OK)
+			break;
+		memcpy(nr, o, sz);
+		REC(b, i) = nr;
+		rec_free(ix, o);
+	}
+	ix->cleaning = NULL;
+	if (r == KTA_OK && c->live != 0)
+		r = kta_error_set(err, KTA_ERR_INTERNAL,
+				  "state: a live label record not found in its bucket");
+	if (r == KTA_OK)
+		chunk_free(ix, c);
+	return r;
+}
+
+/* ---- buckets ---- */
+
+static void bkt_free(struct kta_state_index *ix, struct bkt *b, int recs)
+{
+	uint32_t i;
+
+	for (i = 0; recs && i < b->n; i++)
+		rec_free(ix, REC(b, i));
+	cache_less(ix->st, BKT_BYTES(b->cap) + ALLOC_OVERHEAD);
+	free(b);
+}
+
+/* Unlinks bucket b from the directory and the LRU list and frees it (its
+ * records too when recs). */
+static void bkt_drop(struct kta_state_index *ix, struct bkt *b, int recs)
 {
 	size_t p = (size_t)(b->id >> DIR_SHIFT);
 
@@ -1541,14 +1780,15 @@ static void bkt_drop(struct kta_state_index *ix, struct bkt *b)
 	ix->nbkt--;
 	if (ix->hint_b == b)
 		ix->hint_pos = 0;
-	bkt_free(ix, b);
+	bkt_free(ix, b, recs);
 }
 
 /* Forgets everything cached, dirty data included (rollback, or stale). */
 static void ix_drop_cache(struct kta_state_index *ix)
 {
+	heap_free_all(ix);
 	while (ix->lru_head != NULL)
-		bkt_drop(ix, ix->lru_head);
+		bkt_drop(ix, ix->lru_head, 0);
 	ix->meta_loaded = ix->meta_exists = ix->meta_dirty = 0;
 	ix->hist_loaded = ix->h_any = 0;
 	ix->hc_valid = ix->hc_dirty = 0;
@@ -1561,22 +1801,13 @@ static void ix_drop_cache(struct kta_state_index *ix)
 	memset(ix->pf, 0, sizeof(ix->pf));
 }
 
-static struct bkt *bkt_find(const struct kta_state_index *ix, uint64_t id)
-{
-	uint64_t p = id >> DIR_SHIFT;
-
-	if (p >= ix->ndir || ix->dir[p] == NULL)
-		return NULL;
-	return ix->dir[p][(size_t)id & (DIR_PAGE - 1)];
-}
-
 /* Grows *bp to room for at least want records (the header may move: the
  * directory, the CLOCK list and the hint follow it). */
 static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt **bp, size_t want,
 				   struct kta_error *err)
 {
 	struct bkt *b = *bp, *nb;
-	size_t nc = b->cap < 8 ? 8 : b->cap;
+	size_t nc = b->cap < 8 ? 8 : b->cap, oc = b->cap;
 	int hinted = ix->hint_b == b;
 
 	if (want <= b->cap)
@@ -1585,7 +1816,12 @@ static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt **bp, 
 		nc *= 2;
 	if (nc > UINT32_MAX / 2 || (nb = realloc(b, BKT_BYTES(nc))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	ix->st->cache_used += (nc - nb->cap) * sizeof(struct slot);
+	ix->st->cache_used += BKT_BYTES(nc) - BKT_BYTES(oc);
+	/* the pointers follow the tags: move them to their new place */
+	/* the lows and pointers follow the tags: move them to their new
+	 * places, the pointers first (the lows' new place may overlap theirs) */
+	memmove(nb->tags + 2 * nc, nb->tags + 2 * oc, (size_t)nb->n * sizeof(struct lrec *));
+	memmove(nb->tags + nc, nb->tags + oc, (size_t)nb->n * sizeof(uint32_t));
 	nb->cap = (uint32_t)nc;
 	if (nb != b) {
 		ix->dir[(size_t)(nb->id >> DIR_SHIFT)][(size_t)nb->id & (DIR_PAGE - 1)] = nb;
@@ -1601,78 +1837,6 @@ static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt **bp, 
 			ix->hint_b = nb;
 		*bp = nb;
 	}
-	return KTA_OK;
-}
-
-/* Grows b's arena to hold at least `need` bytes, with a quarter of slack
- * (the cache budget counts allocated bytes; a smaller step copies the
- * arena more often as the bucket fills). */
-static enum kta_status arena_grow(struct kta_state_index *ix, struct bkt *b, size_t need,
-				  struct kta_error *err)
-{
-	size_t nc;
-	uint8_t *na;
-
-	if (need <= b->acap)
-		return KTA_OK;
-	if (need > ARENA_MAX)
-		return kta_error_set(err, KTA_ERR_LIMIT, "state: label bucket too large");
-	nc = (need + need / 4 + 63) & ~(size_t)63;
-	if (nc < 512)
-		nc = 512;
-	if (nc > ARENA_MAX)
-		nc = ARENA_MAX;
-	if ((na = realloc(b->arena, nc)) == NULL)
-		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	b->arena = na;
-	ix->st->cache_used += nc - b->acap;
-	b->acap = (uint32_t)nc;
-	return KTA_OK;
-}
-
-/* Reserves size bytes at the end of b's arena: *off. */
-static enum kta_status arena_alloc(struct kta_state_index *ix, struct bkt *b, size_t size,
-				   uint32_t *off, struct kta_error *err)
-{
-	enum kta_status r;
-
-	if (size > ARENA_MAX - b->alen)
-		return kta_error_set(err, KTA_ERR_LIMIT, "state: label bucket too large");
-	if (b->alen + size > b->acap && (r = arena_grow(ix, b, b->alen + size, err)) != KTA_OK)
-		return r;
-	*off = b->alen;
-	b->alen += (uint32_t)size;
-	return KTA_OK;
-}
-
-/* Rewrites b's arena without its dead records. */
-static enum kta_status bkt_compact(struct kta_state_index *ix, struct bkt *b, struct kta_error *err)
-{
-	uint8_t *na;
-	uint32_t i, off = 0;
-	size_t nc;
-
-	if (b->dead == 0)
-		return KTA_OK;
-	nc = ((size_t)(b->alen - b->dead) + (b->alen - b->dead) / 8 + 63) & ~(size_t)63;
-	if (nc < 512)
-		nc = 512;
-	if ((na = malloc(nc)) == NULL)
-		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
-	for (i = 0; i < b->n; i++) {
-		size_t sz = REC_SIZE(REC(b, i)->cap);
-
-		memcpy(na + off, REC(b, i), sz);
-		b->slots[i].off = off;
-		off += (uint32_t)sz;
-	}
-	free(b->arena);
-	b->arena = na;
-	ix->st->cache_used += nc;
-	cache_less(ix->st, b->acap);
-	b->acap = (uint32_t)nc;
-	b->alen = off;
-	b->dead = 0;
 	return KTA_OK;
 }
 
@@ -1713,7 +1877,8 @@ static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, size_t c
 			return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 		ix->st->cache_used += DIR_PAGE_BYTES;
 	}
-	if (cap < 8)
+	cap = (cap + 7) & ~(size_t)7; /* a multiple of 8, at least 8 */
+	if (cap == 0)
 		cap = 8;
 	if (cap > UINT32_MAX / 2 || (b = calloc(1, BKT_BYTES(cap))) == NULL) {
 		if (ix->dir_n[p] == 0) {
@@ -1728,7 +1893,7 @@ static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, size_t c
 	ix->dir[p][(size_t)id & (DIR_PAGE - 1)] = b;
 	ix->dir_n[p]++;
 	ix->nbkt++;
-	ix->st->cache_used += BKT_BYTES(cap) + ALLOC_OVERHEAD * 2;
+	ix->st->cache_used += BKT_BYTES(cap) + ALLOC_OVERHEAD;
 	lru_front(ix, b);
 	*out = b;
 	return KTA_OK;
@@ -1741,21 +1906,19 @@ static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt **bp, uint
 			       const uint8_t entry_hash[32], const uint8_t *keys, size_t kl,
 			       struct kta_error *err)
 {
-	struct lrec *r;
+	struct lrec *r = NULL;
 	struct bkt *b;
 	enum kta_status s;
-	uint32_t off = 0; /* set by arena_alloc; gcc -O2 cannot see it */
 
 	if (ll > UINT16_MAX || kl > UINT16_MAX)
 		return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
 	if ((s = bkt_reserve(ix, bp, (size_t)(*bp)->n + 1, err)) != KTA_OK ||
-	    (s = arena_alloc(ix, *bp, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
+	    (s = rec_alloc(ix, REC_SIZE(ll + kl), &r, err)) != KTA_OK)
 		return s;
 	b = *bp;
-	r = (struct lrec *)(void *)(b->arena + off);
 	r->version = version;
 	r->leaf = leaf;
-	r->hlo = (uint32_t)h;
+	r->lo = LOW(h);
 	memcpy(r->entry_hash, entry_hash, 32);
 	r->label_len = (uint16_t)ll;
 	r->keys_len = (uint16_t)kl;
@@ -1763,29 +1926,30 @@ static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt **bp, uint
 	memcpy(r->data, label, ll);
 	if (kl > 0)
 		memcpy(r->data + ll, keys, kl);
-	b->slots[b->n].tag = TAG(h);
-	b->slots[b->n++].off = off;
+	b->tags[b->n] = TAG(h);
+	BKT_LOWS(b)[b->n] = LOW(h);
+	REC(b, b->n) = r;
+	b->n++;
 	return KTA_OK;
 }
 
 /* Index of label in b, or -1. */
 static long bkt_lookup(const struct bkt *b, uint64_t h, const char *label, size_t ll)
 {
-	const struct slot *s = b->slots;
 	uint32_t i, n = b->n, tag = TAG(h);
 
 	for (i = 0; i < n; i++) {
-		if (s[i].tag == tag) {
-			const struct lrec *r =
-			    (const struct lrec *)(const void *)(b->arena + s[i].off);
+		if (b->tags[i] == tag) {
+			const struct lrec *r = REC(b, i);
 
-			if (r->hlo == (uint32_t)h && r->label_len == ll &&
+			if (r->lo == LOW(h) && r->label_len == ll &&
 			    memcmp(r->data, label, ll) == 0)
 				return (long)i;
 		}
 	}
 	return -1;
 }
+
 /* Encodes b (state.h "labels row") into ix->enc; *len its size. */
 static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *b, size_t *len,
 				  struct kta_error *err)
@@ -1962,9 +2126,28 @@ static enum kta_status ix_evict(struct kta_state_index *ix, const struct bkt *ke
 	struct kta_state *st = ix->st;
 	enum kta_status r;
 
-	while (st->cache_used > st->cache_budget && ix->lru_tail != NULL && ix->lru_tail != keep) {
+	while (st->cache_used > st->cache_budget) {
 		struct bkt *b = ix->lru_tail;
+		struct chunk *c;
 
+		/* Dead bytes first: cleaning keeps every bucket (and ends:
+		 * clean_victim). */
+		if ((c = clean_victim(ix)) != NULL) {
+			if ((r = chunk_clean(ix, c, err)) != KTA_OK)
+				return r;
+			st->cache_cleaned++;
+			continue;
+		}
+		if (b == NULL || b == keep) {
+			/* nothing left to evict: empty chunks go back */
+			if (ix->cur != NULL && ix->cur->live == 0) {
+				chunk_free(ix, ix->cur);
+				continue;
+			}
+			if (spare_release(ix))
+				continue;
+			break;
+		}
 		/* bkt_drop unlinks b before freeing it, so lru_tail is then its
 		 * predecessor; the analyzer does not follow the list invariant (the
 		 * tail's next is NULL). */
@@ -1976,7 +2159,8 @@ static enum kta_status ix_evict(struct kta_state_index *ix, const struct bkt *ke
 		}
 		if (b->dirty && (r = bkt_write(ix, b, err)) != KTA_OK)
 			return r;
-		bkt_drop(ix, b);
+		bkt_drop(ix, b, 1);
+		st->cache_evicted++;
 	}
 	return KTA_OK;
 }
@@ -2061,6 +2245,7 @@ void kta_state_index_free(struct kta_state_index *ix)
 		ix->st->last_ix = NULL;
 	free(ix->dir);
 	free(ix->dir_n);
+	free(ix->chunks);
 	free(ix->hc);
 	free(ix->pack);
 	free(ix->unpacked);
@@ -2189,12 +2374,12 @@ static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct
 }
 
 /* Decodes a labels row into the new cached bucket *bp (it may move): a
- * first pass checks the framing and sizes the arena and slots once, the
- * second adds. */
+ * first pass checks the framing and sizes the bucket once, the second adds
+ * (its records next to each other in the record heap). */
 static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, const uint8_t *d,
 				  size_t len, struct kta_error *err)
 {
-	size_t off = 0, total = 0, nrec = 0;
+	size_t off = 0, nrec = 0;
 	enum kta_status r;
 	int pass;
 
@@ -2220,8 +2405,6 @@ static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, c
 			keys = d + off;
 			off += (size_t)kl;
 			if (pass == 0) {
-				/* ll <= KTA_LABEL_ENCODED_MAX, kl < len: no overflow */
-				total += REC_SIZE((size_t)ll + (size_t)kl);
 				nrec++;
 				continue;
 			}
@@ -2232,8 +2415,7 @@ static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, c
 					 (size_t)kl, err)) != KTA_OK)
 				return r;
 		}
-		if (pass == 0 && ((r = arena_grow(ix, *bp, total, err)) != KTA_OK ||
-				  (r = bkt_reserve(ix, bp, nrec, err)) != KTA_OK))
+		if (pass == 0 && (r = bkt_reserve(ix, bp, nrec, err)) != KTA_OK)
 			return r;
 	}
 	return KTA_OK;
@@ -2269,7 +2451,7 @@ static enum kta_status bkt_get(struct kta_state_index *ix, uint64_t id, struct b
 	if (s != NULL)
 		sqlite3_reset(s);
 	if (r != KTA_OK) {
-		bkt_drop(ix, b);
+		bkt_drop(ix, b, 1);
 		return r;
 	}
 	*out = b;
@@ -2305,10 +2487,11 @@ static enum kta_status lab_split(struct kta_state_index *ix, struct kta_error *e
 {
 	uint64_t n = ix->nbuckets, lvl = 1;
 	struct bkt *from, *to;
-	uint32_t i, j;
+	uint32_t i, j, moving = 0, bit;
 	enum kta_status r;
 
-	if (n >= (uint64_t)INT64_MAX)
+	/* beyond, buckets only grow (a split tests a bit of the 32-bit tag) */
+	if (n >= LAB_MAX_BUCKETS)
 		return KTA_OK;
 	while (lvl * 2 <= n)
 		lvl *= 2;
@@ -2318,29 +2501,28 @@ static enum kta_status lab_split(struct kta_state_index *ix, struct kta_error *e
 	if (bkt_find(ix, n) != NULL)
 		return kta_error_set(err, KTA_ERR_INTERNAL,
 				     "state: label bucket %" PRIu64 " already cached", n);
-	if ((r = bkt_new(ix, n, (size_t)from->n / 2 + 4, &to, err)) != KTA_OK)
+	/* the records whose hash has bit lvl set move (lab_addr); sized first,
+	 * so that nothing can fail once they move */
+	bit = (uint32_t)lvl;
+	for (i = 0; i < from->n; i++)
+		moving += (BKT_LOWS(from)[i] & bit) != 0;
+	if ((r = bkt_new(ix, n, moving, &to, err)) != KTA_OK)
 		return r;
 	ix->hint_pos = 0; /* records of `from` move */
-	/* about half of the records move: size the new arena once */
-	if ((r = arena_grow(ix, to, (size_t)(from->alen - from->dead) / 2, err)) != KTA_OK)
-		return r;
 	for (i = 0, j = 0; i < from->n; i++) {
-		const struct lrec *o = REC(from, i);
-		uint64_t h = REC_HASH(from, i);
-
-		if ((h & (2 * lvl - 1)) == n) {
-			if ((r = bkt_add(ix, &to, h, (const char *)o->data, o->label_len,
-					 o->version, o->leaf, o->entry_hash, o->data + o->label_len,
-					 o->keys_len, err)) != KTA_OK)
-				return r;
-			from->dead += (uint32_t)REC_SIZE(o->cap);
+		if ((BKT_LOWS(from)[i] & bit) != 0) {
+			to->tags[to->n] = from->tags[i];
+			BKT_LOWS(to)[to->n] = BKT_LOWS(from)[i];
+			REC(to, to->n) = REC(from, i);
+			to->n++;
 		} else {
-			from->slots[j++] = from->slots[i];
+			from->tags[j] = from->tags[i];
+			BKT_LOWS(from)[j] = BKT_LOWS(from)[i];
+			REC(from, j) = REC(from, i);
+			j++;
 		}
 	}
 	from->n = j;
-	if ((r = bkt_compact(ix, from, err)) != KTA_OK)
-		return r;
 	bkt_dirty(ix, from);
 	bkt_dirty(ix, to);
 	ix->nbuckets = n + 1;
@@ -2612,20 +2794,16 @@ static enum kta_status lab_set(struct kta_state_index *ix, const char *label, si
 		*had_prev = 1;
 		*prev = rec->leaf;
 		if (ll + kl > rec->cap) {
-			/* outgrown: a new copy at the end of the arena, the old one dead */
-			uint32_t off = 0, old = b->slots[i].off; /* off: arena_alloc sets it */
-			size_t oldsz = REC_SIZE(rec->cap);
+			/* outgrown: a new copy in the record heap, the old one dead */
+			struct lrec *nr = NULL;
 
-			if (b->dead > b->alen / 2 && (r = bkt_compact(ix, b, err)) != KTA_OK)
+			if ((r = rec_alloc(ix, REC_SIZE(ll + kl), &nr, err)) != KTA_OK)
 				return r;
-			old = b->slots[i].off;
-			if ((r = arena_alloc(ix, b, REC_SIZE(ll + kl), &off, err)) != KTA_OK)
-				return r;
-			memcpy(b->arena + off, b->arena + old, REC_HEAD + ll);
-			b->slots[i].off = off;
-			b->dead += (uint32_t)oldsz;
-			rec = REC(b, i);
-			rec->cap = (uint32_t)(ll + kl);
+			memcpy(nr, rec, REC_HEAD + ll);
+			nr->cap = (uint32_t)(ll + kl);
+			REC(b, i) = nr;
+			rec_free(ix, rec);
+			rec = nr;
 		}
 		rec->version = version;
 		rec->leaf = leaf;
@@ -2641,7 +2819,7 @@ static enum kta_status lab_set(struct kta_state_index *ix, const char *label, si
 		bkt_dirty(ix, b);
 		ix->nlabels++;
 		ix->meta_dirty = 1;
-		while (ix->nlabels > ix->nbuckets * LAB_LOAD && ix->nbuckets < (uint64_t)INT64_MAX)
+		while (ix->nlabels > ix->nbuckets * LAB_LOAD && ix->nbuckets < LAB_MAX_BUCKETS)
 			if ((r = lab_split(ix, err)) != KTA_OK)
 				return r;
 	}
@@ -2732,10 +2910,20 @@ static void pf_span(const uint8_t *p, size_t from, size_t to, size_t cap)
 		__builtin_prefetch(p + from);
 }
 
+/* The index of tag in b's tags, or b->n. */
+static uint32_t pf_tag(const struct bkt *b, uint32_t tag)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->n && b->tags[i] != tag; i++)
+		;
+	return i;
+}
+
 /*
  * The replay's prefetch (replay.h): a get misses the CPU caches a few times
- * in a row (directory entry, bucket header, slots, record: each address
- * read from the one before). Each call starts the first step for this
+ * in a row (directory entry, bucket header, tags, record pointer, record:
+ * each address read from the one before). Each call starts the first step for this
  * label and the next step for the labels announced before it, so the
  * misses of several labels overlap and the get finds its lines cached.
  * Reads only the cache's memory (a bucket is found again by id at each
@@ -2764,24 +2952,40 @@ static void ix_prefetch(void *ctx, const char *label)
 	p = id >> DIR_SHIFT;
 	if (p < ix->ndir && ix->dir[p] != NULL)
 		__builtin_prefetch(&ix->dir[p][(size_t)id & (DIR_PAGE - 1)]);
-	if ((b = pf_back(ix, PF_HEAD)) != NULL)
-		/* the header and first slots: every bucket has room for 8 */
-		pf_span((const uint8_t *)b, 0, BKT_BYTES(8), BKT_BYTES(8));
-	if ((b = pf_back(ix, PF_SLOTS)) != NULL) {
-		pf_span((const uint8_t *)b, BKT_BYTES(8), BKT_BYTES(b->n), BKT_BYTES(b->cap));
-		/* where a new record goes */
-		if (b->arena != NULL)
-			pf_span(b->arena, b->alen, (size_t)b->alen + 3 * PF_LINE, b->acap);
+	/* (new records go to the end of the newest chunk: always cached) */
+	if ((b = pf_back(ix, PF_HEAD)) != NULL) {
+		/* the header (written: the CLOCK bit, the count) and first tags:
+		 * every bucket has room for 8 */
+		__builtin_prefetch(b, 1);
+		pf_span((const uint8_t *)b, PF_LINE, sizeof(*b) + 8 * sizeof(uint32_t),
+			BKT_BYTES(8));
+	}
+	if ((b = pf_back(ix, PF_TAGS)) != NULL) {
+		pf_span((const uint8_t *)b, sizeof(*b) + 8 * sizeof(uint32_t),
+			sizeof(*b) + (size_t)b->n * sizeof(uint32_t), BKT_BYTES(b->cap));
+		/* where a new label's tag and pointer would go */
+		if (b->n < b->cap) {
+			__builtin_prefetch(&b->tags[b->n], 1);
+			__builtin_prefetch(&BKT_LOWS(b)[b->n], 1);
+			__builtin_prefetch(&REC(b, b->n), 1);
+		}
+	}
+	if ((b = pf_back(ix, PF_REF)) != NULL) {
+		uint32_t i = pf_tag(b, TAG(ix->pf[(ix->pf_n - 1 - PF_REF) % PF_RING].h));
+
+		if (i < b->n)
+			__builtin_prefetch(&REC(b, i));
 	}
 	if ((b = pf_back(ix, PF_REC)) != NULL) {
-		uint32_t i, tag = TAG(ix->pf[(ix->pf_n - 1 - PF_REC) % PF_RING].h);
+		uint32_t i = pf_tag(b, TAG(ix->pf[(ix->pf_n - 1 - PF_REC) % PF_RING].h));
 
-		for (i = 0; i < b->n; i++)
-			if (b->slots[i].tag == tag) {
-				pf_span(b->arena, b->slots[i].off,
-					(size_t)b->slots[i].off + 2 * PF_LINE, b->acap);
-				break;
-			}
+		if (i < b->n) {
+			const uint8_t *r = (const uint8_t *)REC(b, i);
+
+			/* its head, label and first key: not past its chunk */
+			pf_span(r, 0, 3 * PF_LINE,
+				CHUNK_BYTES - ((uintptr_t)r & (uintptr_t)(CHUNK_BYTES - 1)));
+		}
 	}
 }
 

@@ -154,6 +154,20 @@ KTA_API int kta_state_in_transaction(const struct kta_state *st);
  */
 KTA_API enum kta_status kta_state_set_cache(struct kta_state *st, uint64_t mib,
 					    struct kta_error *err) KTA_WUR;
+/* What the label indexes of a handle hold in memory (kta_state_cache_stats). */
+struct kta_state_cache_stats {
+	size_t used;      /* bytes held now: buckets, their records, the bucket directory */
+	size_t budget;    /* the label part of the cache (kta_state_set_cache) */
+	uint64_t evicted; /* buckets dropped to stay within it (written first if changed) */
+	uint64_t cleaned; /* chunks of records cleaned (dead bytes given back, buckets kept) */
+};
+/*
+ * Fills *out; the counters count from kta_state_open. Each index keeps its
+ * own memory within what the others leave of the budget: after an index
+ * call returns, used is within budget unless the other indexes of st hold
+ * more, or one bucket alone is larger.
+ */
+KTA_API void kta_state_cache_stats(const struct kta_state *st, struct kta_state_cache_stats *out);
 
 /* --- logs: the last verified checkpoint per origin ----------------------- */
 

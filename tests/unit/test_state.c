@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <ftw.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -34,12 +35,18 @@ static void tmp_make(struct tmp *t)
 	snprintf(t->db, sizeof(t->db), "%s/sub/state.db", t->dir);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -1;
+}
+
+/* Removes t's directory and everything in it (no shell). */
 static void tmp_rm(struct tmp *t)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* The state directory of t (a subdirectory that kta_state_open creates). */
@@ -1573,14 +1580,16 @@ static void ix_put_one(struct kta_state_index *ix, const char *label, uint64_t v
 		fail_msg("put %s v%llu: %s", label, (unsigned long long)version, err.msg);
 }
 
-/* Gets label through ix: its version (0 when absent). */
-static uint64_t ix_version(struct kta_state_index *ix, const char *label)
+/* Gets label through ix: its version (0 when absent) and its one key's
+ * device name length in *dlen. */
+static uint64_t ix_version_dev(struct kta_state_index *ix, const char *label, size_t *dlen)
 {
 	struct kta_replay_index ops = kta_state_index_ops(ix);
 	struct kta_label_state ls;
 	struct kta_error err;
 	int found = 0;
 
+	*dlen = 0;
 	if (ops.get(ops.ctx, label, &found, &ls, &err) != KTA_OK)
 		fail_msg("get %s: %s", label, err.msg);
 	if (!found)
@@ -1588,7 +1597,16 @@ static uint64_t ix_version(struct kta_state_index *ix, const char *label)
 	assert_string_equal(ls.label, label);
 	assert_int_equal(ls.nkeys, 1);
 	assert_int_equal(ls.keys[0].pub[0], (uint8_t)ls.version);
+	*dlen = strlen(ls.keys[0].device);
 	return ls.version;
+}
+
+/* Gets label through ix: its version (0 when absent). */
+static uint64_t ix_version(struct kta_state_index *ix, const char *label)
+{
+	size_t dlen;
+
+	return ix_version_dev(ix, label, &dlen);
 }
 
 /* Labels of each rolled-back round of index_prefetch: more than the
@@ -1820,6 +1838,273 @@ static void index_cache_eviction(void **state)
 		assert_int_equal(ix_version(ix, label), i == 7 ? 3 : i % 7 == 0 ? 2 : 1);
 	}
 	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/* A state in t with the smallest cache, a transaction open and an index
+ * of ORIGIN in *ix. */
+static struct kta_state *small_cache_tx(struct tmp *t, struct kta_state_index **ix)
+{
+	struct kta_state *st;
+
+	tmp_make(t);
+	st = open_ok(t);
+	assert_int_equal(kta_state_set_cache(st, KTA_STATE_CACHE_MIN_MIB, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, ix, NULL), KTA_OK);
+	return st;
+}
+
+/* Fails unless st's indexes hold no more than their budget; *peak: the most
+ * seen. */
+static void within_budget(const struct kta_state *st, const char *what, uint64_t n, size_t *peak)
+{
+	struct kta_state_cache_stats cs;
+
+	kta_state_cache_stats(st, &cs);
+	if (cs.used > *peak)
+		*peak = cs.used;
+	if (cs.used > cs.budget)
+		fail_msg("%s %llu: cache %zu bytes, over its budget of %zu", what,
+			 (unsigned long long)n, cs.used, cs.budget);
+}
+
+/*
+ * The record heap under churn (state.c): in the smallest cache, labels
+ * updated with key sets that grow and shrink (a record outgrown leaves
+ * dead bytes) and buckets evicted and loaded again (their records die and
+ * come back), so that chunks are cleaned; every get must read what a model
+ * says, the cache must be within its budget after every call, and what was
+ * committed must read back after a reopen.
+ */
+static void index_record_heap(void **state)
+{
+	enum { NL = 30000, OPS = 120000 };
+	static uint64_t ver[NL];
+	static uint8_t dev[NL];
+	struct kta_state_cache_stats cs;
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	uint64_t rng = 0x6eab, leaf = 0, op, i;
+	size_t dlen, peak = 0;
+	char label[32];
+
+	(void)state;
+	memset(ver, 0, sizeof(ver));
+	memset(dev, 0, sizeof(dev));
+	st = small_cache_tx(&t, &ix);
+	kta_state_cache_stats(st, &cs);
+	assert_int_equal(cs.used, 0);
+	/* an eighth of the smallest cache is SQLite's, the rest the indexes' */
+	assert_int_equal(cs.budget, (size_t)KTA_STATE_CACHE_MIN_MIB * 1024 * 1024 / 8 * 7);
+	for (op = 0; op < OPS; op++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		i = (rng >> 33) % NL;
+		snprintf(label, sizeof(label), "heap%llu", (unsigned long long)i);
+		assert_int_equal(ix_version_dev(ix, label, &dlen), ver[i]);
+		assert_int_equal(dlen, dev[i]);
+		ver[i]++;
+		dev[i] = (uint8_t)(1 + (rng >> 17) % KTA_DEVICE_MAX_LEN);
+		ix_put_one(ix, label, ver[i], leaf++, dev[i], KTA_OK);
+		within_budget(st, "op", op, &peak);
+	}
+	/* the cache was full (the labels do not fit in it): buckets were
+	 * evicted and chunks cleaned */
+	kta_state_cache_stats(st, &cs);
+	assert_true(peak > cs.budget / 4 * 3);
+	assert_true(cs.evicted > 0);
+	assert_true(cs.cleaned > 0);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (i = 0; i < NL; i += 3) {
+		snprintf(label, sizeof(label), "heap%llu", (unsigned long long)i);
+		assert_int_equal(ix_version_dev(ix, label, &dlen), ver[i]);
+		assert_int_equal(dlen, dev[i]);
+	}
+	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	/* a rollback drops the cache: nothing held */
+	kta_state_cache_stats(st, &cs);
+	assert_int_equal(cs.used, 0);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/*
+ * Dead bytes are cleaned, not paid for with buckets: labels whose key sets
+ * grow (each update leaves the old record dead), a random half of them at
+ * each round (so that chunks die in part, not whole), fit in the cache
+ * while dead bytes add up to many times it; the cleaner keeps them all
+ * cached (no bucket is evicted) and within the budget.
+ */
+static void index_cleaning_keeps_buckets(void **state)
+{
+	enum { NL = 12000, ROUNDS = 32 };
+	static uint64_t ver[NL];
+	static uint8_t dev[NL];
+	struct kta_state_cache_stats cs;
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	uint64_t leaf = 0, rng = 0xc1ea, i;
+	size_t dlen, peak = 0;
+	int round;
+	char label[32];
+
+	(void)state;
+	memset(ver, 0, sizeof(ver));
+	memset(dev, 0, sizeof(dev));
+	st = small_cache_tx(&t, &ix);
+	for (round = 0; round < ROUNDS; round++) {
+		for (i = 0; i < NL; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (round > 0 && (rng >> 40) % 2 == 0)
+				continue;
+			snprintf(label, sizeof(label), "keep%llu", (unsigned long long)i);
+			ver[i]++;
+			dev[i] = (uint8_t)(1 + round * 8);
+			ix_put_one(ix, label, ver[i], leaf++, dev[i], KTA_OK);
+			within_budget(st, "put", leaf, &peak);
+		}
+	}
+	kta_state_cache_stats(st, &cs);
+	assert_true(cs.cleaned > 0);
+	assert_int_equal(cs.evicted, 0);
+	for (i = 0; i < NL; i += 7) {
+		snprintf(label, sizeof(label), "keep%llu", (unsigned long long)i);
+		assert_int_equal(ix_version_dev(ix, label, &dlen), ver[i]);
+		assert_int_equal(dlen, dev[i]);
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/*
+ * Records near the largest (a key set of ~48 KiB: 170 keys with 255-byte
+ * device names, two records to a chunk, a quarter of each chunk too small
+ * for a third and never dead) through the smallest cache: buckets are
+ * evicted, no chunk is ever worth cleaning, and every call returns within
+ * the budget.
+ */
+static void index_large_records(void **state)
+{
+	enum { NL = 300, NK = 170 };
+	static char devs[NK][KTA_DEVICE_MAX_LEN + 1];
+	static struct kta_entry_key keys[NK];
+	struct kta_state_cache_stats cs;
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	uint8_t entry[200];
+	uint64_t i;
+	size_t peak = 0;
+	int found;
+	char label[32];
+
+	(void)state;
+	for (i = 0; i < NK; i++) {
+		memset(devs[i], 'k', KTA_DEVICE_MAX_LEN);
+		snprintf(devs[i], 8, "%03llu", (unsigned long long)i);
+		devs[i][3] = 'k';
+		devs[i][KTA_DEVICE_MAX_LEN] = '\0';
+		memset(&keys[i], 0, sizeof(keys[i]));
+		keys[i].alg = KTA_ENTRY_ALG_ED25519;
+		keys[i].device = devs[i];
+	}
+	memset(entry, 'e', sizeof(entry));
+	st = small_cache_tx(&t, &ix);
+	ops = kta_state_index_ops(ix);
+	for (i = 0; i < NL; i++) {
+		snprintf(label, sizeof(label), "big%llu", (unsigned long long)i);
+		keys[0].pub[0] = (uint8_t)i;
+		memset(&ls, 0, sizeof(ls));
+		ls.label = label;
+		ls.version = 1;
+		ls.leaf_index = i;
+		ls.keys = keys;
+		ls.nkeys = NK;
+		ls.entry = entry;
+		ls.entry_len = sizeof(entry);
+		assert_int_equal(ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, NULL), KTA_OK);
+		within_budget(st, "label", i, &peak);
+	}
+	kta_state_cache_stats(st, &cs);
+	assert_true(cs.evicted > 0);
+	for (i = 0; i < NL; i += 7) {
+		snprintf(label, sizeof(label), "big%llu", (unsigned long long)i);
+		assert_int_equal(ops.get(ops.ctx, label, &found, &ls, NULL), KTA_OK);
+		assert_int_equal(found, 1);
+		assert_int_equal(ls.nkeys, NK);
+		assert_int_equal(ls.keys[0].pub[0], (uint8_t)i);
+		assert_string_equal(ls.keys[NK - 1].device, devs[NK - 1]);
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/*
+ * An index at the most buckets it splits to (LAB_MAX_BUCKETS, 2^30, with
+ * as many labels as the meta row's check lets through): a new label is
+ * added, without a split and without looping.
+ */
+static void index_max_buckets(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	uint8_t meta[32];
+	int i;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ix_put_one(ix, "first", 1, 0, 5, KTA_OK);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	/* the meta row (state.c): SipHash key, then nbuckets 2^30 and nlabels
+	 * 2^35, little-endian */
+	q = chunk_stmt(&t, "SELECT data FROM labels WHERE origin = ?1 AND bucket = ?2",
+		       (uint64_t)-1, &db);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_bytes(q, 0), 32);
+	memcpy(meta, sqlite3_column_blob(q, 0), 32);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	for (i = 0; i < 8; i++) {
+		meta[16 + i] = (uint8_t)(((uint64_t)1 << 30) >> (8 * i));
+		meta[24 + i] = (uint8_t)(((uint64_t)1 << 35) >> (8 * i));
+	}
+	q = chunk_stmt(&t, "UPDATE labels SET data = ?3 WHERE origin = ?1 AND bucket = ?2",
+		       (uint64_t)-1, &db);
+	sqlite3_bind_blob(q, 3, meta, sizeof(meta), SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ix_put_one(ix, "second", 1, 1, 5, KTA_OK);
+	assert_int_equal(ix_version(ix, "second"), 1);
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
 	kta_state_index_free(ix);
 	kta_state_close(st);
 	tmp_rm(&t);
@@ -2202,6 +2487,10 @@ int main(void)
 	    cmocka_unit_test(history_packed),
 	    cmocka_unit_test(index_volume),
 	    cmocka_unit_test(index_cache_eviction),
+	    cmocka_unit_test(index_record_heap),
+	    cmocka_unit_test(index_cleaning_keeps_buckets),
+	    cmocka_unit_test(index_large_records),
+	    cmocka_unit_test(index_max_buckets),
 	    cmocka_unit_test(index_cache_stale),
 	    cmocka_unit_test(index_get_put_positions),
 	    cmocka_unit_test(index_prefetch),
