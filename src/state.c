@@ -1383,7 +1383,7 @@ struct chunk {
 #define CHUNK_SPARES 4
 #define CHUNK_HEAD ((sizeof(struct chunk) + 63) & ~(size_t)63)
 #define CHUNK_OF(r) ((struct chunk *)(void *)((uintptr_t)(r) & ~(uintptr_t)(CHUNK_BYTES - 1)))
-_Static_assert(sizeof(struct bkt) % 8 == 0, "the record pointers after the tags aligned");
+_Static_assert(offsetof(struct bkt, tags) % 8 == 0, "the record pointers after the tags aligned");
 _Static_assert(REC_HEAD + KTA_LABEL_ENCODED_MAX + UINT16_MAX + 7 <= CHUNK_BYTES - CHUNK_HEAD,
 	       "the largest record fits in a chunk");
 
@@ -1817,7 +1817,6 @@ static enum kta_status bkt_reserve(struct kta_state_index *ix, struct bkt **bp, 
 	if (nc > UINT32_MAX / 2 || (nb = realloc(b, BKT_BYTES(nc))) == NULL)
 		return kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 	ix->st->cache_used += BKT_BYTES(nc) - BKT_BYTES(oc);
-	/* the pointers follow the tags: move them to their new place */
 	/* the lows and pointers follow the tags: move them to their new
 	 * places, the pointers first (the lows' new place may overlap theirs) */
 	memmove(nb->tags + 2 * nc, nb->tags + 2 * oc, (size_t)nb->n * sizeof(struct lrec *));
