@@ -2489,7 +2489,7 @@ static enum kta_status lab_split(struct kta_state_index *ix, struct kta_error *e
 	uint32_t i, j, moving = 0, bit;
 	enum kta_status r;
 
-	/* beyond, buckets only grow (a split tests a bit of the 32-bit tag) */
+	/* beyond, buckets only grow (a split tests a bit of the low half) */
 	if (n >= LAB_MAX_BUCKETS)
 		return KTA_OK;
 	while (lvl * 2 <= n)
