@@ -975,6 +975,35 @@ enum kta_status kta_entry_parse_buf(const uint8_t *buf, size_t len, struct kta_e
 	return entry_reject(buf, len, line, err);
 }
 
+/* Digits of v in decimal (u64_to_dec's length, without writing them). */
+static size_t dec_len(uint64_t v)
+{
+	uint64_t p = 10;
+	size_t n = 1;
+
+	while (n < 20 && v >= p) {
+		n++;
+		if (n < 20)
+			p *= 10;
+	}
+	return n;
+}
+
+/* Spelled bytes of the header, label, version and time lines. */
+static size_t head_len(size_t label_len, uint64_t version, uint64_t time)
+{
+	return HEADER_LEN + 1 + 6 + label_len + 1 + 8 + dec_len(version) + 1 + 5 + dec_len(time) +
+	       1;
+}
+
+/* Spelled bytes of key k's line. */
+static size_t key_line_len(const struct kta_entry_key *k)
+{
+	const char *alg = kta_entry_alg_name(k->alg);
+
+	return 4 + (alg != NULL ? strlen(alg) : 0) + 1 + PUB_B64_LEN + 1 + strlen(k->device) + 1;
+}
+
 /*
  * Checks that e obeys every rule of the format (entry.h) and computes its
  * serialized length and signed_len. Fails with KTA_ERR_USAGE naming the
@@ -983,7 +1012,6 @@ enum kta_status kta_entry_parse_buf(const uint8_t *buf, size_t len, struct kta_e
 static enum kta_status entry_measure(const struct kta_entry *e, size_t *total, size_t *signed_len,
 				     struct kta_error *err)
 {
-	char dec[21];
 	size_t n, i, line;
 	enum kta_status r;
 
@@ -1001,8 +1029,7 @@ static enum kta_status entry_measure(const struct kta_entry *e, size_t *total, s
 	if ((e->nkeys > 0 && e->keys == NULL) || (e->nauths > 0 && e->auths == NULL))
 		return kta_error_set(err, KTA_ERR_USAGE, "keys or auths is NULL");
 	/* label is <= 1024 bytes and decimals <= 19 digits: no overflow here. */
-	n = HEADER_LEN + 1 + 6 + strlen(e->label) + 1 + 8 + u64_to_dec(e->version, dec) + 1 + 5 +
-	    u64_to_dec(e->time, dec) + 1;
+	n = head_len(strlen(e->label), e->version, e->time);
 	for (i = 0; i < e->nkeys; i++) {
 		const struct kta_entry_key *k = &e->keys[i];
 
@@ -1023,7 +1050,7 @@ static enum kta_status entry_measure(const struct kta_entry *e, size_t *total, s
 					     "line %zu: keys not in canonical order or duplicated "
 					     "(sorted by algorithm, then public key)",
 					     line);
-		n += 4 + strlen(alg_names[k->alg]) + 1 + PUB_B64_LEN + 1 + strlen(k->device) + 1;
+		n += key_line_len(k);
 		if (n > KTA_ENTRY_MAX_SIZE) /* checked per line: n cannot overflow */
 			return kta_error_set(err, KTA_ERR_LIMIT,
 					     "line %zu: entry would exceed %d bytes", line,
@@ -1118,29 +1145,13 @@ out:
 	return r;
 }
 
-/* Digits of v in decimal (u64_to_dec's length, without writing them). */
-static size_t dec_len(uint64_t v)
-{
-	uint64_t p = 10;
-	size_t n = 1;
-
-	while (n < 20 && v >= p) {
-		n++;
-		if (n < 20)
-			p *= 10;
-	}
-	return n;
-}
-
 size_t kta_entry_spelled_len(const struct kta_entry *e)
 {
 	size_t n, i;
 
-	n = HEADER_LEN + 1 + 6 + strlen(e->label) + 1 + 8 + dec_len(e->version) + 1 + 5 +
-	    dec_len(e->time) + 1;
+	n = head_len(strlen(e->label), e->version, e->time);
 	for (i = 0; i < e->nkeys; i++)
-		n += 4 + (e->keys[i].alg == KTA_ENTRY_ALG_X25519 ? 6u : 7u) + 1 + PUB_B64_LEN + 1 +
-		     strlen(e->keys[i].device) + 1;
+		n += key_line_len(&e->keys[i]);
 	return n + e->nauths * (AUTH_LINE_LEN + 1);
 }
 

@@ -1599,8 +1599,9 @@ static void heap_free_all(struct kta_state_index *ix)
 	ix->clean_hand = 0;
 }
 
-/* A new empty chunk, made the one records are appended to. */
-static enum kta_status chunk_new(struct kta_state_index *ix, struct kta_error *err)
+/* A new empty chunk *out, made the one records are appended to. */
+static enum kta_status chunk_new(struct kta_state_index *ix, struct chunk **out,
+				 struct kta_error *err)
 {
 	struct chunk *c, *old = ix->cur;
 
@@ -1632,6 +1633,7 @@ static enum kta_status chunk_new(struct kta_state_index *ix, struct kta_error *e
 	/* the chunk it replaces may hold no live record already */
 	if (old != NULL && old->live == 0 && old != ix->cleaning)
 		chunk_free(ix, old);
+	*out = c;
 	return KTA_OK;
 }
 
@@ -1644,12 +1646,8 @@ static enum kta_status rec_alloc(struct kta_state_index *ix, size_t size, struct
 
 	if (size > CHUNK_BYTES - CHUNK_HEAD)
 		return kta_error_set(err, KTA_ERR_LIMIT, "state: label record too large");
-	if (c == NULL || size > CHUNK_BYTES - c->used) {
-		if ((r = chunk_new(ix, err)) != KTA_OK)
-			return r;
-		if ((c = ix->cur) == NULL)
-			return kta_error_set(err, KTA_ERR_INTERNAL, "state: no chunk");
-	}
+	if ((c == NULL || size > CHUNK_BYTES - c->used) && (r = chunk_new(ix, &c, err)) != KTA_OK)
+		return r;
 	*out = (struct lrec *)(void *)((uint8_t *)c + c->used);
 	c->used += (uint32_t)size;
 	c->live += (uint32_t)size;

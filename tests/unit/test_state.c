@@ -1871,6 +1871,31 @@ static void within_budget(const struct kta_state *st, const char *what, uint64_t
 			 (unsigned long long)n, cs.used, cs.budget);
 }
 
+/* Frees ix, closes st, and removes t's directory when rm. */
+static void index_done(struct tmp *t, struct kta_state *st, struct kta_state_index *ix, int rm)
+{
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	if (rm)
+		tmp_rm(t);
+}
+
+/* Runs sql on ORIGIN's label meta row (?1 the origin, ?2 its bucket, -1):
+ * the first column of the row it reads, or how many rows it changed. */
+static int64_t meta_sql(const struct tmp *t, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q = chunk_stmt(t, sql, (uint64_t)-1, &db);
+	int rc = sqlite3_step(q);
+	int64_t v;
+
+	assert_true(rc == SQLITE_ROW || rc == SQLITE_DONE);
+	v = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : sqlite3_changes(db);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
 /*
  * The record heap under churn (state.c): in the smallest cache, labels
  * updated with key sets that grow and shrink (a record outgrown leaves
@@ -1901,13 +1926,12 @@ static void index_record_heap(void **state)
 	/* an eighth of the smallest cache is SQLite's, the rest the indexes' */
 	assert_int_equal(cs.budget, (size_t)KTA_STATE_CACHE_MIN_MIB * 1024 * 1024 / 8 * 7);
 	for (op = 0; op < OPS; op++) {
-		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-		i = (rng >> 33) % NL;
+		i = tu_rand(&rng) % NL;
 		snprintf(label, sizeof(label), "heap%llu", (unsigned long long)i);
 		assert_int_equal(ix_version_dev(ix, label, &dlen), ver[i]);
 		assert_int_equal(dlen, dev[i]);
 		ver[i]++;
-		dev[i] = (uint8_t)(1 + (rng >> 17) % KTA_DEVICE_MAX_LEN);
+		dev[i] = (uint8_t)(1 + tu_rand(&rng) % KTA_DEVICE_MAX_LEN);
 		within_budget(st, "get", op, &peak);
 		ix_put_one(ix, label, ver[i], leaf++, dev[i], KTA_OK);
 		within_budget(st, "put", op, &peak);
@@ -1919,8 +1943,7 @@ static void index_record_heap(void **state)
 	assert_true(cs.evicted > 0);
 	assert_true(cs.cleaned > 0);
 	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
-	kta_state_index_free(ix);
-	kta_state_close(st);
+	index_done(&t, st, ix, 0);
 	st = open_ok(&t);
 	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
@@ -1933,9 +1956,7 @@ static void index_record_heap(void **state)
 	/* a rollback drops the cache: nothing held */
 	kta_state_cache_stats(st, &cs);
 	assert_int_equal(cs.used, 0);
-	kta_state_index_free(ix);
-	kta_state_close(st);
-	tmp_rm(&t);
+	index_done(&t, st, ix, 1);
 }
 
 /*
@@ -1965,8 +1986,7 @@ static void index_cleaning_keeps_buckets(void **state)
 	st = small_cache_tx(&t, &ix);
 	for (round = 0; round < ROUNDS; round++) {
 		for (i = 0; i < NL; i++) {
-			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			if (round > 0 && (rng >> 40) % 2 == 0)
+			if (round > 0 && tu_rand(&rng) % 2 == 0)
 				continue;
 			snprintf(label, sizeof(label), "keep%llu", (unsigned long long)i);
 			ver[i]++;
@@ -1984,9 +2004,7 @@ static void index_cleaning_keeps_buckets(void **state)
 		assert_int_equal(dlen, dev[i]);
 	}
 	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
-	kta_state_index_free(ix);
-	kta_state_close(st);
-	tmp_rm(&t);
+	index_done(&t, st, ix, 1);
 }
 
 /*
@@ -2053,9 +2071,7 @@ static void index_large_records(void **state)
 		assert_string_equal(ls.keys[NK - 1].device, devs[NK - 1]);
 	}
 	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
-	kta_state_index_free(ix);
-	kta_state_close(st);
-	tmp_rm(&t);
+	index_done(&t, st, ix, 1);
 }
 
 /*
@@ -2069,41 +2085,18 @@ static void index_max_buckets(void **state)
 	struct tmp t;
 	struct kta_state *st;
 	struct kta_state_index *ix = NULL;
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	uint8_t meta[32];
-	uint64_t nb, nl;
-	int i;
 
 	(void)state;
-	tmp_make(&t);
-	st = open_ok(&t);
-	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
-	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	st = small_cache_tx(&t, &ix);
 	ix_put_one(ix, "first", 1, 0, 5, KTA_OK);
 	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
-	kta_state_index_free(ix);
-	kta_state_close(st);
+	index_done(&t, st, ix, 0);
 	/* the meta row (state.c): SipHash key, then nbuckets 2^30 and nlabels
 	 * 2^35, little-endian */
-	q = chunk_stmt(&t, "SELECT data FROM labels WHERE origin = ?1 AND bucket = ?2",
-		       (uint64_t)-1, &db);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_bytes(q, 0), 32);
-	memcpy(meta, sqlite3_column_blob(q, 0), 32);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	for (i = 0; i < 8; i++) {
-		meta[16 + i] = (uint8_t)(((uint64_t)1 << 30) >> (8 * i));
-		meta[24 + i] = (uint8_t)(((uint64_t)1 << 35) >> (8 * i));
-	}
-	q = chunk_stmt(&t, "UPDATE labels SET data = ?3 WHERE origin = ?1 AND bucket = ?2",
-		       (uint64_t)-1, &db);
-	sqlite3_bind_blob(q, 3, meta, sizeof(meta), SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(q), SQLITE_DONE);
-	assert_int_equal(sqlite3_changes(db), 1);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
+	assert_int_equal(meta_sql(&t, "UPDATE labels SET data = CAST(substr(data, 1, 16) || "
+				      "x'00000040000000000000000008000000' AS BLOB) "
+				      "WHERE origin = ?1 AND bucket = ?2"),
+			 1);
 	st = open_ok(&t);
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
 	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
@@ -2113,27 +2106,16 @@ static void index_max_buckets(void **state)
 	kta_state_index_free(ix);
 	kta_state_close(st);
 	/* still 2^30 buckets, one more label; and it opens again */
-	q = chunk_stmt(&t, "SELECT data FROM labels WHERE origin = ?1 AND bucket = ?2",
-		       (uint64_t)-1, &db);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_bytes(q, 0), 32);
-	memcpy(meta, sqlite3_column_blob(q, 0), 32);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	for (i = 0, nb = nl = 0; i < 8; i++) {
-		nb |= (uint64_t)meta[16 + i] << (8 * i);
-		nl |= (uint64_t)meta[24 + i] << (8 * i);
-	}
-	assert_int_equal(nb, (uint64_t)1 << 30);
-	assert_int_equal(nl, ((uint64_t)1 << 35) + 1);
+	assert_int_equal(meta_sql(&t,
+				  "SELECT substr(data, 17) = x'00000040000000000100000008000000' "
+				  "FROM labels WHERE origin = ?1 AND bucket = ?2"),
+			 1);
 	st = open_ok(&t);
 	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
 	assert_int_equal(ix_version(ix, "second"), 1);
 	assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
-	kta_state_index_free(ix);
-	kta_state_close(st);
-	tmp_rm(&t);
+	index_done(&t, st, ix, 1);
 }
 
 /*
