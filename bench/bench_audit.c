@@ -7,7 +7,9 @@
  *                                       kta_state index and watches (1000 tofu),
  *                                       one transaction, the checkpoint stored,
  *                                       the handle closed (WAL checkpoint
- *                                       included); MIB: kta_state_set_cache
+ *                                       included); MIB: kta_state_set_cache;
+ *                                       KTA_BENCH_EXCLUSIVE=1: in exclusive
+ *                                       mode (a rollback journal, state.h)
  *   bench_audit mem URL                 the same replay with the in-memory
  *                                       index and watch set (no durability; a
  *                                       malloc per label, freed at the end)
@@ -214,6 +216,7 @@ static void replay_all(struct run *r, struct kta_replay_index ix, struct kta_rep
 
 static void audit_kta(struct run *r, const char *statedir, uint64_t mib)
 {
+	const char *exclusive = getenv("KTA_BENCH_EXCLUSIVE");
 	struct kta_state *st = NULL;
 	struct kta_state_index *ix = NULL;
 	struct kta_state_watches *ws = NULL;
@@ -223,7 +226,10 @@ static void audit_kta(struct run *r, const char *statedir, uint64_t mib)
 	char label[64];
 
 	if (kta_state_open(statedir, &st, &e) != KTA_OK ||
-	    (mib != 0 && kta_state_set_cache(st, mib, &e) != KTA_OK))
+	    (mib != 0 && kta_state_set_cache(st, mib, &e) != KTA_OK) ||
+	    /* KTA_BENCH_EXCLUSIVE=1: `monitor --once --exclusive` (state.h) */
+	    (exclusive != NULL && strcmp(exclusive, "1") == 0 &&
+	     kta_state_set_exclusive(st, &e) != KTA_OK))
 		die("state", &e);
 	for (i = 0; i < NWATCH; i++) {
 		label_name(i * 37, label);

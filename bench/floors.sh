@@ -5,6 +5,8 @@
 #   auto   bench_audit kta: the monitor's configuration (replay threads auto,
 #          the index prefetching ahead)
 #   seq    the same with the sequential replay (KTA_BENCH_THREADS=0)
+#   excl   auto in exclusive mode (KTA_BENCH_EXCLUSIVE=1: a rollback journal,
+#          each byte written once; `ktaudit monitor --once --exclusive`)
 #   null   the replay with an index that keeps nothing
 #   write  the store's SQLite writes alone: the rows the round's `auto` run
 #          left, written into a fresh state database
@@ -24,9 +26,10 @@ trap 'rm -rf "$tmp"' EXIT
 rate() { head -1 | sed -E 's/.* ([0-9]+) entries per CPU-second.*/\1/'; }
 for i in $(seq "$rounds"); do
   rm -rf "$tmp"/*
-  mkdir -p "$tmp/auto" "$tmp/seq"
+  mkdir -p "$tmp/auto" "$tmp/seq" "$tmp/excl"
   echo "round $i $(date -u +%T) load $(cut -d' ' -f1 /proc/loadavg)"
   echo "  auto  $("$A" kta "$U" "$tmp/auto" | rate)"
+  echo "  excl  $(KTA_BENCH_EXCLUSIVE=1 "$A" kta "$U" "$tmp/excl" | rate)"
   echo "  seq   $(KTA_BENCH_THREADS=0 "$A" kta "$U" "$tmp/seq" | rate)"
   echo "  null  $("$A" null "$U" | rate)"
   echo "  write $("$A" write "$tmp/auto" "$tmp/write" | rate)"

@@ -103,8 +103,9 @@ run "$B" audit kta "file://$PLAIN" "$DATA/state-plain" auto
 run "$B" audit kta "file://$PLAIN" "$DATA/state-plain1" 1
 echo "-- baseline (EVP_Digest per hash, one SELECT + one upsert per entry, COMMIT every 100,000):"
 run "$B" audit base "file://$PLAIN" "$DATA/state-base-plain"
-echo "-- the label index alone (bench_audit, replay threads auto: the state store, then sequential; a free in-memory index; no index; one upsert + one history row per entry):"
+echo "-- the label index alone (bench_audit, replay threads auto: the state store, the same in exclusive mode (a rollback journal), then sequential; a free in-memory index; no index; one upsert + one history row per entry):"
 run "$BUILD/bench_audit" kta "file://$PLAIN" "$DATA/state-audit"
+KTA_BENCH_EXCLUSIVE=1 run "$BUILD/bench_audit" kta "file://$PLAIN" "$DATA/state-audit-x"
 KTA_BENCH_THREADS=0 run "$BUILD/bench_audit" kta "file://$PLAIN" "$DATA/state-audit0"
 echo "-- the store's SQLite writes alone (the rows of the run above into a fresh database): the floor of the writes"
 run "$BUILD/bench_audit" write "$DATA/state-audit" "$DATA/state-write"

@@ -479,6 +479,20 @@ out:
 	return r;
 }
 
+/* Adds a watch and checks it against the label's current keys, in the open
+ * transaction. */
+static enum kta_status watch_add_in(struct kta_monitor *m, struct mlog *lg, const char *label,
+				    enum kta_watch_mode mode, const struct kta_entry_key *keys,
+				    size_t n, int *alerted, struct kta_error *err)
+{
+	enum kta_status r;
+
+	if ((r = kta_state_watch_add(m->st, lg->cfg->origin, label, mode, keys, n, mon_now(m),
+				     err)) != KTA_OK)
+		return r;
+	return check_watch_now(m, lg, label, alerted, err);
+}
+
 /* Adds a watch and checks it against the index, in one transaction. */
 static enum kta_status watch_add_tx(struct kta_monitor *m, struct mlog *lg, const char *label,
 				    enum kta_watch_mode mode, const struct kta_entry_key *keys,
@@ -492,9 +506,7 @@ static enum kta_status watch_add_tx(struct kta_monitor *m, struct mlog *lg, cons
 	*alerted = 0;
 	if ((r = kta_state_begin(m->st, err)) != KTA_OK)
 		return r;
-	if ((r = kta_state_watch_add(m->st, lg->cfg->origin, label, mode, keys, n, mon_now(m),
-				     err)) != KTA_OK ||
-	    (r = check_watch_now(m, lg, label, alerted, err)) != KTA_OK ||
+	if ((r = watch_add_in(m, lg, label, mode, keys, n, alerted, err)) != KTA_OK ||
 	    (r = kta_state_commit(m->st, err)) != KTA_OK) {
 		(void)kta_state_rollback(m->st, NULL);
 		return r;
@@ -502,20 +514,28 @@ static enum kta_status watch_add_tx(struct kta_monitor *m, struct mlog *lg, cons
 	return KTA_OK;
 }
 
-/* Applies the configuration's watch lines of one log (see monitor.h). */
+/* Applies the configuration's watch lines of one log (see monitor.h), in
+ * one transaction: all of them or none, and one sync for a thousand; what
+ * was added is logged once it is committed. (A pin that differs from the
+ * current keys is logged as an alert when it is found, as every alert is;
+ * if the transaction then fails, the next open finds it again.) */
 static enum kta_status sync_watches(struct kta_monitor *m, struct mlog *lg, struct kta_error *err)
 {
 	enum kta_status r = KTA_OK;
-	size_t i;
+	size_t i, n = lg->cfg->nwatches;
+	unsigned char *added = NULL;
+	int tx = 0, dummy;
 
-	for (i = 0; i < lg->cfg->nwatches; i++) {
+	if (n > 0 && (added = calloc(n, 1)) == NULL)
+		return kta_error_set(err, KTA_ERR_NOMEM, "monitor: out of memory");
+	for (i = 0; i < n; i++) {
 		const struct kta_watch_config *wc = &lg->cfg->watches[i];
 		struct kta_state_watch *w = NULL;
 		int found = 0, add;
 
 		if ((r = kta_state_watch_get(m->st, lg->cfg->origin, wc->label, &found, &w, err)) !=
 		    KTA_OK)
-			return r;
+			break;
 		if (!found)
 			add = 1;
 		else if (wc->tofu || w->approved_version != 0)
@@ -526,15 +546,29 @@ static enum kta_status sync_watches(struct kta_monitor *m, struct mlog *lg, stru
 		kta_state_watch_free(w);
 		if (!add)
 			continue;
-		r = watch_add_tx(m, lg, wc->label, wc->tofu ? KTA_WATCH_TOFU : KTA_WATCH_PINNED,
-				 wc->keys, wc->nkeys, NULL, err);
-		if (r != KTA_OK)
-			return kta_error_wrap(err, r, "%s:%zu: watch %s", m->cfg->path, wc->line,
-					      wc->label);
-		mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
-			"watching %s (%s, from the configuration)", wc->label,
-			wc->tofu ? "trust on first use" : "pinned keys");
+		if (!tx && (r = kta_state_begin(m->st, err)) != KTA_OK)
+			break;
+		tx = 1;
+		r = watch_add_in(m, lg, wc->label, wc->tofu ? KTA_WATCH_TOFU : KTA_WATCH_PINNED,
+				 wc->keys, wc->nkeys, &dummy, err);
+		if (r != KTA_OK) {
+			r = kta_error_wrap(err, r, "%s:%zu: watch %s", m->cfg->path, wc->line,
+					   wc->label);
+			break;
+		}
+		added[i] = 1;
 	}
+	if (tx && r == KTA_OK)
+		r = kta_state_commit(m->st, err);
+	if (tx && r != KTA_OK)
+		(void)kta_state_rollback(m->st, NULL);
+	for (i = 0; r == KTA_OK && i < n; i++)
+		if (added[i])
+			mon_log(m, KTA_MONITOR_INFO, lg->cfg->name,
+				"watching %s (%s, from the configuration)",
+				lg->cfg->watches[i].label,
+				lg->cfg->watches[i].tofu ? "trust on first use" : "pinned keys");
+	free(added);
 	return r;
 }
 
@@ -871,6 +905,7 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 	    (r = kta_witness_load_key(cfg->witness_key, &m->wkey, err)) != KTA_OK)
 		goto out;
 	if ((r = kta_state_open(cfg->state_dir, &m->st, err)) != KTA_OK ||
+	    (m->o.exclusive && (r = kta_state_set_exclusive(m->st, err)) != KTA_OK) ||
 	    /* 0: a config built without the parser; the state keeps its default */
 	    (cfg->index_cache != 0 &&
 	     (r = kta_state_set_cache(m->st, cfg->index_cache, err)) != KTA_OK))
@@ -911,6 +946,11 @@ enum kta_status kta_monitor_open(const struct kta_config *cfg, const struct kta_
 out:
 	kta_monitor_close(m);
 	return r;
+}
+
+enum kta_status kta_monitor_share_state(struct kta_monitor *m, struct kta_error *err)
+{
+	return kta_state_set_shared(m->st, err);
 }
 
 void kta_monitor_close(struct kta_monitor *m)

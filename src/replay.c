@@ -72,15 +72,17 @@ static size_t map_slot(const struct map *m, const char *label, size_t len, uint6
 	}
 }
 
-static struct map_head *map_find(const struct map *m, const char *label)
+/* label (len bytes) in m, or NULL. */
+static struct map_head *map_find_len(const struct map *m, const char *label, size_t len)
 {
-	size_t len = strlen(label);
-	uint64_t h;
-
 	if (m->cap == 0)
 		return NULL;
-	h = map_hash(m, label, len);
-	return m->slots[map_slot(m, label, len, h)].e;
+	return m->slots[map_slot(m, label, len, map_hash(m, label, len))].e;
+}
+
+static struct map_head *map_find(const struct map *m, const char *label)
+{
+	return map_find_len(m, label, strlen(label));
 }
 
 /* The item in slot i, or NULL. */
@@ -1461,9 +1463,43 @@ struct ws_node {
 	void *block;
 };
 
+/*
+ * A filter in front of a watch set's map: a bit per value of ws_pre, set
+ * for every watched label (watches are never removed). Nearly every label
+ * a replay looks up is not watched, and a clear bit spares its SipHash.
+ * ws_pre is not keyed: a log that aims its labels at set bits only gets
+ * the map's full lookup, the cost without the filter.
+ */
+#define WS_PRE_BITS 65536u
+
 struct kta_replay_watchset {
 	struct map map;
+	uint64_t pre[WS_PRE_BITS / 64];
 };
+
+/* A multiply-xorshift hash of label, 8 bytes at a time, to WS_PRE_BITS. */
+static uint32_t ws_pre(const char *label, size_t len)
+{
+	uint64_t h = (uint64_t)len * 0x9e3779b97f4a7c15u, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, label + i, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9u;
+		h ^= h >> 31;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, label + i, len - i);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9u;
+	}
+	return (uint32_t)((h * 0x94d049bb133111ebu) >> 48);
+}
+
+static int ws_pre_has(const struct kta_replay_watchset *w, uint32_t b)
+{
+	return (int)((w->pre[b / 64] >> (b % 64)) & 1u);
+}
 
 static void ws_node_free(struct ws_node *n)
 {
@@ -1536,8 +1572,12 @@ static enum kta_status ws_set(struct kta_replay_watchset *w, const char *label,
 	node->mode = mode;
 	node->has_approved = has_approved;
 	node->approved_version = version;
-	if (fresh != NULL)
+	if (fresh != NULL) {
+		uint32_t b = ws_pre(label, len);
+
 		map_insert(&w->map, &fresh->h);
+		w->pre[b / 64] |= (uint64_t)1 << (b % 64);
+	}
 	return KTA_OK;
 nomem:
 	ws_node_free(fresh);
@@ -1576,9 +1616,12 @@ size_t kta_replay_watchset_count(const struct kta_replay_watchset *w)
 void kta_replay_watchset_lookup(const struct kta_replay_watchset *w, const char *label,
 				struct kta_replay_watch *out)
 {
-	const struct ws_node *n = (const struct ws_node *)map_find(&w->map, label);
+	size_t len = strlen(label);
+	const struct ws_node *n = NULL;
 
 	memset(out, 0, sizeof(*out));
+	if (ws_pre_has(w, ws_pre(label, len)))
+		n = (const struct ws_node *)map_find_len(&w->map, label, len);
 	if (n == NULL)
 		return;
 	out->watched = 1;

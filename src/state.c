@@ -47,6 +47,8 @@ enum stmt_id {
 	S_ALERT_ADD,
 	S_ALERT_SEQ,
 	S_SINK_GET,
+	S_WATCH_NEW,
+	S_WATCH_KEEP,
 	S_NSTMT,
 };
 
@@ -70,6 +72,13 @@ static const char *const stmt_sql[S_NSTMT] = {
 		    "VALUES(?1, ?2, ?3, ?4)",
     [S_ALERT_SEQ] = "SELECT COALESCE(MAX(seq), 0) FROM alerts",
     [S_SINK_GET] = "SELECT after_seq FROM sinks WHERE name = ?1",
+    /* a replay's tofu writes one per watched label it first sees */
+    [S_WATCH_NEW] = "INSERT INTO watches(origin, label, mode, keys, approved_version, added_at) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(origin, label) DO UPDATE SET "
+		    "mode = excluded.mode, keys = excluded.keys, approved_version = "
+		    "excluded.approved_version, added_at = excluded.added_at",
+    [S_WATCH_KEEP] = "UPDATE watches SET mode = ?3, keys = ?4, approved_version = ?5 "
+		     "WHERE origin = ?1 AND label = ?2",
 };
 
 /*
@@ -160,6 +169,8 @@ struct kta_state {
 	size_t cache_used;                     /* bytes held by the indexes' caches */
 	size_t cache_budget;                   /* ... and their limit (kta_state_set_cache) */
 	uint64_t cache_evicted, cache_cleaned; /* kta_state_cache_stats */
+	int exclusive;                         /* kta_state_set_exclusive */
+	int busy_ms;                           /* the busy timeout */
 };
 
 static enum kta_status wb_flush_all(struct kta_state *st, struct kta_error *err);
@@ -173,13 +184,18 @@ static enum kta_status db_fail(struct kta_state *st, const char *what, struct kt
 	int code = sqlite3_extended_errcode(st->db) & 0xff;
 	int se = sqlite3_system_errno(st->db); /* "disk I/O error" alone hides ENOSPC, EROFS */
 	enum kta_status s = KTA_ERR_IO;
+	const char *hint = "";
 
 	if (code == SQLITE_NOMEM)
 		s = KTA_ERR_NOMEM;
 	else if (code == SQLITE_NOTADB)
 		s = KTA_ERR_MALFORMED;
-	return kta_error_set(err, s, "%s: %s: %s%s%s%s", st->path, what, sqlite3_errmsg(st->db),
-			     se != 0 ? " (" : "", se != 0 ? strerror(se) : "", se != 0 ? ")" : "");
+	else if (code == SQLITE_BUSY)
+		hint = " (another process holds it, e.g. a monitor run in exclusive mode, until it "
+		       "ends)";
+	return kta_error_set(err, s, "%s: %s: %s%s%s%s%s", st->path, what, sqlite3_errmsg(st->db),
+			     se != 0 ? " (" : "", se != 0 ? strerror(se) : "", se != 0 ? ")" : "",
+			     hint);
 }
 
 static enum kta_status db_exec(struct kta_state *st, const char *sql, struct kta_error *err)
@@ -528,14 +544,41 @@ out:
 	return r;
 }
 
+/*
+ * Switches the journal to `mode` and checks that SQLite reports `want`: a
+ * switch out of WAL needs the database alone, and SQLite may answer with
+ * the old mode instead of an error.
+ */
+static enum kta_status journal_mode(struct kta_state *st, const char *mode, const char *want,
+				    int *busy, struct kta_error *err)
+{
+	char sql[48];
+	sqlite3_stmt *s;
+	const unsigned char *got;
+	enum kta_status r = KTA_OK;
+	int rc;
+
+	*busy = 0;
+	(void)snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
+	if ((s = prep(st, sql, err)) == NULL)
+		return st->last_status;
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+		r = db_fail(st, "journal_mode", err);
+	else if ((got = sqlite3_column_text(s, 0)) == NULL || strcmp((const char *)got, want) != 0)
+		r = kta_error_set(err, KTA_ERR_IO, "%s: cannot switch the journal to %s mode",
+				  st->path, mode);
+	*busy = r != KTA_OK && (rc & 0xff) == SQLITE_BUSY;
+	sqlite3_finalize(s);
+	return r;
+}
+
 enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct kta_error *err)
 {
 	enum kta_status r = KTA_ERR_NOMEM;
 	struct kta_state *st = NULL;
 	sqlite3_int64 dummy;
 	size_t dl;
-	char *jm = NULL;
-	sqlite3_stmt *s = NULL;
+	int busy;
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0') {
@@ -560,28 +603,16 @@ enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct k
 		goto out;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, KTA_STATE_BUSY_TIMEOUT_MS);
+	st->busy_ms = KTA_STATE_BUSY_TIMEOUT_MS;
+	sqlite3_busy_timeout(st->db, st->busy_ms);
 	/* Fails with SQLITE_NOTADB on a file that is not a database. */
 	if ((r = pragma_int(st, "PRAGMA schema_version", &dummy, err)) != KTA_OK)
 		goto out;
 	/* Takes effect only on a new, empty file (before WAL mode writes page 1). */
 	if ((r = db_exec(st, "PRAGMA page_size = " KTA_STR(KTA_STATE_PAGE_SIZE), err)) != KTA_OK)
 		goto out;
-	if ((s = prep(st, "PRAGMA journal_mode = WAL", err)) == NULL) {
-		r = st->last_status;
+	if ((r = journal_mode(st, "WAL", "wal", &busy, err)) != KTA_OK)
 		goto out;
-	}
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		r = db_fail(st, "journal_mode", err);
-		goto out;
-	}
-	jm = col_strdup(s, 0);
-	sqlite3_finalize(s);
-	s = NULL;
-	if (jm == NULL || strcmp(jm, "wal") != 0) {
-		r = kta_error_set(err, KTA_ERR_IO, "%s: cannot switch to WAL mode", st->path);
-		goto out;
-	}
 	if ((r = db_exec(st,
 			 "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; "
 			 "PRAGMA journal_size_limit = " KTA_STR(KTA_STATE_WAL_KEEP),
@@ -594,8 +625,6 @@ enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct k
 	st = NULL;
 	r = KTA_OK;
 out:
-	sqlite3_finalize(s);
-	free(jm);
 	kta_state_close(st);
 	return r;
 }
@@ -612,10 +641,103 @@ void kta_state_close(struct kta_state *st)
 	if (st->db != NULL) {
 		if (st->in_tx)
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		/* Back to WAL for the shared opens that follow (best effort: each
+		 * open switches too; the lock goes with the connection). */
+		if (st->exclusive)
+			sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
 		sqlite3_close_v2(st->db);
 	}
 	free(st->path);
 	free(st);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A cached statement left on its row holds a read transaction, which no
+ * journal switch survives. */
+static void stmts_reset(struct kta_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < S_NSTMT; i++)
+		if (st->stmts[i] != NULL)
+			sqlite3_reset(st->stmts[i]);
+}
+
+enum kta_status kta_state_set_exclusive(struct kta_state *st, struct kta_error *err)
+{
+	const struct timespec nap = {0, 20 * 1000000};
+	enum kta_status r;
+	int64_t t0 = mono_ms();
+	int busy;
+
+	if (st->in_tx)
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "state: exclusive mode inside a transaction");
+	if (st->exclusive)
+		return KTA_OK;
+	stmts_reset(st);
+	/* The lock first: between a switch and a lock taken after it, another
+	 * open could switch the database back to WAL. */
+	if ((r = db_exec(st, "PRAGMA locking_mode = EXCLUSIVE", err)) != KTA_OK)
+		return r;
+	/* Leaving WAL mode does not wait for other connections (SQLite's busy
+	 * handler is not called): wait here, as any other access would. */
+	while ((r = journal_mode(st, "DELETE", "delete", &busy, err)) != KTA_OK && busy &&
+	       mono_ms() - t0 < st->busy_ms)
+		(void)nanosleep(&nap, NULL);
+	if (r != KTA_OK) {
+		if (busy)
+			r = kta_error_set(
+			    err, KTA_ERR_IO,
+			    "%s: exclusive mode needs the state database alone: "
+			    "another process has it open (a running monitor or command)",
+			    st->path);
+		else
+			kta_error_prefix(err, "exclusive mode");
+		(void)sqlite3_exec(st->db, "PRAGMA locking_mode = NORMAL", NULL, NULL, NULL);
+		return r;
+	}
+	st->exclusive = 1;
+	return KTA_OK;
+}
+
+enum kta_status kta_state_set_shared(struct kta_state *st, struct kta_error *err)
+{
+	enum kta_status r;
+	int busy;
+	sqlite3_int64 dummy;
+
+	if (st->in_tx)
+		return kta_error_set(err, KTA_ERR_USAGE, "state: shared mode inside a transaction");
+	if (!st->exclusive)
+		return KTA_OK;
+	stmts_reset(st);
+	/* Normal locking first: in exclusive locking, WAL mode would keep its
+	 * index in this process's memory, out of other processes' reach. The
+	 * lock held is released at the next access (the read below). */
+	if ((r = db_exec(st, "PRAGMA locking_mode = NORMAL", err)) != KTA_OK ||
+	    (r = journal_mode(st, "WAL", "wal", &busy, err)) != KTA_OK ||
+	    (r = pragma_int(st, "PRAGMA schema_version", &dummy, err)) != KTA_OK)
+		return r;
+	st->exclusive = 0;
+	return KTA_OK;
+}
+
+/* Test seam: the busy timeout of st (tests of lock conflicts, which would
+ * otherwise wait KTA_STATE_BUSY_TIMEOUT_MS). */
+void kta_state_test_busy_timeout(struct kta_state *st, int ms);
+
+void kta_state_test_busy_timeout(struct kta_state *st, int ms)
+{
+	st->busy_ms = ms;
+	sqlite3_busy_timeout(st->db, ms);
 }
 
 enum kta_status kta_state_begin(struct kta_state *st, struct kta_error *err)
@@ -3387,14 +3509,7 @@ static enum kta_status watch_write(struct kta_state *st, const char *origin, con
 				   uint64_t approved_version, int64_t now, int keep_added,
 				   struct kta_error *err)
 {
-	static const char sql_new[] =
-	    "INSERT INTO watches(origin, label, mode, keys, approved_version, added_at) "
-	    "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(origin, label) DO UPDATE SET "
-	    "mode = excluded.mode, keys = excluded.keys, approved_version = "
-	    "excluded.approved_version, added_at = excluded.added_at";
-	static const char sql_keep[] = "UPDATE watches SET mode = ?3, keys = ?4, "
-				       "approved_version = ?5 WHERE origin = ?1 AND label = ?2";
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	uint8_t *blob = NULL;
 	size_t blen = 0;
 	enum kta_status r;
@@ -3406,7 +3521,7 @@ static enum kta_status watch_write(struct kta_state *st, const char *origin, con
 		free(blob);
 		return kta_error_set(err, KTA_ERR_LIMIT, "watch: key set too large");
 	}
-	if ((s = prep(st, keep_added ? sql_keep : sql_new, err)) == NULL) {
+	if ((s = stmt(st, keep_added ? S_WATCH_KEEP : S_WATCH_NEW, err)) == NULL) {
 		free(blob);
 		return st->last_status;
 	}
@@ -3421,7 +3536,10 @@ static enum kta_status watch_write(struct kta_state *st, const char *origin, con
 		r = db_fail(st, "store watch", err);
 	else
 		r = KTA_OK;
-	sqlite3_finalize(s);
+	/* Every use binds all parameters again (stmt); cleared anyway, so
+	 * that none points at the freed blob meanwhile. */
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	free(blob);
 	return r;
 }

@@ -133,6 +133,12 @@ struct kta_monitor_opts {
 	 * KTA_ERR_USAGE. Sinks are still registered and configuration watches
 	 * still applied. */
 	int offline;
+	/* Hold the state database alone until kta_monitor_share_state or
+	 * kta_monitor_close, with a rollback journal (kta_state_set_exclusive):
+	 * a first sync writes the pages new to the database once instead of
+	 * twice; every other command on the state waits, then fails, meanwhile.
+	 * Opening fails when another process keeps the database open. */
+	int exclusive;
 };
 
 /* What one cycle of one log did. */
@@ -188,6 +194,10 @@ KTA_API enum kta_status kta_monitor_open(const struct kta_config *cfg,
 
 /* Closes m (rolls back an open transaction); NULL does nothing. */
 KTA_API void kta_monitor_close(struct kta_monitor *m);
+/* Ends the exclusive hold of opts.exclusive (kta_state_set_shared): the
+ * state back in WAL mode and open to other commands, e.g. once the cycles
+ * are done and only the delivery is left. KTA_OK when m was not exclusive. */
+KTA_API enum kta_status kta_monitor_share_state(struct kta_monitor *m, struct kta_error *err);
 
 /*
  * Runs one cycle of log number `log`, steps above. Log numbers 0..nlogs-1

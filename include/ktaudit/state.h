@@ -2,8 +2,9 @@
  * ktaudit: the monitor's durable state (SQLite).
  *
  * One database file DIR/state.db; DIR is created mode 0700 and the database
- * and its -wal/-shm files mode 0600 whatever the umask. WAL journal,
- * synchronous=FULL, a busy timeout, foreign keys off (no cascades needed).
+ * and its -wal/-shm (or -journal) files mode 0600 whatever the umask. WAL
+ * journal (a rollback journal in exclusive mode, below), synchronous=FULL,
+ * a busy timeout, foreign keys off (no cascades needed).
  * The schema version is PRAGMA user_version (KTA_STATE_SCHEMA_VERSION); a
  * database from a newer ktaudit is refused with a message saying so.
  *
@@ -131,6 +132,30 @@ KTA_API enum kta_status kta_state_open(const char *dir, struct kta_state **out,
 				       struct kta_error *err) KTA_WUR;
 /* Closes st (rolls back an open transaction); NULL does nothing. */
 KTA_API void kta_state_close(struct kta_state *st);
+
+/*
+ * Exclusive mode, for a first sync with nothing else using the database:
+ * st takes SQLite's lock and keeps it until kta_state_set_shared or
+ * kta_state_close, and the journal is a rollback journal instead of the
+ * WAL. Pages new to the file are then written once, straight into the
+ * database, instead of into the WAL and again by its checkpoint (SQLite's
+ * own advice for transactions of more than ~100 MB); pages already in the
+ * file are still written twice (into the journal first), as with the WAL.
+ * Commits stay durable: the journal is synced, then the database, then the
+ * journal's cleared header. While st holds the lock every other open or
+ * command on the database waits up to its busy timeout, then fails with
+ * "database is locked". After a crash the next kta_state_open rolls back
+ * what was not committed and switches the journal back to WAL. Errors:
+ * KTA_ERR_USAGE inside a transaction; KTA_ERR_IO when another handle or
+ * process still has the database open after KTA_STATE_BUSY_TIMEOUT_MS (a
+ * switch out of WAL needs it alone), st left as it was.
+ */
+KTA_API enum kta_status kta_state_set_exclusive(struct kta_state *st,
+						struct kta_error *err) KTA_WUR;
+/* Ends exclusive mode: back to WAL and normal locking, the lock released
+ * (nothing to do when st is not exclusive). KTA_ERR_USAGE inside a
+ * transaction; on KTA_ERR_IO st may still hold the lock, until close. */
+KTA_API enum kta_status kta_state_set_shared(struct kta_state *st, struct kta_error *err) KTA_WUR;
 
 KTA_API enum kta_status kta_state_begin(struct kta_state *st, struct kta_error *err) KTA_WUR;
 KTA_API enum kta_status kta_state_commit(struct kta_state *st, struct kta_error *err) KTA_WUR;

@@ -48,6 +48,8 @@ extern char **environ;
 const struct cli_opt opts_monitor[] = {
     {"config", CLI_ONE, "FILE", "the configuration file (ktaudit.conf(5))"},
     {"once", CLI_FLAG, NULL, "run one cycle of every log, deliver, and exit (0/1/3)"},
+    {"exclusive", CLI_FLAG, NULL,
+     "with --once: hold the state alone (a first sync writes its new pages once)"},
     {"check-config", CLI_FLAG, NULL, "check the configuration file and exit"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
@@ -357,7 +359,7 @@ static int load_config(const char *path, struct kta_config **cfg)
 	return 0;
 }
 
-static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline,
+static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline, int exclusive,
 			struct kta_monitor **m)
 {
 	struct kta_monitor_opts o;
@@ -370,6 +372,7 @@ static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline,
 	o.cancel = ui_cancel;
 	o.ctx = u;
 	o.offline = offline;
+	o.exclusive = exclusive;
 	kta_error_clear(&e);
 	if ((r = kta_monitor_open(cfg, &o, m, &e)) != KTA_OK) {
 		fprintf(stderr, "ktaudit: %s\n", e.msg);
@@ -426,7 +429,7 @@ static int worse(int a, int b)
 /* How long a --once run goes on delivering (seconds). */
 #define ONCE_DELIVER_S 300
 
-static int monitor_once(const struct kta_config *cfg, struct ui *u)
+static int monitor_once(const struct kta_config *cfg, struct ui *u, int exclusive)
 {
 	struct kta_monitor *m = NULL;
 	struct kta_monitor_result res;
@@ -435,7 +438,7 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 	int rc = 0, code;
 	size_t i;
 
-	if ((code = open_monitor(cfg, u, 0, &m)) != 0)
+	if ((code = open_monitor(cfg, u, 0, exclusive, &m)) != 0)
 		return code;
 	for (i = 0; i < nall(cfg) && !got_term; i++) {
 		code = run_cycle(m, cfg, i, u, &res);
@@ -445,6 +448,15 @@ static int monitor_once(const struct kta_config *cfg, struct ui *u)
 	}
 	if (got_term)
 		rc = worse(rc, 3);
+	/* The writes are done: the delivery (up to ONCE_DELIVER_S) need not
+	 * keep other commands out. */
+	if (exclusive) {
+		struct kta_error e;
+
+		kta_error_clear(&e);
+		if (kta_monitor_share_state(m, &e) != KTA_OK)
+			ui_log(u, KTA_MONITOR_WARN, NULL, e.msg);
+	}
 	/* A one-shot run delivers what it can: one call takes KTA_DELIVER_BATCH
 	 * alerts per sink, so call again while some sink accepts alerts, for
 	 * at most ONCE_DELIVER_S (a large backlog is finished by the next
@@ -511,7 +523,7 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 
 	if (rng == 0)
 		rng = 1;
-	if ((code = open_monitor(cfg, u, 0, &m)) != 0)
+	if ((code = open_monitor(cfg, u, 0, 0, &m)) != 0)
 		goto out;
 	if ((sc = calloc(nall(cfg), sizeof(*sc))) == NULL) {
 		fprintf(stderr, "ktaudit: out of memory\n");
@@ -532,7 +544,8 @@ static int monitor_daemon(const char *path, struct kta_config *cfg, struct ui *u
 
 			got_hup = 0;
 			ui_log(u, KTA_MONITOR_INFO, NULL, "SIGHUP: reloading the configuration");
-			if (load_config(path, &ncfg) == 0 && open_monitor(ncfg, u, 0, &nm) == 0 &&
+			if (load_config(path, &ncfg) == 0 &&
+			    open_monitor(ncfg, u, 0, 0, &nm) == 0 &&
 			    (nsc = calloc(nall(ncfg), sizeof(*nsc))) != NULL) {
 				kta_monitor_close(m);
 				kta_config_free(cfg);
@@ -619,6 +632,11 @@ int cmd_monitor(const struct cli_args *a)
 
 	memset(&u, 0, sizeof(u));
 	u.tty = isatty(2);
+	/* A daemon holding the state alone would lock out every command. */
+	if (cli_count(a, "exclusive") && !cli_count(a, "once")) {
+		fprintf(stderr, "ktaudit: --exclusive needs --once\n");
+		return 2;
+	}
 	if ((code = load_config(cli_get(a, "config"), &cfg)) != 0)
 		return code;
 	if (cli_count(a, "check-config")) {
@@ -650,7 +668,7 @@ int cmd_monitor(const struct cli_args *a)
 		return 3;
 	}
 	if (cli_count(a, "once")) {
-		code = monitor_once(cfg, &u);
+		code = monitor_once(cfg, &u, cli_count(a, "exclusive") > 0);
 		kta_config_free(cfg);
 		return code;
 	}
@@ -702,7 +720,7 @@ static int open_for_log(const struct cli_args *a, struct kta_config **cfg, struc
 	memset(u, 0, sizeof(*u));
 	if ((code = load_config(cli_get(a, "config"), cfg)) != 0)
 		return code;
-	if ((code = open_monitor(*cfg, u, 1, m)) != 0)
+	if ((code = open_monitor(*cfg, u, 1, 0, m)) != 0)
 		return code;
 	kta_error_clear(&e);
 	if (log != NULL && kta_monitor_find_log(*m, cli_get(a, "log"), log, &e) != KTA_OK) {

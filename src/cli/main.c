@@ -95,7 +95,7 @@ const struct cli_cmd cli_commands[] = {
     {"dir publish", "DIR [--cosign WITNESS_KEY_FILE]...",
      "append queued updates: tiles, entry bundles, signed checkpoint, lookup answers",
      opts_dir_publish, 1, 1, cmd_dir_publish},
-    {"monitor", "--config FILE [--once] [--check-config]",
+    {"monitor", "--config FILE [--once [--exclusive]] [--check-config]",
      "audit the configured logs: verify, replay, alert (a foreground daemon)", opts_monitor, 0, 0,
      cmd_monitor},
     {"watch add", "LABEL (--key ALG:B64:DEVICE... | --tofu) --config FILE [--log NAME]",

@@ -23,6 +23,8 @@ printf 'state_dir %s\nlog a\nurl http://127.0.0.1:9/\nfrobnicate 1\n' "$T/x" >"$
 expect 2 "check-config rejects a bad directive" -- $K monitor --config "$T/bad.conf" --check-config
 has err "$T/bad.conf:4" "names file and line"
 expect 3 "missing config file" -- $K monitor --config "$T/nope.conf" --once
+expect 2 "--exclusive without --once" -- $K monitor --config "$T/cfg.conf" --exclusive
+has err "exclusive needs --once" "says what --exclusive needs"
 expect 2 "watch add: --key and --tofu" -- $K watch add alice --tofu --key "ed25519:$(randkey):phone" --config "$T/cfg.conf"
 expect 2 "watch add: neither --key nor --tofu" -- $K watch add alice --config "$T/cfg.conf"
 expect 2 "watch add: key without device" -- $K watch add alice --key "ed25519:$(randkey)" --config "$T/cfg.conf"
@@ -49,10 +51,37 @@ for i in 1 2 3 4 5; do
   $K dir add "$T/h.d" --label carl --key "ed25519:$Ci:laptop" --auth-key "$T/h-$prev.key" >/dev/null
   $K dir add "$T/h.d" --label "user$i" --key "ed25519:$(randkey):phone" --key "x25519:$(randkey):phone" >/dev/null
   $K dir publish "$T/h.d" >/dev/null
-  once h 0 "honest: cycle $i"
+  if [ $((i % 2)) -eq 0 ]; then
+    # the state held alone (a rollback journal), between shared runs
+    expect 0 "honest: cycle $i, --exclusive" -- $K monitor --config "$T/h.conf" --once --exclusive
+    ok '[ "$(python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(\"PRAGMA journal_mode\").fetchone()[0])" "$T/h.state/state.db")" = wal ]' \
+      "after an --exclusive run the state is in WAL mode again"
+  else
+    once h 0 "honest: cycle $i"
+  fi
   prev=carl$i
 done
 once h 0 "honest: nothing new"
+# --exclusive while another process keeps the state open (a reader that
+# stays until it is killed): refused after the busy timeout (10 s), nothing
+# changed
+python3 -c 'import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("SELECT COUNT(*) FROM logs").fetchone()
+print("open", flush=True)
+time.sleep(3600)' "$T/h.state/state.db" >"$T/holder" &
+HOLDER=$!
+BGPIDS="$BGPIDS $HOLDER"
+while [ ! -s "$T/holder" ]; do
+  kill -0 "$HOLDER" 2>/dev/null || { echo "FAIL: the state holder died" >&2; exit 1; }
+  sleep 0.05
+done
+expect 3 "--exclusive while another process has the state open" -- \
+  $K monitor --config "$T/h.conf" --once --exclusive
+has err "exclusive mode needs the state database alone" "says why"
+kill "$HOLDER" 2>/dev/null || true
+wait "$HOLDER" 2>/dev/null || true
+once h 0 "honest: nothing new, after the refusal"
 nalerts h 0 "honest directory: no alert"
 expect 0 "history of carl" -- $K history carl --config "$T/h.conf"
 has out "version 1 leaf 1 auth=first_version" "history: first version"
@@ -83,6 +112,29 @@ ok '[[ $d == *"\"replaced\": [{\"alg\": \"ed25519\", \"device\": \"phone\", \"ne
 ok '[[ $d == *"\"authorized\": false"* ]]' "A1: not authorized"
 once swap 0 "swap: alerts are not repeated"
 nalerts swap 2 "A1: still two alerts after a restart"
+
+# --- --exclusive: the state is shared again before the alerts are delivered --------
+newdir xdel
+X1=$(labelkey xdel-alice1)
+$K dir add "$T/xdel.d" --label alice --key "ed25519:$X1:phone" >/dev/null
+$K dir publish "$T/xdel.d" >/dev/null
+serve "$T/xdel.d"
+mkconf xdel "$URL" "watch alice ed25519:$X1:phone"
+# an exec sink that reads the state without waiting for any lock
+cat >"$T/probe.sh" <<'PROBE'
+cat >/dev/null
+if python3 -c 'import sqlite3, sys
+sqlite3.connect(sys.argv[1], timeout=0).execute("SELECT COUNT(*) FROM alerts").fetchone()' "$1" 2>/dev/null
+then echo read >>"$2"; else echo locked >>"$2"; fi
+PROBE
+sed -i "s|^sink file .*|sink exec /bin/sh $T/probe.sh $T/xdel.state/state.db $T/xdel.probe|" "$T/xdel.conf"
+expect 0 "exclusive delivery: first run" -- $K monitor --config "$T/xdel.conf" --once --exclusive
+X2=$(labelkey xdel-alice2)
+$K dir add "$T/xdel.d" --label alice --key "ed25519:$X2:phone" >/dev/null 2>&1
+$K dir publish "$T/xdel.d" >/dev/null
+expect 1 "exclusive delivery: the swap found" -- $K monitor --config "$T/xdel.conf" --once --exclusive
+ok '[ -s "$T/xdel.probe" ] && ! grep -q locked "$T/xdel.probe"' \
+  "the sink read the state while the alerts were delivered ($(sort "$T/xdel.probe" | uniq -c | tr -s ' \n' ' '))"
 # the owner approves version 2, then re-publishes the same set signed by it
 expect 0 "approve alice 2" -- $K watch approve alice 2 --config "$T/swap.conf"
 has out "approved alice version 2" "approve verdict"

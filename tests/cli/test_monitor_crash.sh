@@ -9,7 +9,10 @@
 # test_monitor_crash_chunked.sh) both runs commit the replay every N entries
 # (ktaudit.conf(5) commit_every), and the kills land in any chunk. With
 # KTA_CRASH_SHARD=K/N both runs audit one shard of the labels
-# (ktaudit.conf(5) shard).
+# (ktaudit.conf(5) shard). With KTA_CRASH_EXCLUSIVE=1 (see
+# test_monitor_crash_exclusive.sh) every other run of the trials holds the
+# state alone (`--once --exclusive`, a rollback journal), so that a run
+# killed in either mode is resumed in the other.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$KTA_SRCDIR/tests/tools/monitor_lib.sh"
@@ -19,6 +22,7 @@ KILLS=${KTA_CRASH_KILLS:-20}    # kill -9 this many runs...
 BUDGET=${KTA_CRASH_SECONDS:-45} # ...but start no run after this long (bounded time)
 CE=${KTA_CRASH_COMMIT_EVERY:-0}  # commit_every; 0: one transaction (the default at 50k)
 SH=${KTA_CRASH_SHARD:-}          # K/N: audit shard K of N; empty: every label
+EX=${KTA_CRASH_EXCLUSIVE:-0}     # 1: every other run with --exclusive
 # the unauthorized updates (of user-0..user-9) the audited labels get
 MIN=$(python3 -c '
 import hashlib, sys
@@ -37,6 +41,9 @@ for run in ref crash; do
   LOG=crash mkconf "$run" "$URL" "watch user-0 tofu"
   sed -i "s|^sink file .*|sink exec /bin/sh $T/rec.sh $T/$run.rec|" "$T/$run.conf"
   sed -i "1i commit_every $CE" "$T/$run.conf"
+  # the smallest cache: SQLite's pages spill into the database mid-chunk, so
+  # a kill in an --exclusive run leaves a journal that must be rolled back
+  [ "$EX" != 1 ] || sed -i "1i index_cache 8" "$T/$run.conf"
   [ -z "$SH" ] || echo "shard $SH" >>"$T/$run.conf" # the log section is last
 done
 
@@ -104,6 +111,10 @@ done
 # the uninterrupted run. The kill points follow the run's own progress, not
 # the clock, so a slow or loaded machine changes nothing.
 killed=0
+xruns=0   # runs with --exclusive
+xkilled=0 # ... killed
+xk_replay=0 # ... in the replay
+xhot=0      # ... leaving a hot journal
 resumed=0 # runs that went on from a chunk an earlier, killed run committed
 k_replay=0
 k_delivery=0
@@ -116,7 +127,12 @@ start=$(ms)
 while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) ]; do
   rounds=$((rounds + 1))
   n0=$(lines "$T/crash.rec")
-  $K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" &
+  x=
+  if [ "$EX" = 1 ] && [ $((rounds % 2)) -eq 1 ]; then
+    x=--exclusive
+    xruns=$((xruns + 1))
+  fi
+  $K monitor --config "$T/crash.conf" --once $x >/dev/null 2>"$T/crash.err" &
   pid=$!
   BGPIDS="$BGPIDS $pid"
   if [ "$tk" -ge "$kd" ]; then
@@ -136,6 +152,7 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   fi
   if kill -9 "$pid" 2>/dev/null; then
     killed=$((killed + 1))
+    [ -z "$x" ] || xkilled=$((xkilled + 1))
     tk=$((tk + 1))
     wait "$pid" 2>/dev/null || true
     grep -q "resuming the interrupted catch-up" "$T/crash.err" && resumed=$((resumed + 1))
@@ -144,6 +161,14 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
       k_delivery=$((k_delivery + 1))
     else
       k_replay=$((k_replay + 1))
+      if [ -n "$x" ]; then
+        xk_replay=$((xk_replay + 1))
+        # a hot journal: the next run must roll it back
+        if [ -s "$T/crash.state/state.db-journal" ] &&
+          [ "$(head -c1 "$T/crash.state/state.db-journal" | od -An -tu1 | tr -d ' ')" != 0 ]; then
+          xhot=$((xhot + 1))
+        fi
+      fi
       # the next replay kill lands a little earlier if this one was late
       [ "$span" -gt 50 ] && span=$((span * 9 / 10))
     fi
@@ -161,15 +186,19 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   kd=$((kr + 1 + RANDOM % 3))
 done
 ok '[ "$k_replay" -ge 1 ] && [ "$k_delivery" -ge 1 ]' "killed during the replay ($k_replay) and during the delivery ($k_delivery)"
+[ "$EX" != 1 ] || ok '[ "$xhot" -ge 1 ] && [ "$((killed - xkilled))" -ge 1 ]' \
+  "runs killed with --exclusive ($xkilled, $xk_replay in the replay, $xhot leaving a hot journal) and without ($((killed - xkilled)))"
 if [ "$CE" -eq 0 ]; then
   ok '[ "$resumed" -eq 0 ]' "one transaction: nothing to resume"
 else
   ok '[ "$resumed" -ge 1 ]' "runs resumed an interrupted catch-up ($resumed)"
 fi
-# finish the last trial without a kill
+# finish the last trial without a kill (held alone when runs may be)
 rc=0
-$K monitor --config "$T/crash.conf" --once >/dev/null 2>"$T/crash.err" || rc=$?
+x=
+[ "$EX" != 1 ] || x=--exclusive
+$K monitor --config "$T/crash.conf" --once $x >/dev/null 2>"$T/crash.err" || rc=$?
 ok '[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]' "last trial: finishes (exit $rc)"
 check_trial
-echo "crash test: $killed kills ($k_replay in the replay, $k_delivery in the delivery) in $rounds rounds, $trial trials of $N entries, commit_every $CE, shard ${SH:-none}, $resumed resumed"
+echo "crash test: $killed kills ($k_replay in the replay, $k_delivery in the delivery) in $rounds rounds, $trial trials of $N entries, commit_every $CE, shard ${SH:-none}, $resumed resumed, $xruns runs with --exclusive ($xkilled killed, $xk_replay in the replay, $xhot hot journals)"
 finish

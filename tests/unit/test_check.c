@@ -99,10 +99,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	char cmd[128];
-
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->tmp);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rm_tree(e->tmp), 0);
 	kta_skey_free(e->log);
 	kta_skey_free(e->alice);
 	kta_skey_free(e->bob);

@@ -116,15 +116,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *x = *state;
-	char cmd[128];
 
 	kill(x->pid, SIGTERM);
 	waitpid(x->pid, NULL, 0);
 	kta_state_close(x->st);
 	kta_fetcher_free(x->f);
 	kta_ct_key_free(x->key);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
-	if (system(cmd) != 0)
+	if (tu_rm_tree(x->dir) != 0)
 		return 1;
 	free(x);
 	return 0;

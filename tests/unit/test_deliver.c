@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -34,14 +33,6 @@ struct fixture {
 	struct kta_state *st;
 };
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -63,7 +54,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	kta_state_close(f->st);
-	(void)nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)tu_rm_tree(f->dir);
 	free(f);
 	return 0;
 }

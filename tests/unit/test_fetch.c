@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -112,14 +111,6 @@ static size_t obj_content(unsigned i, char *out, size_t cap)
 	for (k = 0; k <= i * 37 && n + 32 < cap; k += 7)
 		n += (size_t)snprintf(out + n, cap - n, "object %u line %zu\n", i, k);
 	return n;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int read_ports(struct env *e, int fd)
@@ -234,7 +225,7 @@ static int teardown_env(void **state)
 	if (e->dead_fd >= 0)
 		close(e->dead_fd);
 	if (e->dir[0] != '\0')
-		(void)nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		(void)tu_rm_tree(e->dir);
 	free(e);
 	*state = NULL;
 	return 0;

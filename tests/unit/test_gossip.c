@@ -230,10 +230,7 @@ static void test_log_dir(void **state)
 
 static void rm_rf(const char *dir)
 {
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rm_tree(dir), 0);
 }
 
 static void test_load_key_and_publish(void **state)

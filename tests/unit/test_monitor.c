@@ -8,7 +8,6 @@
  */
 #include "testutil.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "ktaudit/config.h"
 #include "ktaudit/encoding.h"
@@ -109,21 +109,13 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	int i;
 
 	kta_publish_close(f->p);
-	(void)nftw(f->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)tu_rm_tree(f->base);
 	free(f->log_vk);
 	free(f->wit_vk);
 	kta_skey_free(f->wit);
@@ -249,13 +241,15 @@ static int64_t on_now(void *ctx)
 	return ((struct fx *)ctx)->now;
 }
 
-static struct kta_monitor *open_mon(struct fx *f, const struct kta_config *cfg, int offline)
+static struct kta_monitor *open_mon_x(struct fx *f, const struct kta_config *cfg, int offline,
+				      int exclusive)
 {
 	struct kta_monitor_opts o;
 	struct kta_monitor *m = NULL;
 	struct kta_error err;
 
 	kta_monitor_opts_init(&o);
+	o.exclusive = exclusive;
 	o.log = on_log;
 	o.progress = on_progress;
 	o.cancel = on_cancel;
@@ -266,6 +260,11 @@ static struct kta_monitor *open_mon(struct fx *f, const struct kta_config *cfg, 
 	if (kta_monitor_open(cfg, &o, &m, &err) != KTA_OK)
 		fail_msg("open: %s", err.msg);
 	return m;
+}
+
+static struct kta_monitor *open_mon(struct fx *f, const struct kta_config *cfg, int offline)
+{
+	return open_mon_x(f, cfg, offline, 0);
 }
 
 static void cycle(struct kta_monitor *m, struct kta_monitor_result *res)
@@ -310,6 +309,7 @@ static void test_opts_init(void **state)
 	assert_null(o.cancel);
 	assert_null(o.now);
 	assert_int_equal(o.offline, 0);
+	assert_int_equal(o.exclusive, 0);
 	assert_true(o.fetch_retries > 0);
 }
 
@@ -1257,10 +1257,73 @@ static void test_config_watch_applied(void **state)
 	kta_config_free(cfg);
 }
 
+/* SQLite's answer to one statement on db_path from a connection of its
+ * own that does not wait for locks. */
+static int raw_exec(const char *db_path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/*
+ * opts.exclusive: the configuration's watches are applied, and logged once
+ * each after their commit; the state is locked to everyone else through a
+ * cycle; kta_monitor_share_state gives it back (another connection reads
+ * and writes while the monitor is still open), and the monitor goes on.
+ */
+static void test_exclusive_share(void **state)
+{
+	struct fx *f = *state;
+	struct kta_config *cfg;
+	struct kta_monitor *m;
+	struct kta_monitor_result res;
+	struct kta_error err;
+	char db[128];
+	const char *p;
+
+	add(f, "alice", 0, NULL);
+	add(f, "bob", 1, NULL);
+	publish(f, -1);
+	cfg = config(f, "mon", "watch alice tofu\nwatch carol tofu\n");
+	(void)snprintf(db, sizeof(db), "%s/state/state.db", f->base);
+	f->logs[0] = '\0';
+	m = open_mon_x(f, cfg, 0, 1);
+	p = strstr(f->logs, "watching alice");
+	assert_non_null(p);
+	assert_null(strstr(p + 1, "watching alice"));
+	assert_non_null(strstr(f->logs, "watching carol"));
+	assert_int_equal(raw_exec(db, "SELECT COUNT(*) FROM watches"), SQLITE_BUSY);
+	cycle(m, &res);
+	assert_true(res.audited);
+	assert_int_equal(raw_exec(db, "SELECT COUNT(*) FROM labels"), SQLITE_BUSY);
+	assert_int_equal(kta_monitor_share_state(m, &err), KTA_OK);
+	assert_int_equal(kta_monitor_share_state(m, &err), KTA_OK); /* again: nothing to do */
+	assert_int_equal(raw_exec(db, "SELECT COUNT(*) FROM labels"), SQLITE_OK);
+	assert_int_equal(raw_exec(db, "CREATE TABLE scratch(x); DROP TABLE scratch"), SQLITE_OK);
+	add(f, "dave", 2, NULL);
+	publish(f, -1);
+	cycle(m, &res);
+	assert_true(res.audited);
+	assert_int_equal(res.size, 3);
+	kta_monitor_close(m);
+	/* the watches stored: opening again adds none */
+	f->logs[0] = '\0';
+	m = open_mon(f, cfg, 1);
+	assert_null(strstr(f->logs, "watching"));
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_opts_init),
+	    cmocka_unit_test_setup_teardown(test_exclusive_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_run_and_growth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable_once_per_day, setup, teardown),

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,20 +95,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	int i;
 
-	(void)nftw(f->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)tu_rm_tree(f->base);
 	kta_skey_free(f->log);
 	kta_vkey_free(f->log_vk);
 	for (i = 0; i < 2; i++) {
@@ -828,7 +819,7 @@ static void crash_injection(void **state)
 	kta_publish_close(p);
 	total = ref.files;
 	assert_true(total > 200);
-	(void)nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)tu_rm_tree(f->dir);
 
 	p = build_crash_dir(f);
 	check_dir(f, 300, 1, &old);

@@ -5,7 +5,6 @@
  */
 #include "testutil.h"
 
-#include <ftw.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -35,18 +34,10 @@ static void tmp_make(struct tmp *t)
 	snprintf(t->db, sizeof(t->db), "%s/sub/state.db", t->dir);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == 0 ? 0 : -1;
-}
-
-/* Removes t's directory and everything in it (no shell). */
+/* Removes t's directory and everything in it. */
 static void tmp_rm(struct tmp *t)
 {
-	assert_int_equal(nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(tu_rm_tree(t->dir), 0);
 }
 
 /* The state directory of t (a subdirectory that kta_state_open creates). */
@@ -711,11 +702,40 @@ static void close_rolls_back(void **state)
 
 /* ---- crash test ------------------------------------------------------------ */
 
+/* The journal mode of t's database, read by a connection of its own. */
+static void journal_is(struct tmp *t, const char *want)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+
+	assert_int_equal(sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), want);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* Byte 18 of t's database header, read without SQLite (which would roll
+ * back a hot journal first): 2 in WAL mode, 1 with a rollback journal. */
+static int header_mode(struct tmp *t)
+{
+	unsigned char h[20];
+	FILE *f = fopen(t->db, "rb");
+
+	assert_non_null(f);
+	assert_int_equal(fread(h, 1, sizeof(h), f), sizeof(h));
+	fclose(f);
+	return h[18];
+}
+
 /*
  * One cycle step of the writer: the log grows by one leaf, a label, its
- * history row and an alert are added, all in one transaction.
+ * history row and an alert are added, all in one transaction. Commits one
+ * after another, reporting each on fd, until killed; exclusive: in
+ * exclusive mode.
  */
-static void child_writer(struct tmp *t, int fd)
+static void child_writer(struct tmp *t, int fd, int exclusive)
 {
 	struct kta_state *st = NULL;
 	struct kta_state_log *l = NULL;
@@ -725,6 +745,7 @@ static void child_writer(struct tmp *t, int fd)
 	int found;
 
 	if (kta_state_open(sdir(t), &st, NULL) != KTA_OK || kta_hasher_new(&h, NULL) != KTA_OK ||
+	    (exclusive && kta_state_set_exclusive(st, NULL) != KTA_OK) ||
 	    kta_state_log_get(st, ORIGIN, &found, &l, NULL) != KTA_OK)
 		_exit(2);
 	if (found) {
@@ -818,7 +839,9 @@ static void crash_kill9(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			close(fds[0]);
-			child_writer(&t, fds[1]);
+			/* every other writer in exclusive mode: each kind killed
+			 * mid-commit, each recovered by a normal open */
+			child_writer(&t, fds[1], round % 2);
 			_exit(0);
 		}
 		close(fds[1]);
@@ -833,10 +856,235 @@ static void crash_kill9(void **state)
 		while (read(fds[0], &v, sizeof(v)) == (ssize_t)sizeof(v))
 			got = v;
 		close(fds[0]);
+		/* a writer killed in exclusive mode left a rollback journal's
+		 * database, which the next open switches back */
+		assert_int_equal(header_mode(&t), round % 2 ? 1 : 2);
 		size = check_consistent(&t);
 		assert_true(size >= committed + want);
 		committed = size;
+		assert_int_equal(header_mode(&t), 2);
 	}
+	tmp_rm(&t);
+}
+
+/*
+ * A transaction killed in exclusive mode after its pages spilled into the
+ * database (the smallest cache, 3000 labels rewritten, 20000 alerts): the
+ * journal is hot, and the next open puts back exactly what was committed.
+ */
+static void exclusive_crash_rollback(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct stat sb;
+	char path[128];
+	char label[32];
+	off_t before;
+	uint64_t n, i;
+	pid_t pid;
+	int status, found;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	for (i = 0; i < 3000; i++) {
+		snprintf(label, sizeof(label), "label-%llu", (unsigned long long)i);
+		index_put(st, label, 1, i, (int)(i % 200), KTA_AUTH_FIRST_VERSION);
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_close(st);
+	assert_int_equal(stat(t.db, &sb), 0);
+	before = sb.st_size;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct kta_state *c = NULL;
+
+		if (kta_state_open(sdir(&t), &c, NULL) != KTA_OK ||
+		    kta_state_set_exclusive(c, NULL) != KTA_OK ||
+		    kta_state_set_cache(c, KTA_STATE_CACHE_MIN_MIB, NULL) != KTA_OK ||
+		    kta_state_begin(c, NULL) != KTA_OK)
+			_exit(2);
+		for (i = 0; i < 3000; i++) {
+			snprintf(label, sizeof(label), "label-%llu", (unsigned long long)i);
+			index_put(c, label, 2, 3000 + i, (int)(i % 200), KTA_AUTH_OWNER);
+		}
+		for (i = 0; i < 20000; i++) {
+			struct kta_alert *a = mk_alert("label-0", 2 + i);
+
+			if (kta_state_alert_add(c, a, NULL, NULL) != KTA_OK)
+				_exit(3);
+			kta_alert_free(a);
+		}
+		raise(SIGKILL);
+		_exit(4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	/* hot: a journal with a header, and pages written over the database */
+	snprintf(path, sizeof(path), "%s-journal", t.db);
+	{
+		FILE *f = fopen(path, "rb");
+		int c0;
+
+		assert_non_null(f);
+		c0 = fgetc(f);
+		fclose(f);
+		assert_true(c0 > 0);
+	}
+	assert_int_equal(stat(t.db, &sb), 0);
+	assert_true(sb.st_size > before);
+	assert_int_equal(header_mode(&t), 1);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_alert_count(st, &n, NULL), KTA_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(kta_state_label_count(st, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 3000);
+	for (i = 0; i < 3000; i += 7) {
+		struct kta_state_index *ix = NULL;
+		struct kta_replay_index ops;
+		struct kta_label_state ls;
+
+		snprintf(label, sizeof(label), "label-%llu", (unsigned long long)i);
+		assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+		ops = kta_state_index_ops(ix);
+		found = 0;
+		assert_int_equal(ops.get(ops.ctx, label, &found, &ls, NULL), KTA_OK);
+		assert_true(found);
+		assert_int_equal(ls.version, 1);
+		assert_int_equal(ls.leaf_index, i);
+		kta_state_index_free(ix);
+	}
+	kta_state_close(st);
+	journal_is(&t, "wal");
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *s = NULL;
+
+		assert_int_equal(sqlite3_open_v2(t.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
+	tmp_rm(&t);
+}
+
+/* Test seam in src/state.c. */
+void kta_state_test_busy_timeout(struct kta_state *st, int ms);
+
+/*
+ * Exclusive mode (kta_state_set_exclusive): refused inside a transaction
+ * and while another handle has the database open (the handle goes on as
+ * before); then it locks every other connection out, keeps its journal
+ * 0600; kta_state_set_shared gives the database back (WAL, unlocked), and
+ * close after another exclusive spell leaves it in WAL mode with its data.
+ */
+static void exclusive_mode(void **state)
+{
+	struct tmp t;
+	struct kta_state *a, *b;
+	struct kta_error err;
+	struct stat sb;
+	sqlite3 *db = NULL;
+	char path[128];
+	uint64_t n;
+	mode_t old;
+
+	(void)state;
+	tmp_make(&t);
+	old = umask(0);
+	a = open_ok(&t);
+	umask(old);
+	b = open_ok(&t);
+	assert_int_equal(kta_state_begin(a, NULL), KTA_OK);
+	assert_int_equal(kta_state_set_exclusive(a, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_rollback(a, NULL), KTA_OK);
+	kta_state_test_busy_timeout(a, 50);
+	assert_int_equal(kta_state_set_exclusive(a, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "exclusive mode needs the state database alone"));
+	/* both handles go on sharing the database */
+	index_put(a, "alice", 1, 0, 1, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_label_count(b, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 1);
+	kta_state_close(b);
+	journal_is(&t, "wal");
+	assert_int_equal(kta_state_set_exclusive(a, NULL), KTA_OK);
+	assert_int_equal(kta_state_set_exclusive(a, NULL), KTA_OK); /* again: nothing to do */
+	index_put(a, "bob", 1, 1, 2, KTA_AUTH_FIRST_VERSION);
+	/* after a commit in exclusive mode: a rollback journal, no WAL, and no
+	 * other connection gets in, not even to read */
+	snprintf(path, sizeof(path), "%s-journal", t.db);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s-wal", t.db);
+	assert_int_not_equal(stat(path, &sb), 0);
+	assert_int_equal(sqlite3_open_v2(t.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "SELECT COUNT(*) FROM labels", NULL, NULL, NULL),
+			 SQLITE_BUSY);
+	sqlite3_close(db);
+	assert_int_equal(kta_state_label_count(a, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 2);
+	/* shared again: WAL, the lock released, both handles write */
+	assert_int_equal(kta_state_begin(a, NULL), KTA_OK);
+	assert_int_equal(kta_state_set_shared(a, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_state_rollback(a, NULL), KTA_OK);
+	assert_int_equal(kta_state_set_shared(a, NULL), KTA_OK);
+	assert_int_equal(kta_state_set_shared(a, NULL), KTA_OK); /* again: nothing to do */
+	assert_int_equal(header_mode(&t), 2);
+	b = open_ok(&t);
+	index_put(b, "carol", 1, 2, 3, KTA_AUTH_FIRST_VERSION);
+	index_put(a, "dave", 1, 3, 4, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(kta_state_label_count(b, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 4);
+	kta_state_close(b);
+	/* exclusive once more, then closed: WAL again, the data there */
+	assert_int_equal(kta_state_set_exclusive(a, NULL), KTA_OK);
+	index_put(a, "erin", 1, 4, 5, KTA_AUTH_FIRST_VERSION);
+	assert_int_equal(header_mode(&t), 1);
+	kta_state_close(a);
+	journal_is(&t, "wal");
+	a = open_ok(&t);
+	assert_int_equal(kta_state_label_count(a, ORIGIN, &n, NULL), KTA_OK);
+	assert_int_equal(n, 5);
+	kta_state_close(a);
+	/* another process that lets go within the busy timeout: the switch
+	 * waits for it and succeeds (the child is forked with no connection
+	 * open: SQLite's locks do not survive a fork) */
+	{
+		int fds[2], status;
+		char c = 0;
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct kta_state *o = NULL;
+			uint64_t cnt;
+
+			close(fds[0]);
+			if (kta_state_open(sdir(&t), &o, NULL) != KTA_OK ||
+			    kta_state_label_count(o, ORIGIN, &cnt, NULL) != KTA_OK ||
+			    write(fds[1], "o", 1) != 1)
+				_exit(2);
+			usleep(300 * 1000);
+			kta_state_close(o);
+			_exit(0);
+		}
+		close(fds[1]);
+		assert_int_equal(read(fds[0], &c, 1), 1);
+		close(fds[0]);
+		a = open_ok(&t);
+		assert_int_equal(kta_state_set_exclusive(a, &err), KTA_OK);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(header_mode(&t), 1);
+	}
+	kta_state_close(a);
 	tmp_rm(&t);
 }
 
@@ -2487,6 +2735,8 @@ int main(void)
 	    cmocka_unit_test(transaction_rollback),
 	    cmocka_unit_test(close_rolls_back),
 	    cmocka_unit_test(crash_kill9),
+	    cmocka_unit_test(exclusive_mode),
+	    cmocka_unit_test(exclusive_crash_rollback),
 	    cmocka_unit_test(outbox),
 	    cmocka_unit_test(outbox_error_text_cut),
 	    cmocka_unit_test(watches),

@@ -8,7 +8,6 @@
  */
 #include "testutil.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,19 +196,11 @@ static struct tlog_fixture *fixture_new(uint64_t size, uint64_t leaves)
 	return t;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void fixture_free(struct tlog_fixture *t)
 {
 	if (t == NULL)
 		return;
-	(void)nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)tu_rm_tree(t->dir);
 	kta_fetcher_free(t->f);
 	kta_hasher_free(t->h);
 	kta_skey_free(t->sk);

@@ -17,4 +17,8 @@ uint8_t *tu_read_file(const char *path, size_t *len);
 /* Deterministic xorshift PRNG for property tests (state is the caller's). */
 uint64_t tu_rand(uint64_t *state);
 
+/* Removes dir and everything under it, without a shell (symlinks are
+ * removed, not followed). 0 on success, -1 with errno set. */
+int tu_rm_tree(const char *dir);
+
 #endif
