@@ -547,7 +547,8 @@ out:
 /*
  * Switches the journal to `mode` and checks that SQLite reports `want`: a
  * switch out of WAL needs the database alone, and SQLite may answer with
- * the old mode instead of an error.
+ * the old mode instead of an error. *busy (busy may be NULL): whether it
+ * failed on a lock.
  */
 static enum kta_status journal_mode(struct kta_state *st, const char *mode, const char *want,
 				    int *busy, struct kta_error *err)
@@ -558,7 +559,8 @@ static enum kta_status journal_mode(struct kta_state *st, const char *mode, cons
 	enum kta_status r = KTA_OK;
 	int rc;
 
-	*busy = 0;
+	if (busy != NULL)
+		*busy = 0;
 	(void)snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
 	if ((s = prep(st, sql, err)) == NULL)
 		return st->last_status;
@@ -567,7 +569,8 @@ static enum kta_status journal_mode(struct kta_state *st, const char *mode, cons
 	else if ((got = sqlite3_column_text(s, 0)) == NULL || strcmp((const char *)got, want) != 0)
 		r = kta_error_set(err, KTA_ERR_IO, "%s: cannot switch the journal to %s mode",
 				  st->path, mode);
-	*busy = r != KTA_OK && (rc & 0xff) == SQLITE_BUSY;
+	if (busy != NULL)
+		*busy = r != KTA_OK && (rc & 0xff) == SQLITE_BUSY;
 	sqlite3_finalize(s);
 	return r;
 }
@@ -578,7 +581,6 @@ enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct k
 	struct kta_state *st = NULL;
 	sqlite3_int64 dummy;
 	size_t dl;
-	int busy;
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0') {
@@ -611,7 +613,7 @@ enum kta_status kta_state_open(const char *dir, struct kta_state **out, struct k
 	/* Takes effect only on a new, empty file (before WAL mode writes page 1). */
 	if ((r = db_exec(st, "PRAGMA page_size = " KTA_STR(KTA_STATE_PAGE_SIZE), err)) != KTA_OK)
 		goto out;
-	if ((r = journal_mode(st, "WAL", "wal", &busy, err)) != KTA_OK)
+	if ((r = journal_mode(st, "WAL", "wal", NULL, err)) != KTA_OK)
 		goto out;
 	if ((r = db_exec(st,
 			 "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; "
@@ -636,15 +638,19 @@ void kta_state_close(struct kta_state *st)
 	if (st == NULL)
 		return;
 	wb_detach_all(st);
-	for (i = 0; i < S_NSTMT; i++)
+	for (i = 0; i < S_NSTMT; i++) {
 		sqlite3_finalize(st->stmts[i]);
+		st->stmts[i] = NULL;
+	}
 	if (st->db != NULL) {
-		if (st->in_tx)
+		if (st->in_tx) {
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		/* Back to WAL for the shared opens that follow (best effort: each
-		 * open switches too; the lock goes with the connection). */
-		if (st->exclusive)
-			sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+			st->in_tx = 0;
+		}
+		/* Back to WAL for the shared opens that follow. Best effort: each
+		 * open switches too, and the lock goes with the connection. */
+		if (kta_state_set_shared(st, NULL) != KTA_OK)
+			st->exclusive = 0;
 		sqlite3_close_v2(st->db);
 	}
 	free(st->path);
@@ -711,7 +717,6 @@ enum kta_status kta_state_set_exclusive(struct kta_state *st, struct kta_error *
 enum kta_status kta_state_set_shared(struct kta_state *st, struct kta_error *err)
 {
 	enum kta_status r;
-	int busy;
 	sqlite3_int64 dummy;
 
 	if (st->in_tx)
@@ -723,7 +728,7 @@ enum kta_status kta_state_set_shared(struct kta_state *st, struct kta_error *err
 	 * index in this process's memory, out of other processes' reach. The
 	 * lock held is released at the next access (the read below). */
 	if ((r = db_exec(st, "PRAGMA locking_mode = NORMAL", err)) != KTA_OK ||
-	    (r = journal_mode(st, "WAL", "wal", &busy, err)) != KTA_OK ||
+	    (r = journal_mode(st, "WAL", "wal", NULL, err)) != KTA_OK ||
 	    (r = pragma_int(st, "PRAGMA schema_version", &dummy, err)) != KTA_OK)
 		return r;
 	st->exclusive = 0;

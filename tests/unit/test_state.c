@@ -702,14 +702,15 @@ static void close_rolls_back(void **state)
 
 /* ---- crash test ------------------------------------------------------------ */
 
-/* The journal mode of t's database, read by a connection of its own. */
-static void journal_is(struct tmp *t, const char *want)
+/* The text answer of one statement on t's database is want, read by a
+ * connection of its own. */
+static void sql_text_is(struct tmp *t, const char *sql, const char *want)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
 
 	assert_int_equal(sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(s, 0), want);
 	sqlite3_finalize(s);
@@ -957,19 +958,8 @@ static void exclusive_crash_rollback(void **state)
 		kta_state_index_free(ix);
 	}
 	kta_state_close(st);
-	journal_is(&t, "wal");
-	{
-		sqlite3 *db = NULL;
-		sqlite3_stmt *s = NULL;
-
-		assert_int_equal(sqlite3_open_v2(t.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL),
-				 SQLITE_OK);
-		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
-		sqlite3_finalize(s);
-		sqlite3_close(db);
-	}
+	sql_text_is(&t, "PRAGMA journal_mode", "wal");
+	sql_text_is(&t, "PRAGMA integrity_check", "ok");
 	tmp_rm(&t);
 }
 
@@ -1011,7 +1001,7 @@ static void exclusive_mode(void **state)
 	assert_int_equal(kta_state_label_count(b, ORIGIN, &n, NULL), KTA_OK);
 	assert_int_equal(n, 1);
 	kta_state_close(b);
-	journal_is(&t, "wal");
+	sql_text_is(&t, "PRAGMA journal_mode", "wal");
 	assert_int_equal(kta_state_set_exclusive(a, NULL), KTA_OK);
 	assert_int_equal(kta_state_set_exclusive(a, NULL), KTA_OK); /* again: nothing to do */
 	index_put(a, "bob", 1, 1, 2, KTA_AUTH_FIRST_VERSION);
@@ -1046,7 +1036,7 @@ static void exclusive_mode(void **state)
 	index_put(a, "erin", 1, 4, 5, KTA_AUTH_FIRST_VERSION);
 	assert_int_equal(header_mode(&t), 1);
 	kta_state_close(a);
-	journal_is(&t, "wal");
+	sql_text_is(&t, "PRAGMA journal_mode", "wal");
 	a = open_ok(&t);
 	assert_int_equal(kta_state_label_count(a, ORIGIN, &n, NULL), KTA_OK);
 	assert_int_equal(n, 5);
