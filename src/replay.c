@@ -758,6 +758,11 @@ static enum kta_status process(struct kta_replay *r, struct job *j, const uint8_
 	} else if (e->version < cur.version) {
 		vc = V_REGRESS;
 	} else {
+		/* the same version again: the same entry, or another one */
+		if (r->index.entry_hash != NULL &&
+		    (st = r->index.entry_hash(r->index.ctx, e->label, cur.version, cur.leaf_index,
+					      cur.entry_hash, err)) != KTA_OK)
+			goto out;
 		vc = kta_ct_equal(cur.entry_hash, lh, 32) ? V_REPEAT : V_EQUIVOC;
 	}
 	if (vc != V_OK &&
@@ -1407,6 +1412,7 @@ struct kta_replay_index kta_replay_memindex_ops(struct kta_replay_memindex *m)
 {
 	struct kta_replay_index ix;
 
+	memset(&ix, 0, sizeof(ix)); /* optional members NULL: entry_hash (get fills it) */
 	ix.ctx = m;
 	ix.prefetch = NULL; /* a hash map of malloc'd nodes: nothing to gain */
 	ix.get = mi_get;

@@ -524,7 +524,7 @@ static enum kta_status check_schema(struct kta_state *st, struct kta_error *err)
 	} else if (ver < KTA_STATE_SCHEMA_VERSION) {
 		char sql[64];
 
-		/* 1: rows per label and entry; 2 and 3 read as 4 (state.h) */
+		/* 1: rows per label and entry; 2, 3 and 4 read as 5 (state.h) */
 		if (ver == 1 && (r = migrate_v1(st, err)) != KTA_OK)
 			goto out;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", KTA_STATE_SCHEMA_VERSION);
@@ -1422,6 +1422,11 @@ out:
 #define LAB_META_BUCKET (-1)
 /* Meta row: 16-byte SipHash key | nbuckets (8 bytes LE) | nlabels (8 bytes LE). */
 #define LAB_META_LEN 32
+/* First byte of a bucket row written by schema 5: its records hold no leaf
+ * hash. No schema 4 row starts with it (a record starts with its label's
+ * length, never 0), so rows of both forms are read, and each is rewritten
+ * in this form when its bucket next changes: no migration pass. */
+#define LAB_ROW_TAG 0x00
 /* 2^30 buckets hold ~3.4e10 labels: far beyond one index (docs/scale.md
  * shards before that); a meta row claiming more is damaged. */
 #define LAB_MAX_BUCKETS ((uint64_t)1 << 30)
@@ -1458,8 +1463,7 @@ static void store64le(uint8_t *p, uint64_t v)
  * the cleaner finds the one pointer to it.
  */
 struct lrec {
-	uint64_t version, leaf;
-	uint8_t entry_hash[32];
+	uint64_t version, leaf;       /* no leaf hash: ix_entry_hash reads it from the history */
 	uint32_t lo;                  /* LOW of the label's SipHash (all lab_addr reads) */
 	uint32_t cap;                 /* bytes of data it may use */
 	uint16_t label_len, keys_len; /* labels and key sets are under 64 KiB (entry.h) */
@@ -1593,6 +1597,11 @@ struct kta_state_index {
 	uint64_t hc_id;
 	uint8_t *hc;
 	size_t hc_len, hc_cap;
+	/* history: a chunk hist_read loaded (never the one appended to) */
+	int rc_valid;
+	uint64_t rc_id;
+	uint8_t *rc;
+	size_t rc_len, rc_cap;
 	uint8_t *pack;             /* an entry packed for the chunk, KTA_ENTRY_MAX_SIZE bytes */
 	uint8_t *unpacked;         /* the last entry hist_read unpacked (its result borrows it) */
 	struct kta_hasher *hasher; /* hist_read's check of what it unpacked */
@@ -1918,6 +1927,7 @@ static void ix_drop_cache(struct kta_state_index *ix)
 	ix->hist_loaded = ix->h_any = 0;
 	ix->hc_valid = ix->hc_dirty = 0;
 	ix->hc_len = 0;
+	ix->rc_valid = 0;
 	ix->tx_seen = 0;
 	ix->hint_valid = ix->hint_pos = 0;
 	/* the SipHash key is reloaded with the meta row, or made anew when the
@@ -2027,8 +2037,7 @@ static enum kta_status bkt_new(struct kta_state_index *ix, uint64_t id, size_t c
  * are copied. */
 static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt **bp, uint64_t h,
 			       const char *label, size_t ll, uint64_t version, uint64_t leaf,
-			       const uint8_t entry_hash[32], const uint8_t *keys, size_t kl,
-			       struct kta_error *err)
+			       const uint8_t *keys, size_t kl, struct kta_error *err)
 {
 	struct lrec *r = NULL;
 	struct bkt *b;
@@ -2043,7 +2052,6 @@ static enum kta_status bkt_add(struct kta_state_index *ix, struct bkt **bp, uint
 	r->version = version;
 	r->leaf = leaf;
 	r->lo = LOW(h);
-	memcpy(r->entry_hash, entry_hash, 32);
 	r->label_len = (uint16_t)ll;
 	r->keys_len = (uint16_t)kl;
 	r->cap = (uint32_t)(ll + kl);
@@ -2078,11 +2086,12 @@ static long bkt_lookup(const struct bkt *b, uint64_t h, const char *label, size_
 static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *b, size_t *len,
 				  struct kta_error *err)
 {
-	size_t need = 0, off = 0;
+	size_t need = 1, off = 0;
 	uint32_t i;
 
 	for (i = 0; i < b->n; i++)
-		need += 72 + (size_t)REC(b, i)->label_len + (size_t)REC(b, i)->keys_len;
+		need +=
+		    4 * KTA_VARINT_MAX + (size_t)REC(b, i)->label_len + (size_t)REC(b, i)->keys_len;
 	if (need + 1 > ix->enc_cap) {
 		uint8_t *ne = realloc(ix->enc, need + 1);
 
@@ -2091,6 +2100,7 @@ static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *
 		ix->enc = ne;
 		ix->enc_cap = need + 1;
 	}
+	ix->enc[off++] = LAB_ROW_TAG;
 	for (i = 0; i < b->n; i++) {
 		const struct lrec *r = REC(b, i);
 
@@ -2099,8 +2109,6 @@ static enum kta_status bkt_encode(struct kta_state_index *ix, const struct bkt *
 		off += r->label_len;
 		off += kta_varint_put(ix->enc + off, r->version);
 		off += kta_varint_put(ix->enc + off, r->leaf);
-		memcpy(ix->enc + off, r->entry_hash, 32);
-		off += 32;
 		off += kta_varint_put(ix->enc + off, r->keys_len);
 		memcpy(ix->enc + off, r->data + r->label_len, r->keys_len);
 		off += r->keys_len;
@@ -2371,6 +2379,7 @@ void kta_state_index_free(struct kta_state_index *ix)
 	free(ix->dir_n);
 	free(ix->chunks);
 	free(ix->hc);
+	free(ix->rc);
 	free(ix->pack);
 	free(ix->unpacked);
 	kta_hasher_free(ix->hasher);
@@ -2503,16 +2512,22 @@ static enum kta_status ix_prepare(struct kta_state_index *ix, int create, struct
 static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, const uint8_t *d,
 				  size_t len, struct kta_error *err)
 {
-	size_t off = 0, nrec = 0;
+	size_t off = 0, nrec = 0, start = 0, hl = 32;
 	enum kta_status r;
 	int pass;
 
+	/* this code's rows start with LAB_ROW_TAG and hold no leaf hashes;
+	 * schema 4's start with a record and hold them (state.h) */
+	if (len > 0 && d[0] == LAB_ROW_TAG) {
+		start = 1;
+		hl = 0;
+	}
 	for (pass = 0; pass < 2; pass++) {
-		off = 0;
+		off = start;
 		while (off < len) {
 			uint64_t ll, ver, leaf, kl, h;
 			const char *label;
-			const uint8_t *eh, *keys;
+			const uint8_t *keys;
 
 			if (kta_varint_get(d, len, &off, &ll) != 0 || ll == 0 ||
 			    ll > KTA_LABEL_ENCODED_MAX || len - off < ll)
@@ -2520,10 +2535,9 @@ static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, c
 			label = (const char *)d + off;
 			off += (size_t)ll;
 			if (kta_varint_get(d, len, &off, &ver) != 0 ||
-			    kta_varint_get(d, len, &off, &leaf) != 0 || len - off < 32)
+			    kta_varint_get(d, len, &off, &leaf) != 0 || len - off < hl)
 				goto bad;
-			eh = d + off;
-			off += 32;
+			off += hl;
 			if (kta_varint_get(d, len, &off, &kl) != 0 || len - off < kl)
 				goto bad;
 			keys = d + off;
@@ -2535,8 +2549,8 @@ static enum kta_status bkt_decode(struct kta_state_index *ix, struct bkt **bp, c
 			h = lab_hash(ix, label, (size_t)ll);
 			if (lab_addr(h, ix->nbuckets) != (*bp)->id)
 				goto bad; /* in the wrong bucket: not what this code wrote */
-			if ((r = bkt_add(ix, bp, h, label, (size_t)ll, ver, leaf, eh, keys,
-					 (size_t)kl, err)) != KTA_OK)
+			if ((r = bkt_add(ix, bp, h, label, (size_t)ll, ver, leaf, keys, (size_t)kl,
+					 err)) != KTA_OK)
 				return r;
 		}
 		if (pass == 0 && (r = bkt_reserve(ix, bp, nrec, err)) != KTA_OK)
@@ -2707,7 +2721,7 @@ static enum kta_status ix_get(void *ctx, const char *label, int *found, struct k
 			return r;
 		out->version = rec->version;
 		out->leaf_index = rec->leaf;
-		memcpy(out->entry_hash, rec->entry_hash, 32);
+		memset(out->entry_hash, 0, 32); /* not kept: ix_entry_hash */
 		out->label = ix->label;
 		out->keys = keys;
 		out->nkeys = nkeys;
@@ -2897,9 +2911,8 @@ static enum kta_status hist_append(struct kta_state_index *ix, const char *label
  * *prev: the label's previous leaf.
  */
 static enum kta_status lab_set(struct kta_state_index *ix, const char *label, size_t ll,
-			       uint64_t version, uint64_t leaf, const uint8_t entry_hash[32],
-			       const uint8_t *keys, size_t kl, int *had_prev, uint64_t *prev,
-			       struct kta_error *err)
+			       uint64_t version, uint64_t leaf, const uint8_t *keys, size_t kl,
+			       int *had_prev, uint64_t *prev, struct kta_error *err)
 {
 	struct bkt *b;
 	struct lrec *rec;
@@ -2931,14 +2944,12 @@ static enum kta_status lab_set(struct kta_state_index *ix, const char *label, si
 		}
 		rec->version = version;
 		rec->leaf = leaf;
-		memcpy(rec->entry_hash, entry_hash, 32);
 		rec->keys_len = (uint16_t)kl;
 		if (kl > 0)
 			memcpy(rec->data + ll, keys, kl);
 		bkt_dirty(ix, b);
 	} else {
-		if ((r = bkt_add(ix, &b, h, label, ll, version, leaf, entry_hash, keys, kl, err)) !=
-		    KTA_OK)
+		if ((r = bkt_add(ix, &b, h, label, ll, version, leaf, keys, kl, err)) != KTA_OK)
 			return r;
 		bkt_dirty(ix, b);
 		ix->nlabels++;
@@ -3003,8 +3014,8 @@ static enum kta_status ix_put(void *ctx, const struct kta_label_state *ls,
 	/* refused before anything changes */
 	if ((r = hist_check(ix, ls->label, ls->leaf_index, err)) != KTA_OK)
 		goto out;
-	if ((r = lab_set(ix, ls->label, ll, ls->version, ls->leaf_index, ls->entry_hash, ix->blob,
-			 need, &had_prev, &prev, err)) != KTA_OK ||
+	if ((r = lab_set(ix, ls->label, ll, ls->version, ls->leaf_index, ix->blob, need, &had_prev,
+			 &prev, err)) != KTA_OK ||
 	    (r = hist_append(ix, ls->label, ls->leaf_index, ls->version, auth, had_prev, prev,
 			     ls->entry, ls->entry_len, ls->parsed, ls->entry_hash, err)) !=
 		KTA_OK ||
@@ -3113,17 +3124,6 @@ static void ix_prefetch(void *ctx, const char *label)
 	}
 }
 
-struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix)
-{
-	struct kta_replay_index o;
-
-	o.ctx = ix;
-	o.get = ix_get;
-	o.put = ix_put;
-	o.prefetch = ix_prefetch;
-	return o;
-}
-
 enum kta_status kta_state_label_count(struct kta_state *st, const char *origin, uint64_t *out,
 				      struct kta_error *err)
 {
@@ -3158,11 +3158,12 @@ enum kta_status kta_state_label_count(struct kta_state *st, const char *origin, 
 	return r;
 }
 
-/* One history record found by hist_read (entry borrowed from ix->hc, or from
- * ix->unpacked when it was packed). */
+/* One history record found by hist_read (entry borrowed from ix->hc or
+ * ix->rc, or from ix->unpacked when it was packed). */
 struct hrec {
 	uint64_t version;
 	enum kta_auth_result auth;
+	int packed; /* entry is in the packed form (hist_read unpacks it) */
 	int has_prev;
 	uint64_t prev;
 	const uint8_t *entry;
@@ -3210,27 +3211,69 @@ static enum kta_status hist_unpack(struct kta_state_index *ix, uint64_t leaf, st
 	return KTA_OK;
 }
 
-/* Reads the history record of leaf into *out (its chunk loaded into ix->hc,
- * which must hold nothing dirty: only for indexes that do not append). */
+/* Finds leaf's record in chunk c (its first leaf id, len bytes) into *out:
+ * 1, 0 when c has none, -1 when c is damaged. */
+static int hist_scan(const uint8_t *c, size_t len, uint64_t id, uint64_t leaf, struct hrec *out)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		uint64_t delta, p1, el;
+		uint8_t a;
+
+		if (kta_varint_get(c, len, &off, &delta) != 0 || len - off < 1)
+			return -1;
+		a = c[off++];
+		if (kta_varint_get(c, len, &off, &out->version) != 0 ||
+		    kta_varint_get(c, len, &off, &p1) != 0 ||
+		    kta_varint_get(c, len, &off, &el) != 0 || len - off < el || el == 0 ||
+		    (a & ~HIST_PACKED) > KTA_AUTH_PREV_UNKNOWN || p1 > leaf ||
+		    ((a & HIST_PACKED) != 0 && el <= HIST_CHECK_LEN))
+			return -1;
+		if (delta == leaf - id) {
+			out->auth = (enum kta_auth_result)(a & ~HIST_PACKED);
+			out->has_prev = p1 != 0;
+			out->prev = p1 != 0 ? p1 - 1 : 0;
+			out->packed = (a & HIST_PACKED) != 0;
+			out->entry = c + off;
+			out->entry_len = (size_t)el;
+			return 1;
+		}
+		if (delta > leaf - id)
+			return 0;
+		off += (size_t)el;
+	}
+	return 0;
+}
+
+/*
+ * Reads the history record of leaf into *out. The chunk being appended to
+ * (ix->hc, the origin's newest, maybe not yet written) is read in place;
+ * an older one is loaded into ix->rc, so a replay may read its history
+ * while it appends (ix_entry_hash).
+ */
 static enum kta_status hist_read(struct kta_state_index *ix, uint64_t leaf, struct hrec *out,
 				 struct kta_error *err)
 {
 	struct kta_state *st = ix->st;
-	size_t off = 0;
-	enum kta_status r;
-	int loaded = 0;
+	int found = 0, loaded = 0;
 
 	if (leaf > (uint64_t)INT64_MAX)
 		goto bad;
+	if (ix->hc_valid && ix->hc_id <= leaf) {
+		found = hist_scan(ix->hc, ix->hc_len, ix->hc_id, leaf, out);
+		goto done;
+	}
 again:
-	off = 0;
-	if (!ix->hc_valid || ix->hc_id > leaf || ix->hc_dirty) {
-		loaded = 1;
+	if (!ix->rc_valid || ix->rc_id > leaf) {
 		sqlite3_stmt *s;
 		const uint8_t *d;
 		int rc, n;
 		sqlite3_int64 c;
+		enum kta_status r = KTA_OK;
 
+		loaded = 1;
+		ix->rc_valid = 0;
 		if ((s = stmt(st, S_ROW_GET_HIST, err)) == NULL)
 			return st->last_status;
 		bind_text(s, 1, ix->origin);
@@ -3246,67 +3289,93 @@ again:
 		c = sqlite3_column_int64(s, 0);
 		d = sqlite3_column_blob(s, 1);
 		n = sqlite3_column_bytes(s, 1);
-		r = KTA_OK;
 		if (c < 0 || n <= 0 || d == NULL) {
 			sqlite3_reset(s);
 			goto bad;
 		}
-		if ((size_t)n > ix->hc_cap) {
-			uint8_t *nb = realloc(ix->hc, (size_t)n);
+		if ((size_t)n > ix->rc_cap) {
+			uint8_t *nb = realloc(ix->rc, (size_t)n);
 
 			if (nb == NULL)
 				r = kta_error_set(err, KTA_ERR_NOMEM, "state: out of memory");
 			else {
-				ix->hc = nb;
-				ix->hc_cap = (size_t)n;
+				ix->rc = nb;
+				ix->rc_cap = (size_t)n;
 			}
 		}
 		if (r == KTA_OK)
-			memcpy(ix->hc, d, (size_t)n);
+			memcpy(ix->rc, d, (size_t)n);
 		sqlite3_reset(s);
 		if (r != KTA_OK)
 			return r;
-		ix->hc_len = (size_t)n;
-		ix->hc_id = (uint64_t)c;
-		ix->hc_valid = 1;
-		ix->hc_dirty = 0;
+		ix->rc_len = (size_t)n;
+		ix->rc_id = (uint64_t)c;
+		ix->rc_valid = 1;
 	}
-	while (off < ix->hc_len) {
-		uint64_t delta, p1, el;
-		uint8_t a;
-
-		if (kta_varint_get(ix->hc, ix->hc_len, &off, &delta) != 0 || ix->hc_len - off < 1)
-			goto bad;
-		a = ix->hc[off++];
-		if (kta_varint_get(ix->hc, ix->hc_len, &off, &out->version) != 0 ||
-		    kta_varint_get(ix->hc, ix->hc_len, &off, &p1) != 0 ||
-		    kta_varint_get(ix->hc, ix->hc_len, &off, &el) != 0 || ix->hc_len - off < el ||
-		    el == 0 || (a & ~HIST_PACKED) > KTA_AUTH_PREV_UNKNOWN || p1 > leaf ||
-		    ((a & HIST_PACKED) != 0 && el <= HIST_CHECK_LEN))
-			goto bad;
-		if (delta == leaf - ix->hc_id) {
-			out->auth = (enum kta_auth_result)(a & ~HIST_PACKED);
-			out->has_prev = p1 != 0;
-			out->prev = p1 != 0 ? p1 - 1 : 0;
-			out->entry = ix->hc + off;
-			out->entry_len = (size_t)el;
-			if ((a & HIST_PACKED) != 0)
-				return hist_unpack(ix, leaf, out, err);
-			return KTA_OK;
-		}
-		if (delta > leaf - ix->hc_id)
-			break;
-		off += (size_t)el;
-	}
-	if (!loaded) {
+	found = hist_scan(ix->rc, ix->rc_len, ix->rc_id, leaf, out);
+	if (found == 0 && !loaded) {
 		/* the cached chunk ends before leaf: read the right one */
-		ix->hc_valid = 0;
+		ix->rc_valid = 0;
 		goto again;
 	}
+done:
+	if (found == 1)
+		return out->packed ? hist_unpack(ix, leaf, out, err) : KTA_OK;
 bad:
 	return kta_error_set(err, KTA_ERR_MALFORMED,
 			     "%s: label_history of %s: no valid record for leaf %" PRIu64, st->path,
 			     ix->origin, leaf);
+}
+
+/*
+ * The leaf hash of label's entry at leaf, the one its get returned. Label
+ * records keep none (32 bytes a label, in memory and on disk): a replay asks
+ * only when an entry repeats its label's version, so it is rebuilt from the
+ * history record, which must be that label's entry, version and leaf.
+ */
+static enum kta_status ix_entry_hash(void *ctx, const char *label, uint64_t version, uint64_t leaf,
+				     uint8_t out[32], struct kta_error *err)
+{
+	struct kta_state_index *ix = ctx;
+	struct kta_entry *e = NULL;
+	struct kta_error perr;
+	struct hrec hr;
+	enum kta_status r;
+
+	if (ix->st == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "state index: the state is closed");
+	if ((r = ix_prepare(ix, 0, err)) != KTA_OK || (r = hist_read(ix, leaf, &hr, err)) != KTA_OK)
+		return r;
+	kta_error_clear(&perr);
+	if (kta_entry_parse(hr.entry, hr.entry_len, &e, &perr) != KTA_OK ||
+	    strcmp(e->label, label) != 0 || e->version != version || hr.version != version) {
+		kta_entry_free(e);
+		return kta_error_set(err, KTA_ERR_MALFORMED,
+				     "%s: label_history of %s: leaf %" PRIu64
+				     " is not version %" PRIu64 " of %s%s%s",
+				     ix->st->path, ix->origin, leaf, version, label,
+				     perr.msg[0] ? ": " : "", perr.msg);
+	}
+	kta_entry_free(e);
+	if (ix->hasher == NULL && (r = kta_hasher_new(&ix->hasher, err)) != KTA_OK)
+		return r;
+	kta_hash_leaf(ix->hasher, hr.entry, hr.entry_len, out);
+	if (kta_hasher_failed(ix->hasher))
+		return kta_error_set(err, KTA_ERR_INTERNAL, "state: SHA-256 failed");
+	return KTA_OK;
+}
+
+struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix)
+{
+	struct kta_replay_index o;
+
+	memset(&o, 0, sizeof(o));
+	o.ctx = ix;
+	o.get = ix_get;
+	o.put = ix_put;
+	o.prefetch = ix_prefetch;
+	o.entry_hash = ix_entry_hash;
+	return o;
 }
 
 /*
@@ -3390,6 +3459,7 @@ static enum kta_status migrate_v1(struct kta_state *st, struct kta_error *err)
 			const uint8_t *eh = sqlite3_column_blob(sl, 3);
 			const uint8_t *keys = sqlite3_column_blob(sl, 4);
 			int kl = sqlite3_column_bytes(sl, 4), had = 0;
+			uint8_t lh[32];
 
 			if (label == NULL || *label == '\0' || col_u64(sl, 1, &ver) != 0 ||
 			    col_u64(sl, 2, &leaf) != 0 || eh == NULL ||
@@ -3398,10 +3468,20 @@ static enum kta_status migrate_v1(struct kta_state *st, struct kta_error *err)
 						  "%s: schema 1: bad labels row", st->path);
 				goto out;
 			}
-			if ((r = lab_set(ix, label, strlen(label), ver, leaf, eh, keys, (size_t)kl,
+			/* the record keeps no entry hash now: the history must
+			 * rebuild the one schema 1 kept */
+			if ((r = lab_set(ix, label, strlen(label), ver, leaf, keys, (size_t)kl,
 					 &had, &prev, err)) != KTA_OK ||
+			    (r = ix_entry_hash(ix, label, ver, leaf, lh, err)) != KTA_OK ||
 			    (r = ix_evict(ix, NULL, err)) != KTA_OK)
 				goto out;
+			if (!kta_ct_equal(lh, eh, 32)) {
+				r = kta_error_set(err, KTA_ERR_MALFORMED,
+						  "%s: schema 1: %s: the history's entry at leaf "
+						  "%" PRIu64 " is not the one its label row names",
+						  st->path, label, leaf);
+				goto out;
+			}
 		}
 		if (rc != SQLITE_DONE) {
 			r = db_fail(st, "schema 1: read labels", err);

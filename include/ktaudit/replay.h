@@ -91,7 +91,9 @@ struct kta_label_state {
 	const char *label;                /* NUL-terminated label */
 	uint64_t version;                 /* latest version seen in the log */
 	uint64_t leaf_index;              /* its leaf index */
-	uint8_t entry_hash[32];           /* its leaf hash, SHA-256(0x00 || entry) */
+	uint8_t entry_hash[32];           /* its leaf hash, SHA-256(0x00 || entry);
+					   * an index with entry_hash() may leave
+					   * it zero in a get */
 	const struct kta_entry_key *keys; /* its key set, canonical order; NULL when nkeys == 0 */
 	size_t nkeys;                     /* 0: the label is deleted */
 	const uint8_t *entry;             /* its raw bytes, or NULL when the index keeps none */
@@ -119,8 +121,19 @@ struct kta_label_state {
  * CPU caches can start loading what that get() will read while earlier
  * entries are processed (docs/performance.md). It cannot fail and must not
  * change what get() and put() return, nor do I/O. A sequential replay
- * never calls it. Zero the struct before filling it in, so that optional
- * members stay NULL.
+ * never calls it.
+ *
+ * entry_hash() is optional (NULL: get() fills entry_hash). An index whose
+ * get() leaves entry_hash unset (the state's: it keeps no leaf hashes, to
+ * keep its records small) gives here the leaf hash of label's entry
+ * `version` at leaf_index, the one its get() just returned; an entry of
+ * another label or version at that leaf is an error. The replay asks only
+ * when an entry has its label's current version (a repeat or an
+ * equivocation), between that get() and the put(), and what get()
+ * returned stays valid.
+ *
+ * Zero the struct before filling it in, so that optional members stay
+ * NULL.
  */
 struct kta_replay_index {
 	void *ctx;
@@ -129,6 +142,8 @@ struct kta_replay_index {
 	enum kta_status (*put)(void *ctx, const struct kta_label_state *st,
 			       enum kta_auth_result auth, struct kta_error *err);
 	void (*prefetch)(void *ctx, const char *label);
+	enum kta_status (*entry_hash)(void *ctx, const char *label, uint64_t version,
+				      uint64_t leaf_index, uint8_t out[32], struct kta_error *err);
 };
 
 enum kta_watch_mode {

@@ -48,9 +48,14 @@
  * labels. varint: unsigned LEB128, shortest form.
  *   labels row bucket -1 (meta): 16 bytes SipHash key | nbuckets (8 bytes
  *     little-endian, >= 1) | nlabels (8 bytes LE)
- *   labels row bucket b >= 0: records, each: varint label length | label |
- *     varint version | varint leaf_index | 32 bytes entry hash | varint
- *     key-set blob length | key-set blob (no bucket row: an empty bucket)
+ *   labels row bucket b >= 0 (schema 5): byte 0x00 | records, each: varint
+ *     label length | label | varint version | varint leaf_index | varint
+ *     key-set blob length | key-set blob (no bucket row: an empty bucket).
+ *     The leaf hash of a label's latest entry is not kept: it is rebuilt
+ *     from that entry's history record when a replay needs it (replay.h
+ *     entry_hash). Schema 4 wrote rows without the 0x00 byte (a record
+ *     never starts with it: labels are not empty) and with a 32-byte entry
+ *     hash after the leaf index; they are still read.
  *   label_history row chunk c: consecutive history records in leaf order,
  *     c the first one's leaf (a chunk is closed at ~16 KB), each: varint
  *     leaf - c | 1 byte: enum kta_auth_result, plus 0x80 when the entry is
@@ -104,12 +109,15 @@
 
 /* Schema versions (PRAGMA user_version): 2, the label index in buckets and
  * history chunks; 3, the same holding one shard's labels (table "shards");
- * 4, history records may hold packed entries (below). This ktaudit creates
- * 4 and raises 1 (migrated), 2 and 3 to 4 when it opens them, in the
- * transaction that checks the schema: an older ktaudit then refuses the
- * database ("written by a newer ktaudit") instead of misreading a packed
- * record, or one shard's index as a whole log's. */
-#define KTA_STATE_SCHEMA_VERSION 4 /* the newest this ktaudit reads, and writes */
+ * 4, history records may hold packed entries (below); 5, label bucket rows
+ * may be in the form without leaf hashes (below). This ktaudit creates 5
+ * and raises 1 (migrated), 2, 3 and 4 to 5 when it opens them, in the
+ * transaction that checks the schema (older bucket rows are read as they
+ * are and rewritten in the new form when their bucket changes): an older
+ * ktaudit then refuses the database ("written by a newer ktaudit") instead
+ * of misreading a packed record, a bucket row without hashes, or one
+ * shard's index as a whole log's. */
+#define KTA_STATE_SCHEMA_VERSION 5 /* the newest this ktaudit reads, and writes */
 #define KTA_STATE_DB_NAME "state.db"
 #define KTA_STATE_BUSY_TIMEOUT_MS 10000
 /* Largest stored checkpoint note text (matches the note parser's limit). */

@@ -74,22 +74,24 @@ def varint(d, off):
 
 
 def label_rows(db):
-    """(origin, label, version, leaf_index, HEX(entry_hash), HEX(keys)) by origin, label."""
+    """(origin, label, version, leaf_index, HEX(keys)) by origin, label. A row
+    of schema 5 starts with 0x00 and keeps no leaf hash; schema 4's rows
+    have none of that byte and a 32-byte leaf hash after the leaf index
+    (not shown: the history rows hold the entries)."""
     out = []
     for origin, bucket, d in db.execute("SELECT origin, bucket, data FROM labels WHERE bucket >= 0"):
-        off = 0
+        off, hl = (1, 0) if d[:1] == b"\x00" else (0, 32)
         while off < len(d):
             ll, off = varint(d, off)
             label = d[off:off + ll].decode()
             off += ll
             ver, off = varint(d, off)
             leaf, off = varint(d, off)
-            eh = d[off:off + 32]
-            off += 32
+            off += hl
             kl, off = varint(d, off)
             keys = d[off:off + kl]
             off += kl
-            out.append((origin, label, ver, leaf, eh.hex().upper(), keys.hex().upper()))
+            out.append((origin, label, ver, leaf, keys.hex().upper()))
     return sorted(out)
 
 

@@ -518,9 +518,10 @@ static void shard_claim(void **state)
 	assert_int_equal(stored, 1);
 	kta_state_close(st);
 	/* a shard recorded while its database still said version 2 (before
-	 * shards bumped it), or 3 (before packed history), is raised when
-	 * opened, and the shard is kept */
-	for (b = 2; b <= 3; b++) {
+	 * shards bumped it), 3 (before packed history) or 4 (before bucket
+	 * rows without leaf hashes), is raised when opened, and the shard is
+	 * kept */
+	for (b = 2; b <= 4; b++) {
 		char sql[32];
 
 		(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", b);
@@ -1410,6 +1411,40 @@ static void watches_adapter_tofu(void **state)
 	tmp_rm(&t);
 }
 
+/* The index's entry_hash of label at leaf is the leaf hash of
+ * mk_entry(label, version, fill): label records keep no leaf hash, it is
+ * rebuilt from the history. */
+static void entry_hash_is(struct kta_replay_index ops, const char *label, uint64_t leaf,
+			  uint64_t version, int fill)
+{
+	struct kta_hasher *hs = NULL;
+	struct kta_error err;
+	uint8_t want[32], got[32];
+	size_t len;
+	uint8_t *raw = mk_entry(label, version, fill, &len);
+
+	assert_non_null(ops.entry_hash);
+	assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
+	kta_hash_leaf(hs, raw, len, want);
+	kta_hasher_free(hs);
+	free(raw);
+	if (ops.entry_hash(ops.ctx, label, version, leaf, got, &err) != KTA_OK)
+		fail_msg("entry_hash %s %llu: %s", label, (unsigned long long)leaf, err.msg);
+	assert_memory_equal(got, want, 32);
+}
+
+static void entry_hash_bad(struct kta_replay_index ops, const char *label, uint64_t version,
+			   uint64_t leaf, const char *msg)
+{
+	struct kta_error err;
+	uint8_t got[32];
+
+	assert_int_equal(ops.entry_hash(ops.ctx, label, version, leaf, got, &err),
+			 KTA_ERR_MALFORMED);
+	if (strstr(err.msg, msg) == NULL)
+		fail_msg("\"%s\" does not say \"%s\"", err.msg, msg);
+}
+
 static void history_and_index(void **state)
 {
 	struct tmp t;
@@ -1454,13 +1489,394 @@ static void history_and_index(void **state)
 	assert_int_equal(ls.version, 3);
 	assert_int_equal(ls.leaf_index, 9);
 	assert_int_equal(ls.nkeys, 0);
-	assert_int_equal(ls.entry_hash[0], 9);
 	assert_null(ls.entry);
+	entry_hash_is(ops, "alice", 9, 3, -1);
+	/* leaf 4 is bob's entry, leaf 5 none */
+	entry_hash_bad(ops, "alice", 3, 4, "leaf 4 is not version 3 of alice");
+	entry_hash_bad(ops, "alice", 3, 5, "no valid record for leaf 5");
+	/* alice's leaf 9 holds version 3, not 2 */
+	entry_hash_bad(ops, "alice", 2, 9, "leaf 9 is not version 2 of alice");
 	assert_int_equal(ops.get(ops.ctx, "bob", &found, &ls, NULL), KTA_OK);
 	assert_int_equal(ls.nkeys, 1);
 	assert_string_equal(ls.keys[0].device, "phone");
 	assert_int_equal(ops.get(ops.ctx, "carol", &found, &ls, NULL), KTA_OK);
 	assert_false(found);
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/* Puts mk_entry(label, version, fill) at leaf through an open index. */
+static void ops_put(struct kta_replay_index ops, const char *label, uint64_t version, uint64_t leaf,
+		    int fill)
+{
+	struct kta_label_state ls;
+	struct kta_entry *e = NULL;
+	struct kta_hasher *hs = NULL;
+	struct kta_error err;
+	size_t len;
+	uint8_t *raw = mk_entry(label, version, fill, &len);
+
+	assert_int_equal(kta_entry_parse(raw, len, &e, NULL), KTA_OK);
+	memset(&ls, 0, sizeof(ls));
+	ls.label = label;
+	ls.version = version;
+	ls.leaf_index = leaf;
+	/* the history keeps a packed entry with its hash's first bytes */
+	assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
+	kta_hash_leaf(hs, raw, len, ls.entry_hash);
+	kta_hasher_free(hs);
+	ls.keys = e->keys;
+	ls.nkeys = e->nkeys;
+	ls.entry = raw;
+	ls.entry_len = len;
+	ls.parsed = e;
+	if (ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, &err) != KTA_OK)
+		fail_msg("put: %s", err.msg);
+	kta_entry_free(e);
+	free(raw);
+}
+
+#define APP_LABELS 50
+#define APP_LEAVES 900
+/* leaf i: label u<i % APP_LABELS>, version i / APP_LABELS + 1, keys filled
+ * with i % 200 + 1 */
+static void app_label(size_t i, char *label, size_t n)
+{
+	(void)snprintf(label, n, "u%zu", i % APP_LABELS);
+}
+
+/* A replay asks for leaf hashes while it appends history (ix_entry_hash):
+ * reading the chunk being appended to, or an older one, leaves the appends
+ * intact. */
+static void entry_hash_while_appending(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_state_history_item *h = NULL;
+	size_t i, j, n, k;
+	char label[32];
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	for (i = 0; i < APP_LEAVES; i++) {
+		app_label(i, label, sizeof(label));
+		ops_put(ops, label, i / APP_LABELS + 1, i, (int)(i % 200) + 1);
+		/* the leaf just put (the open chunk), and one further back */
+		entry_hash_is(ops, label, i, i / APP_LABELS + 1, (int)(i % 200) + 1);
+		j = (i * 7919) % (i + 1);
+		app_label(j, label, sizeof(label));
+		entry_hash_is(ops, label, j, j / APP_LABELS + 1, (int)(j % 200) + 1);
+	}
+	assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	kta_state_index_free(ix);
+	/* every label's history is whole, and every leaf's hash right */
+	for (k = 0; k < APP_LABELS; k++) {
+		app_label(k, label, sizeof(label));
+		assert_int_equal(kta_state_history(st, ORIGIN, label, &h, &n, NULL), KTA_OK);
+		assert_int_equal(n, APP_LEAVES / APP_LABELS);
+		for (j = 0; j < n; j++) {
+			assert_int_equal(h[j].leaf_index, k + j * APP_LABELS);
+			assert_int_equal(h[j].version, j + 1);
+		}
+		kta_state_history_free(h, n);
+	}
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	for (i = 0; i < APP_LEAVES; i++) {
+		app_label(i, label, sizeof(label));
+		entry_hash_is(ops, label, i, i / APP_LABELS + 1, (int)(i % 200) + 1);
+	}
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+static enum kta_status count_emit(void *ctx, const struct kta_alert *a, struct kta_error *err)
+{
+	(void)a;
+	(void)err;
+	(*(int *)ctx)++;
+	return KTA_OK;
+}
+
+/* Replays (raw, len) at leaf through the state's index, in a transaction
+ * committed when the replay succeeds: its status, *alerts counts alerts. */
+static enum kta_status replay_at(struct kta_state *st, const uint8_t *raw, size_t len,
+				 uint64_t leaf, int *alerts, struct kta_error *err)
+{
+	struct kta_replay_config cfg;
+	struct kta_replay *r = NULL;
+	struct kta_state_index *ix = NULL;
+	enum kta_status rs;
+
+	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.origin = ORIGIN;
+	cfg.now = 1;
+	cfg.size = leaf + 1;
+	cfg.index = kta_state_index_ops(ix);
+	cfg.emit = count_emit;
+	cfg.emit_ctx = alerts;
+	assert_int_equal(kta_replay_new(&cfg, &r, NULL), KTA_OK);
+	rs = kta_replay_entry(r, leaf, raw, len, NULL, err);
+	kta_replay_free(r);
+	kta_state_index_free(ix);
+	if (rs == KTA_OK)
+		assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	else
+		assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+	return rs;
+}
+
+/* A repeat is told from an equivocation by the leaf hash rebuilt from the
+ * label's latest history record: with that record damaged, the replay
+ * stops with the state's error instead of guessing. */
+static void entry_hash_damaged_history(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_error err;
+	sqlite3 *db;
+	size_t len, len2;
+	uint8_t *raw = mk_entry("alice", 1, 3, &len), *other = mk_entry("alice", 1, 4, &len2);
+	int alerts = 0;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(replay_at(st, raw, len, 0, &alerts, NULL), KTA_OK);
+	assert_int_equal(alerts, 0);
+	/* the same bytes: a repeat; other bytes: an equivocation */
+	assert_int_equal(replay_at(st, raw, len, 1, &alerts, NULL), KTA_OK);
+	assert_int_equal(alerts, 1);
+	assert_int_equal(replay_at(st, other, len2, 2, &alerts, NULL), KTA_OK);
+	assert_int_equal(alerts, 2);
+	kta_state_close(st);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "UPDATE label_history SET data = x'05'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(&t);
+	assert_int_equal(replay_at(st, raw, len, 3, &alerts, &err), KTA_ERR_MALFORMED);
+	assert_non_null(strstr(err.msg, "label_history"));
+	assert_non_null(strstr(err.msg, "no valid record for leaf 2"));
+	assert_int_equal(alerts, 2);
+	kta_state_close(st);
+	free(raw);
+	free(other);
+	tmp_rm(&t);
+}
+
+/* A history chunk read for entry_hash is kept only while the database
+ * holds it: after a rollback, the same leaves hold other entries. */
+static void entry_hash_after_rollback(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	size_t i, round;
+	char label[32];
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
+		/* enough for leaf 5 to be in a closed chunk, read from SQLite */
+		for (i = 0; i < 400; i++) {
+			app_label(i, label, sizeof(label));
+			ops_put(ops, label, i / APP_LABELS + 1, i,
+				(int)((i + 7 * round) % 200) + 1);
+		}
+		entry_hash_is(ops, "u5", 5, 1, (int)(5 + 7 * round) + 1);
+		if (round == 0)
+			assert_int_equal(kta_state_rollback(st, NULL), KTA_OK);
+		else
+			assert_int_equal(kta_state_commit(st, NULL), KTA_OK);
+	}
+	kta_state_index_free(ix);
+	kta_state_close(st);
+	tmp_rm(&t);
+}
+
+/* Rewrites bucket row (d, len) in schema 4's form (no leading 0x00, a
+ * 32-byte leaf hash after each record's leaf index) into out; its length. */
+static size_t row_to_v4(const uint8_t *d, size_t len, uint8_t *out)
+{
+	size_t off = 1, o = 0;
+	uint64_t ll, ver, leaf, kl;
+
+	assert_true(len > 0 && d[0] == 0x00);
+	while (off < len) {
+		assert_int_equal(kta_varint_get(d, len, &off, &ll), 0);
+		o += kta_varint_put(out + o, ll);
+		memcpy(out + o, d + off, (size_t)ll);
+		o += (size_t)ll;
+		off += (size_t)ll;
+		assert_int_equal(kta_varint_get(d, len, &off, &ver), 0);
+		assert_int_equal(kta_varint_get(d, len, &off, &leaf), 0);
+		o += kta_varint_put(out + o, ver);
+		o += kta_varint_put(out + o, leaf);
+		memset(out + o, 0xab, 32);
+		o += 32;
+		assert_int_equal(kta_varint_get(d, len, &off, &kl), 0);
+		o += kta_varint_put(out + o, kl);
+		memcpy(out + o, d + off, (size_t)kl);
+		o += (size_t)kl;
+		off += (size_t)kl;
+	}
+	return o;
+}
+
+/* First byte of labels row `bucket`. */
+static int row_first_byte(sqlite3 *db, long long bucket)
+{
+	sqlite3_stmt *s;
+	int b;
+
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT data FROM labels WHERE origin = ?1 AND bucket = ?2", -1,
+			       &s, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(s, 1, ORIGIN, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, bucket);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	b = ((const uint8_t *)sqlite3_column_blob(s, 0))[0];
+	sqlite3_finalize(s);
+	return b;
+}
+
+#define V4_LABELS 80
+/* Bucket rows as schema 4 wrote them (a leaf hash in every record) are read
+ * after the raise to 5, and a bucket that changes is written in the new
+ * form; a damaged old row is reported. */
+static void schema4_bucket_rows(void **state)
+{
+	struct tmp t;
+	struct kta_state *st;
+	struct kta_state_index *ix = NULL;
+	struct kta_replay_index ops;
+	struct kta_label_state ls;
+	struct kta_error err;
+	sqlite3 *db;
+	sqlite3_stmt *s, *u;
+	uint8_t out[65536];
+	long long buckets[8], changed = -1;
+	size_t i, nb = 0, old = 0, bad = 0;
+	int found;
+	char label[32];
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(&t);
+	for (i = 0; i < V4_LABELS; i++) {
+		(void)snprintf(label, sizeof(label), "s%zu", i);
+		index_put(st, label, 1, i, (int)i + 1, KTA_AUTH_FIRST_VERSION);
+	}
+	kta_state_close(st);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT bucket, data FROM labels WHERE bucket >= 0",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "UPDATE labels SET data = ?2 WHERE bucket = ?1", -1, &u, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 1);
+		size_t n = row_to_v4(sqlite3_column_blob(s, 1), len, out);
+
+		assert_true(nb < 8);
+		buckets[nb++] = sqlite3_column_int64(s, 0);
+		sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
+		sqlite3_bind_blob(u, 2, out, (int)n, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+		sqlite3_reset(u);
+	}
+	sqlite3_finalize(s);
+	sqlite3_finalize(u);
+	assert_true(nb >= 2);
+	assert_int_equal(sqlite3_exec(db, "COMMIT; PRAGMA user_version = 4", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	/* raised to 5; every label read from the old rows */
+	st = open_ok(&t);
+	assert_int_equal(user_version(&t), KTA_STATE_SCHEMA_VERSION);
+	assert_int_equal(KTA_STATE_SCHEMA_VERSION, 5);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	for (i = 0; i < V4_LABELS; i++) {
+		(void)snprintf(label, sizeof(label), "s%zu", i);
+		assert_int_equal(ops.get(ops.ctx, label, &found, &ls, NULL), KTA_OK);
+		assert_true(found);
+		assert_int_equal(ls.version, 1);
+		assert_int_equal(ls.leaf_index, i);
+		assert_int_equal(ls.nkeys, 1);
+		assert_int_equal(ls.keys[0].pub[0], (uint8_t)(i + 1));
+		entry_hash_is(ops, label, i, 1, (int)i + 1);
+	}
+	kta_state_index_free(ix);
+	/* a changed bucket is written in the new form, the others stay */
+	index_put(st, "s0", 2, 200, 7, KTA_AUTH_OWNER);
+	kta_state_close(st);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	for (i = 0; i < nb; i++) {
+		if (row_first_byte(db, buckets[i]) == 0x00) {
+			assert_int_equal(changed, -1);
+			changed = buckets[i];
+		} else {
+			old++;
+		}
+	}
+	assert_true(changed >= 0);
+	assert_int_equal(old, nb - 1);
+	sqlite3_close(db);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	for (i = 0; i < V4_LABELS; i++) {
+		(void)snprintf(label, sizeof(label), "s%zu", i);
+		assert_int_equal(ops.get(ops.ctx, label, &found, &ls, NULL), KTA_OK);
+		assert_true(found);
+		assert_int_equal(ls.version, i == 0 ? 2 : 1);
+		entry_hash_is(ops, label, i == 0 ? 200 : i, i == 0 ? 2 : 1,
+			      i == 0 ? 7 : (int)i + 1);
+	}
+	kta_state_index_free(ix);
+	kta_state_close(st);
+
+	/* an old row cut inside a leaf hash: reported, with its bucket */
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "UPDATE labels SET data = substr(data, 1, 12) WHERE bucket >= 0 "
+			 "AND substr(data, 1, 1) != x'00'",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(&t);
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops = kta_state_index_ops(ix);
+	for (i = 0; i < V4_LABELS; i++) {
+		(void)snprintf(label, sizeof(label), "s%zu", i);
+		if (ops.get(ops.ctx, label, &found, &ls, &err) == KTA_OK)
+			continue;
+		assert_non_null(strstr(err.msg, "bad at byte"));
+		bad++;
+	}
+	assert_true(bad > 0);
 	kta_state_index_free(ix);
 	kta_state_close(st);
 	tmp_rm(&t);
@@ -2548,6 +2964,106 @@ static void index_get_put_positions(void **state)
 }
 
 /* A schema 1 database (one row per label and per history entry) is converted. */
+/* The schema 1 tables (rows: v1_row). */
+static const char v1_schema[] =
+    "CREATE TABLE logs(origin TEXT PRIMARY KEY NOT NULL, checkpoint TEXT NOT NULL,"
+    " size INTEGER NOT NULL, root BLOB NOT NULL, range BLOB NOT NULL,"
+    " first_seen INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE labels(origin TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT "
+    "NULL, leaf_index INTEGER NOT NULL, entry_hash BLOB NOT NULL, keys BLOB NOT NULL,"
+    " PRIMARY KEY(origin, label)) WITHOUT ROWID;"
+    "CREATE TABLE label_history(origin TEXT NOT NULL, leaf_index INTEGER NOT NULL,"
+    " label TEXT NOT NULL, version INTEGER NOT NULL, entry BLOB NOT NULL, auth TEXT NOT "
+    "NULL, PRIMARY KEY(origin, label, leaf_index)) WITHOUT ROWID;"
+    "CREATE TABLE watches(origin TEXT NOT NULL, label TEXT NOT NULL, mode TEXT NOT NULL,"
+    " keys BLOB, approved_version INTEGER NOT NULL, added_at INTEGER NOT NULL,"
+    " PRIMARY KEY(origin, label));"
+    "CREATE TABLE alerts(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    " json TEXT NOT NULL, severity TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE sinks(name TEXT PRIMARY KEY NOT NULL, after_seq INTEGER NOT NULL,"
+    " added_at INTEGER NOT NULL);"
+    "CREATE TABLE deliveries(alert_id TEXT NOT NULL, sink TEXT NOT NULL, delivered_at "
+    "INTEGER, attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL, last_error TEXT,"
+    " PRIMARY KEY(alert_id, sink));"
+    "PRAGMA user_version = 1; PRAGMA application_id = 1802789237;";
+
+/* A schema 1 history row of mk_entry(label, version, fill) at leaf, and
+ * with latest its labels row (its leaf hash and key-set blob). */
+static void v1_row(sqlite3 *db, const char *origin, uint64_t leaf, const char *label,
+		   uint64_t version, int fill, const char *auth, int latest)
+{
+	struct kta_hasher *hs = NULL;
+	sqlite3_stmt *s;
+	uint8_t lh[32], keys[39];
+	size_t len, kl = 0;
+	uint8_t *raw = mk_entry(label, version, fill, &len);
+
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "INSERT INTO label_history VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1,
+			       &s, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)leaf);
+	sqlite3_bind_text(s, 3, label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)version);
+	sqlite3_bind_blob(s, 5, raw, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, auth, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	if (latest) {
+		assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
+		kta_hash_leaf(hs, raw, len, lh);
+		kta_hasher_free(hs);
+		if (fill >= 0) {
+			keys[0] = KTA_ENTRY_ALG_ED25519;
+			memset(keys + 1, fill, 32);
+			keys[33] = 5;
+			memcpy(keys + 34, "phone", 5);
+			kl = sizeof(keys);
+		}
+		assert_int_equal(
+		    sqlite3_prepare_v2(db, "INSERT INTO labels VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1,
+				       &s, NULL),
+		    SQLITE_OK);
+		sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, label, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)version);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)leaf);
+		sqlite3_bind_blob(s, 5, lh, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 6, keys, (int)kl, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+	}
+	free(raw);
+}
+
+/* Schema 1 kept each label's entry hash; converted, the history must
+ * rebuild it, or the database is refused as damaged. */
+static void schema_v1_hash_mismatch(void **state)
+{
+	struct tmp t;
+	struct kta_state *st = NULL;
+	struct kta_error err;
+	sqlite3 *db;
+
+	(void)state;
+	tmp_make(&t);
+	assert_int_equal(mkdir(sdir(&t), 0700), 0);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	v1_row(db, "o", 3, "alice", 1, 1, "first_version", 1);
+	assert_int_equal(
+	    sqlite3_exec(db, "UPDATE labels SET entry_hash = zeroblob(32)", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(kta_state_open(sdir(&t), &st, &err), KTA_ERR_MALFORMED);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "schema 1: alice: the history's entry at leaf 3"));
+	/* refused in the transaction that checks the schema: still version 1 */
+	assert_int_equal(user_version(&t), 1);
+	tmp_rm(&t);
+}
+
 static void schema_v1_migration(void **state)
 {
 	struct tmp t;
@@ -2562,45 +3078,21 @@ static void schema_v1_migration(void **state)
 	uint64_t n;
 	int found, ver = 0;
 	struct kta_error err;
-	static const char v1[] =
-	    "CREATE TABLE logs(origin TEXT PRIMARY KEY NOT NULL, checkpoint TEXT NOT NULL,"
-	    " size INTEGER NOT NULL, root BLOB NOT NULL, range BLOB NOT NULL,"
-	    " first_seen INTEGER NOT NULL, updated INTEGER NOT NULL);"
-	    "CREATE TABLE labels(origin TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT "
-	    "NULL, leaf_index INTEGER NOT NULL, entry_hash BLOB NOT NULL, keys BLOB NOT NULL,"
-	    " PRIMARY KEY(origin, label)) WITHOUT ROWID;"
-	    "CREATE TABLE label_history(origin TEXT NOT NULL, leaf_index INTEGER NOT NULL,"
-	    " label TEXT NOT NULL, version INTEGER NOT NULL, entry BLOB NOT NULL, auth TEXT NOT "
-	    "NULL, PRIMARY KEY(origin, label, leaf_index)) WITHOUT ROWID;"
-	    "CREATE TABLE watches(origin TEXT NOT NULL, label TEXT NOT NULL, mode TEXT NOT NULL,"
-	    " keys BLOB, approved_version INTEGER NOT NULL, added_at INTEGER NOT NULL,"
-	    " PRIMARY KEY(origin, label));"
-	    "CREATE TABLE alerts(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
-	    " json TEXT NOT NULL, severity TEXT NOT NULL, created INTEGER NOT NULL);"
-	    "CREATE TABLE sinks(name TEXT PRIMARY KEY NOT NULL, after_seq INTEGER NOT NULL,"
-	    " added_at INTEGER NOT NULL);"
-	    "CREATE TABLE deliveries(alert_id TEXT NOT NULL, sink TEXT NOT NULL, delivered_at "
-	    "INTEGER, attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL, last_error TEXT,"
-	    " PRIMARY KEY(alert_id, sink));"
-	    /* alice: v1 at leaf 3, v2 at 7 (unauthorized), deleted v3 at 9; bob v1 at 4 */
-	    "INSERT INTO labels VALUES('o', 'alice', 3, 9, zeroblob(32), x'');"
-	    "INSERT INTO labels VALUES('o', 'bob', 1, 4, randomblob(32),"
-	    " x'01"
-	    "0101010101010101010101010101010101010101010101010101010101010101"
-	    "0570686f6e65');"
-	    "INSERT INTO labels VALUES('p', 'alice', 1, 0, zeroblob(32), x'');"
-	    "INSERT INTO label_history VALUES('o', 3, 'alice', 1, 'A1', 'first_version');"
-	    "INSERT INTO label_history VALUES('o', 4, 'bob', 1, 'B1', 'first_version');"
-	    "INSERT INTO label_history VALUES('o', 7, 'alice', 2, 'A2', 'unauthorized');"
-	    "INSERT INTO label_history VALUES('o', 9, 'alice', 3, 'A3', 'owner');"
-	    "INSERT INTO label_history VALUES('p', 0, 'alice', 1, 'P1', 'first_version');"
-	    "PRAGMA user_version = 1; PRAGMA application_id = 1802789237;";
+	uint8_t *a3;
+	size_t a3_len;
 
 	(void)state;
 	tmp_make(&t);
 	assert_int_equal(mkdir(sdir(&t), 0700), 0);
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	/* alice: v1 at leaf 3, v2 at 7 (unauthorized), deleted v3 at 9; bob v1
+	 * at 4; in p, alice deleted at 0 */
+	v1_row(db, "o", 3, "alice", 1, 1, "first_version", 0);
+	v1_row(db, "o", 4, "bob", 1, 1, "first_version", 1);
+	v1_row(db, "o", 7, "alice", 2, 2, "unauthorized", 0);
+	v1_row(db, "o", 9, "alice", 3, -1, "owner", 1);
+	v1_row(db, "p", 0, "alice", 1, -1, "first_version", 1);
 	sqlite3_close(db);
 	st = open_ok(&t);
 	assert_int_equal(kta_state_label_count(st, "o", &n, NULL), KTA_OK);
@@ -2613,8 +3105,10 @@ static void schema_v1_migration(void **state)
 	assert_int_equal(h[1].leaf_index, 7);
 	assert_int_equal(h[1].auth, KTA_AUTH_UNAUTHORIZED);
 	assert_int_equal(h[2].version, 3);
-	assert_int_equal(h[2].entry_len, 2);
-	assert_memory_equal(h[2].entry, "A3", 2);
+	a3 = mk_entry("alice", 3, -1, &a3_len);
+	assert_int_equal(h[2].entry_len, a3_len);
+	assert_memory_equal(h[2].entry, a3, a3_len);
+	free(a3);
 	kta_state_history_free(h, nh);
 	assert_int_equal(kta_state_index_new(st, "o", &ix, NULL), KTA_OK);
 	ops = kta_state_index_ops(ix);
@@ -2623,6 +3117,9 @@ static void schema_v1_migration(void **state)
 	assert_int_equal(ls.leaf_index, 4);
 	assert_int_equal(ls.nkeys, 1);
 	assert_string_equal(ls.keys[0].device, "phone");
+	/* the records keep no entry hash: the history rebuilds schema 1's */
+	entry_hash_is(ops, "bob", 4, 1, 1);
+	entry_hash_is(ops, "alice", 9, 3, -1);
 	/* the next leaf continues the converted history */
 	assert_int_equal(kta_state_begin(st, NULL), KTA_OK);
 	ix_put_one(ix, "bob", 2, 9, 5, KTA_ERR_IO);
@@ -2732,6 +3229,10 @@ int main(void)
 	    cmocka_unit_test(watches),
 	    cmocka_unit_test(watches_adapter_tofu),
 	    cmocka_unit_test(history_and_index),
+	    cmocka_unit_test(entry_hash_while_appending),
+	    cmocka_unit_test(schema4_bucket_rows),
+	    cmocka_unit_test(entry_hash_damaged_history),
+	    cmocka_unit_test(entry_hash_after_rollback),
 	    cmocka_unit_test(history_packed),
 	    cmocka_unit_test(index_volume),
 	    cmocka_unit_test(index_cache_eviction),
@@ -2743,6 +3244,7 @@ int main(void)
 	    cmocka_unit_test(index_get_put_positions),
 	    cmocka_unit_test(index_prefetch),
 	    cmocka_unit_test(schema_v1_migration),
+	    cmocka_unit_test(schema_v1_hash_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
