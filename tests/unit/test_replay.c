@@ -1313,6 +1313,7 @@ static void threaded_run_shard(unsigned threads, int pf, const struct hentry *h,
 	cfg.size = n;
 	cfg.index = kta_replay_memindex_ops(*mi);
 	assert_null(cfg.index.prefetch);
+	assert_null(cfg.index.entry_hash); /* its get fills entry_hash */
 	memset(&px, 0, sizeof(px));
 	if (pf) {
 		px.inner = cfg.index;
