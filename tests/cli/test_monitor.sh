@@ -303,6 +303,71 @@ has out "two different entries for version 1 of label bob" "A8: says what it pro
 expect 0 "A7: evidence verifies offline" -- $K verify evidence "$($ALERTS get "$T/rm.alerts" root_mismatch evidence | tr -d '"')" --log-key "$(cat "$T/rm.log.vkey")"
 expect 0 "A5: evidence verifies offline" -- $K verify evidence "$($ALERTS get "$T/rb.alerts" rollback evidence | tr -d '"')" --log-key "$(cat "$T/rb.log.vkey")"
 
+# --- a state of schema 4 (label records with leaf hashes), upgraded -------------
+# The first run's bucket rows are rewritten in the form schema 4 wrote (no
+# leading 0x00, a 32-byte hash after each leaf index, here zeros: the hash
+# is never read again) and the version set back to 4; the next run raises
+# it to 5 and tells a repeat from an equivocation by the history alone.
+newdir up
+$K dir add "$T/up.d" --label bob --key "ed25519:$(randkey):phone" >/dev/null
+$K dir add "$T/up.d" --label erin --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/up.d" >/dev/null
+serve "$T/up.d"
+mkconf up "$URL"
+once up 0 "schema 4: the first run"
+python3 - "$T/up.state/state.db" <<'PY'
+import sqlite3, sys
+
+def varint(d, off):
+    v, shift = 0, 0
+    while True:
+        c = d[off]
+        off += 1
+        v |= (c & 0x7F) << shift
+        if not c & 0x80:
+            return v, off
+        shift += 7
+
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT rowid, data FROM labels WHERE bucket >= 0").fetchall()
+assert rows and all(d[:1] == b"\x00" for _, d in rows), "rows not in the schema 5 form"
+for rowid, d in rows:
+    off, out = 1, b""
+    while off < len(d):
+        start = off
+        ll, off = varint(d, off)
+        off += ll
+        _, off = varint(d, off)
+        _, off = varint(d, off)  # leaf index: the hash followed it
+        out += d[start:off] + bytes(32)
+        start = off
+        kl, off = varint(d, off)
+        off += kl
+        out += d[start:off]
+    db.execute("UPDATE labels SET data = ? WHERE rowid = ?", (out, rowid))
+db.execute("PRAGMA user_version = 4")
+db.commit()
+PY
+$MKLOG entries "$T/up.d" "$T/up.entries"
+cp "$T/up.entries/00000000" "$T/up.entries/00000002"
+printf 'keydir/v1\nlabel bob\nversion 1\ntime 1764143000\nkey ed25519 %s phone\n' "$(randkey)" >"$T/up.entries/00000003"
+$MKLOG build "$T/up.v2" example.com/up "$T/up.entries"
+$K sign --key "$T/up.log.key" --out "$T/up.v2/checkpoint" "$T/up.v2/checkpoint.txt"
+serve "$T/up.v2"
+mkconf up "$URL"
+once up 1 "schema 4: the next run"
+sqlver() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$T/up.state/state.db" "$1"; }
+ok '[ "$(sqlver "PRAGMA user_version")" = 5 ]' "schema 4: raised to 5"
+ok '[ "$(sqlver "SELECT COUNT(*) FROM labels WHERE bucket >= 0 AND substr(data, 1, 1) = x'"'00'"'")" -ge 1 ]' \
+  "schema 4: the changed bucket written in the new form"
+has_alert up "version_skip critical label=bob version=1 leaf=2" "schema 4: the same bytes again: a repeat"
+has_alert up "version_equivocation critical label=bob version=1 leaf=3" "schema 4: other bytes: an equivocation"
+nalerts up 2 "schema 4: two alerts"
+ev=$($ALERTS get "$T/up.alerts" version_equivocation evidence | tr -d '"')
+expect 0 "schema 4: the equivocation's evidence verifies offline" -- $K verify evidence "$ev" --log-key "$(cat "$T/up.log.vkey")"
+expect 0 "schema 4: history across the upgrade" -- $K history bob --config "$T/up.conf"
+has out "leaf 3" "schema 4: history shows the last entry"
+
 # --- A10 bad signature; witness quorum not met ----------------------------------
 newdir sig
 $K dir add "$T/sig.d" --label a --key "ed25519:$(randkey):d" >/dev/null
