@@ -315,18 +315,12 @@ $K dir publish "$T/up.d" >/dev/null
 serve "$T/up.d"
 mkconf up "$URL"
 once up 0 "schema 4: the first run"
-python3 - "$T/up.state/state.db" <<'PY'
+python3 - "$T/up.state/state.db" "$KTA_SRCDIR/tests/tools" <<'PY'
 import sqlite3, sys
 
-def varint(d, off):
-    v, shift = 0, 0
-    while True:
-        c = d[off]
-        off += 1
-        v |= (c & 0x7F) << shift
-        if not c & 0x80:
-            return v, off
-        shift += 7
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, sys.argv[2])
+from monitor_alerts import varint
 
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute("SELECT rowid, data FROM labels WHERE bucket >= 0").fetchall()
