@@ -13,6 +13,8 @@
 # MIB: an index_cache for both (default: the default). The data comes from
 # bench/run.sh ($KTA_BENCH_DATA, default /tmp/ktaudit-bench).
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || { echo "usage: bench/ab.sh OLD NEW [ROUNDS [MIB]]" >&2; exit 2; }
 old=$1 new=$2 rounds=${3:-8} mib=${4:-}
 DATA=${KTA_BENCH_DATA:-/tmp/ktaudit-bench}
@@ -34,7 +36,6 @@ for _ in $(seq "$rounds"); do
   echo "old $(one "$old")" >> "$tmp/runs"
   echo "new $(one "$new")" >> "$tmp/runs"
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 for side in old new; do
   col() { awk -v s="$side" -v c="$1" '$1 == s {print $c}' "$tmp/runs"; }
   echo "$side: $(col 2 | sort -n | tr '\n' ' ')| median $(col 2 | median)" \

@@ -12,6 +12,8 @@
 # in build-bench/ and its data in $KTA_BENCH_DATA, default /tmp/ktaudit-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 rounds=${1:-6}
 DATA=${KTA_BENCH_DATA:-/tmp/ktaudit-bench}
 K=$PWD/build-bench/ktaudit
@@ -65,12 +67,11 @@ for i in $(seq "$rounds"); do
     printf "round %d (load %s): shared %.2f CPU-s %.2f s wall (%d /CPU-s); exclusive %.2f CPU-s %.2f s wall (%d /CPU-s); CPU ratio %.2f\n",
       i, l, a[1], a[2], n / a[1], b[1], b[2], n / b[1], a[1] / b[1] }'
 done
-med() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for side in s x; do
-  c=$(cut -d' ' -f1 "$tmp/$side" | med)
-  w=$(cut -d' ' -f2 "$tmp/$side" | med)
+  c=$(cut -d' ' -f1 "$tmp/$side" | median)
+  w=$(cut -d' ' -f2 "$tmp/$side" | median)
   awk -v c="$c" -v w="$w" -v n="$n" -v side="$side" 'BEGIN {
     printf "%-9s median %.2f CPU-s (%d entries per CPU-second), %.2f s wall (%d entries/s)\n",
       side == "s" ? "shared" : "exclusive", c, n / c, w, n / w }'
 done
-paste -d' ' "$tmp/s" "$tmp/x" | awk '{ print $1 / $3 }' | med | awk '{ printf "per-round CPU ratio shared/exclusive: median %.2f\n", $1 }'
+paste -d' ' "$tmp/s" "$tmp/x" | awk '{ print $1 / $3 }' | median | awk '{ printf "per-round CPU ratio shared/exclusive: median %.2f\n", $1 }'

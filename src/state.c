@@ -643,14 +643,17 @@ void kta_state_close(struct kta_state *st)
 		st->stmts[i] = NULL;
 	}
 	if (st->db != NULL) {
+		enum kta_status shared;
+
 		if (st->in_tx) {
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 			st->in_tx = 0;
 		}
-		/* Back to WAL for the shared opens that follow. Best effort: each
-		 * open switches too, and the lock goes with the connection. */
-		if (kta_state_set_shared(st, NULL) != KTA_OK)
-			st->exclusive = 0;
+		/* Back to WAL for the shared opens that follow. Best effort
+		 * (the result is not needed): each open switches too, and the
+		 * lock goes with the connection. */
+		shared = kta_state_set_shared(st, NULL);
+		(void)shared;
 		sqlite3_close_v2(st->db);
 	}
 	free(st->path);

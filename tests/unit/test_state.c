@@ -80,35 +80,47 @@ static uint8_t *mk_entry(const char *label, uint64_t version, int fill, size_t *
 	return out;
 }
 
-/* Puts label's state through the index adapter (parsing the entry for its keys). */
-static void index_put(struct kta_state *st, const char *label, uint64_t version, uint64_t leaf,
-		      int fill, enum kta_auth_result auth)
+/* Puts mk_entry(label, version, fill) at leaf through an open index (the
+ * history keeps it packed). */
+static void ops_put(struct kta_replay_index ops, const char *label, uint64_t version, uint64_t leaf,
+		    int fill, enum kta_auth_result auth)
 {
-	struct kta_state_index *ix = NULL;
-	struct kta_replay_index ops;
 	struct kta_label_state ls;
 	struct kta_entry *e = NULL;
+	struct kta_hasher *hs = NULL;
 	struct kta_error err;
 	size_t len;
 	uint8_t *raw = mk_entry(label, version, fill, &len);
 
 	assert_int_equal(kta_entry_parse(raw, len, &e, NULL), KTA_OK);
-	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
-	ops = kta_state_index_ops(ix);
 	memset(&ls, 0, sizeof(ls));
 	ls.label = label;
 	ls.version = version;
 	ls.leaf_index = leaf;
-	memset(ls.entry_hash, (int)leaf, 32);
+	/* the history keeps a packed entry with its hash's first bytes */
+	assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
+	kta_hash_leaf(hs, raw, len, ls.entry_hash);
+	kta_hasher_free(hs);
 	ls.keys = e->keys;
 	ls.nkeys = e->nkeys;
 	ls.entry = raw;
 	ls.entry_len = len;
+	ls.parsed = e;
 	if (ops.put(ops.ctx, &ls, auth, &err) != KTA_OK)
 		fail_msg("put: %s", err.msg);
-	kta_state_index_free(ix);
 	kta_entry_free(e);
 	free(raw);
+}
+
+/* Puts label's state through a new index of its own (ops_put). */
+static void index_put(struct kta_state *st, const char *label, uint64_t version, uint64_t leaf,
+		      int fill, enum kta_auth_result auth)
+{
+	struct kta_state_index *ix = NULL;
+
+	assert_int_equal(kta_state_index_new(st, ORIGIN, &ix, NULL), KTA_OK);
+	ops_put(kta_state_index_ops(ix), label, version, leaf, fill, auth);
+	kta_state_index_free(ix);
 }
 
 static struct kta_alert *mk_alert(const char *label, uint64_t version)
@@ -1027,6 +1039,15 @@ static void exclusive_mode(void **state)
 	assert_int_equal(kta_state_set_shared(a, NULL), KTA_OK); /* again: nothing to do */
 	assert_int_equal(header_mode(&t), 2);
 	b = open_ok(&t);
+	/* a write that finds the database locked says who may hold it */
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	kta_state_test_busy_timeout(b, 50);
+	assert_int_equal(kta_state_watch_add(b, ORIGIN, "zed", KTA_WATCH_TOFU, NULL, 0, 1, &err),
+			 KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "database is locked"));
+	assert_non_null(strstr(err.msg, "a monitor run in exclusive mode"));
+	sqlite3_close(db);
 	index_put(b, "carol", 1, 2, 3, KTA_AUTH_FIRST_VERSION);
 	index_put(a, "dave", 1, 3, 4, KTA_AUTH_FIRST_VERSION);
 	assert_int_equal(kta_state_label_count(b, ORIGIN, &n, NULL), KTA_OK);
@@ -1506,37 +1527,6 @@ static void history_and_index(void **state)
 	tmp_rm(&t);
 }
 
-/* Puts mk_entry(label, version, fill) at leaf through an open index. */
-static void ops_put(struct kta_replay_index ops, const char *label, uint64_t version, uint64_t leaf,
-		    int fill)
-{
-	struct kta_label_state ls;
-	struct kta_entry *e = NULL;
-	struct kta_hasher *hs = NULL;
-	struct kta_error err;
-	size_t len;
-	uint8_t *raw = mk_entry(label, version, fill, &len);
-
-	assert_int_equal(kta_entry_parse(raw, len, &e, NULL), KTA_OK);
-	memset(&ls, 0, sizeof(ls));
-	ls.label = label;
-	ls.version = version;
-	ls.leaf_index = leaf;
-	/* the history keeps a packed entry with its hash's first bytes */
-	assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
-	kta_hash_leaf(hs, raw, len, ls.entry_hash);
-	kta_hasher_free(hs);
-	ls.keys = e->keys;
-	ls.nkeys = e->nkeys;
-	ls.entry = raw;
-	ls.entry_len = len;
-	ls.parsed = e;
-	if (ops.put(ops.ctx, &ls, KTA_AUTH_OWNER, &err) != KTA_OK)
-		fail_msg("put: %s", err.msg);
-	kta_entry_free(e);
-	free(raw);
-}
-
 #define APP_LABELS 50
 #define APP_LEAVES 900
 /* leaf i: label u<i % APP_LABELS>, version i / APP_LABELS + 1, keys filled
@@ -1567,7 +1557,7 @@ static void entry_hash_while_appending(void **state)
 	ops = kta_state_index_ops(ix);
 	for (i = 0; i < APP_LEAVES; i++) {
 		app_label(i, label, sizeof(label));
-		ops_put(ops, label, i / APP_LABELS + 1, i, (int)(i % 200) + 1);
+		ops_put(ops, label, i / APP_LABELS + 1, i, (int)(i % 200) + 1, KTA_AUTH_OWNER);
 		/* the leaf just put (the open chunk), and one further back */
 		entry_hash_is(ops, label, i, i / APP_LABELS + 1, (int)(i % 200) + 1);
 		j = (i * 7919) % (i + 1);
@@ -1696,8 +1686,8 @@ static void entry_hash_after_rollback(void **state)
 		/* enough for leaf 5 to be in a closed chunk, read from SQLite */
 		for (i = 0; i < 400; i++) {
 			app_label(i, label, sizeof(label));
-			ops_put(ops, label, i / APP_LABELS + 1, i,
-				(int)((i + 7 * round) % 200) + 1);
+			ops_put(ops, label, i / APP_LABELS + 1, i, (int)((i + 7 * round) % 200) + 1,
+				KTA_AUTH_OWNER);
 		}
 		entry_hash_is(ops, "u5", 5, 1, (int)(5 + 7 * round) + 1);
 		if (round == 0)
