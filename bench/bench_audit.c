@@ -79,8 +79,16 @@ struct run {
 static unsigned bench_threads(void)
 {
 	const char *t = getenv("KTA_BENCH_THREADS");
+	unsigned long v;
 
-	return t != NULL ? (unsigned)strtoul(t, NULL, 10) : KTA_REPLAY_THREADS_AUTO;
+	if (t == NULL)
+		return KTA_REPLAY_THREADS_AUTO;
+	if (bench_parse_ulong(t, 0, KTA_REPLAY_THREADS_MAX, &v) != 0) {
+		fprintf(stderr, "bench_audit: KTA_BENCH_THREADS \"%s\": not a number of threads\n",
+			t);
+		exit(2);
+	}
+	return (unsigned)v;
 }
 
 /* KTA_BENCH_SHARD=K/N: *k, *n (n 0 when unset). */

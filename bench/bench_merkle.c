@@ -8,6 +8,7 @@
  * Usage: bench_merkle [seconds-per-figure]   (default 1.0)
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -220,7 +221,7 @@ static void make_consistency(struct proof_ctx *p, uint64_t size1, uint64_t size)
 
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 1.0;
+	double secs = 1.0;
 	SHA256_CTX c;
 	struct bench_evp e;
 	struct node_ctx nc;
@@ -228,6 +229,16 @@ int main(int argc, char **argv)
 	double raw, evp, node;
 	int k;
 
+	if (argc > 1) {
+		char *end = NULL;
+
+		errno = 0;
+		secs = strtod(argv[1], &end);
+		if (end == argv[1] || *end != '\0' || errno != 0 || !(secs > 0)) {
+			fprintf(stderr, "usage: bench_merkle [seconds-per-figure > 0]\n");
+			return 2;
+		}
+	}
 	SHA256_Init(&c);
 	raw = bench_rate(bench_raw_block, &c, secs);
 	memset(&e, 0, sizeof(e));

@@ -15,6 +15,7 @@
 #define KTA_BENCH_COMMON_H
 
 #define OPENSSL_SUPPRESS_DEPRECATED
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdint.h>
@@ -166,6 +167,24 @@ static inline double bench_cpu_seconds(void)
 		return -1;
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Parses all of s as a decimal number in [min, max] into *out (strtoul alone
+ * would take "8x" as 8 and "" as 0): 0 on success, -1 otherwise. */
+static inline int bench_parse_ulong(const char *s, unsigned long min, unsigned long max,
+				    unsigned long *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* Peak resident set of this process in MiB. */

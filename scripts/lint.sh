@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Static analysis: cppcheck and clang-tidy (.clang-tidy) over the library
-# and the CLI. Fails on any finding; a false positive gets a
+# Static analysis: cppcheck and clang-tidy (.clang-tidy) over the library,
+# the CLI, the unit tests and the benchmarks (by default src/*.c src/cli/*.c
+# tests/unit/*.c bench/*.c; the compile database in build/lint is configured
+# with KTA_TESTS=ON so that it has the tests, and the bench_* targets are
+# always defined). Fails on any finding; a false positive gets a
 # NOLINTNEXTLINE(check) comment (clang-tidy) or an inline suppression
 # (cppcheck) saying why. Usage: scripts/lint.sh [FILE...]
 set -euo pipefail
@@ -12,9 +15,9 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || { echo "lint: install ${need[*]}" >&2; exit 3; }
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-cmake -S . -B build/lint -DKTA_TESTS=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+cmake -S . -B build/lint -DKTA_TESTS=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(src/*.c src/cli/*.c)
+[ ${#files[@]} -gt 0 ] || files=(src/*.c src/cli/*.c tests/unit/*.c bench/*.c)
 jobs=$(nproc 2>/dev/null || echo 2)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -51,8 +51,7 @@ static void vkey_str(const struct kta_skey *k, char *out, size_t cap)
 	assert_int_equal(kta_skey_vkey(k, &v, NULL), KTA_OK);
 	s = kta_vkey_format(v);
 	assert_non_null(s);
-	assert_true(strlen(s) < cap);
-	strcpy(out, s);
+	tu_copy_str(out, cap, s);
 	free(s);
 	kta_vkey_free(v);
 }
@@ -178,12 +177,18 @@ static void dir_publish(const struct env *e, const char *name)
 	kta_publish_close(p);
 }
 
+/* cp -a e->tmp/from e->tmp/to (no shell); fails the test unless cp succeeds. */
 static void dir_copy(const struct env *e, const char *from, const char *to)
 {
-	char cmd[512];
+	char src[512], dst[512];
+	const char *argv[] = {"cp", "-a", src, dst, NULL};
+	int n;
 
-	(void)snprintf(cmd, sizeof(cmd), "cp -a '%s/%s' '%s/%s'", e->tmp, from, e->tmp, to);
-	assert_int_equal(system(cmd), 0);
+	n = snprintf(src, sizeof(src), "%s/%s", e->tmp, from);
+	assert_true(n > 0 && (size_t)n < sizeof(src));
+	n = snprintf(dst, sizeof(dst), "%s/%s", e->tmp, to);
+	assert_true(n > 0 && (size_t)n < sizeof(dst));
+	assert_int_equal(tu_run(argv, 0), 0);
 }
 
 /* Writes a log of the given entries (fewer than 256) tile by tile, signed by e->log. */
@@ -742,18 +747,17 @@ static void pins_bad_auth_signature(void **state)
 		struct kta_pins *pins = NULL;
 		struct kta_check_opts opts;
 		char text[2048], b64[KTA_B64_ENCODED_LEN(32) + 1];
-		int pinned;
+		int pinned, tn;
 
 		for (pinned = 0; pinned < 2; pinned++) {
 			/* the root of "small" (size 2), from a first-use run */
-			(void)snprintf(text, sizeof(text),
-				       KTA_PINS_HEADER "\nlog " ORIGIN
-						       "\nurl file://%s/%s/\nkey %s\n%s%s",
-				       e->tmp, pinned ? "auth" : "small", e->logv,
-				       pinned ? "checkpoint 2 " : "", pinned ? b64 : "");
-			if (pinned)
-				strcat(text, "\n");
-			strcat(text, lab);
+			tn = snprintf(text, sizeof(text),
+				      KTA_PINS_HEADER "\nlog " ORIGIN
+						      "\nurl file://%s/%s/\nkey %s\n%s%s%s%s",
+				      e->tmp, pinned ? "auth" : "small", e->logv,
+				      pinned ? "checkpoint 2 " : "", pinned ? b64 : "",
+				      pinned ? "\n" : "", lab);
+			assert_true(tn > 0 && (size_t)tn < sizeof(text));
 			assert_int_equal(
 			    kta_pins_parse((const uint8_t *)text, strlen(text), "p", &pins, NULL),
 			    KTA_OK);

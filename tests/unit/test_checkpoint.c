@@ -85,7 +85,7 @@ static enum kta_status check(const void *buf, size_t len, const struct pol *q,
 	kta_error_clear(&err);
 	r = kta_checkpoint_verify(buf, len, &p, res, &err);
 	if (msg != NULL)
-		strcpy(msg, err.msg);
+		tu_copy_str(msg, KTA_ERROR_MSG_MAX, err.msg);
 	for (i = 0; i < q->nwit; i++)
 		kta_vkey_free(w[i]);
 	kta_vkey_free(log);

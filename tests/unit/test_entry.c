@@ -1719,7 +1719,8 @@ static void assert_entry_same(const struct kta_entry *a, const struct kta_entry 
 	assert_non_null(b);
 	if (strcmp(a->label, b->label) != 0 || a->version != b->version || a->time != b->time ||
 	    a->nkeys != b->nkeys || a->nauths != b->nauths || a->signed_len != b->signed_len ||
-	    (a->keys == NULL) != (b->keys == NULL) || (a->auths == NULL) != (b->auths == NULL))
+	    (a->keys == NULL) != (b->keys == NULL) || (a->auths == NULL) != (b->auths == NULL) ||
+	    (a->keys == NULL) != (a->nkeys == 0) || (a->auths == NULL) != (a->nauths == 0))
 		fail_msg("%s: parse_buf entry differs (label \"%s\" / \"%s\", %zu / %zu keys, "
 			 "%zu / %zu auths)",
 			 what, a->label, b->label, a->nkeys, b->nkeys, a->nauths, b->nauths);

@@ -340,7 +340,7 @@ static void corrupt_new_hash(json_t *j)
 	json_t *p = json_object_get(j, "proofs");
 	char s[45];
 
-	strcpy(s, json_string_value(json_object_get(p, "new_hash")));
+	tu_copy_str(s, sizeof(s), json_string_value(json_object_get(p, "new_hash")));
 	s[0] = s[0] == 'A' ? 'B' : 'A';
 	json_object_set_new(p, "new_hash", json_string(s));
 }
@@ -350,7 +350,7 @@ static void corrupt_old_range(json_t *j)
 	json_t *r = json_object_get(json_object_get(j, "proofs"), "old_range");
 	char s[45];
 
-	strcpy(s, json_string_value(json_array_get(r, 0)));
+	tu_copy_str(s, sizeof(s), json_string_value(json_array_get(r, 0)));
 	s[5] = s[5] == 'A' ? 'B' : 'A';
 	json_array_set_new(r, 0, json_string(s));
 }
@@ -479,7 +479,7 @@ static void corrupt_consistency(json_t *j)
 	json_t *r = json_object_get(json_object_get(j, "proofs"), "consistency");
 	char s[45];
 
-	strcpy(s, json_string_value(json_array_get(r, 0)));
+	tu_copy_str(s, sizeof(s), json_string_value(json_array_get(r, 0)));
 	s[5] = s[5] == 'A' ? 'B' : 'A';
 	json_array_set_new(r, 0, json_string(s));
 }

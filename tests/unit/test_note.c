@@ -130,7 +130,7 @@ static enum kta_status verify_s(const void *buf, size_t len, const char *const *
 		kta_vkey_free(keys[i]);
 	}
 	if (msg != NULL)
-		strcpy(msg, err.msg);
+		tu_copy_str(msg, KTA_ERROR_MSG_MAX, err.msg);
 	kta_note_free(note);
 	return r;
 }

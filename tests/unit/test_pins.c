@@ -27,8 +27,7 @@ static void vkey_of(const char *name, enum kta_key_type t, uint8_t fill, char *o
 	assert_int_equal(kta_skey_vkey(sk, &vk, NULL), KTA_OK);
 	s = kta_vkey_format(vk);
 	assert_non_null(s);
-	assert_true(strlen(s) < cap);
-	strcpy(out, s);
+	tu_copy_str(out, cap, s);
 	free(s);
 	kta_vkey_free(vk);
 	kta_skey_free(sk);
@@ -427,6 +426,7 @@ static void limits(void **state)
 	struct kta_error err;
 	char *big, *s;
 	size_t i, cap = (KTA_PINS_MAX_KEYS + 2) * 80 + 1024;
+	int kn;
 
 	(void)state;
 	fx_init(&f);
@@ -442,9 +442,12 @@ static void limits(void **state)
 		k[0] = (uint8_t)i;
 		k[1] = (uint8_t)(i >> 8);
 		kta_b64_encode(k, 32, b64);
-		s += sprintf(s, " ed25519:%s:d%zu", b64, i);
+		kn = snprintf(s, cap - (size_t)(s - big), " ed25519:%s:d%zu", b64, i);
+		assert_true(kn > 0 && (size_t)kn < cap - (size_t)(s - big));
+		s += kn;
 	}
-	strcpy(s, "\n");
+	assert_true(cap - (size_t)(s - big) >= 2);
+	memcpy(s, "\n", 2);
 	assert_int_equal(parse_str(big, &p, &err), KTA_ERR_LIMIT);
 	assert_non_null(strstr(err.msg, "pins.txt:5: more than 1024 keys"));
 	assert_null(p);

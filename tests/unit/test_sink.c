@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -582,13 +583,20 @@ struct receiver {
 /* Starts the receiver with extra arguments (NULL-terminated) and waits for its port. */
 static void receiver_start(struct receiver *r, const char *dir, const char *const *extra)
 {
+	/* The file names need only differ between the receivers of one test (each
+	 * test has a fresh mkdtemp directory): a fixed-seed xorshift sequence does
+	 * that deterministically, where rand() is flagged (cert-msc30-c). */
+	static uint64_t name_rs = 0x9e3779b97f4a7c15u;
 	char portfile[160], script[4096];
 	const char *argv[24];
 	size_t n = 0, i;
-	int tries;
+	int tries, k;
 
-	snprintf(portfile, sizeof(portfile), "%s/port-%d", dir, (int)time(NULL) ^ rand());
-	snprintf(r->log, sizeof(r->log), "%s/requests-%d.jsonl", dir, rand());
+	k = snprintf(portfile, sizeof(portfile), "%s/port-%016" PRIx64, dir, tu_rand(&name_rs));
+	assert_true(k > 0 && (size_t)k < sizeof(portfile));
+	k = snprintf(r->log, sizeof(r->log), "%s/requests-%016" PRIx64 ".jsonl", dir,
+		     tu_rand(&name_rs));
+	assert_true(k > 0 && (size_t)k < sizeof(r->log));
 	snprintf(script, sizeof(script), "%s/tests/tools/webhook_receiver.py", KTA_SRCDIR);
 	argv[n++] = "python3";
 	argv[n++] = script;
@@ -620,7 +628,11 @@ static void receiver_start(struct receiver *r, const char *dir, const char *cons
 		FILE *fp = fopen(portfile, "r");
 
 		if (fp != NULL) {
-			assert_int_equal(fscanf(fp, "%d", &r->port), 1);
+			char line[32];
+
+			/* written atomically: one decimal port number and a newline */
+			assert_non_null(fgets(line, sizeof(line), fp));
+			r->port = (int)tu_parse_long(line, 1, 65535);
 			fclose(fp);
 			return;
 		}
