@@ -21,10 +21,13 @@
 #include "ktaudit/state.h"
 
 #define NKEYS 64
+/* pubs[TWIN] is pubs[1] with its last bit flipped: another key that shares
+ * 255 bits with key 1 (no seed: it never signs). */
+#define TWIN NKEYS
 
 /* Test key pairs: seed i is 32 bytes of (i + 1). */
 static uint8_t seeds[NKEYS][32];
-static uint8_t pubs[NKEYS][32];
+static uint8_t pubs[NKEYS + 1][32];
 
 static int setup_keys(void **state)
 {
@@ -40,6 +43,8 @@ static int setup_keys(void **state)
 		memcpy(pubs[i], k->pub, 32);
 		kta_skey_free(k);
 	}
+	memcpy(pubs[TWIN], pubs[1], 32);
+	pubs[TWIN][31] ^= 0x01;
 	return 0;
 }
 
@@ -662,6 +667,194 @@ static void key_changed_tofu(void **state)
 	assert_int_equal(feed(f, mk_entry_dev("bob", 1, k2, d_a, 1, NULL, 0)), 0);
 	assert_int_equal(feed(f, mk_entry_dev("bob", 2, k2, d_b, 1, k2, 1)), 0);
 	fx_free(f);
+}
+
+/* One key pubs[id] of alg, device "phone", signed by key signer (-1: none). */
+static struct blob mk_entry_alg(const char *label, uint64_t version, enum kta_entry_alg alg, int id,
+				int signer)
+{
+	struct kta_entry e;
+	struct kta_entry_key key;
+	struct blob b;
+	uint8_t *out = NULL, *next = NULL;
+	size_t olen = 0, nlen = 0;
+
+	memset(&e, 0, sizeof(e));
+	key.alg = alg;
+	memcpy(key.pub, pubs[id], 32);
+	key.device = (char *)(uintptr_t) "phone";
+	e.label = (char *)(uintptr_t)label;
+	e.version = version;
+	e.time = 1764143000 + version;
+	e.keys = &key;
+	e.nkeys = 1;
+	assert_int_equal(kta_entry_serialize(&e, &out, &olen, NULL), KTA_OK);
+	if (signer >= 0) {
+		assert_int_equal(kta_entry_sign(out, olen, seeds[signer], &next, &nlen, NULL),
+				 KTA_OK);
+		free(out);
+		out = next;
+		olen = nlen;
+	}
+	b.p = out;
+	b.n = olen;
+	return b;
+}
+
+/*
+ * A key is all of its 32 bytes and its algorithm. A key that shares all but
+ * the last bit with the pinned one is a swap (A1), one that shares all but
+ * the last bit with the owner's does not authorize an update (A11), and the
+ * same bytes under another algorithm are another key: a compare of fewer
+ * bytes would let a provider grind a look-alike key past the audit.
+ */
+static void near_twin_keys(void **state)
+{
+	struct fx *f = fx_new();
+	int k1[] = {1}, kt[] = {TWIN}, s1[] = {1};
+	const char *phone[] = {"phone"};
+	const struct found *x;
+	json_t *it;
+	char b64[45];
+
+	(void)state;
+	assert_memory_not_equal(pubs[TWIN], pubs[1], 32);
+	assert_memory_equal(pubs[TWIN], pubs[1], 31);
+	/* A1: the pinned key 1 replaced by its twin, signed by key 1 */
+	pin(f, "alice", k1, phone, 1);
+	assert_int_equal(feed(f, mk_entry_dev("alice", 1, k1, phone, 1, NULL, 0)), 0);
+	assert_int_equal(feed(f, mk_entry_dev("alice", 2, kt, phone, 1, s1, 1)), 1);
+	x = last(f);
+	assert_int_equal(x->kind, KTA_ALERT_KEY_CHANGED);
+	assert_int_equal(json_array_size(json_object_get(x->details, "replaced")), 1);
+	it = json_array_get(json_object_get(x->details, "replaced"), 0);
+	kta_b64_encode(pubs[TWIN], 32, b64);
+	assert_string_equal(json_string_value(json_object_get(it, "new")), b64);
+	assert_true(json_is_true(json_object_get(x->details, "authorized")));
+
+	/* A11: bob's version 1 holds the twin; version 2 is signed by key 1,
+	 * which is not his key */
+	assert_int_equal(feed(f, mk_entry("bob", 1, kt, 1, NULL, 0)), 0);
+	assert_int_equal(feed(f, mk_entry("bob", 2, k1, 1, s1, 1)), 1);
+	x = last(f);
+	assert_int_equal(x->kind, KTA_ALERT_UNAUTHORIZED_UPDATE);
+	assert_int_equal(json_array_size(json_object_get(x->details, "signers")), 1);
+	/* the control: carol's version 1 holds key 1 itself, and key 1 signs */
+	assert_int_equal(feed(f, mk_entry("carol", 1, k1, 1, NULL, 0)), 0);
+	assert_int_equal(feed(f, mk_entry("carol", 2, kt, 1, s1, 1)), 0);
+
+	/* the same 32 bytes as an x25519 key instead of ed25519: a change */
+	pin(f, "dave", k1, phone, 1);
+	assert_int_equal(feed(f, mk_entry_alg("dave", 1, KTA_ENTRY_ALG_ED25519, 1, -1)), 0);
+	assert_int_equal(feed(f, mk_entry_alg("dave", 2, KTA_ENTRY_ALG_X25519, 1, 1)), 1);
+	x = last(f);
+	assert_int_equal(x->kind, KTA_ALERT_KEY_CHANGED);
+	/* (alg, device) pairs a replacement, so this is one added, one removed */
+	assert_int_equal(json_array_size(json_object_get(x->details, "added")), 1);
+	assert_int_equal(json_array_size(json_object_get(x->details, "removed")), 1);
+	it = json_array_get(json_object_get(x->details, "added"), 0);
+	assert_string_equal(json_string_value(json_object_get(it, "alg")), "x25519");
+	it = json_array_get(json_object_get(x->details, "removed"), 0);
+	assert_string_equal(json_string_value(json_object_get(it, "alg")), "ed25519");
+	/* back to the pinned key: no key change; but version 2's only key is
+	 * an x25519 one, which cannot authorize, so key 1's signature does not
+	 * (the same bytes as ed25519 are not the owner's key) */
+	assert_int_equal(feed(f, mk_entry_alg("dave", 3, KTA_ENTRY_ALG_ED25519, 1, 1)), 1);
+	assert_int_equal(last(f)->kind, KTA_ALERT_UNAUTHORIZED_UPDATE);
+	fx_free(f);
+}
+
+/*
+ * An index that answers with the memory index, except that the leaf hash it
+ * returns for a label's latest entry is `hash` when `fake` is set: a stored
+ * entry whose hash differs from the next one's in a chosen byte.
+ */
+struct hash_ix {
+	struct kta_replay_index in;
+	int fake;
+	uint8_t hash[32];
+};
+
+static enum kta_status hx_get(void *ctx, const char *label, int *found, struct kta_label_state *out,
+			      struct kta_error *err)
+{
+	struct hash_ix *h = ctx;
+	enum kta_status r = h->in.get(h->in.ctx, label, found, out, err);
+
+	if (r == KTA_OK && *found && h->fake)
+		memcpy(out->entry_hash, h->hash, 32);
+	return r;
+}
+
+static enum kta_status hx_put(void *ctx, const struct kta_label_state *st,
+			      enum kta_auth_result auth, struct kta_error *err)
+{
+	struct hash_ix *h = ctx;
+
+	return h->in.put(h->in.ctx, st, auth, err);
+}
+
+/*
+ * A8: an entry with its label's current version is a repeat only when its
+ * leaf hash equals the stored one in all 32 bytes. For each byte position,
+ * a stored hash that differs from the new entry's in that byte alone must
+ * make an equivocation (a provider can grind an entry whose hash shares a
+ * prefix with another's).
+ */
+static void equivocation_every_hash_byte(void **state)
+{
+	struct kta_replay_memindex *mi = NULL;
+	struct kta_replay *r = NULL;
+	struct kta_replay_config cfg;
+	struct kta_hasher *hs = NULL;
+	struct hash_ix hx;
+	struct sink *sk = calloc(1, sizeof(*sk));
+	int k1[] = {1};
+	struct blob v1 = mk_entry("alice", 1, k1, 1, NULL, 0);
+	uint8_t lh[32];
+	uint64_t leaf = 0;
+	int pos;
+
+	(void)state;
+	assert_non_null(sk);
+	assert_int_equal(kta_hasher_new(&hs, NULL), KTA_OK);
+	kta_hash_leaf(hs, v1.p, v1.n, lh);
+	assert_int_equal(kta_replay_memindex_new(0, &mi, NULL), KTA_OK);
+	memset(&hx, 0, sizeof(hx));
+	hx.in = kta_replay_memindex_ops(mi);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.origin = "example.com/dir";
+	cfg.now = 1764143000;
+	cfg.size = 1000;
+	cfg.index.ctx = &hx;
+	cfg.index.get = hx_get;
+	cfg.index.put = hx_put;
+	cfg.emit = rec_emit;
+	cfg.emit_ctx = sk;
+	assert_int_equal(kta_replay_new(&cfg, &r, NULL), KTA_OK);
+	assert_int_equal(kta_replay_entry(r, leaf++, v1.p, v1.n, NULL, NULL), KTA_OK);
+	assert_int_equal(sk->n, 0);
+	/* the same bytes, the true hash: a repeat */
+	assert_int_equal(kta_replay_entry(r, leaf++, v1.p, v1.n, NULL, NULL), KTA_OK);
+	assert_int_equal(sk->n, 1);
+	assert_int_equal(sk->items[0].kind, KTA_ALERT_VERSION_SKIP);
+	assert_string_equal(detail_str(&sk->items[0], "problem"), "repeat");
+	hx.fake = 1;
+	for (pos = 0; pos < 32; pos++) {
+		size_t before = sk->n;
+
+		memcpy(hx.hash, lh, 32);
+		hx.hash[pos] ^= 0x80;
+		assert_int_equal(kta_replay_entry(r, leaf++, v1.p, v1.n, NULL, NULL), KTA_OK);
+		if (sk->n != before + 1 || sk->items[before].kind != KTA_ALERT_VERSION_EQUIVOCATION)
+			fail_msg("stored hash differing in byte %d: not an equivocation", pos);
+	}
+	kta_replay_free(r);
+	kta_replay_memindex_free(mi);
+	kta_hasher_free(hs);
+	free(v1.p);
+	sink_clear(sk);
+	free(sk);
 }
 
 /* ---- API contracts -------------------------------------------------------- */
@@ -1721,6 +1914,8 @@ int main(void)
 	    cmocka_unit_test(bad_auth_signature),
 	    cmocka_unit_test(key_changed_pinned),
 	    cmocka_unit_test(key_changed_tofu),
+	    cmocka_unit_test(near_twin_keys),
+	    cmocka_unit_test(equivocation_every_hash_byte),
 	    cmocka_unit_test(leaf_order_and_usage),
 	    cmocka_unit_test(emit_failure_aborts),
 	    cmocka_unit_test(memindex_many_labels),
