@@ -159,3 +159,65 @@ out:
 	kta_lookup_result_free(&out);
 	return r;
 }
+
+enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
+					const struct kta_lookup_seen *seen, size_t n,
+					uint64_t audited, struct kta_error *err)
+{
+	uint64_t size, leaf;
+	/* the label's last entries after the answer's: before its tree size,
+	 * and from there to the audited size */
+	const struct kta_lookup_seen *at = NULL, *stale = NULL, *later = NULL;
+	size_t i;
+
+	if (res == NULL || res->cp.cp == NULL || res->entry == NULL || (n > 0 && seen == NULL))
+		return kta_error_set(err, KTA_ERR_USAGE, "lookup freshness: no verified answer");
+	size = res->cp.cp->size;
+	leaf = res->leaf_index;
+	if (audited < size)
+		return kta_error_set(err, KTA_ERR_IO,
+				     "the audit has replayed %" PRIu64 " entries, fewer than the "
+				     "answer's tree size %" PRIu64
+				     ": it cannot tell yet whether the answer is the latest "
+				     "(run the monitor, then ask again)",
+				     audited, size);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && seen[i].leaf_index <= seen[i - 1].leaf_index)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "lookup freshness: the history is not by leaf index");
+		if (seen[i].leaf_index == leaf)
+			at = &seen[i];
+		else if (seen[i].leaf_index > leaf && seen[i].leaf_index < size)
+			stale = &seen[i];
+		else if (seen[i].leaf_index > leaf && seen[i].leaf_index < audited)
+			later = &seen[i];
+	}
+	/* The same leaf must hold the same bytes: inclusion proved them under
+	 * the answer's checkpoint, and the audit replayed the audited tree. */
+	if (at == NULL || at->entry_len != res->raw_len ||
+	    memcmp(at->entry, res->raw, res->raw_len) != 0)
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "the answer's entry (version %" PRIu64 " at leaf %" PRIu64
+				     ") is not the audited log's entry at that leaf: the answer "
+				     "comes from another tree",
+				     res->entry->version, leaf);
+	if (stale != NULL)
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "stale answer: version %" PRIu64 " at leaf %" PRIu64
+				     ", but the audited log holds version %" PRIu64 " of the label "
+				     "at leaf %" PRIu64 ", before the answer's tree size %" PRIu64,
+				     res->entry->version, leaf, stale->version, stale->leaf_index,
+				     size);
+	/* Current when its checkpoint was made, but not now: an answer served
+	 * before the change, or an old one replayed to hide the change. */
+	if (later != NULL)
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "outdated answer: version %" PRIu64 " at leaf %" PRIu64
+				     " (tree size %" PRIu64 "), but the audited log (size %" PRIu64
+				     ") holds version %" PRIu64 " of the label at leaf %" PRIu64
+				     ": fetch the answer again; a provider that keeps serving this "
+				     "one hides the change",
+				     res->entry->version, leaf, size, audited, later->version,
+				     later->leaf_index);
+	return KTA_OK;
+}

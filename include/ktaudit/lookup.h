@@ -103,4 +103,31 @@ KTA_API enum kta_status kta_lookup_verify(const struct kta_lookup *l,
 /* Frees what kta_lookup_verify put in res and zeroes it; res may be NULL. */
 KTA_API void kta_lookup_result_free(struct kta_lookup_result *res);
 
+/* One entry of a label as an audit replayed it (borrowed). */
+struct kta_lookup_seen {
+	uint64_t version;
+	uint64_t leaf_index;
+	const uint8_t *entry; /* its bytes */
+	size_t entry_len;
+};
+
+/*
+ * Stale answers (A6): checks that res, an answer kta_lookup_verify accepted
+ * (tree size S), gives its label's latest entry in an audited log.
+ * seen[0..n) are every entry of the label that the audit replayed, by
+ * increasing leaf index (kta_state_history), and audited (>= S) is the
+ * tree size it verified. KTA_OK when the audit holds the answer's entry
+ * (the same leaf index and bytes) and no later entry of the label below
+ * audited. Errors: KTA_ERR_VERIFY when the audited log holds other bytes at
+ * that leaf (the answer comes from another tree), or a later version of the
+ * label: "stale" when it precedes S (the answer contradicts its own
+ * checkpoint), "outdated" otherwise (current at S, not now: served before
+ * the change, or replayed to hide it; the message names the version);
+ * KTA_ERR_IO when audited < S: the audit cannot tell yet; KTA_ERR_USAGE when
+ * seen is not sorted. Pure: no I/O.
+ */
+KTA_API enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
+						const struct kta_lookup_seen *seen, size_t n,
+						uint64_t audited, struct kta_error *err) KTA_WUR;
+
 #endif

@@ -31,6 +31,7 @@
 #include "ktaudit/config.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/file.h"
+#include "ktaudit/lookup.h"
 #include "ktaudit/monitor.h"
 #include "ktaudit/state.h"
 #include "ktaudit/witness.h"
@@ -917,6 +918,54 @@ done:
 	else
 		code = fflush(stdout) == 0 ? 0 : 3;
 out:
+	kta_monitor_close(m);
+	kta_config_free(cfg);
+	return code;
+}
+
+int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *res,
+		      enum kta_status *r, struct kta_error *e)
+{
+	struct kta_config *cfg = NULL;
+	struct kta_monitor *m = NULL;
+	struct kta_state_history_item *h = NULL;
+	struct kta_state_log *v = NULL;
+	struct kta_lookup_seen *seen = NULL;
+	size_t n = 0, i, log = 0;
+	int found = 0, code;
+	struct ui u;
+
+	*r = KTA_OK;
+	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+		goto out;
+	if (strcmp(cfg->logs[log].origin, res->cp.cp->origin) != 0) {
+		*r = kta_error_set(e, KTA_ERR_USAGE,
+				   "the answer is from log \"%s\", but the configuration's log "
+				   "%s audits \"%s\"",
+				   res->cp.cp->origin, cfg->logs[log].name, cfg->logs[log].origin);
+		goto out;
+	}
+	if ((*r = kta_monitor_label_check(m, log, res->entry->label, e)) != KTA_OK ||
+	    (*r = kta_state_log_get(kta_monitor_state(m), cfg->logs[log].origin, &found, &v, e)) !=
+		KTA_OK ||
+	    (*r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, res->entry->label,
+				    &h, &n, e)) != KTA_OK)
+		goto out;
+	if ((seen = calloc(n + 1, sizeof(*seen))) == NULL) {
+		*r = kta_error_set(e, KTA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		seen[i] = (struct kta_lookup_seen){h[i].version, h[i].leaf_index, h[i].entry,
+						   h[i].entry_len};
+	*r = kta_lookup_check_latest(res, seen, n, found ? v->size : 0, e);
+	if (*r != KTA_OK)
+		(void)kta_error_prefix(e, "%s (the audit in %s)", cfg->logs[log].name,
+				       cli_get(a, "config"));
+out:
+	free(seen);
+	kta_state_history_free(h, n);
+	kta_state_log_free(v);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
 	return code;

@@ -20,4 +20,16 @@ int cmd_watch_approve(const struct cli_args *a);
 int cmd_watch_list(const struct cli_args *a);
 int cmd_history(const struct cli_args *a);
 
+struct kta_lookup_result;
+/*
+ * For `verify lookup --config FILE [--log NAME]`: checks res, a verified
+ * answer, against the audit in the configuration's state: it must be its
+ * label's latest entry at its tree size (kta_lookup_check_latest, A6).
+ * Returns 0, or an exit code when the configuration or state could not be
+ * opened (the message already printed); with 0, *r is the check's status
+ * and e its message.
+ */
+int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *res,
+		      enum kta_status *r, struct kta_error *e);
+
 #endif

@@ -18,6 +18,7 @@
  * a hanging or stalling server costs at most about 4 * S + 4 seconds.
  */
 #include "cmd_tlog.h"
+#include "cmd_monitor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,11 @@ const struct cli_opt opts_verify_lookup[] = {
     {"ca-file", CLI_ONE, "FILE", "PEM trust store for https:// (replaces the system store)"},
     {"timeout", CLI_ONE, "SECONDS",
      "give up on an object after SECONDS per attempt, 3 retries (default: 120)"},
+    {"config", CLI_ONE, "FILE",
+     "also require the label's latest entry at the answer's tree size in this monitor's "
+     "audit (stale answers)"},
+    {"log", CLI_ONE, "NAME",
+     "with --config: the log (section name); needed when there are several"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
 
@@ -257,7 +263,8 @@ out:
 }
 
 /* "OK: ..." followed by label, version, time and one line per key. */
-static char *lookup_text(const struct kta_lookup_result *res)
+/* latest: the answer was also checked against a monitor's audit. */
+static char *lookup_text(const struct kta_lookup_result *res, int latest)
 {
 	const struct kta_entry *e = res->entry;
 	size_t cap = 512 + 3 * strlen(e->label) + strlen(res->cp.cp->origin), used = 0, i;
@@ -269,10 +276,11 @@ static char *lookup_text(const struct kta_lookup_result *res)
 	if ((s = malloc(cap)) == NULL)
 		return NULL;
 	w = snprintf(s, cap,
-		     "OK: %s version %llu is leaf %llu of %s size %llu\nlabel %s\nversion "
+		     "OK: %s version %llu is leaf %llu of %s size %llu%s\nlabel %s\nversion "
 		     "%llu\ntime %llu",
 		     e->label, (unsigned long long)e->version, (unsigned long long)res->leaf_index,
-		     res->cp.cp->origin, (unsigned long long)res->cp.cp->size, e->label,
+		     res->cp.cp->origin, (unsigned long long)res->cp.cp->size,
+		     latest ? ", its latest entry there in the monitor's audit" : "", e->label,
 		     (unsigned long long)e->version, (unsigned long long)e->time);
 	if (w < 0 || (size_t)w >= cap)
 		goto fail;
@@ -347,13 +355,27 @@ int cmd_verify_lookup(const struct cli_args *a)
 		(void)kta_error_prefix(&err, "%s", where);
 		goto out;
 	}
-	if ((text = lookup_text(&res)) == NULL) {
+	if (cli_get(a, "config") != NULL) {
+		if ((rc = cli_lookup_latest(a, &res, &r, &err)) != 0)
+			goto done;
+		if (r != KTA_OK) {
+			(void)kta_error_prefix(&err, "%s", where);
+			goto out;
+		}
+	} else if (cli_get(a, "log") != NULL) {
+		r = kta_error_set(&err, KTA_ERR_USAGE, "verify lookup: --log needs --config");
+		goto out;
+	}
+	if ((text = lookup_text(&res, cli_get(a, "config") != NULL)) == NULL) {
 		r = kta_error_set(&err, KTA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	j = lookup_json(&res);
+	if (j != NULL && cli_get(a, "config") != NULL)
+		json_object_set_new(j, "latest", json_true());
 out:
 	rc = cli_finish(a, r, &err, text, j);
+done:
 	free(text);
 	free(where);
 	free(buf);

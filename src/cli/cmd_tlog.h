@@ -22,7 +22,7 @@ int cmd_verify_tiles(const struct cli_args *a);
 
 #define CMD_VERIFY_LOOKUP_SYNOPSIS                                                                 \
 	"(FILE | URL | DIR_URL/ --label LABEL) --log-key VKEY [--label LABEL] [--origin ORIGIN] "  \
-	"[--witness VKEY]... [--quorum K] [--ca-file FILE]"
+	"[--witness VKEY]... [--quorum K] [--ca-file FILE] [--config FILE [--log NAME]]"
 #define CMD_VERIFY_LOOKUP_SUMMARY                                                                  \
 	"verify a key-directory lookup answer: signed checkpoint, inclusion, label"
 #define CMD_VERIFY_TILES_SYNOPSIS                                                                  \

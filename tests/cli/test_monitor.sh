@@ -428,4 +428,35 @@ has err "warning" "logged"
 once ur 3 "still unreachable"
 nalerts ur 1 "unreachable: one warning per day"
 
+# --- A6: stale and outdated lookup answers, against the monitor's audit ----------
+newdir lk
+$K dir add "$T/lk.d" --label alice --key "ed25519:$(randkey):phone" >/dev/null
+$K dir add "$T/lk.d" --label bob --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/lk.d" >/dev/null
+cp "$T/lk.d/lookup/alice" "$T/lk.alice.v1"
+cp "$T/lk.d/lookup/bob" "$T/lk.bob"
+# version 2 of alice (unsigned: an unauthorized_update, which is not the point here)
+$K dir add "$T/lk.d" --label alice --key "ed25519:$(randkey):laptop" >/dev/null
+$K dir publish "$T/lk.d" >/dev/null
+mkconf lk "file://$T/lk.d/"
+LKV=$(cat "$T/lk.log.vkey")
+expect 3 "A6: --config before any audit: cannot tell" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lk.conf"
+has err "cannot tell yet" "A6: says the audit has not reached the answer"
+once lk 1 "A6: the audit (an unauthorized update)"
+expect 0 "A6: the current answer is the latest" -- $K verify lookup "$T/lk.d/lookup/alice" --log-key "$LKV" --config "$T/lk.conf"
+has out "version 2 is leaf 2" "A6: names the version"
+has out "its latest entry there in the monitor's audit" "A6: says it was checked against the audit"
+expect 0 "A6: an unchanged label's older answer is still the latest" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lk.conf"
+expect 0 "A6: --json says latest" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lk.conf" --json
+has out '"latest":true' "A6: json latest"
+# the provider replays alice's first answer: valid alone, outdated against the audit
+expect 0 "A6: the old answer verifies alone" -- $K verify lookup "$T/lk.alice.v1" --log-key "$LKV"
+expect 1 "A6: the old answer is refused against the audit" -- $K verify lookup "$T/lk.alice.v1" --log-key "$LKV" --config "$T/lk.conf"
+has err "outdated answer: version 1 at leaf 0 (tree size 2), but the audited log (size 3) holds version 2 of the label at leaf 2" "A6: names the newer version"
+has err "$T/lk.alice.v1" "A6: names the answer"
+expect 2 "A6: --log without --config" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --log lk
+# an answer of another log: refused, not checked against the wrong audit
+expect 2 "A6: another log's answer" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/ur.conf"
+has err "audits" "A6: says which log the configuration audits"
+
 finish

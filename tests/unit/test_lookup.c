@@ -558,6 +558,90 @@ static void mutations(void **state)
  * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
  * an independent Python implementation, verifies; tampered copies do not.
  */
+/* Verifies the answer for leaf index into *res (the caller frees it). */
+static void verified(struct dir *d, uint64_t index, struct kta_lookup_result *res)
+{
+	struct kta_checkpoint_policy p;
+	const struct kta_vkey *wit[1];
+	struct kta_lookup *l = NULL;
+	struct kta_error err;
+	json_t *o = answer(d, index);
+	char *s = dump(o);
+
+	policy(d, &p, wit);
+	assert_int_equal(kta_lookup_parse((const uint8_t *)s, strlen(s), &l, &err), KTA_OK);
+	if (kta_lookup_verify(l, &p, NULL, 0, res, &err) != KTA_OK)
+		fail_msg("answer for leaf %llu: %s", (unsigned long long)index, err.msg);
+	kta_lookup_free(l);
+	free(s);
+	json_decref(o);
+}
+
+/* The audit's view of alice (leaves 0 and 2 of the fixture), with a later
+ * version at leaf `v3_leaf` (0: none). */
+static size_t alice_seen(struct dir *d, struct kta_lookup_seen *seen, uint64_t v3_leaf)
+{
+	size_t n = 0;
+
+	seen[n++] =
+	    (struct kta_lookup_seen){1, 0, (const uint8_t *)d->entries[0], strlen(d->entries[0])};
+	seen[n++] =
+	    (struct kta_lookup_seen){2, 2, (const uint8_t *)d->entries[2], strlen(d->entries[2])};
+	if (v3_leaf != 0)
+		seen[n++] = (struct kta_lookup_seen){3, v3_leaf, (const uint8_t *)"other", 5};
+	return n;
+}
+
+/* A6, stale answers: an answer must be its label's latest entry at its tree
+ * size in the audited log, with the audited bytes at its leaf. */
+static void latest_against_audit(void **state)
+{
+	struct dir *d = dir_new();
+	struct kta_lookup_result v1, v2;
+	struct kta_lookup_seen seen[4], bad[2];
+	struct kta_error err;
+	size_t n;
+
+	(void)state;
+	verified(d, 0, &v1);
+	verified(d, 2, &v2);
+	n = alice_seen(d, seen, 0);
+	/* version 2 is the latest below size 6 */
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES, &err), KTA_OK);
+	/* a later version past the answer's size: outdated once audited */
+	n = alice_seen(d, seen, NLEAVES + 3);
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES + 3, &err), KTA_OK);
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES + 4, &err), KTA_ERR_VERIFY);
+	assert_non_null(strstr(err.msg, "outdated answer: version 2 at leaf 2 (tree size 6), but "
+					"the audited log (size 10) holds version 3 of the label "
+					"at leaf 9"));
+	/* version 1, under the same checkpoint, is stale: version 2 precedes
+	 * its tree size (named, though version 3 is later still) */
+	assert_int_equal(kta_lookup_check_latest(&v1, seen, n, NLEAVES + 4, &err), KTA_ERR_VERIFY);
+	assert_non_null(strstr(err.msg, "stale answer: version 1 at leaf 0, but the audited log "
+					"holds version 2 of the label at leaf 2"));
+	/* the audit has not reached the answer's size: it cannot tell */
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES - 1, &err), KTA_ERR_IO);
+	assert_non_null(strstr(err.msg, "cannot tell yet"));
+	/* other bytes at the answer's leaf: another tree */
+	n = alice_seen(d, seen, 0);
+	seen[1].entry = (const uint8_t *)d->entries[3];
+	seen[1].entry_len = strlen(d->entries[3]);
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES, &err), KTA_ERR_VERIFY);
+	assert_non_null(strstr(err.msg, "not the audited log's entry at that leaf"));
+	/* no audited entry at the answer's leaf at all */
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, 1, NLEAVES, &err), KTA_ERR_VERIFY);
+	assert_int_equal(kta_lookup_check_latest(&v2, NULL, 0, NLEAVES, &err), KTA_ERR_VERIFY);
+	/* a history out of leaf order is the caller's error */
+	n = alice_seen(d, seen, 0);
+	bad[0] = seen[1];
+	bad[1] = seen[0];
+	assert_int_equal(kta_lookup_check_latest(&v2, bad, 2, NLEAVES, &err), KTA_ERR_USAGE);
+	kta_lookup_result_free(&v1);
+	kta_lookup_result_free(&v2);
+	dir_free(d);
+}
+
 static void fixture_answer(void **state)
 {
 	struct kta_checkpoint_policy p;
@@ -600,7 +684,7 @@ int main(void)
 	    cmocka_unit_test(valid_answers),  cmocka_unit_test(wrong_label),
 	    cmocka_unit_test(forged_answers), cmocka_unit_test(not_keydir),
 	    cmocka_unit_test(strict_json),    cmocka_unit_test(mutations),
-	    cmocka_unit_test(fixture_answer),
+	    cmocka_unit_test(fixture_answer), cmocka_unit_test(latest_against_audit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
