@@ -176,8 +176,8 @@ enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 	leaf = res->leaf_index;
 	if (audited < size)
 		return kta_error_set(err, KTA_ERR_IO,
-				     "the audit has replayed %" PRIu64 " entries, fewer than the "
-				     "answer's tree size %" PRIu64
+				     "the audit has verified the log up to size %" PRIu64
+				     ", below the answer's tree size %" PRIu64
 				     ": it cannot tell yet whether the answer is the latest "
 				     "(run the monitor, then ask again)",
 				     audited, size);
@@ -204,20 +204,21 @@ enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 	if (stale != NULL)
 		return kta_error_set(err, KTA_ERR_VERIFY,
 				     "stale answer: version %" PRIu64 " at leaf %" PRIu64
-				     ", but the audited log holds version %" PRIu64 " of the label "
-				     "at leaf %" PRIu64 ", before the answer's tree size %" PRIu64,
+				     ", but the audited log holds a later entry of the label "
+				     "(version %" PRIu64 ") at leaf %" PRIu64
+				     ", before the answer's tree size %" PRIu64,
 				     res->entry->version, leaf, stale->version, stale->leaf_index,
 				     size);
 	/* Current when its checkpoint was made, but not now: an answer served
 	 * before the change, or an old one replayed to hide the change. */
 	if (later != NULL)
-		return kta_error_set(err, KTA_ERR_VERIFY,
-				     "outdated answer: version %" PRIu64 " at leaf %" PRIu64
-				     " (tree size %" PRIu64 "), but the audited log (size %" PRIu64
-				     ") holds version %" PRIu64 " of the label at leaf %" PRIu64
-				     ": fetch the answer again; a provider that keeps serving this "
-				     "one hides the change",
-				     res->entry->version, leaf, size, audited, later->version,
-				     later->leaf_index);
+		return kta_error_set(
+		    err, KTA_ERR_VERIFY,
+		    "outdated answer: version %" PRIu64 " at leaf %" PRIu64 " (tree size %" PRIu64
+		    "), but the audited log (size %" PRIu64
+		    ") holds a later entry of the label (version %" PRIu64 ") at leaf %" PRIu64
+		    ": fetch the answer again; a provider that keeps serving this "
+		    "one hides the change",
+		    res->entry->version, leaf, size, audited, later->version, later->leaf_index);
 	return KTA_OK;
 }

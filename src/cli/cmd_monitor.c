@@ -31,6 +31,7 @@
 #include "ktaudit/config.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/file.h"
+#include "ktaudit/key.h"
 #include "ktaudit/lookup.h"
 #include "ktaudit/monitor.h"
 #include "ktaudit/state.h"
@@ -923,8 +924,15 @@ out:
 	return code;
 }
 
+static int vkey_same(const struct kta_vkey *x, const struct kta_vkey *y)
+{
+	return strcmp(x->name, y->name) == 0 && x->key_id == y->key_id && x->type == y->type &&
+	       x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
+}
+
 int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *res,
-		      enum kta_status *r, struct kta_error *e)
+		      const struct kta_vkey *log_key, struct cli_audit *out, enum kta_status *r,
+		      struct kta_error *e)
 {
 	struct kta_config *cfg = NULL;
 	struct kta_monitor *m = NULL;
@@ -936,15 +944,20 @@ int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *
 	struct ui u;
 
 	*r = KTA_OK;
+	memset(out, 0, sizeof(*out));
 	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
 		goto out;
-	if (strcmp(cfg->logs[log].origin, res->cp.cp->origin) != 0) {
+	if (strcmp(cfg->logs[log].origin, res->cp.cp->origin) != 0 ||
+	    !vkey_same(cfg->logs[log].key, log_key)) {
 		*r = kta_error_set(e, KTA_ERR_USAGE,
-				   "the answer is from log \"%s\", but the configuration's log "
-				   "%s audits \"%s\"",
+				   "the answer is from log \"%s\" under --log-key, but the "
+				   "configuration's log %s audits \"%s\" under its own key",
 				   res->cp.cp->origin, cfg->logs[log].name, cfg->logs[log].origin);
 		goto out;
 	}
+	/* The stored checkpoint first, then the history: a monitor running
+	 * meanwhile can only add history past the checkpoint read, which the
+	 * check ignores (rows at or beyond `audited`). */
 	if ((*r = kta_monitor_label_check(m, log, res->entry->label, e)) != KTA_OK ||
 	    (*r = kta_state_log_get(kta_monitor_state(m), cfg->logs[log].origin, &found, &v, e)) !=
 		KTA_OK ||
@@ -958,6 +971,10 @@ int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *
 	for (i = 0; i < n; i++)
 		seen[i] = (struct kta_lookup_seen){h[i].version, h[i].leaf_index, h[i].entry,
 						   h[i].entry_len};
+	if (found) {
+		out->size = v->size;
+		out->at = v->updated;
+	}
 	*r = kta_lookup_check_latest(res, seen, n, found ? v->size : 0, e);
 	if (*r != KTA_OK)
 		(void)kta_error_prefix(e, "%s (the audit in %s)", cfg->logs[log].name,

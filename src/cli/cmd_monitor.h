@@ -6,6 +6,8 @@
 #ifndef KTA_CMD_MONITOR_H
 #define KTA_CMD_MONITOR_H
 
+#include <stdint.h>
+
 #include "cli.h"
 
 extern const struct cli_opt opts_monitor[];
@@ -21,15 +23,24 @@ int cmd_watch_list(const struct cli_args *a);
 int cmd_history(const struct cli_args *a);
 
 struct kta_lookup_result;
+struct kta_vkey;
+/* What the audit had verified: the stored checkpoint's size and when it
+ * was stored (Unix seconds); 0 when there is none. */
+struct cli_audit {
+	uint64_t size;
+	int64_t at;
+};
 /*
- * For `verify lookup --config FILE [--log NAME]`: checks res, a verified
- * answer, against the audit in the configuration's state: it must be its
- * label's latest entry at its tree size (kta_lookup_check_latest, A6).
- * Returns 0, or an exit code when the configuration or state could not be
- * opened (the message already printed); with 0, *r is the check's status
- * and e its message.
+ * For `verify lookup --config FILE [--log NAME]`: checks res, an answer
+ * verified under log_key, against the audit in the configuration's state:
+ * it must be its label's latest entry (kta_lookup_check_latest, A6); the
+ * configuration's log must have the answer's origin and log_key. Returns
+ * 0, or an exit code when the configuration or state could not be opened
+ * (the message already printed); with 0, *r is the check's status, e its
+ * message and *out the audit's size and time.
  */
 int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *res,
-		      enum kta_status *r, struct kta_error *e);
+		      const struct kta_vkey *log_key, struct cli_audit *out, enum kta_status *r,
+		      struct kta_error *e);
 
 #endif

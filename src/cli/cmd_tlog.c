@@ -263,25 +263,36 @@ out:
 }
 
 /* "OK: ..." followed by label, version, time and one line per key. */
-/* latest: the answer was also checked against a monitor's audit. */
-static char *lookup_text(const struct kta_lookup_result *res, int latest)
+/* au: the audit the answer was also checked against, or NULL. */
+static char *lookup_text(const struct kta_lookup_result *res, const struct cli_audit *au)
 {
 	const struct kta_entry *e = res->entry;
 	size_t cap = 512 + 3 * strlen(e->label) + strlen(res->cp.cp->origin), used = 0, i;
-	char *s;
+	char *s, when[128] = "";
 	int w;
 
+	/* how fresh the audit is: a stopped monitor vouches for an old view */
+	if (au != NULL) {
+		char ts[32] = "?";
+		time_t t = (time_t)au->at;
+		struct tm tmv;
+
+		if (gmtime_r(&t, &tmv) != NULL)
+			(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tmv);
+		(void)snprintf(when, sizeof(when), "verified up to size %llu, stored %s",
+			       (unsigned long long)au->size, ts);
+	}
 	for (i = 0; i < e->nkeys; i++)
 		cap += 96 + strlen(e->keys[i].device);
 	if ((s = malloc(cap)) == NULL)
 		return NULL;
 	w = snprintf(s, cap,
-		     "OK: %s version %llu is leaf %llu of %s size %llu%s\nlabel %s\nversion "
+		     "OK: %s version %llu is leaf %llu of %s size %llu%s%s\nlabel %s\nversion "
 		     "%llu\ntime %llu",
 		     e->label, (unsigned long long)e->version, (unsigned long long)res->leaf_index,
 		     res->cp.cp->origin, (unsigned long long)res->cp.cp->size,
-		     latest ? ", its latest entry there in the monitor's audit" : "", e->label,
-		     (unsigned long long)e->version, (unsigned long long)e->time);
+		     au != NULL ? ", and its latest entry in the monitor's audit: " : "", when,
+		     e->label, (unsigned long long)e->version, (unsigned long long)e->time);
 	if (w < 0 || (size_t)w >= cap)
 		goto fail;
 	used = (size_t)w;
@@ -338,10 +349,17 @@ int cmd_verify_lookup(const struct cli_args *a)
 	struct kta_error err;
 	enum kta_status r = KTA_ERR_INTERNAL;
 	json_t *j = NULL;
+	struct cli_audit au;
+	const char *config = cli_get(a, "config");
 	int rc;
 
 	kta_error_clear(&err);
 	memset(&res, 0, sizeof(res));
+	memset(&pa, 0, sizeof(pa));
+	if (config == NULL && cli_get(a, "log") != NULL) {
+		r = kta_error_set(&err, KTA_ERR_USAGE, "verify lookup: --log needs --config");
+		goto out;
+	}
 	if ((r = policy_load(a, &pa, &err)) != KTA_OK)
 		goto out;
 	if ((r = load_answer(a, a->pos[0], &buf, &len, &where, &err)) != KTA_OK)
@@ -355,24 +373,24 @@ int cmd_verify_lookup(const struct cli_args *a)
 		(void)kta_error_prefix(&err, "%s", where);
 		goto out;
 	}
-	if (cli_get(a, "config") != NULL) {
-		if ((rc = cli_lookup_latest(a, &res, &r, &err)) != 0)
+	if (config != NULL) {
+		if ((rc = cli_lookup_latest(a, &res, pa.log_key, &au, &r, &err)) != 0)
 			goto done;
 		if (r != KTA_OK) {
 			(void)kta_error_prefix(&err, "%s", where);
 			goto out;
 		}
-	} else if (cli_get(a, "log") != NULL) {
-		r = kta_error_set(&err, KTA_ERR_USAGE, "verify lookup: --log needs --config");
-		goto out;
 	}
-	if ((text = lookup_text(&res, cli_get(a, "config") != NULL)) == NULL) {
+	if ((text = lookup_text(&res, config != NULL ? &au : NULL)) == NULL) {
 		r = kta_error_set(&err, KTA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	j = lookup_json(&res);
-	if (j != NULL && cli_get(a, "config") != NULL)
+	if (j != NULL && config != NULL) {
 		json_object_set_new(j, "latest", json_true());
+		json_object_set_new(j, "audited_size", json_integer((json_int_t)au.size));
+		json_object_set_new(j, "audited_at", json_integer((json_int_t)au.at));
+	}
 out:
 	rc = cli_finish(a, r, &err, text, j);
 done:

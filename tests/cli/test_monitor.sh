@@ -445,16 +445,38 @@ has err "cannot tell yet" "A6: says the audit has not reached the answer"
 once lk 1 "A6: the audit (an unauthorized update)"
 expect 0 "A6: the current answer is the latest" -- $K verify lookup "$T/lk.d/lookup/alice" --log-key "$LKV" --config "$T/lk.conf"
 has out "version 2 is leaf 2" "A6: names the version"
-has out "its latest entry there in the monitor's audit" "A6: says it was checked against the audit"
+has out "and its latest entry in the monitor's audit: verified up to size 3, stored 20" "A6: says how fresh the audit is"
 expect 0 "A6: an unchanged label's older answer is still the latest" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lk.conf"
 expect 0 "A6: --json says latest" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lk.conf" --json
 has out '"latest":true' "A6: json latest"
+has out '"audited_size":3' "A6: json audited size"
 # the provider replays alice's first answer: valid alone, outdated against the audit
 expect 0 "A6: the old answer verifies alone" -- $K verify lookup "$T/lk.alice.v1" --log-key "$LKV"
 expect 1 "A6: the old answer is refused against the audit" -- $K verify lookup "$T/lk.alice.v1" --log-key "$LKV" --config "$T/lk.conf"
-has err "outdated answer: version 1 at leaf 0 (tree size 2), but the audited log (size 3) holds version 2 of the label at leaf 2" "A6: names the newer version"
+has err "outdated answer: version 1 at leaf 0 (tree size 2), but the audited log (size 3) holds a later entry of the label (version 2) at leaf 2" "A6: names the newer version"
 has err "$T/lk.alice.v1" "A6: names the answer"
-expect 2 "A6: --log without --config" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --log lk
+expect 2 "A6: --log without --config (before reading the answer)" -- $K verify lookup "$T/no-such-answer" --log-key "$LKV" --log lk
+has err "--log needs --config" "A6: says what --log needs"
+# the same origin under another key: not this configuration's log
+$K keygen --name example.com/lk --out "$T/lk-other.key" >"$T/lk-other.vkey"
+sed -e "s|^key .*|key $(cat "$T/lk-other.vkey")|" -e "s|^state_dir .*|state_dir $T/lkx.state|" "$T/lk.conf" >"$T/lkx.conf"
+expect 2 "A6: a configuration with another key for the origin" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lkx.conf"
+has err "under its own key" "A6: says the keys differ"
+# a sharded audit answers only for its own labels (another shard's history
+# is empty, which must not read as "another tree")
+LOG=lk mkconf lks0 "file://$T/lk.d/" "shard 0/2"
+LOG=lk mkconf lks1 "file://$T/lk.d/" "shard 1/2"
+$K monitor --config "$T/lks0.conf" --once >/dev/null 2>&1 || true
+$K monitor --config "$T/lks1.conf" --once >/dev/null 2>&1 || true
+codes=""
+for k in 0 1; do
+	set +e
+	$K verify lookup "$T/lk.d/lookup/alice" --log-key "$LKV" --config "$T/lks$k.conf" >/dev/null 2>"$T/lks$k.err"
+	codes="$codes$?"
+	set -e
+done
+ok '[ "$codes" = 02 ] || [ "$codes" = 20 ]' "A6: the answer is the latest in its shard, refused by the other ($codes)"
+ok 'grep -q "shard" "$T/lks0.err" "$T/lks1.err"' "A6: the other shard's refusal names the shard"
 # an answer of another log: refused, not checked against the wrong audit
 expect 2 "A6: another log's answer" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/ur.conf"
 has err "audits" "A6: says which log the configuration audits"

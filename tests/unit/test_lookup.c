@@ -554,10 +554,6 @@ static void mutations(void **state)
 	dir_free(d);
 }
 
-/*
- * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
- * an independent Python implementation, verifies; tampered copies do not.
- */
 /* Verifies the answer for leaf index into *res (the caller frees it). */
 static void verified(struct dir *d, uint64_t index, struct kta_lookup_result *res)
 {
@@ -613,13 +609,13 @@ static void latest_against_audit(void **state)
 	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES + 3, &err), KTA_OK);
 	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES + 4, &err), KTA_ERR_VERIFY);
 	assert_non_null(strstr(err.msg, "outdated answer: version 2 at leaf 2 (tree size 6), but "
-					"the audited log (size 10) holds version 3 of the label "
-					"at leaf 9"));
+					"the audited log (size 10) holds a later entry of the "
+					"label (version 3) at leaf 9"));
 	/* version 1, under the same checkpoint, is stale: version 2 precedes
 	 * its tree size (named, though version 3 is later still) */
 	assert_int_equal(kta_lookup_check_latest(&v1, seen, n, NLEAVES + 4, &err), KTA_ERR_VERIFY);
 	assert_non_null(strstr(err.msg, "stale answer: version 1 at leaf 0, but the audited log "
-					"holds version 2 of the label at leaf 2"));
+					"holds a later entry of the label (version 2) at leaf 2"));
 	/* the audit has not reached the answer's size: it cannot tell */
 	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES - 1, &err), KTA_ERR_IO);
 	assert_non_null(strstr(err.msg, "cannot tell yet"));
@@ -632,16 +628,32 @@ static void latest_against_audit(void **state)
 	/* no audited entry at the answer's leaf at all */
 	assert_int_equal(kta_lookup_check_latest(&v2, seen, 1, NLEAVES, &err), KTA_ERR_VERIFY);
 	assert_int_equal(kta_lookup_check_latest(&v2, NULL, 0, NLEAVES, &err), KTA_ERR_VERIFY);
-	/* a history out of leaf order is the caller's error */
+	/* a later entry at exactly the answer's tree size: outdated, not stale */
+	n = alice_seen(d, seen, NLEAVES);
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES + 1, &err), KTA_ERR_VERIFY);
+	assert_non_null(strstr(err.msg, "outdated answer"));
+	/* the audited bytes with more after them are other bytes */
+	n = alice_seen(d, seen, 0);
+	seen[1].entry_len++;
+	assert_int_equal(kta_lookup_check_latest(&v2, seen, n, NLEAVES, &err), KTA_ERR_VERIFY);
+	assert_non_null(strstr(err.msg, "not the audited log's entry at that leaf"));
+	/* a history out of leaf order, or with a leaf twice, is the caller's error */
 	n = alice_seen(d, seen, 0);
 	bad[0] = seen[1];
 	bad[1] = seen[0];
+	assert_int_equal(kta_lookup_check_latest(&v2, bad, 2, NLEAVES, &err), KTA_ERR_USAGE);
+	bad[0] = seen[1];
+	bad[1] = seen[1];
 	assert_int_equal(kta_lookup_check_latest(&v2, bad, 2, NLEAVES, &err), KTA_ERR_USAGE);
 	kta_lookup_result_free(&v1);
 	kta_lookup_result_free(&v2);
 	dir_free(d);
 }
 
+/*
+ * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
+ * an independent Python implementation, verifies; tampered copies do not.
+ */
 static void fixture_answer(void **state)
 {
 	struct kta_checkpoint_policy p;
