@@ -64,34 +64,22 @@ struct blob {
 	size_t n;
 };
 
-static struct blob mk_entry_dev(const char *label, uint64_t version, const int *ids,
-				const char *const *devs, size_t n, const int *signers, size_t ns)
+/* Serializes label/version with keys[0..n) (canonical order), signed by the
+ * keys signers[0..ns). */
+static struct blob mk_entry_keys(const char *label, uint64_t version,
+				 const struct kta_entry_key *keys, size_t n, const int *signers,
+				 size_t ns)
 {
 	struct blob b;
 	struct kta_entry e;
-	struct kta_entry_key keys[16];
-	char devbuf[16][16];
 	uint8_t *out = NULL, *next;
 	size_t i, olen, nlen;
 
-	assert_true(n <= 16);
 	memset(&e, 0, sizeof(e));
-	memset(keys, 0, sizeof(keys));
-	for (i = 0; i < n; i++) {
-		keys[i].alg = KTA_ENTRY_ALG_ED25519;
-		memcpy(keys[i].pub, pubs[ids[i]], 32);
-		if (devs != NULL) {
-			keys[i].device = (char *)(uintptr_t)devs[i];
-		} else {
-			snprintf(devbuf[i], sizeof(devbuf[i]), "d%d", ids[i]);
-			keys[i].device = devbuf[i];
-		}
-	}
-	qsort(keys, n, sizeof(keys[0]), key_cmp);
 	e.label = (char *)(uintptr_t)label;
 	e.version = version;
 	e.time = 1764143000 + version;
-	e.keys = n > 0 ? keys : NULL;
+	e.keys = n > 0 ? (struct kta_entry_key *)(uintptr_t)keys : NULL;
 	e.nkeys = n;
 	assert_int_equal(kta_entry_serialize(&e, &out, &olen, NULL), KTA_OK);
 	for (i = 0; i < ns; i++) {
@@ -104,6 +92,38 @@ static struct blob mk_entry_dev(const char *label, uint64_t version, const int *
 	b.p = out;
 	b.n = olen;
 	return b;
+}
+
+/* keys[0..n): the ed25519 keys ids[0..n), device devs[i] or "d<id>" (written
+ * into devbuf[i]). */
+static void fill_keys(struct kta_entry_key *keys, char (*devbuf)[16], const int *ids,
+		      const char *const *devs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		keys[i].alg = KTA_ENTRY_ALG_ED25519;
+		memcpy(keys[i].pub, pubs[ids[i]], 32);
+		if (devs != NULL) {
+			keys[i].device = (char *)(uintptr_t)devs[i];
+		} else {
+			snprintf(devbuf[i], sizeof(devbuf[i]), "d%d", ids[i]);
+			keys[i].device = devbuf[i];
+		}
+	}
+}
+
+static struct blob mk_entry_dev(const char *label, uint64_t version, const int *ids,
+				const char *const *devs, size_t n, const int *signers, size_t ns)
+{
+	struct kta_entry_key keys[16];
+	char devbuf[16][16];
+
+	assert_true(n <= 16);
+	memset(keys, 0, sizeof(keys));
+	fill_keys(keys, devbuf, ids, devs, n);
+	qsort(keys, n, sizeof(keys[0]), key_cmp);
+	return mk_entry_keys(label, version, keys, n, signers, ns);
 }
 
 static struct blob mk_entry(const char *label, uint64_t version, const int *ids, size_t n,
@@ -557,18 +577,9 @@ static void pin(struct fx *f, const char *label, const int *ids, const char *con
 {
 	struct kta_entry_key keys[8];
 	char devbuf[8][16];
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		keys[i].alg = KTA_ENTRY_ALG_ED25519;
-		memcpy(keys[i].pub, pubs[ids[i]], 32);
-		if (devs != NULL) {
-			keys[i].device = (char *)(uintptr_t)devs[i];
-		} else {
-			snprintf(devbuf[i], sizeof(devbuf[i]), "d%d", ids[i]);
-			keys[i].device = devbuf[i];
-		}
-	}
+	assert_true(n <= 8);
+	fill_keys(keys, devbuf, ids, devs, n);
 	assert_int_equal(kta_replay_keys_canonicalize(keys, n, NULL), KTA_OK);
 	assert_int_equal(kta_replay_watchset_pin(f->ws, label, keys, n, NULL), KTA_OK);
 }
@@ -673,32 +684,12 @@ static void key_changed_tofu(void **state)
 static struct blob mk_entry_alg(const char *label, uint64_t version, enum kta_entry_alg alg, int id,
 				int signer)
 {
-	struct kta_entry e;
 	struct kta_entry_key key;
-	struct blob b;
-	uint8_t *out = NULL, *next = NULL;
-	size_t olen = 0, nlen = 0;
 
-	memset(&e, 0, sizeof(e));
 	key.alg = alg;
 	memcpy(key.pub, pubs[id], 32);
 	key.device = (char *)(uintptr_t) "phone";
-	e.label = (char *)(uintptr_t)label;
-	e.version = version;
-	e.time = 1764143000 + version;
-	e.keys = &key;
-	e.nkeys = 1;
-	assert_int_equal(kta_entry_serialize(&e, &out, &olen, NULL), KTA_OK);
-	if (signer >= 0) {
-		assert_int_equal(kta_entry_sign(out, olen, seeds[signer], &next, &nlen, NULL),
-				 KTA_OK);
-		free(out);
-		out = next;
-		olen = nlen;
-	}
-	b.p = out;
-	b.n = olen;
-	return b;
+	return mk_entry_keys(label, version, &key, 1, &signer, signer >= 0 ? 1 : 0);
 }
 
 /*
