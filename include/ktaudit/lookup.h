@@ -115,16 +115,20 @@ struct kta_lookup_seen {
  * Stale answers (A6): checks that res, an answer kta_lookup_verify accepted
  * (tree size S), gives its label's latest entry in an audited log.
  * seen[0..n) are every entry of the label that the audit replayed, by
- * increasing leaf index (kta_state_history), and audited (>= S) is the
- * tree size it verified (rows at or beyond it, such as those of a catch-up
- * not yet committed to a checkpoint, are ignored). KTA_OK when the audit
- * holds the answer's entry (the same leaf index and bytes) and no later
- * entry of the label below audited. Errors: KTA_ERR_VERIFY when the audited log holds other bytes
- * at that leaf (the answer comes from another tree), or a later version of the label: "stale" when
- * it precedes S (the answer contradicts its own checkpoint), "outdated" otherwise (current at S,
- * not now: served before the change, or replayed to hide it; the message names its version);
- * KTA_ERR_IO when audited < S: the audit cannot tell yet; KTA_ERR_USAGE when
- * seen is not sorted. Pure: no I/O.
+ * increasing leaf index (kta_state_history), and audited is the tree
+ * size it verified; rows at or beyond it (a catch-up not yet committed to a
+ * checkpoint) are ignored. KTA_OK when the audit holds the answer's entry
+ * (the same leaf index and bytes) and no later entry of the label below
+ * audited. Errors:
+ *   KTA_ERR_VERIFY  other bytes at that leaf (the answer comes from another
+ *                   tree), or a later entry of the label: "stale" when it
+ *                   precedes S (the answer contradicts its own checkpoint),
+ *                   "outdated" otherwise (current at S, not now: served
+ *                   before the change, or replayed to hide it); the message
+ *                   names the later entry's version
+ *   KTA_ERR_IO      audited < S: the audit cannot tell yet
+ *   KTA_ERR_USAGE   seen is not sorted by leaf index
+ * Pure: no I/O.
  */
 KTA_API enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 						const struct kta_lookup_seen *seen, size_t n,

@@ -50,8 +50,8 @@ const struct cli_opt opts_verify_lookup[] = {
     {"timeout", CLI_ONE, "SECONDS",
      "give up on an object after SECONDS per attempt, 3 retries (default: 120)"},
     {"config", CLI_ONE, "FILE",
-     "also require the label's latest entry at the answer's tree size in this monitor's "
-     "audit (stale answers)"},
+     "also require the answer to be the label's latest entry in this monitor's audit "
+     "(stale answers)"},
     {"log", CLI_ONE, "NAME",
      "with --config: the log (section name); needed when there are several"},
     {NULL, CLI_FLAG, NULL, NULL},
