@@ -1410,14 +1410,9 @@ out:
 
 struct kta_replay_index kta_replay_memindex_ops(struct kta_replay_memindex *m)
 {
-	struct kta_replay_index ix;
-
-	memset(&ix, 0, sizeof(ix)); /* optional members NULL: entry_hash (get fills it) */
-	ix.ctx = m;
-	ix.prefetch = NULL; /* a hash map of malloc'd nodes: nothing to gain */
-	ix.get = mi_get;
-	ix.put = mi_put;
-	return ix;
+	/* no prefetch (a hash map of malloc'd nodes: nothing to gain) and no
+	 * entry_hash (get fills it): members not named are NULL */
+	return (struct kta_replay_index){.ctx = m, .get = mi_get, .put = mi_put};
 }
 
 size_t kta_replay_memindex_count(const struct kta_replay_memindex *m)

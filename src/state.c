@@ -3167,6 +3167,8 @@ struct hrec {
 	uint64_t version;
 	enum kta_auth_result auth;
 	int packed; /* entry is in the packed form (hist_read unpacks it) */
+	int hashed; /* hash holds the entry's leaf hash (hist_unpack checked it) */
+	uint8_t hash[32];
 	int has_prev;
 	uint64_t prev;
 	const uint8_t *entry;
@@ -3184,7 +3186,7 @@ static enum kta_status hist_unpack(struct kta_state_index *ix, uint64_t leaf, st
 				   struct kta_error *err)
 {
 	struct kta_error ue;
-	uint8_t lh[32], *text = NULL;
+	uint8_t *text = NULL;
 	size_t tlen = 0;
 	enum kta_status r;
 
@@ -3195,12 +3197,12 @@ static enum kta_status hist_unpack(struct kta_state_index *ix, uint64_t leaf, st
 				  out->version, &text, &tlen, &ue)) != KTA_OK)
 		return kta_error_set(err, r, "%s: label_history of %s: leaf %" PRIu64 ": %s",
 				     ix->st->path, ix->origin, leaf, ue.msg);
-	kta_hash_leaf(ix->hasher, text, tlen, lh);
+	kta_hash_leaf(ix->hasher, text, tlen, out->hash);
 	if (kta_hasher_failed(ix->hasher)) {
 		free(text);
 		return kta_error_set(err, KTA_ERR_INTERNAL, "state: SHA-256 failed");
 	}
-	if (memcmp(lh, out->entry, HIST_CHECK_LEN) != 0) {
+	if (memcmp(out->hash, out->entry, HIST_CHECK_LEN) != 0) {
 		free(text);
 		return kta_error_set(err, KTA_ERR_MALFORMED,
 				     "%s: label_history of %s: leaf %" PRIu64
@@ -3211,6 +3213,7 @@ static enum kta_status hist_unpack(struct kta_state_index *ix, uint64_t leaf, st
 	ix->unpacked = text;
 	out->entry = text;
 	out->entry_len = tlen;
+	out->hashed = 1;
 	return KTA_OK;
 }
 
@@ -3238,6 +3241,7 @@ static int hist_scan(const uint8_t *c, size_t len, uint64_t id, uint64_t leaf, s
 			out->has_prev = p1 != 0;
 			out->prev = p1 != 0 ? p1 - 1 : 0;
 			out->packed = (a & HIST_PACKED) != 0;
+			out->hashed = 0;
 			out->entry = c + off;
 			out->entry_len = (size_t)el;
 			return 1;
@@ -3360,6 +3364,11 @@ static enum kta_status ix_entry_hash(void *ctx, const char *label, uint64_t vers
 				     perr.msg[0] ? ": " : "", perr.msg);
 	}
 	kta_entry_free(e);
+	/* a packed record's hash was computed by its unpacking check */
+	if (hr.hashed) {
+		memcpy(out, hr.hash, 32);
+		return KTA_OK;
+	}
 	if (ix->hasher == NULL && (r = kta_hasher_new(&ix->hasher, err)) != KTA_OK)
 		return r;
 	kta_hash_leaf(ix->hasher, hr.entry, hr.entry_len, out);
@@ -3370,15 +3379,12 @@ static enum kta_status ix_entry_hash(void *ctx, const char *label, uint64_t vers
 
 struct kta_replay_index kta_state_index_ops(struct kta_state_index *ix)
 {
-	struct kta_replay_index o;
-
-	memset(&o, 0, sizeof(o));
-	o.ctx = ix;
-	o.get = ix_get;
-	o.put = ix_put;
-	o.prefetch = ix_prefetch;
-	o.entry_hash = ix_entry_hash;
-	return o;
+	/* members not named are zero (NULL) */
+	return (struct kta_replay_index){.ctx = ix,
+					 .get = ix_get,
+					 .put = ix_put,
+					 .prefetch = ix_prefetch,
+					 .entry_hash = ix_entry_hash};
 }
 
 /*

@@ -645,6 +645,9 @@ static void latest_against_audit(void **state)
 	bad[0] = seen[1];
 	bad[1] = seen[1];
 	assert_int_equal(kta_lookup_check_latest(&v2, bad, 2, NLEAVES, &err), KTA_ERR_USAGE);
+	/* no verified answer, or a count without a history */
+	assert_int_equal(kta_lookup_check_latest(NULL, seen, n, NLEAVES, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_lookup_check_latest(&v2, NULL, 1, NLEAVES, &err), KTA_ERR_USAGE);
 	kta_lookup_result_free(&v1);
 	kta_lookup_result_free(&v2);
 	dir_free(d);
