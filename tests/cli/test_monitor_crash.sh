@@ -54,6 +54,13 @@ lines() {
   if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi
 }
 
+# hot: the state has a hot rollback journal (in exclusive locking mode a
+# finished transaction zeroes the journal's header instead of deleting it)
+hot() {
+  [ -s "$T/crash.state/state.db-journal" ] &&
+    [ "$(head -c1 "$T/crash.state/state.db-journal" | od -An -tu1 | tr -d ' ')" != 0 ]
+}
+
 # replayed ERR REC N0: the run logging to ERR has finished its replay. In
 # one transaction the findings are logged after the commit; in chunks they
 # are logged after each chunk, so there the sign is the delivery (REC has
@@ -141,10 +148,18 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
   elif [ "$tk" -lt "$kr" ]; then
     # in the replay: a random point of it
     while kill -0 "$pid" 2>/dev/null && ! grep -q "replaying entries" "$T/crash.err"; do sleep 0.01; done
-    d=$((RANDOM * span / 32768))
-    t0=$(ms)
-    while kill -0 "$pid" 2>/dev/null && [ $(($(ms) - t0)) -lt "$d" ] &&
-      ! replayed "$T/crash.err" "$T/crash.rec" "$n0"; do sleep 0.01; done
+    if [ -n "$x" ] && [ "$xhot" -eq 0 ]; then
+      # until a kill has left a hot journal, an --exclusive run is killed
+      # as soon as it has one (random points leave one about half the time)
+      while kill -0 "$pid" 2>/dev/null && ! hot && ! replayed "$T/crash.err" "$T/crash.rec" "$n0"; do
+        sleep 0.005
+      done
+    else
+      d=$((RANDOM * span / 32768))
+      t0=$(ms)
+      while kill -0 "$pid" 2>/dev/null && [ $(($(ms) - t0)) -lt "$d" ] &&
+        ! replayed "$T/crash.err" "$T/crash.rec" "$n0"; do sleep 0.01; done
+    fi
   else
     # in the delivery: just after the sink got one more alert
     while kill -0 "$pid" 2>/dev/null && [ "$(lines "$T/crash.rec")" -le "$n0" ]; do sleep 0.01; done
@@ -164,10 +179,7 @@ while [ "$killed" -lt "$KILLS" ] && [ $(($(ms) - start)) -lt $((BUDGET * 1000)) 
       if [ -n "$x" ]; then
         xk_replay=$((xk_replay + 1))
         # a hot journal: the next run must roll it back
-        if [ -s "$T/crash.state/state.db-journal" ] &&
-          [ "$(head -c1 "$T/crash.state/state.db-journal" | od -An -tu1 | tr -d ' ')" != 0 ]; then
-          xhot=$((xhot + 1))
-        fi
+        if hot; then xhot=$((xhot + 1)); fi
       fi
       # the next replay kill lands a little earlier if this one was late
       [ "$span" -gt 50 ] && span=$((span * 9 / 10))
