@@ -15,6 +15,7 @@
 #include "ktaudit/ctmon.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/fetch.h"
+#include "ktaudit/file.h"
 #include "ktaudit/hash.h"
 #include "ktaudit/state.h"
 
@@ -58,27 +59,37 @@ struct domains {
 	size_t n;
 };
 
-/* Loads --log-key: base64 DER given inline, else a file (PEM or base64 DER). */
-static enum kta_status load_key(const struct cli_args *a, struct kta_ct_key **k,
-				struct kta_error *err)
+enum kta_status cli_ct_key_load(const char *v, struct kta_ct_key **k, struct kta_error *err)
 {
-	const char *v = cli_get(a, "log-key");
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	enum kta_status r;
 
 	*k = NULL;
-	if (v == NULL)
-		return kta_error_set(err, KTA_ERR_USAGE, "--log-key is required");
 	if (kta_ct_key_parse((const uint8_t *)v, strlen(v), 0, k, NULL) == KTA_OK)
-		r = KTA_OK;
-	else if ((r = cli_read_file("--log-key", v, KTA_CT_KEY_INPUT_MAX, &buf, &len, err)) ==
-		 KTA_OK)
+		return KTA_OK;
+	if ((r = kta_file_read(v, KTA_CT_KEY_INPUT_MAX, &buf, &len, err)) == KTA_OK)
 		r = kta_ct_key_parse(buf, len, 0, k, err);
 	free(buf);
-	if (r == KTA_OK && cli_get(a, "log-id") != NULL)
-		r = kta_ct_key_check_log_id(*k, cli_get(a, "log-id"), err);
-	if (r != KTA_OK) {
+	if (r != KTA_OK)
+		return kta_error_prefix(err, "--log-key");
+	return KTA_OK;
+}
+
+/* Loads --log-key and checks --log-id against it. */
+static enum kta_status load_key(const struct cli_args *a, struct kta_ct_key **k,
+				struct kta_error *err)
+{
+	const char *v = cli_get(a, "log-key");
+	enum kta_status r;
+
+	*k = NULL;
+	if (v == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "--log-key is required");
+	if ((r = cli_ct_key_load(v, k, err)) != KTA_OK)
+		return r;
+	if (cli_get(a, "log-id") != NULL &&
+	    (r = kta_ct_key_check_log_id(*k, cli_get(a, "log-id"), err)) != KTA_OK) {
 		kta_ct_key_free(*k);
 		*k = NULL;
 		return kta_error_prefix(err, "--log-key");

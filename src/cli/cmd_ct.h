@@ -18,6 +18,14 @@ extern const struct cli_opt opts_ct_replay[];
 extern const struct cli_opt opts_ct_cycle[];
 
 int cmd_verify_sth(const struct cli_args *a);
+
+struct kta_ct_key;
+/*
+ * A CT log's key, given as base64 DER inline or as a file (PEM or base64
+ * DER) at v: *k is allocated, the caller frees it with kta_ct_key_free.
+ * Errors are prefixed "--log-key".
+ */
+enum kta_status cli_ct_key_load(const char *v, struct kta_ct_key **k, struct kta_error *err);
 int cmd_ct_replay(const struct cli_args *a);
 int cmd_ct_cycle(const struct cli_args *a);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cmd_ct.h"
 #include "ktaudit/ct.h"
 #include "ktaudit/ctevidence.h"
 #include "ktaudit/evidence.h"
@@ -19,23 +20,6 @@ const struct cli_opt opts_verify_evidence[] = {
      "the log's origin line, if not the key's name; the bundle's \"log\" must match"},
     {NULL, CLI_FLAG, NULL, NULL},
 };
-
-/* A CT log key: base64 DER given inline, else a file (PEM or base64 DER). */
-static enum kta_status load_ct_key(const char *v, struct kta_ct_key **k, struct kta_error *err)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	enum kta_status r;
-
-	if (kta_ct_key_parse((const uint8_t *)v, strlen(v), 0, k, NULL) == KTA_OK)
-		return KTA_OK;
-	if ((r = cli_read_file("--log-key", v, KTA_CT_KEY_INPUT_MAX, &buf, &len, err)) == KTA_OK)
-		r = kta_ct_key_parse(buf, len, 0, k, err);
-	free(buf);
-	if (r != KTA_OK)
-		return kta_error_prefix(err, "--log-key");
-	return KTA_OK;
-}
 
 int cmd_verify_evidence(const struct cli_args *a)
 {
@@ -56,7 +40,7 @@ int cmd_verify_evidence(const struct cli_args *a)
 		r = kta_error_set(&err, KTA_ERR_USAGE, "verify evidence: --log-key is required");
 		goto out;
 	}
-	if ((r = cli_read_file(a->pos[0], a->pos[0], KTA_EVIDENCE_MAX_SIZE, &buf, &len, &err)) !=
+	if ((r = cli_read_file("evidence", a->pos[0], KTA_EVIDENCE_MAX_SIZE, &buf, &len, &err)) !=
 	    KTA_OK)
 		goto out;
 	if (kta_ctevidence_is_ct(buf, len)) {
@@ -67,7 +51,7 @@ int cmd_verify_evidence(const struct cli_args *a)
 			    "verify evidence: --origin does not apply to CT evidence");
 			goto out;
 		}
-		if ((r = load_ct_key(ks, &ctkey, &err)) != KTA_OK)
+		if ((r = cli_ct_key_load(ks, &ctkey, &err)) != KTA_OK)
 			goto out;
 		r = kta_ctevidence_verify(buf, len, ctkey, &res, &err);
 	} else {

@@ -344,29 +344,19 @@ static int all_logs_good(const struct kta_config *cfg, const struct kta_monitor 
 /* ---- monitor ---- */
 
 /* Loads the configuration; prints the error. Returns the exit code (0 ok). */
-static int load_config(const char *path, struct kta_config **cfg)
+/* Loads the configuration at path (--config); the status and message go
+ * to the caller, which prints them (as JSON with --json). */
+static enum kta_status config_load(const char *path, struct kta_config **cfg, struct kta_error *e)
 {
-	struct kta_error e;
-	enum kta_status r;
-
-	kta_error_clear(&e);
-	if (path == NULL) {
-		fprintf(stderr, "ktaudit: --config is required\n");
-		return 2;
-	}
-	if ((r = kta_config_load(path, cfg, &e)) != KTA_OK) {
-		fprintf(stderr, "ktaudit: %s\n", e.msg);
-		return kta_status_exit_code(r);
-	}
-	return 0;
+	if (path == NULL)
+		return kta_error_set(e, KTA_ERR_USAGE, "--config is required");
+	return kta_config_load(path, cfg, e);
 }
 
-static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline, int exclusive,
-			struct kta_monitor **m)
+static enum kta_status monitor_open(const struct kta_config *cfg, struct ui *u, int offline,
+				    int exclusive, struct kta_monitor **m, struct kta_error *e)
 {
 	struct kta_monitor_opts o;
-	struct kta_error e;
-	enum kta_status r;
 
 	kta_monitor_opts_init(&o);
 	o.log = ui_log;
@@ -375,11 +365,40 @@ static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline,
 	o.ctx = u;
 	o.offline = offline;
 	o.exclusive = exclusive;
+	return kta_monitor_open(cfg, &o, m, e);
+}
+
+/* Prints a failure to open; returns its exit code, never 0. */
+static int open_failed(enum kta_status r, const struct kta_error *e)
+{
+	int code = kta_status_exit_code(r);
+
+	fprintf(stderr, "ktaudit: %s\n", e->msg);
+	return code != 0 ? code : 3;
+}
+
+/* config_load and monitor_open for the monitor itself, which prints a
+ * failure and returns its exit code (0: opened). */
+static int load_config(const char *path, struct kta_config **cfg)
+{
+	struct kta_error e;
+	enum kta_status r;
+
 	kta_error_clear(&e);
-	if ((r = kta_monitor_open(cfg, &o, m, &e)) != KTA_OK) {
-		fprintf(stderr, "ktaudit: %s\n", e.msg);
-		return kta_status_exit_code(r);
-	}
+	if ((r = config_load(path, cfg, &e)) != KTA_OK)
+		return open_failed(r, &e);
+	return 0;
+}
+
+static int open_monitor(const struct kta_config *cfg, struct ui *u, int offline, int exclusive,
+			struct kta_monitor **m)
+{
+	struct kta_error e;
+	enum kta_status r;
+
+	kta_error_clear(&e);
+	if ((r = monitor_open(cfg, u, offline, exclusive, m, &e)) != KTA_OK)
+		return open_failed(r, &e);
 	return 0;
 }
 
@@ -713,23 +732,21 @@ static int check_witness(const struct kta_config *cfg)
 /* ---- watch add | approve | list, history ---- */
 
 /* Opens the state of the configuration's log named by --log. */
-static int open_for_log(const struct cli_args *a, struct kta_config **cfg, struct kta_monitor **m,
-			struct ui *u, size_t *log)
+/* Opens the configuration (--config), its state read-only in intent
+ * (offline), and finds --log (when log is not NULL). */
+static enum kta_status open_for_log(const struct cli_args *a, struct kta_config **cfg,
+				    struct kta_monitor **m, struct ui *u, size_t *log,
+				    struct kta_error *e)
 {
-	struct kta_error e;
-	int code;
+	enum kta_status r;
 
 	memset(u, 0, sizeof(*u));
-	if ((code = load_config(cli_get(a, "config"), cfg)) != 0)
-		return code;
-	if ((code = open_monitor(*cfg, u, 1, 0, m)) != 0)
-		return code;
-	kta_error_clear(&e);
-	if (log != NULL && kta_monitor_find_log(*m, cli_get(a, "log"), log, &e) != KTA_OK) {
-		fprintf(stderr, "ktaudit: %s\n", e.msg);
-		return 2;
-	}
-	return 0;
+	if ((r = config_load(cli_get(a, "config"), cfg, e)) != KTA_OK ||
+	    (r = monitor_open(*cfg, u, 1, 0, m, e)) != KTA_OK)
+		return r;
+	if (log != NULL)
+		return kta_monitor_find_log(*m, cli_get(a, "log"), log, e);
+	return KTA_OK;
 }
 
 static void print_keys(FILE *f, const struct kta_entry_key *keys, size_t n)
@@ -774,12 +791,15 @@ int cmd_watch_add(const struct cli_args *a)
 	char line[KTA_LABEL_MAX_LEN * 4 + 256], q[KTA_LABEL_MAX_LEN * 4 + 4];
 
 	kta_error_clear(&e);
-	if (tofu == (nk > 0)) {
-		fprintf(stderr, "ktaudit: watch add: give --key (one or more) or --tofu\n");
-		return 2;
-	}
-	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+	if (tofu == (nk > 0))
+		return cli_finish(a,
+				  kta_error_set(&e, KTA_ERR_USAGE,
+						"watch add: give --key (one or more) or --tofu"),
+				  &e, NULL, NULL);
+	if ((r = open_for_log(a, &cfg, &m, &u, &log, &e)) != KTA_OK) {
+		code = cli_finish(a, r, &e, NULL, NULL);
 		goto out;
+	}
 	if (nk > 0 && (keys = calloc(nk, sizeof(*keys))) == NULL) {
 		r = kta_error_set(&e, KTA_ERR_NOMEM, "out of memory");
 		goto done;
@@ -827,12 +847,15 @@ int cmd_watch_approve(const struct cli_args *a)
 
 	kta_error_clear(&e);
 	if (kta_parse_u64(vs, strlen(vs), &version, &e) != KTA_OK || version == 0) {
-		fprintf(stderr,
-			"ktaudit: watch approve: VERSION must be a decimal >= 1, not \"%s\"\n", vs);
-		return 2;
+		r = kta_error_set(&e, KTA_ERR_USAGE,
+				  "watch approve: VERSION must be a decimal >= 1, not \"%s\"",
+				  kta_quote((const uint8_t *)vs, strlen(vs), 24, q));
+		return cli_finish(a, r, &e, NULL, NULL);
 	}
-	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+	if ((r = open_for_log(a, &cfg, &m, &u, &log, &e)) != KTA_OK) {
+		code = cli_finish(a, r, &e, NULL, NULL);
 		goto out;
+	}
 	r = kta_monitor_watch_approve(m, log, label, version, &e);
 	kta_quote((const uint8_t *)label, strlen(label), KTA_LABEL_MAX_LEN, q);
 	(void)snprintf(line, sizeof(line), "approved %s version %" PRIu64 " in %s", q, version,
@@ -862,8 +885,10 @@ int cmd_watch_list(const struct cli_args *a)
 	int code;
 
 	kta_error_clear(&e);
-	if ((code = open_for_log(a, &cfg, &m, &u, only != NULL ? &log : NULL)) != 0)
+	if ((r = open_for_log(a, &cfg, &m, &u, only != NULL ? &log : NULL, &e)) != KTA_OK) {
+		code = cli_finish(a, r, &e, NULL, NULL);
 		goto out;
+	}
 	if (a->json && (arr = json_array()) == NULL) {
 		r = kta_error_set(&e, KTA_ERR_NOMEM, "out of memory");
 		goto done;
@@ -930,9 +955,10 @@ static int vkey_same(const struct kta_vkey *x, const struct kta_vkey *y)
 	       x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
 }
 
-int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *res,
-		      const struct kta_vkey *log_key, struct cli_audit *out, enum kta_status *r,
-		      struct kta_error *e)
+enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
+				  const struct kta_lookup_result *res,
+				  const struct kta_vkey *log_key, struct cli_audit *out,
+				  struct kta_error *e)
 {
 	struct kta_config *cfg = NULL;
 	struct kta_monitor *m = NULL;
@@ -940,32 +966,33 @@ int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *
 	struct kta_state_log *v = NULL;
 	struct kta_lookup_seen *seen = NULL;
 	size_t n = 0, i, log = 0;
-	int found = 0, code;
+	int found = 0;
+	enum kta_status r;
 	struct ui u;
 
-	*r = KTA_OK;
 	memset(out, 0, sizeof(*out));
-	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+	if ((r = open_for_log(a, &cfg, &m, &u, &log, e)) != KTA_OK)
 		goto out;
 	if (strcmp(cfg->logs[log].origin, res->cp.cp->origin) != 0 ||
 	    !vkey_same(cfg->logs[log].key, log_key)) {
-		*r = kta_error_set(e, KTA_ERR_USAGE,
-				   "the answer is from log \"%s\" under --log-key, but the "
-				   "configuration's log %s audits \"%s\" under its own key",
-				   res->cp.cp->origin, cfg->logs[log].name, cfg->logs[log].origin);
+		r = kta_error_set(e, KTA_ERR_USAGE,
+				  "%s: the answer is from log \"%s\" under --log-key, but the "
+				  "configuration's log %s audits \"%s\" under its own key",
+				  where, res->cp.cp->origin, cfg->logs[log].name,
+				  cfg->logs[log].origin);
 		goto out;
 	}
 	/* The stored checkpoint first, then the history: a monitor running
 	 * meanwhile can only add history past the checkpoint read, which the
 	 * check ignores (rows at or beyond `audited`). */
-	if ((*r = kta_monitor_label_check(m, log, res->entry->label, e)) != KTA_OK ||
-	    (*r = kta_state_log_get(kta_monitor_state(m), cfg->logs[log].origin, &found, &v, e)) !=
+	if ((r = kta_monitor_label_check(m, log, res->entry->label, e)) != KTA_OK ||
+	    (r = kta_state_log_get(kta_monitor_state(m), cfg->logs[log].origin, &found, &v, e)) !=
 		KTA_OK ||
-	    (*r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, res->entry->label,
-				    &h, &n, e)) != KTA_OK)
+	    (r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, res->entry->label,
+				   &h, &n, e)) != KTA_OK)
 		goto out;
 	if ((seen = calloc(n + 1, sizeof(*seen))) == NULL) {
-		*r = kta_error_set(e, KTA_ERR_NOMEM, "out of memory");
+		r = kta_error_set(e, KTA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -975,9 +1002,9 @@ int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *
 		out->size = v->size;
 		out->at = v->updated;
 	}
-	*r = kta_lookup_check_latest(res, seen, n, found ? v->size : 0, e);
-	if (*r != KTA_OK)
-		(void)kta_error_prefix(e, "%s (the audit in %s)", cfg->logs[log].name,
+	r = kta_lookup_check_latest(res, seen, n, found ? v->size : 0, e);
+	if (r != KTA_OK)
+		(void)kta_error_prefix(e, "%s: %s (the audit in %s)", where, cfg->logs[log].name,
 				       cli_get(a, "config"));
 out:
 	free(seen);
@@ -985,7 +1012,7 @@ out:
 	kta_state_log_free(v);
 	kta_monitor_close(m);
 	kta_config_free(cfg);
-	return code;
+	return r;
 }
 
 int cmd_history(const struct cli_args *a)
@@ -1003,8 +1030,10 @@ int cmd_history(const struct cli_args *a)
 	struct ui u;
 
 	kta_error_clear(&e);
-	if ((code = open_for_log(a, &cfg, &m, &u, &log)) != 0)
+	if ((r = open_for_log(a, &cfg, &m, &u, &log, &e)) != KTA_OK) {
+		code = cli_finish(a, r, &e, NULL, NULL);
 		goto out;
+	}
 	if ((r = kta_monitor_label_check(m, log, label, &e)) != KTA_OK ||
 	    (r = kta_state_history(kta_monitor_state(m), cfg->logs[log].origin, label, &h, &n,
 				   &e)) != KTA_OK ||

@@ -32,15 +32,15 @@ struct cli_audit {
 };
 /*
  * For `verify lookup --config FILE [--log NAME]`: checks res, an answer
- * verified under log_key, against the audit in the configuration's state:
- * it must be its label's latest entry (kta_lookup_check_latest, A6); the
+ * (read from where, which its messages name) verified under log_key, against the audit in the
+ * configuration's state: it must be its label's latest entry (kta_lookup_check_latest, A6); the
  * configuration's log must have the answer's origin and log_key. Returns
- * 0, or an exit code when the configuration or state could not be opened
- * (the message already printed); with 0, *r is the check's status, e its
- * message and *out the audit's size and time.
+ * the status (e its message: the check's, or why the configuration or
+ * state could not be opened); *out is the audit's size and time.
  */
-int cli_lookup_latest(const struct cli_args *a, const struct kta_lookup_result *res,
-		      const struct kta_vkey *log_key, struct cli_audit *out, enum kta_status *r,
-		      struct kta_error *e);
+enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
+				  const struct kta_lookup_result *res,
+				  const struct kta_vkey *log_key, struct cli_audit *out,
+				  struct kta_error *e);
 
 #endif

@@ -231,7 +231,8 @@ static enum kta_status load_answer(const struct cli_args *a, const char *src, ui
 		if (cli_get(a, "ca-file") != NULL)
 			return kta_error_set(err, KTA_ERR_USAGE,
 					     "--ca-file applies to https:// URLs only");
-		if ((r = cli_read_file(src, src, KTA_LOOKUP_MAX_SIZE, buf, len, err)) != KTA_OK)
+		if ((r = cli_read_file("answer", src, KTA_LOOKUP_MAX_SIZE, buf, len, err)) !=
+		    KTA_OK)
 			return r;
 		if ((*where = strdup(src)) == NULL) {
 			free(*buf);
@@ -374,12 +375,8 @@ int cmd_verify_lookup(const struct cli_args *a)
 		goto out;
 	}
 	if (config != NULL) {
-		if ((rc = cli_lookup_latest(a, &res, pa.log_key, &au, &r, &err)) != 0)
-			goto done;
-		if (r != KTA_OK) {
-			(void)kta_error_prefix(&err, "%s", where);
+		if ((r = cli_lookup_latest(a, where, &res, pa.log_key, &au, &err)) != KTA_OK)
 			goto out;
-		}
 	}
 	if ((text = lookup_text(&res, config != NULL ? &au : NULL)) == NULL) {
 		r = kta_error_set(&err, KTA_ERR_NOMEM, "out of memory");
@@ -393,7 +390,6 @@ int cmd_verify_lookup(const struct cli_args *a)
 	}
 out:
 	rc = cli_finish(a, r, &err, text, j);
-done:
 	free(text);
 	free(where);
 	free(buf);

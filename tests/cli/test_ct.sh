@@ -32,6 +32,8 @@ expect 2 "unknown member" -- $K verify sth "$T/sth.extra" --log-key "$D/google-c
 has err "unknown member" "names it"
 expect 2 "key is not a key" -- $K verify sth "$D/pilot_get-sth_3721782.json" --log-key "$D/pilot_get-sth_3721782.json"
 expect 2 "missing --log-key" -- $K verify sth "$D/pilot_get-sth_3721782.json"
+expect 3 "--log-key: no such file" -- $K verify sth "$D/pilot_get-sth_3721782.json" --log-key "$T/no-such.pem"
+has err "ktaudit: --log-key: $T/no-such.pem: No such file or directory" "--log-key: no such file: named once"
 
 # static-ct-api: a checkpoint with the log's RFC6962NoteSignature (0x05).
 ROME=rome.ct.filippo.io/2024h1+78f4abae+BTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABAFzPC3fap+uINc1RQ4eRbYMUt84+bKkA8GDLN8KwVdzAgYhYSv4kS8XSheGLAHCWhIJTJbuC3sL88bNMTtrsBM=

@@ -184,6 +184,8 @@ python3 -c "import json,sys; b=json.load(open(sys.argv[1])); b['extra']=1; json.
 expect 2 "unknown member" -- $K verify evidence "$T/extra.json" --log-key "$VK"
 head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$T/huge.json"
 expect 2 "bundle over 16 MiB" -- $K verify evidence "$T/huge.json" --log-key "$VK"
+expect 3 "no such evidence file" -- $K verify evidence "$T/no-such.json" --log-key "$VK"
+has err "evidence: $T/no-such.json: No such file or directory" "no such file: named once"
 expect 2 "missing --log-key" -- $K verify evidence "$T/fork.json"
 expect 2 "bad --log-key" -- $K verify evidence "$T/fork.json" --log-key "nope+0000+AA"
 has err "--log-key" "names the option"

@@ -159,7 +159,7 @@ expect 2 "label that cannot be a label" -- $K verify lookup "file://$D/" --log-k
 has err "--label" "names the option"
 expect 2 "no argument" -- $K verify lookup --log-key "$VK"
 expect 3 "missing file" -- $K verify lookup "$T/nope.json" --log-key "$VK"
-has err "$T/nope.json" "names the file"
+has err "answer: $T/nope.json: No such file or directory" "names the file, once"
 expect 0 "help" -- $K verify lookup --help
 has out "DIR_URL/" "help explains the directory form"
 

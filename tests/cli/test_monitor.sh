@@ -480,5 +480,28 @@ ok 'grep -q "shard" "$T/lks0.err" "$T/lks1.err"' "A6: the other shard's refusal 
 # an answer of another log: refused, not checked against the wrong audit
 expect 2 "A6: another log's answer" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/ur.conf"
 has err "audits" "A6: says which log the configuration audits"
+# --json: a configuration or state that cannot be opened is a JSON error on
+# stdout too, not only a line on stderr
+printf 'state_dir %s\nlog x\n' "$T/nope.state" >"$T/broken.conf"
+expect 2 "A6: --json, a broken configuration" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/broken.conf" --json
+has out '"valid":false' "A6: json, broken configuration: not valid"
+has out "broken.conf" "A6: json, broken configuration: names the file"
+expect 3 "A6: --json, no such configuration" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/no-such.conf" --json
+has out '"status":' "A6: json, no configuration: a status"
+has out "no-such.conf" "A6: json, no configuration: names the file"
+expect 2 "A6: --json, no such --log" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/lk.conf" --log nosuch --json
+has out '"valid":false' "A6: json, no such log: not valid"
+expect 2 "watch add: neither --key nor --tofu" -- $K watch add alice --config "$T/lk.conf" --json
+has out "give --key (one or more) or --tofu" "watch add --json: says what it needs on stdout"
+has err "give --key (one or more) or --tofu" "watch add: and on stderr"
+expect 2 "watch approve: version 0" -- $K watch approve alice 0 --config "$T/lk.conf"
+has err 'VERSION must be a decimal >= 1, not "0"' "watch approve: says what VERSION must be"
+expect 2 "watch approve: a version that is not a number" -- $K watch approve alice 2x --config "$T/lk.conf" --json
+has out '"status":' "watch approve --json: the usage error on stdout"
+for c in "history alice" "watch list" "watch approve alice 2" "watch add alice --tofu"; do
+	expect 3 "$c --json, no such configuration (I/O)" -- $K $c --config "$T/no-such.conf" --json
+	has out "no-such.conf" "$c --json: the error names the file on stdout"
+	has err "no-such.conf" "$c --json: and on stderr"
+done
 
 finish
