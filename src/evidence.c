@@ -309,10 +309,11 @@ enum kta_status kta_evidence_fork_prefix(const char *origin, const uint8_t *note
 	}
 	return bundle_finish(
 	    o,
-	    "The log signed checkpoint A (the smaller tree) and checkpoint B. old_range holds the "
-	    "roots of the perfect subtrees of A; they hash to A's signed root. audit_path proves "
-	    "that in B the same leaves hash to new_hash, which differs from A's subtree "
-	    "old_range[range_index]. So B does not contain A's leaves: the log forked.",
+	    "The log signed checkpoint A and checkpoint B, of different tree sizes. old_range "
+	    "holds the roots of the perfect subtrees of A; they hash to A's signed root. "
+	    "audit_path proves that in B the same leaves hash to new_hash, which differs from "
+	    "A's subtree old_range[range_index]. In an append-only log those leaves never "
+	    "change once both trees hold them: the log forked.",
 	    out, out_len, err);
 }
 
@@ -643,13 +644,8 @@ static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, s
 				  "evidence: proofs: \"new_hash\" is not base64 of 32 bytes");
 		goto out;
 	}
-	if (a->size > b->size) {
-		r = kta_error_set(err, KTA_ERR_VERIFY,
-				  "the first checkpoint (size %llu) must be the smaller tree, not "
-				  "the second (size %llu)",
-				  (unsigned long long)a->size, (unsigned long long)b->size);
-		goto out;
-	}
+	/* A may be the larger tree (an auditor's against a smaller head it was
+	 * shown): subtree_root below then requires the subtree to lie in B. */
 	if (a->size == 0) {
 		r = kta_error_set(err, KTA_ERR_VERIFY,
 				  "the empty tree is a prefix of every tree: no fork");
@@ -702,13 +698,13 @@ static enum kta_status verify_fork(struct kta_hasher *h, const json_t *bundle, s
 		    "proofs.audit_path does not lead to the second checkpoint's root");
 		goto out;
 	}
-	end = begin + ((uint64_t)1 << level); /* <= a->size: the subtree is in that tree */
+	end = begin + ((uint64_t)1 << level); /* <= both sizes: the subtree is in both trees */
 	b64h(range[ri], ra);
 	b64h(newh, rb);
 	snprintf(res->statement, sizeof(res->statement),
-		 "the log %s signed a tree of size %llu and a tree of size %llu that does not "
-		 "extend it: leaves [%llu, %llu) hash to %s in the first and to %s in the second; "
-		 "the log forked",
+		 "the log %s signed a tree of size %llu and a tree of size %llu that cannot both "
+		 "be in one append-only log: leaves [%llu, %llu) hash to %s in the first and to "
+		 "%s in the second; the log forked",
 		 a->origin, (unsigned long long)a->size, (unsigned long long)b->size,
 		 (unsigned long long)begin, (unsigned long long)end, ra, rb);
 	res->strong = 1;

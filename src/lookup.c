@@ -222,3 +222,87 @@ enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 		    res->entry->version, leaf, size, audited, later->version, later->leaf_index);
 	return KTA_OK;
 }
+
+enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
+				      const struct kta_lookup_result *res, uint64_t size,
+				      const uint8_t root[static 32],
+				      const struct kta_compact_range *range,
+				      struct kta_lookup_fork *fork, struct kta_error *err)
+{
+	const uint8_t(*hs)[32];
+	struct kta_hasher *h = NULL;
+	uint64_t s, leaf, begin = 0, span = 0, off;
+	size_t n = 0, i, j, ix = SIZE_MAX;
+	unsigned level = 0;
+	uint8_t node[32];
+	enum kta_status r;
+	int bit;
+
+	memset(fork, 0, sizeof(*fork));
+	if (l == NULL || res == NULL || res->cp.cp == NULL || res->raw == NULL || range == NULL)
+		return kta_error_set(err, KTA_ERR_USAGE, "lookup tree check: no verified answer");
+	if (kta_compact_range_size(range) != size)
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "lookup tree check: the compact range is not of size %" PRIu64,
+				     size);
+	s = res->cp.cp->size;
+	leaf = res->leaf_index;
+	if (s == size) {
+		if (kta_ct_equal(res->cp.cp->root, root, 32))
+			return KTA_OK;
+		fork->same_size = 1;
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "split view: the answer's checkpoint and the audited one "
+				     "both have tree size %" PRIu64
+				     " and different roots, and both are signed by the log: "
+				     "the log forked",
+				     size);
+	}
+	/* The audited tree's subtree holding the leaf: subtrees are the set
+	 * bits of size, high to low (compact.h). */
+	hs = kta_compact_range_hashes(range, &n);
+	for (bit = 63, i = 0; bit >= 0 && leaf < size; bit--) {
+		uint64_t sz = (uint64_t)1 << bit;
+
+		if ((size & sz) == 0)
+			continue;
+		if (leaf - begin < sz) {
+			ix = i;
+			level = (unsigned)bit;
+			span = sz;
+			break;
+		}
+		begin += sz;
+		i++;
+	}
+	if (ix == SIZE_MAX || ix >= n || span > s || begin > s - span)
+		return KTA_OK;
+	if (l->path_len < level)
+		return kta_error_set(err, KTA_ERR_INTERNAL,
+				     "lookup tree check: an audit path shorter than %u", level);
+	if ((r = kta_hasher_new(&h, err)) != KTA_OK)
+		return r;
+	/* Up from the leaf inside the subtree: these levels are complete, so
+	 * every one has a sibling on the path (RFC 9162 2.1.3.2). */
+	kta_hash_leaf(h, res->raw, res->raw_len, node);
+	off = leaf - begin;
+	for (j = 0; j < level; j++, off >>= 1) {
+		if ((off & 1) != 0)
+			kta_hash_node(h, l->path[j], node, node);
+		else
+			kta_hash_node(h, node, l->path[j], node);
+	}
+	r = kta_hasher_failed(h) ? kta_error_set(err, KTA_ERR_INTERNAL, "SHA-256 failed") : KTA_OK;
+	kta_hasher_free(h);
+	if (r != KTA_OK || kta_ct_equal(node, hs[ix], 32))
+		return r;
+	fork->range_index = ix;
+	memcpy(fork->hash, node, 32);
+	fork->path_offset = level;
+	return kta_error_set(err, KTA_ERR_VERIFY,
+			     "split view: the answer's tree (size %" PRIu64
+			     ") and the audited tree (size %" PRIu64 ") hash leaves [%" PRIu64
+			     ", %" PRIu64 ") differently, and both are signed by the log: "
+			     "the log forked",
+			     s, size, begin, begin + span);
+}

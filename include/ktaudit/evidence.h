@@ -20,12 +20,13 @@
  *   ---------------------+-------------------------+------------------------------------------
  *   fork (same size)     | checkpoints [A, B]      | A and B are signed, same size, different
  *                        |                         | roots: no append-only log has both
- *   fork (two sizes)     | checkpoints [A, B],     | A (size m) and B (size n > m) are signed;
+ *   fork (two sizes)     | checkpoints [A, B],     | A (size m) and B (size n != m) are signed;
  *                        | proofs {old_range,      | old_range folds to A's root (so its
  *                        | range_index, new_hash,  | hashes ARE A's perfect subtrees, RFC 9162
  *                        | audit_path}             | 2.1.1); audit_path proves new_hash is the
- *                        |                         | same subtree in B; the two differ: B does
- *                        |                         | not extend A
+ *                        |                         | same subtree in B (which must hold all of
+ *                        |                         | it when n < m); the two differ: no
+ *                        |                         | append-only log has both trees
  *   fork (two sizes,     | checkpoints [A, B],     | A (size m) and B (size n > m) are signed;
  *   consistency form)    | proofs {consistency}    | RFC 9162 2.1.4.2 run on the vector
  *                        |                         | yields B's signed root (so the hashes are
@@ -141,7 +142,7 @@ KTA_API enum kta_status kta_evidence_fork_same_size(const char *origin, const ui
 						    struct kta_error *err) KTA_WUR;
 
 /*
- * fork, two sizes: note_a (size m), note_b (size n > m); old_range: A's
+ * fork, two sizes: note_a (size m), note_b (size n != m); old_range: A's
  * compact range (popcount(m) hashes, largest first); range_index: the
  * subtree that differs; new_hash: that subtree's hash in B; path: its audit
  * path in B (see "Subtree proofs").

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "ktaudit/checkpoint.h"
+#include "ktaudit/compact.h"
 #include "ktaudit/entry.h"
 #include "ktaudit/error.h"
 
@@ -133,5 +134,37 @@ struct kta_lookup_seen {
 KTA_API enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 						const struct kta_lookup_seen *seen, size_t n,
 						uint64_t audited, struct kta_error *err) KTA_WUR;
+
+/* How an answer's tree contradicts an audited one (kta_lookup_check_tree). */
+struct kta_lookup_fork {
+	int same_size;      /* 1: one size, two roots (kta_evidence_fork_same_size) */
+	size_t range_index; /* else: the audited tree's perfect subtree that differs */
+	uint8_t hash[32];   /* its hash in the answer's tree */
+	size_t path_offset; /* its audit path there: l->path[path_offset..path_len) */
+};
+
+/*
+ * Split views (A3, A4) seen through a lookup answer: checks the tree of
+ * res, the answer l that kta_lookup_verify accepted (size S, root R),
+ * against an audited tree: size, root and range, its compact range
+ * (compact.h, borrowed). They agree when S == size and R == root; else
+ * the audited tree's perfect subtree that holds the answer's leaf, if both
+ * trees hold all of it, must have the same hash in the answer's tree (the
+ * entry's leaf hash and the first hashes of its audit path give it). With
+ * no such subtree (the leaf at or beyond size, or its subtree ending past
+ * S) the answer shows nothing to compare: KTA_OK. Errors:
+ *   KTA_ERR_VERIFY  they cannot both be trees of one append-only log;
+ *                   *fork says how, for kta_evidence_fork_same_size, or
+ *                   kta_evidence_fork_prefix with the audited tree as A
+ *   KTA_ERR_USAGE   range is not of size `size`, or no verified answer
+ *   KTA_ERR_NOMEM, KTA_ERR_INTERNAL
+ * Pure: no I/O.
+ */
+KTA_API enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
+					      const struct kta_lookup_result *res, uint64_t size,
+					      const uint8_t root[static 32],
+					      const struct kta_compact_range *range,
+					      struct kta_lookup_fork *fork,
+					      struct kta_error *err) KTA_WUR;
 
 #endif

@@ -29,8 +29,11 @@
 
 #include "cmd_monitor.h"
 #include "ktaudit/config.h"
+#include "ktaudit/compact.h"
 #include "ktaudit/encoding.h"
+#include "ktaudit/evidence.h"
 #include "ktaudit/file.h"
+#include "ktaudit/hash.h"
 #include "ktaudit/key.h"
 #include "ktaudit/lookup.h"
 #include "ktaudit/monitor.h"
@@ -955,8 +958,71 @@ static int vkey_same(const struct kta_vkey *x, const struct kta_vkey *y)
 	       x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
 }
 
+/*
+ * Writes the evidence of a fork that answer l (res) shows against the
+ * stored checkpoint v (kta_lookup_check_tree's *f) to evidence_dir, after
+ * checking it holds, and adds its path to e's message and out->evidence.
+ * A bundle that cannot be built or written is said in the message; the
+ * verdict stands either way.
+ */
+static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_lookup *l,
+				 const struct kta_state_log *v, const struct kta_lookup_fork *f,
+				 const struct kta_vkey *log_key, struct cli_audit *out,
+				 struct kta_error *e)
+{
+	char msg[KTA_ERROR_MSG_MAX], hex[17];
+	struct kta_evidence_result er;
+	struct kta_hasher *h = NULL;
+	struct kta_error why;
+	uint8_t digest[32];
+	char *ev = NULL;
+	size_t evlen = 0, nr = 0;
+	enum kta_status r;
+	const uint8_t(*hs)[32] = kta_compact_range_hashes(v->range, &nr);
+
+	kta_error_clear(&why);
+	(void)snprintf(msg, sizeof(msg), "%s", e->msg);
+	if (f->same_size)
+		r = kta_evidence_fork_same_size(v->origin, (const uint8_t *)v->checkpoint,
+						v->checkpoint_len, l->checkpoint, l->checkpoint_len,
+						&ev, &evlen, &why);
+	else
+		r = kta_evidence_fork_prefix(v->origin, (const uint8_t *)v->checkpoint,
+					     v->checkpoint_len, l->checkpoint, l->checkpoint_len,
+					     hs, nr, f->range_index, f->hash,
+					     (const uint8_t(*)[32])(l->path + f->path_offset),
+					     l->path_len - f->path_offset, &ev, &evlen, &why);
+	if (r == KTA_OK)
+		r = kta_evidence_verify((const uint8_t *)ev, evlen, log_key, v->origin, time(NULL),
+					&er, &why);
+	if (r == KTA_OK && (r = kta_hasher_new(&h, &why)) == KTA_OK) {
+		kta_sha256(h, (const uint8_t *)ev, evlen, digest);
+		r = kta_hasher_failed(h) ? kta_error_set(&why, KTA_ERR_INTERNAL, "SHA-256 failed")
+					 : KTA_OK;
+		kta_hasher_free(h);
+	}
+	if (r == KTA_OK) {
+		kta_hex_encode(digest, 8, hex);
+		(void)snprintf(out->evidence, sizeof(out->evidence), "%s/lookup-fork-%s.json",
+			       cfg->evidence_dir, hex);
+		if ((r = kta_file_mkdirs(cfg->evidence_dir, 0700, &why)) == KTA_OK)
+			r = kta_file_write_atomic(out->evidence, (const uint8_t *)ev, evlen, 0644,
+						  &why);
+	}
+	if (r == KTA_OK) {
+		(void)kta_error_set(e, KTA_ERR_VERIFY,
+				    "%s; evidence: %s (`ktaudit verify evidence` checks it with "
+				    "the log's key alone)",
+				    msg, out->evidence);
+	} else {
+		out->evidence[0] = '\0';
+		(void)kta_error_set(e, KTA_ERR_VERIFY, "%s; no evidence bundle: %s", msg, why.msg);
+	}
+	free(ev);
+}
+
 enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
-				  const struct kta_lookup_result *res,
+				  const struct kta_lookup *l, const struct kta_lookup_result *res,
 				  const struct kta_vkey *log_key, struct cli_audit *out,
 				  struct kta_error *e)
 {
@@ -999,10 +1065,17 @@ enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
 		seen[i] = (struct kta_lookup_seen){h[i].version, h[i].leaf_index, h[i].entry,
 						   h[i].entry_len};
 	if (found) {
+		struct kta_lookup_fork f;
+
 		out->size = v->size;
 		out->at = v->updated;
+		/* The answer's tree first: a fork outweighs a stale entry. */
+		r = kta_lookup_check_tree(l, res, v->size, v->root, v->range, &f, e);
+		if (r == KTA_ERR_VERIFY)
+			lookup_fork_evidence(cfg, l, v, &f, log_key, out, e);
 	}
-	r = kta_lookup_check_latest(res, seen, n, found ? v->size : 0, e);
+	if (r == KTA_OK)
+		r = kta_lookup_check_latest(res, seen, n, found ? v->size : 0, e);
 	if (r != KTA_OK)
 		(void)kta_error_prefix(e, "%s: %s (the audit in %s)", where, cfg->logs[log].name,
 				       cli_get(a, "config"));

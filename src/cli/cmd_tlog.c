@@ -50,8 +50,8 @@ const struct cli_opt opts_verify_lookup[] = {
     {"timeout", CLI_ONE, "SECONDS",
      "give up on an object after SECONDS per attempt, 3 retries (default: 120)"},
     {"config", CLI_ONE, "FILE",
-     "also require the answer to be the label's latest entry in this monitor's audit "
-     "(stale answers)"},
+     "also check the answer against this monitor's audit: its tree (split views, with "
+     "evidence) and the label's latest entry (stale answers)"},
     {"log", CLI_ONE, "NAME",
      "with --config: the log (section name); needed when there are several"},
     {NULL, CLI_FLAG, NULL, NULL},
@@ -375,8 +375,11 @@ int cmd_verify_lookup(const struct cli_args *a)
 		goto out;
 	}
 	if (config != NULL) {
-		if ((r = cli_lookup_latest(a, where, &res, pa.log_key, &au, &err)) != KTA_OK)
+		if ((r = cli_lookup_latest(a, where, l, &res, pa.log_key, &au, &err)) != KTA_OK) {
+			if (au.evidence[0] != '\0')
+				j = json_pack("{s:s}", "evidence", au.evidence);
 			goto out;
+		}
 	}
 	if ((text = lookup_text(&res, config != NULL ? &au : NULL)) == NULL) {
 		r = kta_error_set(&err, KTA_ERR_NOMEM, "out of memory");

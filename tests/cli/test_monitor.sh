@@ -480,6 +480,62 @@ ok 'grep -q "shard" "$T/lks0.err" "$T/lks1.err"' "A6: the other shard's refusal 
 # an answer of another log: refused, not checked against the wrong audit
 expect 2 "A6: another log's answer" -- $K verify lookup "$T/lk.bob" --log-key "$LKV" --config "$T/ur.conf"
 has err "audits" "A6: says which log the configuration audits"
+# --- A3/A4: a split view seen through lookup answers --------------------------------
+# fk.d is the audited log (a, b, c: size 3); the provider forks it for some
+# users, each fork signed with the log's key: fky.d after a (b other: size 2),
+# fkz.d after b (c other: size 3), fkx.d after b (c other, d, e: size 5)
+newdir fk
+FKV=$(cat "$T/fk.log.vkey")
+$K dir add "$T/fk.d" --label a --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/fk.d" >/dev/null
+cp -a "$T/fk.d" "$T/fky.d"
+$K dir add "$T/fk.d" --label b --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/fk.d" >/dev/null
+cp -a "$T/fk.d" "$T/fkz.d"
+cp -a "$T/fk.d" "$T/fkx.d"
+$K dir add "$T/fk.d" --label c --key "ed25519:$(randkey):phone" >/dev/null
+$K dir publish "$T/fk.d" >/dev/null
+$K dir add "$T/fky.d" --label b --key "ed25519:$(randkey):ghost" >/dev/null
+$K dir publish "$T/fky.d" >/dev/null
+$K dir add "$T/fkz.d" --label c --key "ed25519:$(randkey):ghost" >/dev/null
+$K dir publish "$T/fkz.d" >/dev/null
+for u in c d e; do $K dir add "$T/fkx.d" --label "$u" --key "ed25519:$(randkey):ghost" >/dev/null; done
+$K dir publish "$T/fkx.d" >/dev/null
+mkconf fk "file://$T/fk.d/"
+once fk 0 "split view: the audit of the honest log"
+for u in a b c; do
+	expect 0 "split view: the honest answer for $u" -- $K verify lookup "$T/fk.d/lookup/$u" --log-key "$FKV" --config "$T/fk.conf"
+done
+ok '[ ! -e "$T/fk.state/evidence" ] || [ -z "$(ls "$T/fk.state/evidence")" ]' "split view: no evidence from honest answers"
+# fkz: the same size, another root (c's entry differs at the audited leaf)
+expect 0 "split view: the forked answer verifies alone" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV"
+expect 1 "split view: one size, two roots" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk.conf" --json
+has err "split view: the answer's checkpoint and the audited one both have tree size 3 and different roots" "split view: says one size, two roots"
+has out '"evidence":"'"$T/fk.state/evidence/lookup-fork-" "split view: --json names the evidence"
+ev=$(sed -n 's/.*"evidence":"\([^"]*\)".*/\1/p' "$T/out")
+expect 0 "split view: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
+has out "signed two different trees of size 3" "split view: the evidence proves one size, two roots"
+ok '[ "$(stat -c %a "$ev")" = 644 ]' "split view: the evidence is a public file (0644)"
+# fkx: a larger tree whose leaves [2, 3) are not the audited ones
+expect 1 "split view: a larger tree" -- $K verify lookup "$T/fkx.d/lookup/c" --log-key "$FKV" --config "$T/fk.conf"
+has err "the answer's tree (size 5) and the audited tree (size 3) hash leaves [2, 3) differently" "split view: larger: names the leaves"
+ev=$(sed -n 's/.*evidence: \([^ ]*\.json\).*/\1/p' "$T/err")
+expect 0 "split view: larger: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
+has out "a tree of size 3 and a tree of size 5 that cannot both be in one append-only log" "split view: larger: what it proves"
+# ... an answer past the audit shows nothing to compare: it cannot tell
+expect 3 "split view: a leaf past the audit" -- $K verify lookup "$T/fkx.d/lookup/e" --log-key "$FKV" --config "$T/fk.conf"
+# fky: a smaller tree that holds all of the audited subtree [0, 2)
+expect 1 "split view: a smaller tree" -- $K verify lookup "$T/fky.d/lookup/b" --log-key "$FKV" --config "$T/fk.conf"
+has err "(size 2) and the audited tree (size 3) hash leaves [0, 2) differently" "split view: smaller: names the leaves"
+ev=$(sed -n 's/.*evidence: \([^ ]*\.json\).*/\1/p' "$T/err")
+expect 0 "split view: smaller: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
+ok '[ "$(ls "$T/fk.state/evidence" | wc -l)" -eq 3 ]' "split view: three bundles"
+# an evidence_dir that cannot be written: the verdict stands, the message says why
+printf 'not a directory\n' >"$T/fk.evfile"
+sed "1i evidence_dir $T/fk.evfile/sub" "$T/fk.conf" >"$T/fk2.conf"
+expect 1 "split view: evidence not writable" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk2.conf"
+has err "no evidence bundle: " "split view: says the bundle was not written"
+
 # --json: a configuration or state that cannot be opened is a JSON error on
 # stdout too, not only a line on stderr
 printf 'state_dir %s\nlog x\n' "$T/nope.state" >"$T/broken.conf"

@@ -308,9 +308,13 @@ static char *fork_prefix_bundle(const uint8_t (*a)[32], uint64_t m, const uint8_
 		uint64_t span = (uint64_t)1 << level;
 
 		assert_int_equal(kta_merkle_root(hasher, a + begin, span, range[i], NULL), KTA_OK);
-		assert_int_equal(kta_merkle_root(hasher, b + begin, span, nh, NULL), KTA_OK);
-		if (use == SIZE_MAX && memcmp(nh, range[i], 32) != 0)
-			use = i;
+		/* a subtree of A counts only if B has all its leaves (A may be larger) */
+		if (begin + span <= n) {
+			assert_int_equal(kta_merkle_root(hasher, b + begin, span, nh, NULL),
+					 KTA_OK);
+			if (use == SIZE_MAX && memcmp(nh, range[i], 32) != 0)
+				use = i;
+		}
 		nr++;
 	}
 	if (force_index != SIZE_MAX)
@@ -318,8 +322,12 @@ static char *fork_prefix_bundle(const uint8_t (*a)[32], uint64_t m, const uint8_
 	if (use == SIZE_MAX)
 		return NULL;
 	assert_int_equal(kta_evidence_subtree(m, use, &begin, &level, NULL), KTA_OK);
-	assert_int_equal(kta_merkle_root(hasher, b + begin, (uint64_t)1 << level, nh, NULL),
-			 KTA_OK);
+	/* a forced subtree beyond B: its leaves as far as B has them (the claim fails) */
+	assert_int_equal(
+	    kta_merkle_root(hasher, b + begin,
+			    begin + ((uint64_t)1 << level) <= n ? (uint64_t)1 << level : n - begin,
+			    nh, NULL),
+	    KTA_OK);
 	assert_int_equal(
 	    kta_merkle_inclusion_proof(hasher, b, n, begin, path, KTA_MERKLE_MAX_PROOF, &pl, NULL),
 	    KTA_OK);
@@ -381,7 +389,7 @@ static void fork_two_sizes(void **state)
 	uint8_t a[64][32], b[64][32];
 	uint64_t m, n, rng = 7;
 	char *bundle, *x;
-	int checked = 0;
+	int checked = 0, skipped = 0;
 
 	(void)state;
 	/* every pair m < n up to 20 with one leaf < m changed: the evidence holds */
@@ -409,6 +417,48 @@ static void fork_two_sizes(void **state)
 		}
 	assert_int_equal(checked, 190);
 
+	/* A the larger tree (an auditor's, against a smaller head it was shown):
+	 * the evidence holds when a subtree of A that B has entirely differs */
+	checked = 0;
+	for (m = 2; m <= 20; m++)
+		for (n = 1; n < m; n++) {
+			uint64_t d = (m * 7 + n) % n, begin = 0;
+			size_t i, fits = SIZE_MAX;
+			unsigned level = 0;
+
+			mk_leaves(a, m, 1);
+			memcpy(b, a, sizeof(a));
+			mk_leaves(b + d, 1, 2);
+			for (i = 0; kta_evidence_subtree(m, i, &begin, &level, NULL) == KTA_OK; i++)
+				if (d >= begin && d - begin < ((uint64_t)1 << level) &&
+				    begin + ((uint64_t)1 << level) <= n)
+					fits = i;
+			bundle = fork_prefix_bundle((const uint8_t(*)[32])a, m,
+						    (const uint8_t(*)[32])b, n, SIZE_MAX);
+			if (fits == SIZE_MAX) {
+				/* the changed leaf's subtree of A reaches past B: no claim */
+				assert_null(bundle);
+				skipped++;
+				continue;
+			}
+			assert_non_null(bundle);
+			expect_holds(bundle, KTA_EVIDENCE_FORK);
+			free(bundle);
+			checked++;
+		}
+	print_message("larger A: %d held, %d without a claim\n", checked, skipped);
+	assert_int_equal(checked + skipped, 190);
+	/* counted apart: the subtree of m holding d ends at or before n */
+	assert_int_equal(checked, 41);
+	/* a subtree of A that B does not have entirely proves nothing: m = 7
+	 * (subtrees [0,4) [4,6) [6,7)), n = 5, the subtree [4,6) */
+	mk_leaves(a, 7, 1);
+	memcpy(b, a, sizeof(a));
+	mk_leaves(b + 4, 1, 2);
+	bundle = fork_prefix_bundle((const uint8_t(*)[32])a, 7, (const uint8_t(*)[32])b, 5, 1);
+	expect_status(bundle, KTA_ERR_VERIFY, "not inside the tree of size 5");
+	free(bundle);
+
 	/* tampering, with m = 13 < n = 40 */
 	mk_leaves(a, 40, 1);
 	memcpy(b, a, sizeof(a));
@@ -435,7 +485,7 @@ static void fork_two_sizes(void **state)
 	expect_status(x, KTA_ERR_VERIFY, NULL);
 	free(x);
 	x = edit(bundle, swap_checkpoints);
-	expect_status(x, KTA_ERR_VERIFY, "smaller tree");
+	expect_status(x, KTA_ERR_VERIFY, "old_range has 3 hashes; a tree of size 40 has 2");
 	free(x);
 	x = edit(bundle, drop_proofs);
 	expect_status(x, KTA_ERR_MALFORMED, "proofs");

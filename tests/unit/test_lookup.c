@@ -14,8 +14,10 @@
 #include <jansson.h>
 
 #include "ktaudit/checkpoint.h"
+#include "ktaudit/compact.h"
 #include "ktaudit/encoding.h"
 #include "ktaudit/entry.h"
+#include "ktaudit/evidence.h"
 #include "ktaudit/hash.h"
 #include "ktaudit/key.h"
 #include "ktaudit/lookup.h"
@@ -657,6 +659,209 @@ static void latest_against_audit(void **state)
  * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
  * an independent Python implementation, verifies; tampered copies do not.
  */
+/* A tree of up to TREE_MAX keydir entries, one label each. */
+#define TREE_MAX 16
+struct tree {
+	char entries[TREE_MAX][512];
+	uint8_t leaves[TREE_MAX][32];
+};
+
+/* The honest tree; with fork_leaf < TREE_MAX that leaf has another key. */
+static void tree_make(struct dir *d, struct tree *t, size_t fork_leaf)
+{
+	size_t i;
+	char label[32];
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < TREE_MAX; i++) {
+		(void)snprintf(label, sizeof(label), "user-%zu@example.org", i);
+		make_entry(t->entries[i], 512, label, 1, i == fork_leaf ? 200 : (int)i + 1);
+		kta_hash_leaf(d->h, (const uint8_t *)t->entries[i], strlen(t->entries[i]),
+			      t->leaves[i]);
+	}
+}
+
+/* The first m leaves of t: its signed checkpoint (*note) and, for leaf
+ * index, the answer parsed (*l) and verified (*res); the caller frees all. */
+static void tree_answer(struct dir *d, const struct tree *t, uint64_t m, uint64_t index,
+			uint8_t **note, size_t *note_len, struct kta_lookup **l,
+			struct kta_lookup_result *res)
+{
+	uint8_t proof[KTA_MERKLE_MAX_PROOF][32], root[32];
+	char b64[KTA_B64_ENCODED_LEN(512) + 1];
+	struct kta_checkpoint_policy p;
+	json_t *o = json_object(), *path = json_array();
+	struct kta_error err;
+	size_t n, i;
+	char *s;
+
+	assert_int_equal(kta_merkle_root(d->h, (const uint8_t(*)[32])t->leaves, m, root, &err),
+			 KTA_OK);
+	*note = sign_checkpoint(d, d->sk, ORIGIN, m, root, note_len);
+	assert_int_equal(kta_merkle_inclusion_proof(d->h, (const uint8_t(*)[32])t->leaves, m, index,
+						    proof, KTA_MERKLE_MAX_PROOF, &n, &err),
+			 KTA_OK);
+	for (i = 0; i < n; i++) {
+		kta_b64_encode(proof[i], 32, b64);
+		json_array_append_new(path, json_string(b64));
+	}
+	kta_b64_encode((const uint8_t *)t->entries[index], strlen(t->entries[index]), b64);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)*note, *note_len));
+	json_object_set_new(o, "leaf_index", json_integer((json_int_t)index));
+	json_object_set_new(o, "entry", json_string(b64));
+	json_object_set_new(o, "audit_path", path);
+	s = dump(o);
+	memset(&p, 0, sizeof(p));
+	p.log_key = d->vk;
+	p.now = NOW;
+	p.max_skew = 300;
+	assert_int_equal(kta_lookup_parse((const uint8_t *)s, strlen(s), l, &err), KTA_OK);
+	if (kta_lookup_verify(*l, &p, NULL, 0, res, &err) != KTA_OK)
+		fail_msg("answer for leaf %llu of %llu: %s", (unsigned long long)index,
+			 (unsigned long long)m, err.msg);
+	free(s);
+	json_decref(o);
+}
+
+/* The audit: the honest tree's first `size` leaves, as a compact range
+ * (*range) and a signed checkpoint (*note). */
+static void tree_audit(struct dir *d, const struct tree *t, uint64_t size,
+		       struct kta_compact_range **range, uint8_t root[32], uint8_t **note,
+		       size_t *note_len)
+{
+	struct kta_error err;
+	uint64_t i;
+
+	assert_int_equal(kta_compact_range_new(range, &err), KTA_OK);
+	for (i = 0; i < size; i++)
+		assert_int_equal(kta_compact_range_append(*range, d->h, t->leaves[i], &err),
+				 KTA_OK);
+	assert_int_equal(kta_compact_range_root(*range, d->h, root, &err), KTA_OK);
+	*note = sign_checkpoint(d, d->sk, ORIGIN, size, root, note_len);
+}
+
+/*
+ * The answer for leaf `index` of tree t cut at m, checked against the audit
+ * (size 6 of the honest tree: subtrees [0, 4) and [4, 6)). Returns the
+ * check's status; on KTA_ERR_VERIFY the evidence bundle built from *fork
+ * must hold (kta_evidence_verify), with the audit as A.
+ */
+static enum kta_status tree_check(struct dir *d, const struct tree *t, uint64_t m, uint64_t index,
+				  struct kta_lookup_fork *fork, struct kta_error *err)
+{
+	struct tree honest;
+	struct kta_compact_range *range = NULL;
+	struct kta_lookup *l = NULL;
+	struct kta_lookup_result res;
+	struct kta_evidence_result er;
+	uint8_t root[32], *anote = NULL, *bnote = NULL;
+	size_t alen = 0, blen = 0, nr = 0, evlen = 0;
+	char *ev = NULL;
+	enum kta_status r;
+
+	tree_make(d, &honest, TREE_MAX);
+	tree_audit(d, &honest, 6, &range, root, &anote, &alen);
+	tree_answer(d, t, m, index, &bnote, &blen, &l, &res);
+	r = kta_lookup_check_tree(l, &res, 6, root, range, fork, err);
+	if (r == KTA_ERR_VERIFY) {
+		const uint8_t(*hs)[32] = kta_compact_range_hashes(range, &nr);
+		struct kta_error e;
+
+		if (fork->same_size)
+			assert_int_equal(kta_evidence_fork_same_size(ORIGIN, anote, alen, bnote,
+								     blen, &ev, &evlen, &e),
+					 KTA_OK);
+		else
+			assert_int_equal(kta_evidence_fork_prefix(
+					     ORIGIN, anote, alen, bnote, blen, hs, nr,
+					     fork->range_index, fork->hash,
+					     (const uint8_t(*)[32])(l->path + fork->path_offset),
+					     l->path_len - fork->path_offset, &ev, &evlen, &e),
+					 KTA_OK);
+		if (kta_evidence_verify((const uint8_t *)ev, evlen, d->vk, ORIGIN, NOW, &er, &e) !=
+		    KTA_OK)
+			fail_msg("evidence for size %llu, leaf %llu: %s", (unsigned long long)m,
+				 (unsigned long long)index, e.msg);
+		assert_int_equal(er.type, KTA_EVIDENCE_FORK);
+		assert_int_equal(er.strong, 1);
+	}
+	free(ev);
+	free(anote);
+	free(bnote);
+	kta_compact_range_free(range);
+	kta_lookup_result_free(&res);
+	kta_lookup_free(l);
+	return r;
+}
+
+/* Split views through answers (A3, A4): an answer's tree against the
+ * audited one, at the same size, larger and smaller. */
+static void tree_against_audit(void **state)
+{
+	struct dir *d = dir_new();
+	struct tree t;
+	struct kta_lookup_fork f;
+	struct kta_compact_range *range = NULL;
+	struct kta_lookup *l = NULL;
+	struct kta_lookup_result res;
+	struct kta_error err;
+	uint8_t root[32], *note = NULL;
+	size_t len = 0;
+	uint64_t m, i;
+
+	(void)state;
+	/* the honest log, at every size and leaf: nothing to report */
+	tree_make(d, &t, TREE_MAX);
+	for (m = 1; m <= TREE_MAX; m++)
+		for (i = 0; i < m; i++)
+			if (tree_check(d, &t, m, i, &f, &err) != KTA_OK)
+				fail_msg("honest size %llu leaf %llu: %s", (unsigned long long)m,
+					 (unsigned long long)i, err.msg);
+	/* one size, another root: whatever the leaf */
+	tree_make(d, &t, 5);
+	assert_int_equal(tree_check(d, &t, 6, 1, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.same_size, 1);
+	assert_non_null(strstr(err.msg, "both have tree size 6 and different roots"));
+	/* a larger answer tree: the leaf's audited subtree [0, 4) differs */
+	tree_make(d, &t, 2);
+	assert_int_equal(tree_check(d, &t, 9, 1, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.same_size, 0);
+	assert_int_equal(f.range_index, 0);
+	assert_int_equal(f.path_offset, 2);
+	assert_non_null(
+	    strstr(err.msg, "(size 9) and the audited tree (size 6) hash leaves [0, 4)"));
+	/* ... and the subtree [4, 6) */
+	tree_make(d, &t, 4);
+	assert_int_equal(tree_check(d, &t, 9, 5, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.range_index, 1);
+	assert_int_equal(f.path_offset, 1);
+	/* a smaller answer tree that holds all of [0, 4): the audit is A */
+	tree_make(d, &t, 3);
+	assert_int_equal(tree_check(d, &t, 5, 0, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.range_index, 0);
+	assert_int_equal(tree_check(d, &t, 4, 3, &f, &err), KTA_ERR_VERIFY);
+	/* what an answer does not show: [0, 4) past its size 3, another
+	 * subtree than its leaf's, a leaf past the audit */
+	assert_int_equal(tree_check(d, &t, 3, 0, &f, &err), KTA_OK);
+	assert_int_equal(tree_check(d, &t, 9, 4, &f, &err), KTA_OK);
+	assert_int_equal(tree_check(d, &t, 9, 7, &f, &err), KTA_OK);
+	/* the caller's errors: a range of another size, no answer */
+	tree_make(d, &t, TREE_MAX);
+	tree_audit(d, &t, 6, &range, root, &note, &len);
+	free(note);
+	tree_answer(d, &t, 6, 1, &note, &len, &l, &res);
+	assert_int_equal(kta_lookup_check_tree(l, &res, 7, root, range, &f, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_lookup_check_tree(NULL, &res, 6, root, range, &f, &err),
+			 KTA_ERR_USAGE);
+	assert_int_equal(kta_lookup_check_tree(l, &res, 6, root, NULL, &f, &err), KTA_ERR_USAGE);
+	assert_int_equal(kta_lookup_check_tree(l, &res, 6, root, range, &f, &err), KTA_OK);
+	free(note);
+	kta_compact_range_free(range);
+	kta_lookup_result_free(&res);
+	kta_lookup_free(l);
+	dir_free(d);
+}
+
 static void fixture_answer(void **state)
 {
 	struct kta_checkpoint_policy p;
@@ -696,10 +901,11 @@ static void fixture_answer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(valid_answers),  cmocka_unit_test(wrong_label),
-	    cmocka_unit_test(forged_answers), cmocka_unit_test(not_keydir),
-	    cmocka_unit_test(strict_json),    cmocka_unit_test(mutations),
-	    cmocka_unit_test(fixture_answer), cmocka_unit_test(latest_against_audit),
+	    cmocka_unit_test(valid_answers),      cmocka_unit_test(wrong_label),
+	    cmocka_unit_test(forged_answers),     cmocka_unit_test(not_keydir),
+	    cmocka_unit_test(strict_json),        cmocka_unit_test(mutations),
+	    cmocka_unit_test(fixture_answer),     cmocka_unit_test(latest_against_audit),
+	    cmocka_unit_test(tree_against_audit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
