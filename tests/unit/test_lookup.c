@@ -862,6 +862,99 @@ static void tree_against_audit(void **state)
 	dir_free(d);
 }
 
+/* The audited perfect subtree of a tree of size n that holds leaf i. */
+static void subtree_of(uint64_t n, uint64_t i, uint64_t *begin, uint64_t *span)
+{
+	uint64_t b = 0, sz = (uint64_t)1 << 63;
+
+	for (; sz > 0; sz >>= 1)
+		if ((n & sz) != 0) {
+			if (i - b < sz)
+				break;
+			b += sz;
+		}
+	*begin = b;
+	*span = sz;
+}
+
+/*
+ * Every audited size n, fork leaf k, answer size s and leaf i up to
+ * EXHAUSTIVE_MAX: the check reports a fork exactly when the answer shows
+ * one: one size and k inside it, or the audited subtree holding i lies
+ * inside the answer's tree and holds k.
+ */
+#define EXHAUSTIVE_MAX 10
+static void tree_exhaustive(void **state)
+{
+	struct dir *d = dir_new();
+	struct tree honest, t;
+	struct kta_compact_range *ranges[EXHAUSTIVE_MAX + 1] = {NULL};
+	uint8_t roots[EXHAUSTIVE_MAX + 1][32];
+	struct kta_lookup_fork f;
+	struct kta_error err;
+	uint64_t n, k, s, i;
+	unsigned forks = 0, quiet = 0;
+
+	(void)state;
+	tree_make(d, &honest, TREE_MAX);
+	for (n = 1; n <= EXHAUSTIVE_MAX; n++) {
+		uint8_t *note = NULL;
+		size_t len = 0;
+
+		tree_audit(d, &honest, n, &ranges[n], roots[n], &note, &len);
+		free(note);
+	}
+	for (k = 0; k < EXHAUSTIVE_MAX; k++) {
+		tree_make(d, &t, k);
+		for (s = 1; s <= EXHAUSTIVE_MAX; s++)
+			for (i = 0; i < s; i++) {
+				struct kta_lookup *l = NULL;
+				struct kta_lookup_result res;
+				uint8_t *note = NULL;
+				size_t len = 0;
+
+				tree_answer(d, &t, s, i, &note, &len, &l, &res);
+				for (n = 1; n <= EXHAUSTIVE_MAX; n++) {
+					uint64_t b = 0, span = 0;
+					int want;
+					enum kta_status r;
+
+					subtree_of(n, i, &b, &span);
+					want = s == n ? k < n
+						      : i < n && b + span <= s && k >= b &&
+							    k - b < span;
+					r = kta_lookup_check_tree(l, &res, n, roots[n], ranges[n],
+								  &f, &err);
+					if (r != (want ? KTA_ERR_VERIFY : KTA_OK))
+						fail_msg(
+						    "audit %llu, fork leaf %llu, answer size %llu "
+						    "leaf %llu: %s, want %s",
+						    (unsigned long long)n, (unsigned long long)k,
+						    (unsigned long long)s, (unsigned long long)i,
+						    kta_status_str(r), want ? "a fork" : "none");
+					if (want && s != n) {
+						assert_int_equal(f.path_offset,
+								 __builtin_ctzll(span));
+						assert_true(f.path_offset <= l->path_len);
+					}
+					if (want)
+						forks++;
+					else
+						quiet++;
+				}
+				free(note);
+				kta_lookup_result_free(&res);
+				kta_lookup_free(l);
+			}
+	}
+	print_message("exhaustive: %u forks, %u without one\n", forks, quiet);
+	assert_int_equal(forks + quiet, EXHAUSTIVE_MAX * 55 * EXHAUSTIVE_MAX);
+	assert_true(forks > 1000 && quiet > 1000);
+	for (n = 1; n <= EXHAUSTIVE_MAX; n++)
+		kta_compact_range_free(ranges[n]);
+	dir_free(d);
+}
+
 static void fixture_answer(void **state)
 {
 	struct kta_checkpoint_policy p;
@@ -905,7 +998,7 @@ int main(void)
 	    cmocka_unit_test(forged_answers),     cmocka_unit_test(not_keydir),
 	    cmocka_unit_test(strict_json),        cmocka_unit_test(mutations),
 	    cmocka_unit_test(fixture_answer),     cmocka_unit_test(latest_against_audit),
-	    cmocka_unit_test(tree_against_audit),
+	    cmocka_unit_test(tree_against_audit), cmocka_unit_test(tree_exhaustive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
