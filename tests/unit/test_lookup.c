@@ -681,7 +681,7 @@ static void tree_make(struct dir *d, struct tree *t, size_t fork_leaf)
 	}
 }
 
-/* The first m leaves of t: its signed checkpoint (*note) and, for leaf
+/* The first m leaves of t: its signed, cosigned checkpoint (*note) and, for leaf
  * index, the answer parsed (*l) and verified (*res); the caller frees all. */
 static void tree_answer(struct dir *d, const struct tree *t, uint64_t m, uint64_t index,
 			uint8_t **note, size_t *note_len, struct kta_lookup **l,
@@ -698,6 +698,16 @@ static void tree_answer(struct dir *d, const struct tree *t, uint64_t m, uint64_
 	assert_int_equal(kta_merkle_root(d->h, (const uint8_t(*)[32])t->leaves, m, root, &err),
 			 KTA_OK);
 	*note = sign_checkpoint(d, d->sk, ORIGIN, m, root, note_len);
+	/* cosigned, as a publisher serves it: evidence carries notes as served */
+	{
+		uint8_t *cosigned = NULL;
+
+		assert_int_equal(kta_checkpoint_cosign(*note, *note_len, d->wsk, NOW - 60,
+						       &cosigned, note_len, &err),
+				 KTA_OK);
+		free(*note);
+		*note = cosigned;
+	}
 	assert_int_equal(kta_merkle_inclusion_proof(d->h, (const uint8_t(*)[32])t->leaves, m, index,
 						    proof, KTA_MERKLE_MAX_PROOF, &n, &err),
 			 KTA_OK);
