@@ -959,6 +959,27 @@ static int vkey_same(const struct kta_vkey *x, const struct kta_vkey *y)
 }
 
 /*
+ * Makes sure evidence_dir exists. A command run by another user than the
+ * state's owner (root, say) does not create it: the monitor could then not
+ * write its own evidence there.
+ */
+static enum kta_status evidence_dir_ready(const struct kta_config *cfg, struct kta_error *e)
+{
+	struct stat st;
+
+	if (stat(cfg->evidence_dir, &st) == 0)
+		return KTA_OK;
+	if (errno == ENOENT && stat(cfg->state_dir, &st) == 0 && st.st_uid != geteuid())
+		return kta_error_set(
+		    e, KTA_ERR_IO,
+		    "%s does not exist, and the state directory belongs to uid %lu, "
+		    "not to this user (uid %lu), who would own it: run this as the "
+		    "monitor's user",
+		    cfg->evidence_dir, (unsigned long)st.st_uid, (unsigned long)geteuid());
+	return kta_file_mkdirs(cfg->evidence_dir, 0700, e);
+}
+
+/*
  * Writes the evidence of a fork that answer l (res) shows against the
  * stored checkpoint v (kta_lookup_check_tree's *f) to evidence_dir, after
  * checking it holds, and adds its path to e's message and out->evidence.
@@ -970,6 +991,7 @@ static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_
 				 const struct kta_vkey *log_key, struct cli_audit *out,
 				 struct kta_error *e)
 {
+	static const char sv[] = "split view: ";
 	char msg[KTA_ERROR_MSG_MAX], hex[17];
 	struct kta_evidence_result er;
 	struct kta_hasher *h = NULL;
@@ -1005,15 +1027,18 @@ static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_
 		kta_hex_encode(digest, 8, hex);
 		(void)snprintf(out->evidence, sizeof(out->evidence), "%s/lookup-fork-%s.json",
 			       cfg->evidence_dir, hex);
-		if ((r = kta_file_mkdirs(cfg->evidence_dir, 0700, &why)) == KTA_OK)
+		if ((r = evidence_dir_ready(cfg, &why)) == KTA_OK)
 			r = kta_file_write_atomic(out->evidence, (const uint8_t *)ev, evlen, 0644,
 						  &why);
 	}
 	if (r == KTA_OK) {
+		/* the path early in the message: a long one must not be cut */
 		(void)kta_error_set(e, KTA_ERR_VERIFY,
-				    "%s; evidence: %s (`ktaudit verify evidence` checks it with "
-				    "the log's key alone)",
-				    msg, out->evidence);
+				    "split view (evidence in %s, which `ktaudit verify evidence` "
+				    "checks with the log's key alone): %s",
+				    out->evidence,
+				    strncmp(msg, sv, sizeof(sv) - 1) == 0 ? msg + sizeof(sv) - 1
+									  : msg);
 	} else {
 		out->evidence[0] = '\0';
 		(void)kta_error_set(e, KTA_ERR_VERIFY, "%s; no evidence bundle: %s", msg, why.msg);

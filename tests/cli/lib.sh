@@ -18,7 +18,13 @@ expect() {
   "$@" >"$T/out" 2>"$T/err"
   local got=$?
   set -e
-  if [ "$got" -eq "$want" ]; then
+  # a sanitizer's report fails the check whatever the exit code: LSan and
+  # UBSan exit 1 by default, which is also ktaudit's "invalid"
+  if grep -qE "ERROR: (Address|Leak|Undefined|Memory)Sanitizer|runtime error: " "$T/err"; then
+    FAIL=$((FAIL + 1))
+    echo "FAIL: $desc: a sanitizer reported an error: $*" >&2
+    grep -m 5 -E "Sanitizer|runtime error: " "$T/err" | sed 's/^/  stderr: /' >&2
+  elif [ "$got" -eq "$want" ]; then
     PASS=$((PASS + 1))
   else
     FAIL=$((FAIL + 1))

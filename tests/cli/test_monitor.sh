@@ -510,7 +510,8 @@ ok '[ ! -e "$T/fk.state/evidence" ] || [ -z "$(ls "$T/fk.state/evidence")" ]' "s
 # fkz: the same size, another root (c's entry differs at the audited leaf)
 expect 0 "split view: the forked answer verifies alone" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV"
 expect 1 "split view: one size, two roots" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk.conf" --json
-has err "split view: the answer's checkpoint and the audited one both have tree size 3 and different roots" "split view: says one size, two roots"
+has err "split view (evidence in $T/fk.state/evidence/lookup-fork-" "split view: names the evidence first"
+has err "): the answer's checkpoint and the audited one both have tree size 3 and different roots" "split view: says one size, two roots"
 has out '"evidence":"'"$T/fk.state/evidence/lookup-fork-" "split view: --json names the evidence"
 ev=$(sed -n 's/.*"evidence":"\([^"]*\)".*/\1/p' "$T/out")
 expect 0 "split view: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
@@ -519,7 +520,7 @@ ok '[ "$(stat -c %a "$ev")" = 644 ]' "split view: the evidence is a public file 
 # fkx: a larger tree whose leaves [2, 3) are not the audited ones
 expect 1 "split view: a larger tree" -- $K verify lookup "$T/fkx.d/lookup/c" --log-key "$FKV" --config "$T/fk.conf"
 has err "the answer's tree (size 5) and the audited tree (size 3) hash leaves [2, 3) differently" "split view: larger: names the leaves"
-ev=$(sed -n 's/.*evidence: \([^ ]*\.json\).*/\1/p' "$T/err")
+ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
 expect 0 "split view: larger: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
 has out "a tree of size 3 and a tree of size 5 that cannot both be in one append-only log" "split view: larger: what it proves"
 # ... an answer past the audit shows nothing to compare: it cannot tell
@@ -527,9 +528,39 @@ expect 3 "split view: a leaf past the audit" -- $K verify lookup "$T/fkx.d/looku
 # fky: a smaller tree that holds all of the audited subtree [0, 2)
 expect 1 "split view: a smaller tree" -- $K verify lookup "$T/fky.d/lookup/b" --log-key "$FKV" --config "$T/fk.conf"
 has err "(size 2) and the audited tree (size 3) hash leaves [0, 2) differently" "split view: smaller: names the leaves"
-ev=$(sed -n 's/.*evidence: \([^ ]*\.json\).*/\1/p' "$T/err")
+ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
 expect 0 "split view: smaller: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
 ok '[ "$(ls "$T/fk.state/evidence" | wc -l)" -eq 3 ]' "split view: three bundles"
+# a stored checkpoint whose signature no longer verifies: no bundle is
+# written that would not hold (the verdict stands)
+cp -a "$T/fk.state" "$T/fk4.state"
+rm -rf "$T/fk4.state/evidence"
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(cp,) = db.execute("SELECT checkpoint FROM logs").fetchone()
+sig = cp.rstrip("\n").rsplit(" ", 1)
+last = sig[1][-2]
+sig[1] = sig[1][:-2] + ("A" if last != "A" else "B") + sig[1][-1]
+db.execute("UPDATE logs SET checkpoint = ?", (" ".join(sig) + "\n",))
+db.commit()' "$T/fk4.state/state.db"
+sed "s|^state_dir .*|state_dir $T/fk4.state|" "$T/fk.conf" >"$T/fk4.conf"
+expect 1 "split view: a stored checkpoint that does not verify" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk4.conf"
+has err "no evidence bundle: " "split view: no bundle that would not hold"
+ok '[ ! -e "$T/fk4.state/evidence" ]' "split view: nothing written"
+# run by another user than the state's owner (root, here): evidence_dir is
+# not created, or the monitor could not write there
+if [ "$(id -u)" = 0 ]; then
+	cp -a "$T/fk.state" "$T/fk5.state"
+	rm -rf "$T/fk5.state/evidence"
+	chown 65534 "$T/fk5.state"
+	sed "s|^state_dir .*|state_dir $T/fk5.state|" "$T/fk.conf" >"$T/fk5.conf"
+	expect 1 "split view: not the state's owner" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk5.conf"
+	has err "does not exist, and the state directory belongs to uid 65534, not to this user (uid 0)" "split view: says whose state it is"
+	ok '[ ! -e "$T/fk5.state/evidence" ]' "split view: evidence_dir not created"
+	mkdir "$T/fk5.state/evidence"
+	expect 1 "split view: not the owner, evidence_dir there" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk5.conf"
+	has err "(evidence in $T/fk5.state/evidence/lookup-fork-" "split view: writes into an existing evidence_dir"
+fi
 # an evidence_dir that cannot be written: the verdict stands, the message says why
 printf 'not a directory\n' >"$T/fk.evfile"
 sed "1i evidence_dir $T/fk.evfile/sub" "$T/fk.conf" >"$T/fk2.conf"
