@@ -223,30 +223,74 @@ enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 	return KTA_OK;
 }
 
+/*
+ * The index of the perfect subtree [lo, lo + 2^level) in the compact range
+ * of a tree of size n (compact.h: the set bits of n, high to low), or
+ * SIZE_MAX when it is not one of them.
+ */
+static size_t compact_index(uint64_t n, uint64_t lo, unsigned level)
+{
+	uint64_t above = level >= 63 ? 0 : n >> (level + 1);
+	size_t ix = 0;
+
+	if (level > 63 || ((n >> level) & 1) == 0 || lo != (level >= 63 ? 0 : above << (level + 1)))
+		return SIZE_MAX;
+	for (; above != 0; above &= above - 1)
+		ix++;
+	return ix;
+}
+
+/* log2(n) when n is a power of two, else -1. */
+static int pow2_level(uint64_t n)
+{
+	int level = 0;
+
+	if (n == 0 || (n & (n - 1)) != 0)
+		return -1;
+	while ((n >>= 1) != 0)
+		level++;
+	return level;
+}
+
+/* One node whose hash the answer's inclusion proof gives (see below). */
+struct tnode {
+	uint64_t lo, n;   /* its leaves [lo, lo + n) */
+	const uint8_t *h; /* its hash */
+	size_t depth;     /* the depth of the node or of its parent (siblings) */
+	int sibling;      /* 1: the path's hash at that depth; 0: the leaf's ancestor */
+};
+
 enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 				      const struct kta_lookup_result *res, uint64_t size,
 				      const uint8_t root[static 32],
 				      const struct kta_compact_range *range,
 				      struct kta_lookup_fork *fork, struct kta_error *err)
 {
+	/* anc[d]: the hash of the leaf's ancestor at depth d (0: the root) */
+	uint8_t anc[KTA_LOOKUP_MAX_PATH + 1][32];
+	uint64_t alo[KTA_LOOKUP_MAX_PATH + 1], ahi[KTA_LOOKUP_MAX_PATH + 1];
+	struct tnode nodes[2 * KTA_LOOKUP_MAX_PATH + 1];
 	const uint8_t(*hs)[32];
 	struct kta_hasher *h = NULL;
-	uint64_t s, leaf, begin = 0, span = 0, off;
-	size_t n = 0, i, j, ix = SIZE_MAX;
-	unsigned level = 0;
-	uint8_t node[32];
+	uint64_t s, leaf, lo, hi;
+	size_t len, d, nn = 0, nr = 0, i;
 	enum kta_status r;
-	int bit;
 
 	memset(fork, 0, sizeof(*fork));
 	if (l == NULL || res == NULL || res->cp.cp == NULL || res->raw == NULL || range == NULL)
 		return kta_error_set(err, KTA_ERR_USAGE, "lookup tree check: no verified answer");
+	if (l->leaf_index != res->leaf_index || l->entry_len != res->raw_len ||
+	    memcmp(l->entry, res->raw, res->raw_len) != 0 || l->path_len > KTA_LOOKUP_MAX_PATH)
+		return kta_error_set(
+		    err, KTA_ERR_USAGE,
+		    "lookup tree check: the parsed and the verified answer differ");
 	if (kta_compact_range_size(range) != size)
 		return kta_error_set(err, KTA_ERR_USAGE,
 				     "lookup tree check: the compact range is not of size %" PRIu64,
 				     size);
 	s = res->cp.cp->size;
 	leaf = res->leaf_index;
+	len = l->path_len;
 	if (s == size) {
 		if (kta_ct_equal(res->cp.cp->root, root, 32))
 			return KTA_OK;
@@ -258,51 +302,96 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 				     "the log forked",
 				     size);
 	}
-	/* The audited tree's subtree holding the leaf: subtrees are the set
-	 * bits of size, high to low (compact.h). */
-	hs = kta_compact_range_hashes(range, &n);
-	for (bit = 63, i = 0; bit >= 0 && leaf < size; bit--) {
-		uint64_t sz = (uint64_t)1 << bit;
+	/* The tree of size s top down (RFC 9162 2.1.3.1 PATH): depth d splits
+	 * the leaf's ancestor [lo, hi) at the largest power of two below its
+	 * size; the other part is the sibling whose hash is path[len - 1 - d]. */
+	lo = 0;
+	hi = s;
+	for (d = 0; hi - lo > 1; d++) {
+		uint64_t k = 1;
 
-		if ((size & sz) == 0)
-			continue;
-		if (leaf - begin < sz) {
-			ix = i;
-			level = (unsigned)bit;
-			span = sz;
-			break;
+		if (d >= len)
+			return kta_error_set(err, KTA_ERR_USAGE,
+					     "lookup tree check: the audit path is too short");
+		while (k < (hi - lo + 1) / 2)
+			k <<= 1;
+		alo[d] = lo;
+		ahi[d] = hi;
+		if (leaf - lo < k) {
+			nodes[nn++] =
+			    (struct tnode){lo + k, hi - lo - k, l->path[len - 1 - d], d, 1};
+			hi = lo + k;
+		} else {
+			nodes[nn++] = (struct tnode){lo, k, l->path[len - 1 - d], d, 1};
+			lo += k;
 		}
-		begin += sz;
-		i++;
 	}
-	if (ix == SIZE_MAX || ix >= n || span > s || begin > s - span)
-		return KTA_OK;
-	if (l->path_len < level)
-		return kta_error_set(err, KTA_ERR_INTERNAL,
-				     "lookup tree check: an audit path shorter than %u", level);
+	if (d != len)
+		return kta_error_set(err, KTA_ERR_USAGE,
+				     "lookup tree check: the audit path is too long");
+	alo[len] = leaf;
+	ahi[len] = leaf + 1;
+	/* Bottom up: the ancestors' hashes, which must end at the signed root. */
 	if ((r = kta_hasher_new(&h, err)) != KTA_OK)
 		return r;
-	/* Up from the leaf inside the subtree: these levels are complete, so
-	 * every one has a sibling on the path (RFC 9162 2.1.3.2). */
-	kta_hash_leaf(h, res->raw, res->raw_len, node);
-	off = leaf - begin;
-	for (j = 0; j < level; j++, off >>= 1) {
-		if ((off & 1) != 0)
-			kta_hash_node(h, l->path[j], node, node);
+	kta_hash_leaf(h, res->raw, res->raw_len, anc[len]);
+	for (d = len; d-- > 0;) {
+		if (alo[d + 1] == alo[d]) /* the leaf's side is the left part */
+			kta_hash_node(h, anc[d + 1], l->path[len - 1 - d], anc[d]);
 		else
-			kta_hash_node(h, node, l->path[j], node);
+			kta_hash_node(h, l->path[len - 1 - d], anc[d + 1], anc[d]);
 	}
 	r = kta_hasher_failed(h) ? kta_error_set(err, KTA_ERR_INTERNAL, "SHA-256 failed") : KTA_OK;
 	kta_hasher_free(h);
-	if (r != KTA_OK || kta_ct_equal(node, hs[ix], 32))
+	if (r != KTA_OK)
 		return r;
-	fork->range_index = ix;
-	memcpy(fork->hash, node, 32);
-	fork->path_offset = level;
-	return kta_error_set(err, KTA_ERR_VERIFY,
-			     "split view: the answer's tree (size %" PRIu64
-			     ") and the audited tree (size %" PRIu64 ") hash leaves [%" PRIu64
-			     ", %" PRIu64 ") differently, and both are signed by the log: "
-			     "the log forked",
-			     s, size, begin, begin + span);
+	if (!kta_ct_equal(anc[0], res->cp.cp->root, 32))
+		return kta_error_set(
+		    err, KTA_ERR_USAGE,
+		    "lookup tree check: the answer's path does not lead to its root");
+	for (d = 0; d <= len; d++)
+		nodes[nn++] = (struct tnode){alo[d], ahi[d] - alo[d], anc[d], d, 0};
+	/* Every node the proof gives that is also a subtree of the audited
+	 * compact range must hash the same in both trees. */
+	hs = kta_compact_range_hashes(range, &nr);
+	for (i = 0; i < nn; i++) {
+		const struct tnode *t = &nodes[i];
+		int level = pow2_level(t->n);
+		size_t ix;
+
+		if (level < 0 || (t->lo & (t->n - 1)) != 0 ||
+		    (ix = compact_index(size, t->lo, (unsigned)level)) >= nr ||
+		    kta_ct_equal(t->h, hs[ix], 32))
+			continue;
+		fork->range_index = ix;
+		memcpy(fork->hash, t->h, 32);
+		/* its audit path in the answer's tree: the siblings above it, and
+		 * for a sibling, first the leaf's ancestor it pairs with */
+		fork->path_offset = len - t->depth;
+		fork->has_first = t->sibling;
+		if (t->sibling)
+			memcpy(fork->first, anc[t->depth + 1], 32);
+		return kta_error_set(err, KTA_ERR_VERIFY,
+				     "split view: the answer's tree (size %" PRIu64
+				     ") and the audited tree (size %" PRIu64
+				     ") hash leaves [%" PRIu64 ", %" PRIu64
+				     ") differently, and both are signed by the log: "
+				     "the log forked",
+				     s, size, t->lo, t->lo + t->n);
+	}
+	return KTA_OK;
+}
+
+size_t kta_lookup_fork_path(const struct kta_lookup *l, const struct kta_lookup_fork *fork,
+			    uint8_t (*out)[32])
+{
+	size_t n = 0, i;
+
+	if (fork->same_size || fork->path_offset > l->path_len)
+		return 0;
+	if (fork->has_first)
+		memcpy(out[n++], fork->first, 32);
+	for (i = fork->path_offset; i < l->path_len; i++)
+		memcpy(out[n++], l->path[i], 32);
+	return n;
 }

@@ -140,23 +140,29 @@ struct kta_lookup_fork {
 	int same_size;      /* 1: one size, two roots (kta_evidence_fork_same_size) */
 	size_t range_index; /* else: the audited tree's perfect subtree that differs */
 	uint8_t hash[32];   /* its hash in the answer's tree */
-	size_t path_offset; /* its audit path there: l->path[path_offset..path_len) */
+	/* its audit path there (kta_lookup_fork_path): first, if has_first,
+	 * then l->path[path_offset..path_len) */
+	int has_first;
+	uint8_t first[32];
+	size_t path_offset;
 };
 
 /*
  * Split views (A3, A4) seen through a lookup answer: checks the tree of
  * res, the answer l that kta_lookup_verify accepted (size S, root R),
  * against an audited tree: size, root and range, its compact range
- * (compact.h, borrowed). They agree when S == size and R == root; else
- * the audited tree's perfect subtree that holds the answer's leaf, if both
- * trees hold all of it, must have the same hash in the answer's tree (the
- * entry's leaf hash and the first hashes of its audit path give it). With
- * no such subtree (the leaf at or beyond size, or its subtree ending past
- * S) the answer shows nothing to compare: KTA_OK. Errors:
+ * (compact.h, borrowed). They agree when S == size and R == root. At
+ * another size, every node whose hash the answer's inclusion proof gives
+ * (the leaf's ancestors, computed, and their siblings, the path's hashes)
+ * that is also a perfect subtree of the audited compact range must have
+ * the same hash in both trees. Nodes of neither kind are not compared: an
+ * answer shows only part of its tree. Errors:
  *   KTA_ERR_VERIFY  they cannot both be trees of one append-only log;
  *                   *fork says how, for kta_evidence_fork_same_size, or
  *                   kta_evidence_fork_prefix with the audited tree as A
- *   KTA_ERR_USAGE   range is not of size `size`, or no verified answer
+ *                   and kta_lookup_fork_path as the audit path
+ *   KTA_ERR_USAGE   range is not of size `size`, or l and res are not one
+ *                   verified answer
  *   KTA_ERR_NOMEM, KTA_ERR_INTERNAL
  * Pure: no I/O.
  */
@@ -166,5 +172,14 @@ KTA_API enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 					      const struct kta_compact_range *range,
 					      struct kta_lookup_fork *fork,
 					      struct kta_error *err) KTA_WUR;
+
+/*
+ * The audit path, in the answer's tree, of the node a two-size fork names
+ * (see struct kta_lookup_fork): copies it to out, which has room for
+ * KTA_LOOKUP_MAX_PATH + 1 hashes, and returns its length (0 for a
+ * same-size fork).
+ */
+KTA_API size_t kta_lookup_fork_path(const struct kta_lookup *l, const struct kta_lookup_fork *fork,
+				    uint8_t (*out)[32]);
 
 #endif

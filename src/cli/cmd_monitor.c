@@ -346,7 +346,6 @@ static int all_logs_good(const struct kta_config *cfg, const struct kta_monitor 
 
 /* ---- monitor ---- */
 
-/* Loads the configuration; prints the error. Returns the exit code (0 ok). */
 /* Loads the configuration at path (--config); the status and message go
  * to the caller, which prints them (as JSON with --json). */
 static enum kta_status config_load(const char *path, struct kta_config **cfg, struct kta_error *e)
@@ -734,7 +733,6 @@ static int check_witness(const struct kta_config *cfg)
 
 /* ---- watch add | approve | list, history ---- */
 
-/* Opens the state of the configuration's log named by --log. */
 /* Opens the configuration (--config), its state read-only in intent
  * (offline), and finds --log (when log is not NULL). */
 static enum kta_status open_for_log(const struct cli_args *a, struct kta_config **cfg,
@@ -993,6 +991,7 @@ static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_
 {
 	static const char sv[] = "split view: ";
 	char msg[KTA_ERROR_MSG_MAX], hex[17];
+	uint8_t path[KTA_LOOKUP_MAX_PATH + 1][32];
 	struct kta_evidence_result er;
 	struct kta_hasher *h = NULL;
 	struct kta_error why;
@@ -1001,6 +1000,7 @@ static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_
 	size_t evlen = 0, nr = 0;
 	enum kta_status r;
 	const uint8_t(*hs)[32] = kta_compact_range_hashes(v->range, &nr);
+	size_t plen = kta_lookup_fork_path(l, f, path);
 
 	kta_error_clear(&why);
 	(void)snprintf(msg, sizeof(msg), "%s", e->msg);
@@ -1012,8 +1012,7 @@ static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_
 		r = kta_evidence_fork_prefix(v->origin, (const uint8_t *)v->checkpoint,
 					     v->checkpoint_len, l->checkpoint, l->checkpoint_len,
 					     hs, nr, f->range_index, f->hash,
-					     (const uint8_t(*)[32])(l->path + f->path_offset),
-					     l->path_len - f->path_offset, &ev, &evlen, &why);
+					     (const uint8_t(*)[32])path, plen, &ev, &evlen, &why);
 	if (r == KTA_OK)
 		r = kta_evidence_verify((const uint8_t *)ev, evlen, log_key, v->origin, time(NULL),
 					&er, &why);

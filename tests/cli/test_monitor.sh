@@ -523,13 +523,19 @@ has err "the answer's tree (size 5) and the audited tree (size 3) hash leaves [2
 ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
 expect 0 "split view: larger: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
 has out "a tree of size 3 and a tree of size 5 that cannot both be in one append-only log" "split view: larger: what it proves"
-# ... an answer past the audit shows nothing to compare: it cannot tell
-expect 3 "split view: a leaf past the audit" -- $K verify lookup "$T/fkx.d/lookup/e" --log-key "$FKV" --config "$T/fk.conf"
+# ... a new label past the audit: its path gives the audited subtree [2, 3)
+expect 1 "split view: a leaf past the audit, its path through the fork" -- $K verify lookup "$T/fkx.d/lookup/d" --log-key "$FKV" --config "$T/fk.conf"
+has err "hash leaves [2, 3) differently" "split view: past the audit: names the leaves"
+ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
+expect 0 "split view: past the audit: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
+# ... one whose path holds no audited subtree shows nothing: it cannot tell
+expect 3 "split view: a leaf past the audit, nothing to compare" -- $K verify lookup "$T/fkx.d/lookup/e" --log-key "$FKV" --config "$T/fk.conf"
 # fky: a smaller tree that holds all of the audited subtree [0, 2)
 expect 1 "split view: a smaller tree" -- $K verify lookup "$T/fky.d/lookup/b" --log-key "$FKV" --config "$T/fk.conf"
 has err "(size 2) and the audited tree (size 3) hash leaves [0, 2) differently" "split view: smaller: names the leaves"
 ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
 expect 0 "split view: smaller: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
+# (c's and d's answers prove the same thing: one bundle, named by its hash)
 ok '[ "$(ls "$T/fk.state/evidence" | wc -l)" -eq 3 ]' "split view: three bundles"
 # a stored checkpoint whose signature no longer verifies: no bundle is
 # written that would not hold (the verdict stands)

@@ -655,10 +655,6 @@ static void latest_against_audit(void **state)
 	dir_free(d);
 }
 
-/*
- * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
- * an independent Python implementation, verifies; tampered copies do not.
- */
 /* A tree of up to TREE_MAX keydir entries, one label each. */
 #define TREE_MAX 16
 struct tree {
@@ -751,6 +747,38 @@ static void tree_audit(struct dir *d, const struct tree *t, uint64_t size,
 }
 
 /*
+ * Builds the evidence bundle of fork f, which answer l (tree note bnote)
+ * shows against the audit (note anote, compact range range), and requires
+ * it to hold (kta_evidence_verify): a fork, proven by itself.
+ */
+static void fork_evidence_holds(struct dir *d, const uint8_t *anote, size_t alen,
+				const struct kta_compact_range *range, const struct kta_lookup *l,
+				const uint8_t *bnote, size_t blen, const struct kta_lookup_fork *f)
+{
+	uint8_t path[KTA_LOOKUP_MAX_PATH + 1][32];
+	struct kta_evidence_result er;
+	size_t nr = 0, evlen = 0, plen = kta_lookup_fork_path(l, f, path);
+	const uint8_t(*hs)[32] = kta_compact_range_hashes(range, &nr);
+	struct kta_error e;
+	char *ev = NULL;
+
+	if (f->same_size)
+		assert_int_equal(
+		    kta_evidence_fork_same_size(ORIGIN, anote, alen, bnote, blen, &ev, &evlen, &e),
+		    KTA_OK);
+	else
+		assert_int_equal(kta_evidence_fork_prefix(
+				     ORIGIN, anote, alen, bnote, blen, hs, nr, f->range_index,
+				     f->hash, (const uint8_t(*)[32])path, plen, &ev, &evlen, &e),
+				 KTA_OK);
+	if (kta_evidence_verify((const uint8_t *)ev, evlen, d->vk, ORIGIN, NOW, &er, &e) != KTA_OK)
+		fail_msg("evidence (leaf %llu): %s", (unsigned long long)l->leaf_index, e.msg);
+	assert_int_equal(er.type, KTA_EVIDENCE_FORK);
+	assert_int_equal(er.strong, 1);
+	free(ev);
+}
+
+/*
  * The answer for leaf `index` of tree t cut at m, checked against the audit
  * (size 6 of the honest tree: subtrees [0, 4) and [4, 6)). Returns the
  * check's status; on KTA_ERR_VERIFY the evidence bundle built from *fork
@@ -763,39 +791,16 @@ static enum kta_status tree_check(struct dir *d, const struct tree *t, uint64_t 
 	struct kta_compact_range *range = NULL;
 	struct kta_lookup *l = NULL;
 	struct kta_lookup_result res;
-	struct kta_evidence_result er;
 	uint8_t root[32], *anote = NULL, *bnote = NULL;
-	size_t alen = 0, blen = 0, nr = 0, evlen = 0;
-	char *ev = NULL;
+	size_t alen = 0, blen = 0;
 	enum kta_status r;
 
 	tree_make(d, &honest, TREE_MAX);
 	tree_audit(d, &honest, 6, &range, root, &anote, &alen);
 	tree_answer(d, t, m, index, &bnote, &blen, &l, &res);
 	r = kta_lookup_check_tree(l, &res, 6, root, range, fork, err);
-	if (r == KTA_ERR_VERIFY) {
-		const uint8_t(*hs)[32] = kta_compact_range_hashes(range, &nr);
-		struct kta_error e;
-
-		if (fork->same_size)
-			assert_int_equal(kta_evidence_fork_same_size(ORIGIN, anote, alen, bnote,
-								     blen, &ev, &evlen, &e),
-					 KTA_OK);
-		else
-			assert_int_equal(kta_evidence_fork_prefix(
-					     ORIGIN, anote, alen, bnote, blen, hs, nr,
-					     fork->range_index, fork->hash,
-					     (const uint8_t(*)[32])(l->path + fork->path_offset),
-					     l->path_len - fork->path_offset, &ev, &evlen, &e),
-					 KTA_OK);
-		if (kta_evidence_verify((const uint8_t *)ev, evlen, d->vk, ORIGIN, NOW, &er, &e) !=
-		    KTA_OK)
-			fail_msg("evidence for size %llu, leaf %llu: %s", (unsigned long long)m,
-				 (unsigned long long)index, e.msg);
-		assert_int_equal(er.type, KTA_EVIDENCE_FORK);
-		assert_int_equal(er.strong, 1);
-	}
-	free(ev);
+	if (r == KTA_ERR_VERIFY)
+		fork_evidence_holds(d, anote, alen, range, l, bnote, blen, fork);
 	free(anote);
 	free(bnote);
 	kta_compact_range_free(range);
@@ -850,11 +855,17 @@ static void tree_against_audit(void **state)
 	assert_int_equal(tree_check(d, &t, 5, 0, &f, &err), KTA_ERR_VERIFY);
 	assert_int_equal(f.range_index, 0);
 	assert_int_equal(tree_check(d, &t, 4, 3, &f, &err), KTA_ERR_VERIFY);
-	/* what an answer does not show: [0, 4) past its size 3, another
-	 * subtree than its leaf's, a leaf past the audit */
+	/* the audited subtree [0, 4) as a hash of the path, not an ancestor:
+	 * for leaf 4, and for leaf 7 (past the audit) */
+	assert_int_equal(tree_check(d, &t, 9, 4, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.has_first, 1);
+	assert_int_equal(f.range_index, 0);
+	assert_int_equal(tree_check(d, &t, 9, 7, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.has_first, 1);
+	/* what an answer does not show: [0, 4) past its size 3; a tree of
+	 * size 12 whose path for leaf 9 holds no audited subtree */
 	assert_int_equal(tree_check(d, &t, 3, 0, &f, &err), KTA_OK);
-	assert_int_equal(tree_check(d, &t, 9, 4, &f, &err), KTA_OK);
-	assert_int_equal(tree_check(d, &t, 9, 7, &f, &err), KTA_OK);
+	assert_int_equal(tree_check(d, &t, 12, 9, &f, &err), KTA_OK);
 	/* the caller's errors: a range of another size, no answer */
 	tree_make(d, &t, TREE_MAX);
 	tree_audit(d, &t, 6, &range, root, &note, &len);
@@ -865,6 +876,21 @@ static void tree_against_audit(void **state)
 			 KTA_ERR_USAGE);
 	assert_int_equal(kta_lookup_check_tree(l, &res, 6, root, NULL, &f, &err), KTA_ERR_USAGE);
 	assert_int_equal(kta_lookup_check_tree(l, &res, 6, root, range, &f, &err), KTA_OK);
+	/* the parsed answer of another leaf with this verified one */
+	{
+		struct kta_lookup *l2 = NULL;
+		struct kta_lookup_result res2;
+		uint8_t *note2 = NULL;
+		size_t len2 = 0;
+
+		tree_answer(d, &t, 9, 2, &note2, &len2, &l2, &res2);
+		assert_int_equal(kta_lookup_check_tree(l2, &res, 6, root, range, &f, &err),
+				 KTA_ERR_USAGE);
+		assert_non_null(strstr(err.msg, "differ"));
+		free(note2);
+		kta_lookup_result_free(&res2);
+		kta_lookup_free(l2);
+	}
 	free(note);
 	kta_compact_range_free(range);
 	kta_lookup_result_free(&res);
@@ -872,26 +898,48 @@ static void tree_against_audit(void **state)
 	dir_free(d);
 }
 
-/* The audited perfect subtree of a tree of size n that holds leaf i. */
-static void subtree_of(uint64_t n, uint64_t i, uint64_t *begin, uint64_t *span)
+/* [lo, hi) is one of the perfect subtrees of a tree of size n (its
+ * compact range), counted from the left. */
+static int compact_node(uint64_t n, uint64_t lo, uint64_t hi)
 {
-	uint64_t b = 0, sz = (uint64_t)1 << 63;
+	uint64_t b = 0, sz;
 
-	for (; sz > 0; sz >>= 1)
+	for (sz = (uint64_t)1 << 63; sz > 0; sz >>= 1)
 		if ((n & sz) != 0) {
-			if (i - b < sz)
-				break;
+			if (b == lo && b + sz == hi)
+				return 1;
 			b += sz;
 		}
-	*begin = b;
-	*span = sz;
+	return 0;
+}
+
+/*
+ * RFC 9162 2.1.3.1 PATH(m, D[lo:hi]), recursively: whether a node whose
+ * hash the inclusion proof of leaf m gives (an ancestor of m, or a sibling
+ * on its path) is a subtree of the compact range of size n holding leaf k.
+ */
+static int shows(uint64_t lo, uint64_t hi, uint64_t m, uint64_t n, uint64_t k)
+{
+	uint64_t split = 1;
+
+	if (compact_node(n, lo, hi) && k >= lo && k < hi)
+		return 1;
+	if (hi - lo == 1)
+		return 0;
+	while (split * 2 < hi - lo)
+		split *= 2;
+	if (m < lo + split)
+		return (compact_node(n, lo + split, hi) && k >= lo + split && k < hi) ||
+		       shows(lo, lo + split, m, n, k);
+	return (compact_node(n, lo, lo + split) && k >= lo && k < lo + split) ||
+	       shows(lo + split, hi, m, n, k);
 }
 
 /*
  * Every audited size n, fork leaf k, answer size s and leaf i up to
  * EXHAUSTIVE_MAX: the check reports a fork exactly when the answer shows
- * one: one size and k inside it, or the audited subtree holding i lies
- * inside the answer's tree and holds k.
+ * one (one size and k inside it, or a node the proof gives is an audited
+ * subtree holding k), and every fork's evidence holds.
  */
 #define EXHAUSTIVE_MAX 10
 static void tree_exhaustive(void **state)
@@ -899,7 +947,8 @@ static void tree_exhaustive(void **state)
 	struct dir *d = dir_new();
 	struct tree honest, t;
 	struct kta_compact_range *ranges[EXHAUSTIVE_MAX + 1] = {NULL};
-	uint8_t roots[EXHAUSTIVE_MAX + 1][32];
+	uint8_t roots[EXHAUSTIVE_MAX + 1][32], *notes[EXHAUSTIVE_MAX + 1] = {NULL};
+	size_t nlens[EXHAUSTIVE_MAX + 1] = {0};
 	struct kta_lookup_fork f;
 	struct kta_error err;
 	uint64_t n, k, s, i;
@@ -907,13 +956,8 @@ static void tree_exhaustive(void **state)
 
 	(void)state;
 	tree_make(d, &honest, TREE_MAX);
-	for (n = 1; n <= EXHAUSTIVE_MAX; n++) {
-		uint8_t *note = NULL;
-		size_t len = 0;
-
-		tree_audit(d, &honest, n, &ranges[n], roots[n], &note, &len);
-		free(note);
-	}
+	for (n = 1; n <= EXHAUSTIVE_MAX; n++)
+		tree_audit(d, &honest, n, &ranges[n], roots[n], &notes[n], &nlens[n]);
 	for (k = 0; k < EXHAUSTIVE_MAX; k++) {
 		tree_make(d, &t, k);
 		for (s = 1; s <= EXHAUSTIVE_MAX; s++)
@@ -925,14 +969,9 @@ static void tree_exhaustive(void **state)
 
 				tree_answer(d, &t, s, i, &note, &len, &l, &res);
 				for (n = 1; n <= EXHAUSTIVE_MAX; n++) {
-					uint64_t b = 0, span = 0;
-					int want;
+					int want = s == n ? k < n : shows(0, s, i, n, k);
 					enum kta_status r;
 
-					subtree_of(n, i, &b, &span);
-					want = s == n ? k < n
-						      : i < n && b + span <= s && k >= b &&
-							    k - b < span;
 					r = kta_lookup_check_tree(l, &res, n, roots[n], ranges[n],
 								  &f, &err);
 					if (r != (want ? KTA_ERR_VERIFY : KTA_OK))
@@ -942,14 +981,11 @@ static void tree_exhaustive(void **state)
 						    (unsigned long long)n, (unsigned long long)k,
 						    (unsigned long long)s, (unsigned long long)i,
 						    kta_status_str(r), want ? "a fork" : "none");
-					if (want && s != n) {
-						assert_int_equal(f.path_offset,
-								 __builtin_ctzll(span));
-						assert_true(f.path_offset <= l->path_len);
-					}
-					if (want)
+					if (want) {
+						fork_evidence_holds(d, notes[n], nlens[n],
+								    ranges[n], l, note, len, &f);
 						forks++;
-					else
+					} else
 						quiet++;
 				}
 				free(note);
@@ -960,11 +996,17 @@ static void tree_exhaustive(void **state)
 	print_message("exhaustive: %u forks, %u without one\n", forks, quiet);
 	assert_int_equal(forks + quiet, EXHAUSTIVE_MAX * 55 * EXHAUSTIVE_MAX);
 	assert_true(forks > 1000 && quiet > 1000);
-	for (n = 1; n <= EXHAUSTIVE_MAX; n++)
+	for (n = 1; n <= EXHAUSTIVE_MAX; n++) {
 		kta_compact_range_free(ranges[n]);
+		free(notes[n]);
+	}
 	dir_free(d);
 }
 
+/*
+ * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
+ * an independent Python implementation, verifies; tampered copies do not.
+ */
 static void fixture_answer(void **state)
 {
 	struct kta_checkpoint_policy p;
