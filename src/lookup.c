@@ -254,10 +254,10 @@ static int pow2_level(uint64_t n)
 
 /* One node whose hash the answer's inclusion proof gives (see below). */
 struct tnode {
-	uint64_t lo, n;   /* its leaves [lo, lo + n) */
-	const uint8_t *h; /* its hash */
-	size_t depth;     /* the depth of the node or of its parent (siblings) */
-	int sibling;      /* 1: the path's hash at that depth; 0: the leaf's ancestor */
+	uint64_t lo, n;       /* its leaves [lo, lo + n) */
+	const uint8_t *h;     /* its hash */
+	size_t offset;        /* its audit path: path[offset..) ... */
+	const uint8_t *first; /* ... after this hash, if not NULL */
 };
 
 enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
@@ -266,21 +266,27 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 				      const struct kta_compact_range *range,
 				      struct kta_lookup_fork *fork, struct kta_error *err)
 {
-	/* anc[d]: the hash of the leaf's ancestor at depth d (0: the root) */
+	/* anc[j]: the hash of the leaf's ancestor above j path hashes */
 	uint8_t anc[KTA_LOOKUP_MAX_PATH + 1][32];
-	uint64_t alo[KTA_LOOKUP_MAX_PATH + 1], ahi[KTA_LOOKUP_MAX_PATH + 1];
+	struct kta_merkle_leaf_range sib[KTA_LOOKUP_MAX_PATH];
 	struct tnode nodes[2 * KTA_LOOKUP_MAX_PATH + 1];
 	const uint8_t(*hs)[32];
 	struct kta_hasher *h = NULL;
 	uint64_t s, leaf, lo, hi;
-	size_t len, d, nn = 0, nr = 0, i;
+	size_t len = 0, j, nn = 0, nr = 0, i;
 	enum kta_status r;
 
 	memset(fork, 0, sizeof(*fork));
 	if (l == NULL || res == NULL || res->cp.cp == NULL || res->raw == NULL || range == NULL)
 		return kta_error_set(err, KTA_ERR_USAGE, "lookup tree check: no verified answer");
-	if (l->leaf_index != res->leaf_index || l->entry_len != res->raw_len ||
-	    memcmp(l->entry, res->raw, res->raw_len) != 0 || l->path_len > KTA_LOOKUP_MAX_PATH)
+	s = res->cp.cp->size;
+	leaf = res->leaf_index;
+	/* The ranges of the path's hashes (RFC 9162 2.1.3.1), leaf upwards. */
+	if (l->leaf_index != leaf || l->entry_len != res->raw_len ||
+	    memcmp(l->entry, res->raw, res->raw_len) != 0 ||
+	    kta_merkle_inclusion_proof_ranges(leaf, s, sib, KTA_LOOKUP_MAX_PATH, &len, NULL) !=
+		KTA_OK ||
+	    len != l->path_len)
 		return kta_error_set(
 		    err, KTA_ERR_USAGE,
 		    "lookup tree check: the parsed and the verified answer differ");
@@ -288,9 +294,6 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 		return kta_error_set(err, KTA_ERR_USAGE,
 				     "lookup tree check: the compact range is not of size %" PRIu64,
 				     size);
-	s = res->cp.cp->size;
-	leaf = res->leaf_index;
-	len = l->path_len;
 	if (s == size) {
 		if (kta_ct_equal(res->cp.cp->root, root, 32))
 			return KTA_OK;
@@ -302,57 +305,37 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 				     "the log forked",
 				     size);
 	}
-	/* The tree of size s top down (RFC 9162 2.1.3.1 PATH): depth d splits
-	 * the leaf's ancestor [lo, hi) at the largest power of two below its
-	 * size; the other part is the sibling whose hash is path[len - 1 - d]. */
-	lo = 0;
-	hi = s;
-	for (d = 0; hi - lo > 1; d++) {
-		uint64_t k = 1;
-
-		if (d >= len)
-			return kta_error_set(err, KTA_ERR_USAGE,
-					     "lookup tree check: the audit path is too short");
-		while (k < (hi - lo + 1) / 2)
-			k <<= 1;
-		alo[d] = lo;
-		ahi[d] = hi;
-		if (leaf - lo < k) {
-			nodes[nn++] =
-			    (struct tnode){lo + k, hi - lo - k, l->path[len - 1 - d], d, 1};
-			hi = lo + k;
-		} else {
-			nodes[nn++] = (struct tnode){lo, k, l->path[len - 1 - d], d, 1};
-			lo += k;
-		}
-	}
-	if (d != len)
-		return kta_error_set(err, KTA_ERR_USAGE,
-				     "lookup tree check: the audit path is too long");
-	alo[len] = leaf;
-	ahi[len] = leaf + 1;
-	/* Bottom up: the ancestors' hashes, which must end at the signed root. */
+	/* Bottom up: every node the proof gives, the leaf's ancestors
+	 * (computed) and their siblings (the path's hashes), with the audit
+	 * path of each in the answer's tree. */
 	if ((r = kta_hasher_new(&h, err)) != KTA_OK)
 		return r;
-	kta_hash_leaf(h, res->raw, res->raw_len, anc[len]);
-	for (d = len; d-- > 0;) {
-		if (alo[d + 1] == alo[d]) /* the leaf's side is the left part */
-			kta_hash_node(h, anc[d + 1], l->path[len - 1 - d], anc[d]);
-		else
-			kta_hash_node(h, l->path[len - 1 - d], anc[d + 1], anc[d]);
+	kta_hash_leaf(h, res->raw, res->raw_len, anc[0]);
+	lo = leaf;
+	hi = leaf + 1;
+	for (j = 0; j < len; j++) {
+		nodes[nn++] = (struct tnode){lo, hi - lo, anc[j], j, NULL};
+		nodes[nn++] = (struct tnode){sib[j].begin, sib[j].end - sib[j].begin, l->path[j],
+					     j + 1, anc[j]};
+		if (sib[j].begin >= hi) {
+			kta_hash_node(h, anc[j], l->path[j], anc[j + 1]);
+			hi = sib[j].end;
+		} else {
+			kta_hash_node(h, l->path[j], anc[j], anc[j + 1]);
+			lo = sib[j].begin;
+		}
 	}
+	nodes[nn++] = (struct tnode){lo, hi - lo, anc[len], len, NULL};
 	r = kta_hasher_failed(h) ? kta_error_set(err, KTA_ERR_INTERNAL, "SHA-256 failed") : KTA_OK;
 	kta_hasher_free(h);
 	if (r != KTA_OK)
 		return r;
-	if (!kta_ct_equal(anc[0], res->cp.cp->root, 32))
+	if (lo != 0 || hi != s || !kta_ct_equal(anc[len], res->cp.cp->root, 32))
 		return kta_error_set(
 		    err, KTA_ERR_USAGE,
 		    "lookup tree check: the answer's path does not lead to its root");
-	for (d = 0; d <= len; d++)
-		nodes[nn++] = (struct tnode){alo[d], ahi[d] - alo[d], anc[d], d, 0};
-	/* Every node the proof gives that is also a subtree of the audited
-	 * compact range must hash the same in both trees. */
+	/* Each of them that is also a subtree of the audited compact range
+	 * must hash the same in both trees. */
 	hs = kta_compact_range_hashes(range, &nr);
 	for (i = 0; i < nn; i++) {
 		const struct tnode *t = &nodes[i];
@@ -365,12 +348,10 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 			continue;
 		fork->range_index = ix;
 		memcpy(fork->hash, t->h, 32);
-		/* its audit path in the answer's tree: the siblings above it, and
-		 * for a sibling, first the leaf's ancestor it pairs with */
-		fork->path_offset = len - t->depth;
-		fork->has_first = t->sibling;
-		if (t->sibling)
-			memcpy(fork->first, anc[t->depth + 1], 32);
+		fork->path_offset = t->offset;
+		fork->has_first = t->first != NULL;
+		if (t->first != NULL)
+			memcpy(fork->first, t->first, 32);
 		return kta_error_set(err, KTA_ERR_VERIFY,
 				     "split view: the answer's tree (size %" PRIu64
 				     ") and the audited tree (size %" PRIu64

@@ -1004,6 +1004,101 @@ static void tree_exhaustive(void **state)
 }
 
 /*
+ * Tree sizes at the top of the range: an answer for leaf 5 of a tree of
+ * 2^64 - 1 leaves (64 path hashes, made up; the signed root folds them,
+ * RFC 9162 2.1.3.2 written apart here) against an audit of 2^63 + 2^62
+ * leaves whose subtree [0, 2^63) is another hash: a fork, and its
+ * evidence holds; with that subtree's hash as the answer gives it, none.
+ */
+static void tree_huge_sizes(void **state)
+{
+	const uint64_t s = UINT64_MAX, n = ((uint64_t)1 << 63) + ((uint64_t)1 << 62);
+	uint8_t path[KTA_LOOKUP_MAX_PATH][32], r[32], sub[32], range_h[2][32], nroot[32];
+	char b64[KTA_B64_ENCODED_LEN(512) + 1];
+	struct kta_checkpoint_policy p;
+	struct kta_compact_range *range = NULL;
+	struct kta_lookup *l = NULL;
+	struct kta_lookup_result res;
+	struct kta_lookup_fork f;
+	struct kta_error err;
+	struct dir *d = dir_new();
+	struct tree t;
+	json_t *o = json_object(), *arr = json_array();
+	uint64_t fn = 5, sn = s - 1;
+	uint8_t *note = NULL, *anote = NULL;
+	size_t len = 0, alen = 0, i;
+	char *text;
+
+	(void)state;
+	tree_make(d, &t, TREE_MAX);
+	for (i = 0; i < KTA_LOOKUP_MAX_PATH; i++)
+		memset(path[i], (int)(i + 1), 32);
+	kta_hash_leaf(d->h, (const uint8_t *)t.entries[5], strlen(t.entries[5]), r);
+	for (i = 0; i < KTA_LOOKUP_MAX_PATH; i++) {
+		assert_true(sn != 0);
+		if ((fn & 1) != 0 || fn == sn) {
+			kta_hash_node(d->h, path[i], r, r);
+			while ((fn & 1) == 0 && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			kta_hash_node(d->h, r, path[i], r);
+		}
+		fn >>= 1;
+		sn >>= 1;
+		if (i == 62)
+			memcpy(sub, r, 32); /* leaves [0, 2^63): 63 levels up */
+	}
+	assert_true(sn == 0);
+	note = sign_checkpoint(d, d->sk, ORIGIN, s, r, &len);
+	for (i = 0; i < KTA_LOOKUP_MAX_PATH; i++) {
+		kta_b64_encode(path[i], 32, b64);
+		json_array_append_new(arr, json_string(b64));
+	}
+	kta_b64_encode((const uint8_t *)t.entries[5], strlen(t.entries[5]), b64);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)note, len));
+	json_object_set_new(o, "leaf_index", json_integer(5));
+	json_object_set_new(o, "entry", json_string(b64));
+	json_object_set_new(o, "audit_path", arr);
+	text = dump(o);
+	memset(&p, 0, sizeof(p));
+	p.log_key = d->vk;
+	p.now = NOW;
+	p.max_skew = 300;
+	assert_int_equal(kta_lookup_parse((const uint8_t *)text, strlen(text), &l, &err), KTA_OK);
+	if (kta_lookup_verify(l, &p, NULL, 0, &res, &err) != KTA_OK)
+		fail_msg("huge answer: %s", err.msg);
+	/* the audit: [0, 2^63) other than the answer's, [2^63, 2^63 + 2^62) */
+	memset(range_h[0], 0xaa, 32);
+	memset(range_h[1], 0xbb, 32);
+	assert_int_equal(
+	    kta_compact_range_restore(n, (const uint8_t(*)[32])range_h, 2, &range, &err), KTA_OK);
+	assert_int_equal(kta_compact_range_root(range, d->h, nroot, &err), KTA_OK);
+	anote = sign_checkpoint(d, d->sk, ORIGIN, n, nroot, &alen);
+	assert_int_equal(kta_lookup_check_tree(l, &res, n, nroot, range, &f, &err), KTA_ERR_VERIFY);
+	assert_int_equal(f.range_index, 0);
+	assert_memory_equal(f.hash, sub, 32);
+	assert_non_null(strstr(err.msg, "hash leaves [0, 9223372036854775808) differently"));
+	fork_evidence_holds(d, anote, alen, range, l, note, len, &f);
+	kta_compact_range_free(range);
+	/* the same audit with the answer's [0, 2^63): nothing to report */
+	memcpy(range_h[0], sub, 32);
+	assert_int_equal(
+	    kta_compact_range_restore(n, (const uint8_t(*)[32])range_h, 2, &range, &err), KTA_OK);
+	assert_int_equal(kta_compact_range_root(range, d->h, nroot, &err), KTA_OK);
+	assert_int_equal(kta_lookup_check_tree(l, &res, n, nroot, range, &f, &err), KTA_OK);
+	kta_compact_range_free(range);
+	free(text);
+	free(note);
+	free(anote);
+	json_decref(o);
+	kta_lookup_result_free(&res);
+	kta_lookup_free(l);
+	dir_free(d);
+}
+
+/*
  * The answer of the keydir/v1 fixtures (testdata/entry/SOURCES.md), written by
  * an independent Python implementation, verifies; tampered copies do not.
  */
@@ -1051,6 +1146,7 @@ int main(void)
 	    cmocka_unit_test(strict_json),        cmocka_unit_test(mutations),
 	    cmocka_unit_test(fixture_answer),     cmocka_unit_test(latest_against_audit),
 	    cmocka_unit_test(tree_against_audit), cmocka_unit_test(tree_exhaustive),
+	    cmocka_unit_test(tree_huge_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
