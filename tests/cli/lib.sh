@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the CLI tests (sourced). Each test script runs the real
 # binary ($KTAUDIT) and asserts exit codes and parts of stdout/stderr.
 set -u
@@ -8,6 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 PASS=0
 FAIL=0
+# shellcheck disable=SC2034 # used by the scripts that source this file
 MERKLE="python3 $KTA_SRCDIR/tests/tools/merkle.py"
 
 # expect CODE DESC -- CMD...: runs CMD, requires exit CODE; output in $T/out, $T/err.
