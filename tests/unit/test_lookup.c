@@ -677,6 +677,42 @@ static void tree_make(struct dir *d, struct tree *t, size_t fork_leaf)
 	}
 }
 
+/*
+ * The answer for entry at leaf index under note, with path[0..n): parsed
+ * (*l) and verified without witnesses (*res); the caller frees both.
+ */
+static void answer_parse(struct dir *d, const char *entry, uint64_t index, const uint8_t *note,
+			 size_t note_len, const uint8_t (*path)[32], size_t n,
+			 struct kta_lookup **l, struct kta_lookup_result *res)
+{
+	char b64[KTA_B64_ENCODED_LEN(512) + 1];
+	struct kta_checkpoint_policy p;
+	json_t *o = json_object(), *arr = json_array();
+	struct kta_error err;
+	size_t i;
+	char *s;
+
+	for (i = 0; i < n; i++) {
+		kta_b64_encode(path[i], 32, b64);
+		json_array_append_new(arr, json_string(b64));
+	}
+	kta_b64_encode((const uint8_t *)entry, strlen(entry), b64);
+	json_object_set_new(o, "checkpoint", json_stringn((const char *)note, note_len));
+	json_object_set_new(o, "leaf_index", json_integer((json_int_t)index));
+	json_object_set_new(o, "entry", json_string(b64));
+	json_object_set_new(o, "audit_path", arr);
+	s = dump(o);
+	memset(&p, 0, sizeof(p));
+	p.log_key = d->vk;
+	p.now = NOW;
+	p.max_skew = 300;
+	assert_int_equal(kta_lookup_parse((const uint8_t *)s, strlen(s), l, &err), KTA_OK);
+	if (kta_lookup_verify(*l, &p, NULL, 0, res, &err) != KTA_OK)
+		fail_msg("answer for leaf %llu: %s", (unsigned long long)index, err.msg);
+	free(s);
+	json_decref(o);
+}
+
 /* The first m leaves of t: its signed, cosigned checkpoint (*note) and, for leaf
  * index, the answer parsed (*l) and verified (*res); the caller frees all. */
 static void tree_answer(struct dir *d, const struct tree *t, uint64_t m, uint64_t index,
@@ -684,12 +720,8 @@ static void tree_answer(struct dir *d, const struct tree *t, uint64_t m, uint64_
 			struct kta_lookup_result *res)
 {
 	uint8_t proof[KTA_MERKLE_MAX_PROOF][32], root[32];
-	char b64[KTA_B64_ENCODED_LEN(512) + 1];
-	struct kta_checkpoint_policy p;
-	json_t *o = json_object(), *path = json_array();
 	struct kta_error err;
-	size_t n, i;
-	char *s;
+	size_t n;
 
 	assert_int_equal(kta_merkle_root(d->h, (const uint8_t(*)[32])t->leaves, m, root, &err),
 			 KTA_OK);
@@ -707,26 +739,8 @@ static void tree_answer(struct dir *d, const struct tree *t, uint64_t m, uint64_
 	assert_int_equal(kta_merkle_inclusion_proof(d->h, (const uint8_t(*)[32])t->leaves, m, index,
 						    proof, KTA_MERKLE_MAX_PROOF, &n, &err),
 			 KTA_OK);
-	for (i = 0; i < n; i++) {
-		kta_b64_encode(proof[i], 32, b64);
-		json_array_append_new(path, json_string(b64));
-	}
-	kta_b64_encode((const uint8_t *)t->entries[index], strlen(t->entries[index]), b64);
-	json_object_set_new(o, "checkpoint", json_stringn((const char *)*note, *note_len));
-	json_object_set_new(o, "leaf_index", json_integer((json_int_t)index));
-	json_object_set_new(o, "entry", json_string(b64));
-	json_object_set_new(o, "audit_path", path);
-	s = dump(o);
-	memset(&p, 0, sizeof(p));
-	p.log_key = d->vk;
-	p.now = NOW;
-	p.max_skew = 300;
-	assert_int_equal(kta_lookup_parse((const uint8_t *)s, strlen(s), l, &err), KTA_OK);
-	if (kta_lookup_verify(*l, &p, NULL, 0, res, &err) != KTA_OK)
-		fail_msg("answer for leaf %llu of %llu: %s", (unsigned long long)index,
-			 (unsigned long long)m, err.msg);
-	free(s);
-	json_decref(o);
+	answer_parse(d, t->entries[index], index, *note, *note_len, (const uint8_t(*)[32])proof, n,
+		     l, res);
 }
 
 /* The audit: the honest tree's first `size` leaves, as a compact range
@@ -1014,8 +1028,6 @@ static void tree_huge_sizes(void **state)
 {
 	const uint64_t s = UINT64_MAX, n = ((uint64_t)1 << 63) + ((uint64_t)1 << 62);
 	uint8_t path[KTA_LOOKUP_MAX_PATH][32], r[32], sub[32], range_h[2][32], nroot[32];
-	char b64[KTA_B64_ENCODED_LEN(512) + 1];
-	struct kta_checkpoint_policy p;
 	struct kta_compact_range *range = NULL;
 	struct kta_lookup *l = NULL;
 	struct kta_lookup_result res;
@@ -1023,11 +1035,9 @@ static void tree_huge_sizes(void **state)
 	struct kta_error err;
 	struct dir *d = dir_new();
 	struct tree t;
-	json_t *o = json_object(), *arr = json_array();
 	uint64_t fn = 5, sn = s - 1;
 	uint8_t *note = NULL, *anote = NULL;
 	size_t len = 0, alen = 0, i;
-	char *text;
 
 	(void)state;
 	tree_make(d, &t, TREE_MAX);
@@ -1052,23 +1062,8 @@ static void tree_huge_sizes(void **state)
 	}
 	assert_true(sn == 0);
 	note = sign_checkpoint(d, d->sk, ORIGIN, s, r, &len);
-	for (i = 0; i < KTA_LOOKUP_MAX_PATH; i++) {
-		kta_b64_encode(path[i], 32, b64);
-		json_array_append_new(arr, json_string(b64));
-	}
-	kta_b64_encode((const uint8_t *)t.entries[5], strlen(t.entries[5]), b64);
-	json_object_set_new(o, "checkpoint", json_stringn((const char *)note, len));
-	json_object_set_new(o, "leaf_index", json_integer(5));
-	json_object_set_new(o, "entry", json_string(b64));
-	json_object_set_new(o, "audit_path", arr);
-	text = dump(o);
-	memset(&p, 0, sizeof(p));
-	p.log_key = d->vk;
-	p.now = NOW;
-	p.max_skew = 300;
-	assert_int_equal(kta_lookup_parse((const uint8_t *)text, strlen(text), &l, &err), KTA_OK);
-	if (kta_lookup_verify(l, &p, NULL, 0, &res, &err) != KTA_OK)
-		fail_msg("huge answer: %s", err.msg);
+	answer_parse(d, t.entries[5], 5, note, len, (const uint8_t(*)[32])path, KTA_LOOKUP_MAX_PATH,
+		     &l, &res);
 	/* the audit: [0, 2^63) other than the answer's, [2^63, 2^63 + 2^62) */
 	memset(range_h[0], 0xaa, 32);
 	memset(range_h[1], 0xbb, 32);
@@ -1089,10 +1084,8 @@ static void tree_huge_sizes(void **state)
 	assert_int_equal(kta_compact_range_root(range, d->h, nroot, &err), KTA_OK);
 	assert_int_equal(kta_lookup_check_tree(l, &res, n, nroot, range, &f, &err), KTA_OK);
 	kta_compact_range_free(range);
-	free(text);
 	free(note);
 	free(anote);
-	json_decref(o);
 	kta_lookup_result_free(&res);
 	kta_lookup_free(l);
 	dir_free(d);
