@@ -384,6 +384,12 @@ void kta_vkey_free(struct kta_vkey *k)
 	free(k);
 }
 
+int kta_vkey_equal(const struct kta_vkey *a, const struct kta_vkey *b)
+{
+	return a->key_id == b->key_id && a->type == b->type && a->key_len == b->key_len &&
+	       strcmp(a->name, b->name) == 0 && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
 /* Formats "prefix name+hexid+base64(type || material)"; malloc'd. */
 static char *format_key(const char *prefix, const char *name, uint32_t id, unsigned type,
 			const uint8_t *material, size_t material_len)

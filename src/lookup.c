@@ -7,6 +7,7 @@
 
 #include "json_util.h"
 #include "ktaudit/encoding.h"
+#include "ktaudit/evidence.h"
 #include "ktaudit/hash.h"
 #include "ktaudit/merkle.h"
 
@@ -223,35 +224,6 @@ enum kta_status kta_lookup_check_latest(const struct kta_lookup_result *res,
 	return KTA_OK;
 }
 
-/*
- * The index of the perfect subtree [lo, lo + 2^level) in the compact range
- * of a tree of size n (compact.h: the set bits of n, high to low), or
- * SIZE_MAX when it is not one of them.
- */
-static size_t compact_index(uint64_t n, uint64_t lo, unsigned level)
-{
-	uint64_t above = level >= 63 ? 0 : n >> (level + 1);
-	size_t ix = 0;
-
-	if (level > 63 || ((n >> level) & 1) == 0 || lo != (level >= 63 ? 0 : above << (level + 1)))
-		return SIZE_MAX;
-	for (; above != 0; above &= above - 1)
-		ix++;
-	return ix;
-}
-
-/* log2(n) when n is a power of two, else -1. */
-static int pow2_level(uint64_t n)
-{
-	int level = 0;
-
-	if (n == 0 || (n & (n - 1)) != 0)
-		return -1;
-	while ((n >>= 1) != 0)
-		level++;
-	return level;
-}
-
 /* One node whose hash the answer's inclusion proof gives (see below). */
 struct tnode {
 	uint64_t lo, n;       /* its leaves [lo, lo + n) */
@@ -273,7 +245,7 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 	const uint8_t(*hs)[32];
 	struct kta_hasher *h = NULL;
 	uint64_t s, leaf, lo, hi;
-	size_t len = 0, j, nn = 0, nr = 0, i;
+	size_t len = 0, j, nn = 0, nr = 0, i, ix;
 	enum kta_status r;
 
 	memset(fork, 0, sizeof(*fork));
@@ -334,31 +306,35 @@ enum kta_status kta_lookup_check_tree(const struct kta_lookup *l,
 		return kta_error_set(
 		    err, KTA_ERR_USAGE,
 		    "lookup tree check: the answer's path does not lead to its root");
-	/* Each of them that is also a subtree of the audited compact range
-	 * must hash the same in both trees. */
+	/* Each audited subtree (compact.h order) that is one of them must hash
+	 * the same in both trees; the proof's ranges are distinct. */
 	hs = kta_compact_range_hashes(range, &nr);
-	for (i = 0; i < nn; i++) {
-		const struct tnode *t = &nodes[i];
-		int level = pow2_level(t->n);
-		size_t ix;
+	for (ix = 0; ix < nr; ix++) {
+		uint64_t begin = 0;
+		unsigned level = 0;
 
-		if (level < 0 || (t->lo & (t->n - 1)) != 0 ||
-		    (ix = compact_index(size, t->lo, (unsigned)level)) >= nr ||
-		    kta_ct_equal(t->h, hs[ix], 32))
-			continue;
-		fork->range_index = ix;
-		memcpy(fork->hash, t->h, 32);
-		fork->path_offset = t->offset;
-		fork->has_first = t->first != NULL;
-		if (t->first != NULL)
-			memcpy(fork->first, t->first, 32);
-		return kta_error_set(err, KTA_ERR_VERIFY,
-				     "split view: the answer's tree (size %" PRIu64
-				     ") and the audited tree (size %" PRIu64
-				     ") hash leaves [%" PRIu64 ", %" PRIu64
-				     ") differently, and both are signed by the log: "
-				     "the log forked",
-				     s, size, t->lo, t->lo + t->n);
+		if ((r = kta_evidence_subtree(size, ix, &begin, &level, err)) != KTA_OK)
+			return r;
+		for (i = 0; i < nn; i++) {
+			const struct tnode *t = &nodes[i];
+
+			if (t->lo != begin || t->n != (uint64_t)1 << level ||
+			    kta_ct_equal(t->h, hs[ix], 32))
+				continue;
+			fork->range_index = ix;
+			memcpy(fork->hash, t->h, 32);
+			fork->path_offset = t->offset;
+			fork->has_first = t->first != NULL;
+			if (t->first != NULL)
+				memcpy(fork->first, t->first, 32);
+			return kta_error_set(err, KTA_ERR_VERIFY,
+					     "split view: the answer's tree (size %" PRIu64
+					     ") and the audited tree (size %" PRIu64
+					     ") hash leaves [%" PRIu64 ", %" PRIu64
+					     ") differently, and both are signed by the log: "
+					     "the log forked",
+					     s, size, begin, t->lo + t->n);
+		}
 	}
 	return KTA_OK;
 }

@@ -199,10 +199,7 @@ static enum kta_status do_witness(struct parser *ps, struct kta_error *err)
 	if ((r = parse_vkey_field(ps, &ps->f[1], "witness", &k, err)) != KTA_OK)
 		return r;
 	for (i = 0; i < p->nwitnesses; i++)
-		if (p->witnesses[i]->key_id == k->key_id && p->witnesses[i]->type == k->type &&
-		    strcmp(p->witnesses[i]->name, k->name) == 0 &&
-		    p->witnesses[i]->key_len == k->key_len &&
-		    memcmp(p->witnesses[i]->key, k->key, k->key_len) == 0) {
+		if (kta_vkey_equal(p->witnesses[i], k)) {
 			kta_vkey_free(k);
 			return perr(ps, KTA_ERR_MALFORMED, err, "witness %s given twice",
 				    p->witnesses[i]->name);

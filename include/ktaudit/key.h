@@ -105,6 +105,9 @@ KTA_API enum kta_status kta_vkey_parse(const char *s, size_t len, struct kta_vke
 /* Frees k and everything it owns; k may be NULL. */
 KTA_API void kta_vkey_free(struct kta_vkey *k);
 
+/* 1 when a and b are the same key: name, key ID, type and key bytes; else 0. */
+KTA_API int kta_vkey_equal(const struct kta_vkey *a, const struct kta_vkey *b);
+
 /* Formats k as a vkey string (no newline). malloc'd; NULL if out of memory. */
 KTA_API char *kta_vkey_format(const struct kta_vkey *k);
 

@@ -950,12 +950,6 @@ out:
 	return code;
 }
 
-static int vkey_same(const struct kta_vkey *x, const struct kta_vkey *y)
-{
-	return strcmp(x->name, y->name) == 0 && x->key_id == y->key_id && x->type == y->type &&
-	       x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
-}
-
 /*
  * Makes sure evidence_dir exists. A command run by another user than the
  * state's owner (root, say) does not create it: the monitor could then not
@@ -978,32 +972,27 @@ static enum kta_status evidence_dir_ready(const struct kta_config *cfg, struct k
 }
 
 /*
- * Writes the evidence of a fork that answer l (res) shows against the
- * stored checkpoint v (kta_lookup_check_tree's *f) to evidence_dir, after
- * checking it holds, and adds its path to e's message and out->evidence.
- * A bundle that cannot be built or written is said in the message; the
- * verdict stands either way.
+ * Writes the evidence of a fork that answer l shows against the stored
+ * checkpoint v (kta_lookup_check_tree's *f) to evidence_dir, after checking
+ * that it holds; prefixes e's message with its path (out->evidence), or
+ * with why there is none. The verdict stands either way.
  */
 static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_lookup *l,
 				 const struct kta_state_log *v, const struct kta_lookup_fork *f,
 				 const struct kta_vkey *log_key, struct cli_audit *out,
 				 struct kta_error *e)
 {
-	static const char sv[] = "split view: ";
-	char msg[KTA_ERROR_MSG_MAX], hex[17];
-	uint8_t path[KTA_LOOKUP_MAX_PATH + 1][32];
+	uint8_t path[KTA_LOOKUP_MAX_PATH + 1][32], digest[32];
 	struct kta_evidence_result er;
 	struct kta_hasher *h = NULL;
 	struct kta_error why;
-	uint8_t digest[32];
-	char *ev = NULL;
+	char hex[17], *ev = NULL;
 	size_t evlen = 0, nr = 0;
 	enum kta_status r;
 	const uint8_t(*hs)[32] = kta_compact_range_hashes(v->range, &nr);
 	size_t plen = kta_lookup_fork_path(l, f, path);
 
 	kta_error_clear(&why);
-	(void)snprintf(msg, sizeof(msg), "%s", e->msg);
 	if (f->same_size)
 		r = kta_evidence_fork_same_size(v->origin, (const uint8_t *)v->checkpoint,
 						v->checkpoint_len, l->checkpoint, l->checkpoint_len,
@@ -1030,25 +1019,23 @@ static void lookup_fork_evidence(const struct kta_config *cfg, const struct kta_
 			r = kta_file_write_atomic(out->evidence, (const uint8_t *)ev, evlen, 0644,
 						  &why);
 	}
+	/* the path first in the message: a long one must not be cut */
 	if (r == KTA_OK) {
-		/* the path early in the message: a long one must not be cut */
-		(void)kta_error_set(e, KTA_ERR_VERIFY,
-				    "split view (evidence in %s, which `ktaudit verify evidence` "
-				    "checks with the log's key alone): %s",
-				    out->evidence,
-				    strncmp(msg, sv, sizeof(sv) - 1) == 0 ? msg + sizeof(sv) - 1
-									  : msg);
+		(void)kta_error_prefix(e,
+				       "evidence in %s (`ktaudit verify evidence` checks it with "
+				       "the log's key alone)",
+				       out->evidence);
 	} else {
 		out->evidence[0] = '\0';
-		(void)kta_error_set(e, KTA_ERR_VERIFY, "%s; no evidence bundle: %s", msg, why.msg);
+		(void)kta_error_prefix(e, "no evidence bundle (%s)", why.msg);
 	}
 	free(ev);
 }
 
-enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
-				  const struct kta_lookup *l, const struct kta_lookup_result *res,
-				  const struct kta_vkey *log_key, struct cli_audit *out,
-				  struct kta_error *e)
+enum kta_status cli_lookup_audit(const struct cli_args *a, const char *where,
+				 const struct kta_lookup *l, const struct kta_lookup_result *res,
+				 const struct kta_vkey *log_key, struct cli_audit *out,
+				 struct kta_error *e)
 {
 	struct kta_config *cfg = NULL;
 	struct kta_monitor *m = NULL;
@@ -1064,7 +1051,7 @@ enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
 	if ((r = open_for_log(a, &cfg, &m, &u, &log, e)) != KTA_OK)
 		goto out;
 	if (strcmp(cfg->logs[log].origin, res->cp.cp->origin) != 0 ||
-	    !vkey_same(cfg->logs[log].key, log_key)) {
+	    !kta_vkey_equal(cfg->logs[log].key, log_key)) {
 		r = kta_error_set(e, KTA_ERR_USAGE,
 				  "%s: the answer is from log \"%s\" under --log-key, but the "
 				  "configuration's log %s audits \"%s\" under its own key",

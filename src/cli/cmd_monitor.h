@@ -45,9 +45,9 @@ struct cli_audit {
  * check's, or why the configuration or state could not be opened); *out
  * is the audit's size and time.
  */
-enum kta_status cli_lookup_latest(const struct cli_args *a, const char *where,
-				  const struct kta_lookup *l, const struct kta_lookup_result *res,
-				  const struct kta_vkey *log_key, struct cli_audit *out,
-				  struct kta_error *e);
+enum kta_status cli_lookup_audit(const struct cli_args *a, const char *where,
+				 const struct kta_lookup *l, const struct kta_lookup_result *res,
+				 const struct kta_vkey *log_key, struct cli_audit *out,
+				 struct kta_error *e);
 
 #endif

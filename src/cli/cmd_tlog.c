@@ -375,7 +375,7 @@ int cmd_verify_lookup(const struct cli_args *a)
 		goto out;
 	}
 	if (config != NULL) {
-		if ((r = cli_lookup_latest(a, where, l, &res, pa.log_key, &au, &err)) != KTA_OK) {
+		if ((r = cli_lookup_audit(a, where, l, &res, pa.log_key, &au, &err)) != KTA_OK) {
 			if (au.evidence[0] != '\0')
 				j = json_pack("{s:s}", "evidence", au.evidence);
 			goto out;

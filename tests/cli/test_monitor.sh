@@ -486,21 +486,24 @@ has err "audits" "A6: says which log the configuration audits"
 # fkz.d after b (c other: size 3), fkx.d after b (c other, d, e: size 5)
 newdir fk
 FKV=$(cat "$T/fk.log.vkey")
-$K dir add "$T/fk.d" --label a --key "ed25519:$(randkey):phone" >/dev/null
-$K dir publish "$T/fk.d" >/dev/null
+# addpub DIR DEVICE LABEL...: each label gets a new key on DEVICE; one publish
+addpub() {
+	local d=$1 dev=$2 u
+	shift 2
+	for u in "$@"; do $K dir add "$d" --label "$u" --key "ed25519:$(randkey):$dev" >/dev/null; done
+	$K dir publish "$d" >/dev/null
+}
+# evpath: the evidence bundle the last command's message names
+evpath() { sed -n 's/.*: evidence in \([^ ]*\.json\) (.*/\1/p' "$T/err"; }
+addpub "$T/fk.d" phone a
 cp -a "$T/fk.d" "$T/fky.d"
-$K dir add "$T/fk.d" --label b --key "ed25519:$(randkey):phone" >/dev/null
-$K dir publish "$T/fk.d" >/dev/null
+addpub "$T/fk.d" phone b
 cp -a "$T/fk.d" "$T/fkz.d"
 cp -a "$T/fk.d" "$T/fkx.d"
-$K dir add "$T/fk.d" --label c --key "ed25519:$(randkey):phone" >/dev/null
-$K dir publish "$T/fk.d" >/dev/null
-$K dir add "$T/fky.d" --label b --key "ed25519:$(randkey):ghost" >/dev/null
-$K dir publish "$T/fky.d" >/dev/null
-$K dir add "$T/fkz.d" --label c --key "ed25519:$(randkey):ghost" >/dev/null
-$K dir publish "$T/fkz.d" >/dev/null
-for u in c d e; do $K dir add "$T/fkx.d" --label "$u" --key "ed25519:$(randkey):ghost" >/dev/null; done
-$K dir publish "$T/fkx.d" >/dev/null
+addpub "$T/fk.d" phone c
+addpub "$T/fky.d" ghost b
+addpub "$T/fkz.d" ghost c
+addpub "$T/fkx.d" ghost c d e
 mkconf fk "file://$T/fk.d/"
 once fk 0 "split view: the audit of the honest log"
 for u in a b c; do
@@ -510,8 +513,8 @@ ok '[ ! -e "$T/fk.state/evidence" ] || [ -z "$(ls "$T/fk.state/evidence")" ]' "s
 # fkz: the same size, another root (c's entry differs at the audited leaf)
 expect 0 "split view: the forked answer verifies alone" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV"
 expect 1 "split view: one size, two roots" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk.conf" --json
-has err "split view (evidence in $T/fk.state/evidence/lookup-fork-" "split view: names the evidence first"
-has err "): the answer's checkpoint and the audited one both have tree size 3 and different roots" "split view: says one size, two roots"
+has err "(the audit in $T/fk.conf): evidence in $T/fk.state/evidence/lookup-fork-" "split view: names the evidence first"
+has err "checks it with the log's key alone): split view: the answer's checkpoint and the audited one both have tree size 3 and different roots" "split view: says one size, two roots"
 has out '"evidence":"'"$T/fk.state/evidence/lookup-fork-" "split view: --json names the evidence"
 ev=$(sed -n 's/.*"evidence":"\([^"]*\)".*/\1/p' "$T/out")
 expect 0 "split view: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
@@ -520,20 +523,20 @@ ok '[ "$(stat -c %a "$ev")" = 644 ]' "split view: the evidence is a public file 
 # fkx: a larger tree whose leaves [2, 3) are not the audited ones
 expect 1 "split view: a larger tree" -- $K verify lookup "$T/fkx.d/lookup/c" --log-key "$FKV" --config "$T/fk.conf"
 has err "the answer's tree (size 5) and the audited tree (size 3) hash leaves [2, 3) differently" "split view: larger: names the leaves"
-ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
+ev=$(evpath)
 expect 0 "split view: larger: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
 has out "a tree of size 3 and a tree of size 5 that cannot both be in one append-only log" "split view: larger: what it proves"
 # ... a new label past the audit: its path gives the audited subtree [2, 3)
 expect 1 "split view: a leaf past the audit, its path through the fork" -- $K verify lookup "$T/fkx.d/lookup/d" --log-key "$FKV" --config "$T/fk.conf"
 has err "hash leaves [2, 3) differently" "split view: past the audit: names the leaves"
-ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
+ev=$(evpath)
 expect 0 "split view: past the audit: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
 # ... one whose path holds no audited subtree shows nothing: it cannot tell
 expect 3 "split view: a leaf past the audit, nothing to compare" -- $K verify lookup "$T/fkx.d/lookup/e" --log-key "$FKV" --config "$T/fk.conf"
 # fky: a smaller tree that holds all of the audited subtree [0, 2)
 expect 1 "split view: a smaller tree" -- $K verify lookup "$T/fky.d/lookup/b" --log-key "$FKV" --config "$T/fk.conf"
 has err "(size 2) and the audited tree (size 3) hash leaves [0, 2) differently" "split view: smaller: names the leaves"
-ev=$(sed -n 's/.*(evidence in \([^,]*\.json\), .*/\1/p' "$T/err")
+ev=$(evpath)
 expect 0 "split view: smaller: the evidence holds" -- $K verify evidence "$ev" --log-key "$FKV"
 # (c's and d's answers prove the same thing: one bundle, named by its hash)
 ok '[ "$(ls "$T/fk.state/evidence" | wc -l)" -eq 3 ]' "split view: three bundles"
@@ -551,7 +554,7 @@ db.execute("UPDATE logs SET checkpoint = ?", (" ".join(sig) + "\n",))
 db.commit()' "$T/fk4.state/state.db"
 sed "s|^state_dir .*|state_dir $T/fk4.state|" "$T/fk.conf" >"$T/fk4.conf"
 expect 1 "split view: a stored checkpoint that does not verify" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk4.conf"
-has err "no evidence bundle: " "split view: no bundle that would not hold"
+has err "no evidence bundle (" "split view: no bundle that would not hold"
 ok '[ ! -e "$T/fk4.state/evidence" ]' "split view: nothing written"
 # run by another user than the state's owner (root, here): evidence_dir is
 # not created, or the monitor could not write there
@@ -565,13 +568,13 @@ if [ "$(id -u)" = 0 ]; then
 	ok '[ ! -e "$T/fk5.state/evidence" ]' "split view: evidence_dir not created"
 	mkdir "$T/fk5.state/evidence"
 	expect 1 "split view: not the owner, evidence_dir there" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk5.conf"
-	has err "(evidence in $T/fk5.state/evidence/lookup-fork-" "split view: writes into an existing evidence_dir"
+	has err ": evidence in $T/fk5.state/evidence/lookup-fork-" "split view: writes into an existing evidence_dir"
 fi
 # an evidence_dir that cannot be written: the verdict stands, the message says why
 printf 'not a directory\n' >"$T/fk.evfile"
 sed "1i evidence_dir $T/fk.evfile/sub" "$T/fk.conf" >"$T/fk2.conf"
 expect 1 "split view: evidence not writable" -- $K verify lookup "$T/fkz.d/lookup/c" --log-key "$FKV" --config "$T/fk2.conf"
-has err "no evidence bundle: " "split view: says the bundle was not written"
+has err "no evidence bundle (" "split view: says the bundle was not written"
 
 # --json: a configuration or state that cannot be opened is a JSON error on
 # stdout too, not only a line on stderr

@@ -79,17 +79,10 @@ static int run_wait(pid_t pid)
 static int mkca(const char *outdir)
 {
 	char script[4096];
-	pid_t pid;
+	const char *argv[] = {"sh", script, outdir, NULL};
 
 	(void)snprintf(script, sizeof(script), "%s/tests/tools/mkca.sh", KTA_SRCDIR);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execlp("sh", "sh", script, outdir, (char *)NULL);
-		_exit(127);
-	}
-	return run_wait(pid);
+	return tu_run(argv, 0);
 }
 
 static int write_file(const char *path, const char *data, size_t len)

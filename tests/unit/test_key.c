@@ -384,6 +384,40 @@ static void key_names(void **state)
 	assert_false(kta_key_name_valid((const uint8_t *)longname, KTA_KEY_NAME_MAX + 1));
 }
 
+/* kta_vkey_equal: every field counts (name, ID, type, key length and bytes). */
+static void vkey_equal(void **state)
+{
+	struct kta_vkey *a = NULL, *b = NULL;
+	struct kta_error err;
+
+	(void)state;
+	assert_int_equal(kta_vkey_parse(ROME_VKEY, strlen(ROME_VKEY), &a, &err), KTA_OK);
+	assert_int_equal(kta_vkey_parse(ROME_VKEY, strlen(ROME_VKEY), &b, &err), KTA_OK);
+	assert_true(kta_vkey_equal(a, b));
+	assert_true(kta_vkey_equal(b, a));
+	b->key[b->key_len - 1] ^= 1;
+	assert_false(kta_vkey_equal(a, b));
+	b->key[b->key_len - 1] ^= 1;
+	b->key[0] ^= 0x80;
+	assert_false(kta_vkey_equal(a, b));
+	b->key[0] ^= 0x80;
+	b->key_id ^= 1;
+	assert_false(kta_vkey_equal(a, b));
+	b->key_id ^= 1;
+	b->type = b->type == KTA_KEY_ED25519 ? KTA_KEY_COSIGNATURE_V1 : KTA_KEY_ED25519;
+	assert_false(kta_vkey_equal(a, b));
+	b->type = a->type;
+	b->name[strlen(b->name) - 1] ^= 1;
+	assert_false(kta_vkey_equal(a, b));
+	b->name[strlen(b->name) - 1] ^= 1;
+	b->key_len--;
+	assert_false(kta_vkey_equal(a, b));
+	b->key_len++;
+	assert_true(kta_vkey_equal(a, b));
+	kta_vkey_free(a);
+	kta_vkey_free(b);
+}
+
 static void key_id_fn(void **state)
 {
 	struct kta_vkey *k = vkey_ok(PETER_VKEY);
@@ -568,6 +602,7 @@ int main(void)
 	    cmocka_unit_test(vkey_mutations),
 	    cmocka_unit_test(key_names),
 	    cmocka_unit_test(key_id_fn),
+	    cmocka_unit_test(vkey_equal),
 	    cmocka_unit_test(skey_go_vector),
 	    cmocka_unit_test(skey_rejects),
 	    cmocka_unit_test(skey_witness_vectors),
